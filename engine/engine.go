@@ -1,0 +1,147 @@
+// Package engine works out what a scheme pack means for every subject:
+// scores, grades, list membership, joint liability, list extension through
+// relations, decisions, and the next moment a subject's state changes by
+// time alone. It is pure: it never touches a store, the network or the clock;
+// every function takes the time it evaluates at.
+package engine
+
+import (
+	"fmt"
+
+	"github.com/socred/socred"
+)
+
+// Engine is a scheme pack compiled for evaluation. It is immutable and safe
+// for concurrent use.
+type Engine struct {
+	pack *socred.Pack
+
+	schemes  []*scheme
+	schemeIx map[string]int32
+	rules    []*socred.Rule
+	ruleIx   map[ruleKey]int32
+	lists    []*list
+	listIx   map[string]int32
+	actions  []*socred.Action
+	actionIx map[string]int32
+	// auto holds the indexes of automatic lists, in pack order.
+	auto []int32
+}
+
+type ruleKey struct{ scheme, rule string }
+
+type scheme struct {
+	*socred.Scheme
+	idx int32
+	// dependents are the automatic lists whose expression reads this scheme.
+	dependents []int32
+}
+
+type list struct {
+	*socred.List
+	idx int32
+	// schemes are the schemes the expression reads; a subject outside the
+	// scope of any of them is not on the list (SCHEMES.md: "a subject
+	// outside the scheme's scope has no score and the expression is false").
+	schemes []int32
+	// windows are the count(...) calls, for the next-change time.
+	windows []window
+	// restricts and grants hold, per action index, the measures of the list
+	// with that effect.
+	restricts [][]*socred.Measure
+	grants    [][]*socred.Measure
+	// extends is the set of relation types the list extends through.
+	extends map[string]bool
+}
+
+type window struct {
+	rule   int32
+	length socred.Duration
+}
+
+// New compiles a loaded pack. The pack must have been indexed (the pack
+// reader does that); New fails only on a pack that violates what the reader
+// guarantees, such as an expression naming an unknown scheme.
+func New(p *socred.Pack) (*Engine, error) {
+	e := &Engine{
+		pack:     p,
+		schemeIx: make(map[string]int32, len(p.Schemes)),
+		ruleIx:   make(map[ruleKey]int32),
+		listIx:   make(map[string]int32, len(p.Lists)),
+		actionIx: make(map[string]int32, len(p.Actions)),
+	}
+	for i, s := range p.Schemes {
+		e.schemes = append(e.schemes, &scheme{Scheme: s, idx: int32(i)})
+		e.schemeIx[s.ID] = int32(i)
+		for _, r := range s.Rules {
+			e.ruleIx[ruleKey{s.ID, r.ID}] = int32(len(e.rules))
+			e.rules = append(e.rules, r)
+		}
+	}
+	for i, a := range p.Actions {
+		e.actions = append(e.actions, a)
+		e.actionIx[a.ID] = int32(i)
+	}
+	for i, l := range p.Lists {
+		cl := &list{List: l, idx: int32(i), restricts: make([][]*socred.Measure, len(p.Actions)), grants: make([][]*socred.Measure, len(p.Actions)), extends: map[string]bool{}}
+		for _, r := range l.ExtendsTo {
+			cl.extends[r] = true
+		}
+		for _, m := range p.Measures {
+			if m.List != l.ID {
+				continue
+			}
+			for _, a := range m.Restricts {
+				ai, ok := e.actionIx[a]
+				if !ok {
+					return nil, fmt.Errorf("measure %s: unknown action %q", m.ID, a)
+				}
+				cl.restricts[ai] = append(cl.restricts[ai], m)
+			}
+			for _, a := range m.Grants {
+				ai, ok := e.actionIx[a]
+				if !ok {
+					return nil, fmt.Errorf("measure %s: unknown action %q", m.ID, a)
+				}
+				cl.grants[ai] = append(cl.grants[ai], m)
+			}
+		}
+		if !l.Designated {
+			if l.Cond == nil {
+				return nil, fmt.Errorf("list %s: automatic list without a compiled expression", l.ID)
+			}
+			seen := map[int32]bool{}
+			for _, ref := range l.Cond.Refs() {
+				si, ok := e.schemeIx[ref.Scheme]
+				if !ok {
+					return nil, fmt.Errorf("list %s: expression reads unknown scheme %q", l.ID, ref.Scheme)
+				}
+				if !seen[si] {
+					seen[si] = true
+					cl.schemes = append(cl.schemes, si)
+					e.schemes[si].dependents = append(e.schemes[si].dependents, int32(i))
+				}
+				if ref.Func == "count" {
+					ri, ok := e.ruleIx[ruleKey{ref.Scheme, ref.Rule}]
+					if !ok {
+						return nil, fmt.Errorf("list %s: expression counts unknown rule %q of scheme %q", l.ID, ref.Rule, ref.Scheme)
+					}
+					cl.windows = append(cl.windows, window{rule: ri, length: ref.Window})
+				}
+			}
+			e.auto = append(e.auto, int32(i))
+		}
+		e.lists = append(e.lists, cl)
+		e.listIx[l.ID] = int32(i)
+	}
+	return e, nil
+}
+
+// Pack returns the pack the engine was compiled from.
+func (e *Engine) Pack() *socred.Pack { return e.pack }
+
+// rule returns the index of a scheme's rule.
+func (e *Engine) rule(schemeID, ruleID string) (int32, bool) {
+	i, ok := e.ruleIx[ruleKey{schemeID, ruleID}]
+	return i, ok
+}

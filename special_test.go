@@ -1,0 +1,120 @@
+package socred_test
+
+import (
+	"testing"
+
+	"github.com/socred/socred"
+)
+
+func TestSpecialCategory(t *testing.T) {
+	tests := []struct {
+		text     string
+		term     string // "" when the text names no special category
+		category string
+	}{
+		// Religion or belief, in ids, names and Chinese.
+		{"muslim-residents", "muslim", "religion or belief"},
+		{"Muslims of Rongcheng", "muslim", "religion or belief"},
+		{"falun-gong-practitioners", "falun gong", "religion or belief"},
+		{"church_goers", "church", "religion or belief"},
+		{"清真餐厅", "清真", "religion or belief"},
+		{"基督徒", "基督", "religion or belief"},
+		// Ethnic origin, including China's recognised minorities.
+		{"uyghur", "uyghur", "ethnic origin"},
+		{"Uyghurs", "uyghur", "ethnic origin"},
+		{"tibetan-residents", "tibetan", "ethnic origin"},
+		{"hui-households", "hui", "ethnic origin"},
+		{"kazakh", "kazakh", "ethnic origin"},
+		{"zhuang-people", "zhuang people", "ethnic origin"},
+		{"weiwuerzu", "weiwuerzu", "ethnic origin"},
+		{"维吾尔族居民", "维吾尔", "ethnic origin"},
+		{"藏族", "藏族", "ethnic origin"},
+		{"回族群众", "回族", "ethnic origin"},
+		{"ethnic-minority-residents", "ethnic", "ethnic origin"},
+		// Political opinion.
+		{"party-member", "party member", "political opinion"},
+		{"Party members", "party member", "political opinion"},
+		{"political-views", "political view", "political opinion"},
+		{"dissidents", "dissident", "political opinion"},
+		{"政治面貌", "政治面貌", "political opinion"},
+		{"党员", "党员", "political opinion"},
+		// Trade-union membership.
+		{"trade-union-members", "trade union", "trade-union membership"},
+		{"工会会员", "工会", "trade-union membership"},
+		// Health.
+		{"hiv-positive", "hiv", "health"},
+		{"disabled-residents", "disabled", "health"},
+		{"mental-illness", "mental illness", "health"},
+		{"pregnant-women", "pregnant", "health"},
+		{"diabetes", "diabetes", "health"},
+		{"cancer-patients", "cancer", "health"},
+		{"残疾人", "残疾", "health"},
+		{"怀孕", "怀孕", "health"},
+		// Sex life or sexual orientation.
+		{"gay", "gay", "sex life or sexual orientation"},
+		{"LGBT-community", "lgbt", "sex life or sexual orientation"},
+		{"sexual_orientation", "sexual orientation", "sex life or sexual orientation"},
+		{"同性恋", "同性恋", "sex life or sexual orientation"},
+		// Genetic and biometric data.
+		{"dna-sample", "dna", "genetic data"},
+		{"基因检测", "基因", "genetic data"},
+		{"face-recognition", "face recognition", "biometric data"},
+		{"fingerprints", "fingerprint", "biometric data"},
+		{"iris", "iris", "biometric data"},
+		{"人脸识别", "人脸", "biometric data"},
+		{"指紋", "指紋", "biometric data"},
+
+		// Ordinary ids and names of the example packs, and near misses.
+		{"join-party", "", ""},
+		{"Join the party", "", ""},
+		{"party-membership", "", ""},
+		{"public-health", "", ""},
+		{"health", "", ""},
+		{"blood-donation", "", ""},
+		{"not-visiting-elderly-parents", "", ""},
+		{"rent-bike-without-deposit", "", ""},
+		{"taxi-driver", "", ""},
+		{"judgment-defaulters", "", ""},
+		{"red-light", "", ""},
+		{"unleashed-dog", "", ""},
+		{"rongcheng", "", ""},
+		{"transport", "", ""},
+		{"race-track", "", ""},
+		{"interface", "", ""},
+		{"face-mask", "", ""},
+		{"european-union", "", ""},
+		{"unionpay", "", ""},
+		{"shanghai", "", ""},
+		{"huizhou", "", ""},
+		{"parking-in-disabled-space", "", ""},
+		{"xinjiang-uyghur-autonomous-region", "", ""},
+		{"新疆维吾尔自治区", "", ""},
+		{"宁夏回族自治区", "", ""},
+		{"中华民族", "", ""},
+		{"乘坐高铁", "", ""},
+		{"入党", "", ""},
+		{"公共卫生", "", ""},
+		{"", "", ""},
+	}
+	for _, tt := range tests {
+		got, ok := socred.SpecialCategory(tt.text)
+		if ok != (tt.term != "") || got.Term != tt.term || got.Category != tt.category {
+			t.Errorf("SpecialCategory(%q) = %+v, %v; want {Term:%s Category:%s}, %v",
+				tt.text, got, ok, tt.term, tt.category, tt.term != "")
+		}
+	}
+}
+
+func TestSubjectValidateSpecialCategory(t *testing.T) {
+	s := socred.Subject{ID: "s1", Kind: socred.Person, Name: "Li", Region: "rongcheng", Groups: []string{"taxi-driver", "uyghur"}}
+	err := s.Validate()
+	if got, want := socred.ErrorField(err), "groups[1]"; got != want {
+		t.Fatalf("got field %q (%v), want %q", got, err, want)
+	}
+}
+
+func BenchmarkSpecialCategory(b *testing.B) {
+	for b.Loop() {
+		socred.SpecialCategory("rongcheng-taxi-drivers")
+	}
+}
