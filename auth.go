@@ -1,0 +1,73 @@
+package socred
+
+import "time"
+
+// Role is what a token may do.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin     Role = "admin"
+	RoleAuthority Role = "authority"
+	RoleProvider  Role = "provider"
+	RoleReviewer  Role = "reviewer"
+	RoleSubject   Role = "subject"
+	RoleAuditor   Role = "auditor"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleAdmin, RoleAuthority, RoleProvider, RoleReviewer, RoleSubject, RoleAuditor:
+		return true
+	}
+	return false
+}
+
+// Token is an API credential. Only the SHA-256 of its secret is stored.
+type Token struct {
+	ID        string    `json:"id"`
+	Role      Role      `json:"role"`
+	Authority string    `json:"authority,omitempty"` // role authority
+	Subject   string    `json:"subject,omitempty"`   // role subject
+	Actions   []string  `json:"actions,omitempty"`   // role provider: the actions it may check; empty = all
+	Name      string    `json:"name"`
+	Hash      []byte    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Caller is who makes a request: a token, or the admin from the
+// environment, or nobody (public endpoints).
+type Caller struct {
+	Token *Token
+}
+
+// Role returns the caller's role, or "" for an anonymous caller.
+func (c *Caller) Role() Role {
+	if c == nil || c.Token == nil {
+		return ""
+	}
+	return c.Token.Role
+}
+
+// Is reports whether the caller has one of the roles.
+func (c *Caller) Is(roles ...Role) bool {
+	r := c.Role()
+	for _, x := range roles {
+		if r == x && r != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Name returns how the caller appears in a subject's file.
+func (c *Caller) Name() string {
+	if c == nil || c.Token == nil {
+		return "public"
+	}
+	if c.Token.Name != "" {
+		return c.Token.Name
+	}
+	return string(c.Token.Role)
+}

@@ -1,0 +1,143 @@
+package socred
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps socred's state durably. Every method is one transaction; an
+// error from Commit means nothing of the write was stored.
+type Store interface {
+	// Commit writes everything in w atomically and durably.
+	Commit(ctx context.Context, w *Write) error
+	// ReserveIDs reserves n consecutive record ids and returns the first.
+	ReserveIDs(ctx context.Context, n int) (int64, error)
+
+	Subject(ctx context.Context, id string) (*Subject, error)
+	// Relations returns the relations from or to the subject.
+	Relations(ctx context.Context, subject string) ([]Relation, error)
+	// RecordsByKey returns the reporter's records with the given
+	// idempotency keys, by key; keys not found are absent.
+	RecordsByKey(ctx context.Context, reporter string, keys []string) (map[string]*Record, error)
+	// SubjectRecords returns the subject's records, own and derived, oldest first.
+	SubjectRecords(ctx context.Context, subject string) ([]*Record, error)
+	// SubjectDesignations returns every designation of the subject, oldest first.
+	SubjectDesignations(ctx context.Context, subject string) ([]*Designation, error)
+	// ActiveDesignation returns the subject's designation on the list in
+	// force at now, or a not_found error.
+	ActiveDesignation(ctx context.Context, list, subject string, now time.Time) (*Designation, error)
+	// ListEntries returns the current own listings on a list, by since.
+	ListEntries(ctx context.Context, list string, page Page) ([]Listing, error)
+	// Checks returns the checks of a subject, newest first.
+	Checks(ctx context.Context, subject string, page Page) ([]CheckEntry, error)
+	// Accesses returns the reads of a subject's file by others, newest first.
+	Accesses(ctx context.Context, subject string, page Page) ([]Access, error)
+	// Register returns the published entries matching the query.
+	Register(ctx context.Context, q RegisterQuery) ([]RegisterEntry, error)
+	// TokenByHash returns the token whose secret hashes to hash.
+	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
+
+	// Load streams everything the engine needs to rebuild its world.
+	Load(ctx context.Context, l Loader) error
+	// Ping checks that the store is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Page bounds a list read.
+type Page struct {
+	Limit  int
+	Offset int
+}
+
+// Write is one atomic change to the store.
+type Write struct {
+	Now          time.Time
+	Subjects     []*Subject // created or replaced
+	Relate       []Relation
+	Unrelate     []Relation
+	Records      []*Record      // new records, own and derived, ids assigned
+	Designations []*Designation // created, or replaced by id (ended, extended)
+	// Events are the engine's events; the store keeps the subjects' own
+	// listings (events without Via) from them.
+	Events   []Event
+	Checks   []CheckEntry
+	Accesses []Access
+	Tokens   []*Token
+	// Settled, when set, is the moment up to which every time-driven change
+	// has been applied; a restarted server settles its world there.
+	Settled *time.Time
+}
+
+// CheckEntry is a logged check, as the subject's file shows it.
+type CheckEntry struct {
+	ID      int64     `json:"-"`
+	Subject string    `json:"-"`
+	At      time.Time `json:"at"`
+	By      string    `json:"by"`
+	TokenID string    `json:"-"`
+	Action  string    `json:"action"`
+	Purpose string    `json:"purpose,omitempty"`
+	Allowed bool      `json:"allowed"`
+}
+
+// Access is a read of a subject's file by someone other than the subject.
+type Access struct {
+	Subject string    `json:"-"`
+	At      time.Time `json:"at"`
+	By      string    `json:"by"`
+	Role    Role      `json:"role"`
+	TokenID string    `json:"-"`
+	Purpose string    `json:"purpose"`
+}
+
+// RegisterQuery selects entries of the public register.
+type RegisterQuery struct {
+	List string // "" for every published list
+	Q    string // matched against the subject's name and id
+	Now  time.Time
+	// Lists are the ids of the lists with publish: true, and the grace
+	// period of each; only their entries whose grace period has passed are
+	// returned.
+	Lists map[string]Duration
+	Page  Page
+}
+
+// RegisterEntry is one published listing.
+type RegisterEntry struct {
+	List       string     `json:"list"`
+	Name       string     `json:"name"`
+	Subject    string     `json:"subject"`
+	Since      time.Time  `json:"since"`
+	Until      *time.Time `json:"until"`
+	Authority  string     `json:"authority"`
+	LegalBasis string     `json:"legal_basis"`
+	Reason     string     `json:"reason,omitempty"`
+	Case       string     `json:"case,omitempty"`
+}
+
+// CountingRecord is what the engine needs of a record at start. Times are
+// Unix nanoseconds.
+type CountingRecord struct {
+	ID          int64
+	Subject     string
+	Scheme      string
+	Rule        string
+	Points      int64
+	OccurredAt  int64
+	CountsUntil int64
+	Overturned  bool
+}
+
+// Loader receives a store's state at start, in this order: subjects,
+// relations, records that still count or will (CountsUntil after the
+// settled time), designations not ended, current automatic listings, and
+// last the settled time (zero when nothing was ever settled).
+type Loader interface {
+	Subject(s *Subject) error
+	Relation(r Relation) error
+	Record(r *CountingRecord) error
+	Designation(d *Designation) error
+	Listing(subject, list string, since time.Time) error
+	Settled(t time.Time) error
+}

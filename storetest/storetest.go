@@ -1,0 +1,471 @@
+// Package storetest is the conformance suite every socred.Store must pass.
+// A store's tests call Run with a function that opens an empty store.
+package storetest
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/socred/socred"
+)
+
+// Opener returns a new, empty store; the suite closes it.
+type Opener func(t *testing.T) socred.Store
+
+// Run runs the suite.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s socred.Store)
+	}{
+		{"Subjects", testSubjects},
+		{"Relations", testRelations},
+		{"Records", testRecords},
+		{"RecordKeyConflict", testRecordKeyConflict},
+		{"WriteIsAtomic", testWriteIsAtomic},
+		{"ReserveIDs", testReserveIDs},
+		{"Designations", testDesignations},
+		{"Listings", testListings},
+		{"ChecksAndAccesses", testChecksAndAccesses},
+		{"Register", testRegister},
+		{"Tokens", testTokens},
+		{"Load", testLoad},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			defer s.Close()
+			tc.fn(t, s)
+		})
+	}
+}
+
+var (
+	ctx = context.Background()
+	t0  = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+)
+
+func commit(t *testing.T, s socred.Store, w *socred.Write) {
+	t.Helper()
+	if w.Now.IsZero() {
+		w.Now = t0
+	}
+	if err := s.Commit(ctx, w); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+}
+
+func person(id string, groups ...string) *socred.Subject {
+	if groups == nil {
+		groups = []string{}
+	}
+	return &socred.Subject{ID: id, Kind: socred.Person, Name: "Name of " + id, Region: "rongcheng", Groups: groups}
+}
+
+func record(id int64, key, subject string, at time.Time) *socred.Record {
+	return &socred.Record{
+		ID: strconv.FormatInt(id, 10), Key: key, Subject: subject, Scheme: "city", Rule: "red-light", Points: -5,
+		OccurredAt: at, CountsUntil: at.AddDate(1, 0, 0), Reporter: "city", Evidence: "camera 7", AcceptedAt: at.Add(time.Minute),
+	}
+}
+
+func testSubjects(t *testing.T, s socred.Store) {
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("zhang", "taxi-driver"), person("li")}})
+	got, err := s.Subject(ctx, "zhang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := person("zhang", "taxi-driver"); got.ID != want.ID || got.Kind != want.Kind || got.Name != want.Name || got.Region != want.Region || !slices.Equal(got.Groups, want.Groups) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	upd := person("zhang")
+	upd.Name, upd.Region = "Zhang Wei", "weihai"
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{upd}})
+	if got, _ := s.Subject(ctx, "zhang"); got.Name != "Zhang Wei" || got.Region != "weihai" || len(got.Groups) != 0 {
+		t.Errorf("after update: got %+v", got)
+	}
+	if _, err := s.Subject(ctx, "nobody"); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Errorf("unknown subject: got %v, want not_found", err)
+	}
+}
+
+func testRelations(t *testing.T, s socred.Store) {
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("a"), person("b"), person("c")}})
+	commit(t, s, &socred.Write{Relate: []socred.Relation{{From: "a", Type: "guarantor-of", To: "b"}, {From: "c", Type: "guarantor-of", To: "a"}}})
+	commit(t, s, &socred.Write{Relate: []socred.Relation{{From: "a", Type: "guarantor-of", To: "b"}}}) // again: no error
+	got, err := s.Relations(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []socred.Relation{{From: "a", Type: "guarantor-of", To: "b"}, {From: "c", Type: "guarantor-of", To: "a"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	commit(t, s, &socred.Write{Unrelate: []socred.Relation{{From: "a", Type: "guarantor-of", To: "b"}}})
+	if got, _ := s.Relations(ctx, "b"); len(got) != 0 {
+		t.Errorf("after unrelate: got %v", got)
+	}
+}
+
+func testRecords(t *testing.T, s socred.Store) {
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("li"), person("zhang")}})
+	r1 := record(10, "k1", "li", t0)
+	r1.Rule, r1.Points, r1.CountsUntil = "loan-default", -50, t0.AddDate(5, 0, 0)
+	d := record(11, "", "zhang", t0)
+	d.Rule, d.Points, d.CountsUntil = "loan-default", -30, t0.AddDate(5, 0, 0)
+	d.DerivedFrom = &socred.Derivation{Record: "10", Subject: "li", Relation: "guarantor-of"}
+	r2 := record(12, "k2", "li", t0.Add(time.Hour))
+	commit(t, s, &socred.Write{Records: []*socred.Record{r1, d, r2}})
+
+	got, err := s.SubjectRecords(ctx, "li")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "10" || got[1].ID != "12" {
+		t.Fatalf("li's records: got %+v, want ids 10, 12", got)
+	}
+	g := got[0]
+	if g.Key != "k1" || g.Subject != "li" || g.Scheme != "city" || g.Rule != "loan-default" || g.Points != -50 ||
+		!g.OccurredAt.Equal(r1.OccurredAt) || !g.CountsUntil.Equal(r1.CountsUntil) || !g.AcceptedAt.Equal(r1.AcceptedAt) ||
+		g.Reporter != "city" || g.Evidence != "camera 7" || g.DerivedFrom != nil || g.Overturned {
+		t.Errorf("record round trip: got %+v, want %+v", g, r1)
+	}
+	zs, _ := s.SubjectRecords(ctx, "zhang")
+	if len(zs) != 1 || zs[0].DerivedFrom == nil || *zs[0].DerivedFrom != *d.DerivedFrom || zs[0].Key != "" || zs[0].Points != -30 {
+		t.Errorf("derived record: got %+v", zs)
+	}
+	byKey, err := s.RecordsByKey(ctx, "city", []string{"k1", "k2", "k3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byKey) != 2 || byKey["k1"].ID != "10" || byKey["k2"].ID != "12" {
+		t.Errorf("by key: got %v", byKey)
+	}
+	if other, _ := s.RecordsByKey(ctx, "court", []string{"k1"}); len(other) != 0 {
+		t.Errorf("keys are per reporter: got %v for another reporter", other)
+	}
+	// Many keys at once.
+	var recs []*socred.Record
+	var keys []string
+	for i := range 1500 {
+		k := "bulk-" + strconv.Itoa(i)
+		recs = append(recs, record(int64(100+i), k, "zhang", t0))
+		keys = append(keys, k)
+	}
+	commit(t, s, &socred.Write{Records: recs})
+	if byKey, _ := s.RecordsByKey(ctx, "city", keys); len(byKey) != 1500 {
+		t.Errorf("1500 keys: got %d records", len(byKey))
+	}
+	if zs, _ := s.SubjectRecords(ctx, "zhang"); len(zs) != 1501 {
+		t.Errorf("zhang: got %d records, want 1501", len(zs))
+	}
+}
+
+func testRecordKeyConflict(t *testing.T, s socred.Store) {
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("li")}})
+	commit(t, s, &socred.Write{Records: []*socred.Record{record(1, "k1", "li", t0)}})
+	err := s.Commit(ctx, &socred.Write{Now: t0, Records: []*socred.Record{record(2, "k1", "li", t0)}})
+	if socred.ErrorCode(err) != socred.ECONFLICT {
+		t.Errorf("same reporter and key again: got %v, want conflict", err)
+	}
+	r := record(3, "k1", "li", t0)
+	r.Reporter = "court"
+	commit(t, s, &socred.Write{Records: []*socred.Record{r}}) // another reporter may use the key
+}
+
+func testWriteIsAtomic(t *testing.T, s socred.Store) {
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("li")}, Records: []*socred.Record{record(1, "k1", "li", t0)}})
+	var recs []*socred.Record
+	for i := range 500 {
+		recs = append(recs, record(int64(10+i), "n"+strconv.Itoa(i), "li", t0))
+	}
+	recs = append(recs, record(999, "k1", "li", t0)) // conflicts with a stored key
+	err := s.Commit(ctx, &socred.Write{Now: t0, Subjects: []*socred.Subject{person("wang")}, Records: recs,
+		Checks: []socred.CheckEntry{{Subject: "li", At: t0, By: "railway", Action: "ride"}}})
+	if err == nil {
+		t.Fatal("a write with a conflicting key succeeded")
+	}
+	if got, _ := s.SubjectRecords(ctx, "li"); len(got) != 1 {
+		t.Errorf("after a failed write li has %d records, want 1", len(got))
+	}
+	if _, err := s.Subject(ctx, "wang"); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Errorf("after a failed write: subject wang %v, want not_found", err)
+	}
+	if cs, _ := s.Checks(ctx, "li", socred.Page{}); len(cs) != 0 {
+		t.Errorf("after a failed write: %d checks", len(cs))
+	}
+}
+
+func testReserveIDs(t *testing.T, s socred.Store) {
+	a, err := s.ReserveIDs(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.ReserveIDs(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a < 1 || b < a+10 {
+		t.Errorf("reservations overlap: [%d, %d) then %d", a, a+10, b)
+	}
+}
+
+func designation(id, list, subject string, since time.Time, term time.Duration) *socred.Designation {
+	return &socred.Designation{ID: id, List: list, Subject: subject, Authority: "court", Reason: "refuses to pay",
+		Case: "(2026) case " + id, Since: since, Until: since.Add(term)}
+}
+
+func testDesignations(t *testing.T, s socred.Store) {
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("acme")}})
+	d := designation("d1", "defaulters", "acme", t0, 48*time.Hour)
+	commit(t, s, &socred.Write{Designations: []*socred.Designation{d}})
+	got, err := s.ActiveDesignation(ctx, "defaulters", "acme", t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "d1" || got.Reason != d.Reason || got.Case != d.Case || !got.Since.Equal(d.Since) || !got.Until.Equal(d.Until) || got.EndedAt != nil || got.Authority != "court" {
+		t.Errorf("got %+v, want %+v", got, d)
+	}
+	if _, err := s.ActiveDesignation(ctx, "defaulters", "acme", t0.Add(49*time.Hour)); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Errorf("after the term: got %v, want not_found", err)
+	}
+	ended := *d
+	at := t0.Add(2 * time.Hour)
+	ended.EndedAt, ended.EndReason = &at, "paid"
+	commit(t, s, &socred.Write{Designations: []*socred.Designation{&ended}})
+	if _, err := s.ActiveDesignation(ctx, "defaulters", "acme", t0.Add(3*time.Hour)); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Errorf("after removal: got %v, want not_found", err)
+	}
+	all, _ := s.SubjectDesignations(ctx, "acme")
+	if len(all) != 1 || all[0].EndedAt == nil || !all[0].EndedAt.Equal(at) || all[0].EndReason != "paid" {
+		t.Errorf("history: got %+v", all)
+	}
+}
+
+func listed(kind socred.EventKind, subject, list, desig string, since time.Time, until *time.Time, at time.Time) socred.Event {
+	return socred.Event{Kind: kind, Subject: subject, At: at, Listing: &socred.Listing{
+		List: list, Kind: socred.Black, Subject: subject, Since: since, Until: until, Reason: "why", Designation: desig,
+		Authority: "city", LegalBasis: "art. 1",
+	}}
+}
+
+func testListings(t *testing.T, s socred.Store) {
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("a"), person("b"), person("c")}})
+	until := t0.Add(72 * time.Hour)
+	ev := []socred.Event{
+		listed(socred.EventListed, "a", "black", "", t0, nil, t0),
+		listed(socred.EventListed, "b", "black", "", t0.Add(time.Hour), nil, t0.Add(time.Hour)),
+		listed(socred.EventListed, "c", "defaulters", "d9", t0, &until, t0),
+	}
+	// A listing reaching a subject through a relation is not stored.
+	via := listed(socred.EventListed, "c", "black", "", t0, nil, t0)
+	via.Listing.Via = &socred.Via{Subject: "a", Relation: "legal-representative-of"}
+	commit(t, s, &socred.Write{Events: append(ev, via)})
+	commit(t, s, &socred.Write{Events: ev[:1]}) // applying an event twice changes nothing
+	got, err := s.ListEntries(ctx, "black", socred.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Subject != "a" || got[1].Subject != "b" || got[0].Reason != "why" || got[0].LegalBasis != "art. 1" || got[0].Until != nil {
+		t.Errorf("black: got %+v, want a then b", got)
+	}
+	if page, _ := s.ListEntries(ctx, "black", socred.Page{Limit: 1, Offset: 1}); len(page) != 1 || page[0].Subject != "b" {
+		t.Errorf("second page: got %+v", page)
+	}
+	later := t0.Add(96 * time.Hour)
+	commit(t, s, &socred.Write{Events: []socred.Event{
+		listed(socred.EventDelisted, "a", "black", "", t0, nil, t0.Add(5*time.Hour)),
+		listed(socred.EventTermChanged, "c", "defaulters", "d9", t0, &later, t0.Add(5*time.Hour)),
+	}})
+	if got, _ := s.ListEntries(ctx, "black", socred.Page{}); len(got) != 1 || got[0].Subject != "b" {
+		t.Errorf("after delisting a: got %+v", got)
+	}
+	if got, _ := s.ListEntries(ctx, "defaulters", socred.Page{}); len(got) != 1 || got[0].Until == nil || !got[0].Until.Equal(later) || got[0].Designation != "d9" {
+		t.Errorf("after extension: got %+v", got)
+	}
+	// Re-listed after removal.
+	commit(t, s, &socred.Write{Events: []socred.Event{listed(socred.EventListed, "a", "black", "", t0.Add(9*time.Hour), nil, t0.Add(9*time.Hour))}})
+	if got, _ := s.ListEntries(ctx, "black", socred.Page{}); len(got) != 2 {
+		t.Errorf("after re-listing a: got %+v", got)
+	}
+}
+
+func testChecksAndAccesses(t *testing.T, s socred.Store) {
+	var cs []socred.CheckEntry
+	for i := range 5 {
+		cs = append(cs, socred.CheckEntry{Subject: "zhang", At: t0.Add(time.Duration(i) * time.Minute), By: "railway booking",
+			TokenID: "tok-1", Action: "ride-high-speed-train", Purpose: "ticket " + strconv.Itoa(i), Allowed: i%2 == 0})
+	}
+	cs = append(cs, socred.CheckEntry{Subject: "li", At: t0, By: "airline", Action: "buy-flight-ticket"})
+	commit(t, s, &socred.Write{Checks: cs, Accesses: []socred.Access{
+		{Subject: "zhang", At: t0, By: "court clerk", Role: socred.RoleAuthority, TokenID: "tok-2", Purpose: "case 7"},
+		{Subject: "zhang", At: t0.Add(time.Hour), By: "reviewer 1", Role: socred.RoleReviewer, TokenID: "tok-3", Purpose: "appeal"},
+	}})
+	got, err := s.Checks(ctx, "zhang", socred.Page{Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Purpose != "ticket 4" || got[2].Purpose != "ticket 2" || !got[0].Allowed || got[1].Allowed ||
+		got[0].By != "railway booking" || got[0].Action != "ride-high-speed-train" || !got[0].At.Equal(t0.Add(4*time.Minute)) {
+		t.Errorf("newest three checks: got %+v", got)
+	}
+	if next, _ := s.Checks(ctx, "zhang", socred.Page{Limit: 3, Offset: 3}); len(next) != 2 || next[1].Purpose != "ticket 0" {
+		t.Errorf("next page: got %+v", next)
+	}
+	as, err := s.Accesses(ctx, "zhang", socred.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as) != 2 || as[0].By != "reviewer 1" || as[0].Role != socred.RoleReviewer || as[1].Purpose != "case 7" {
+		t.Errorf("accesses: got %+v", as)
+	}
+}
+
+func testRegister(t *testing.T, s socred.Store) {
+	acme := &socred.Subject{ID: "acme", Kind: socred.Organisation, Name: "Acme Trading Co.", Region: "rongcheng", Groups: []string{}}
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{acme, person("wang"), person("li")}})
+	u1, u2 := t0.AddDate(2, 0, 0), t0.Add(24*time.Hour)
+	commit(t, s, &socred.Write{Events: []socred.Event{
+		listed(socred.EventListed, "acme", "defaulters", "d1", t0, &u1, t0),
+		listed(socred.EventListed, "wang", "defaulters", "d2", t0.AddDate(0, 0, 9), &u1, t0),
+		listed(socred.EventListed, "li", "defaulters", "d3", t0, &u2, t0),
+		listed(socred.EventListed, "li", "black", "", t0, nil, t0),
+	}})
+	q := socred.RegisterQuery{Now: t0.AddDate(0, 0, 10), Lists: map[string]socred.Duration{"defaulters": socred.MustParseDuration("10d")}}
+	names := func(es []socred.RegisterEntry) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Subject)
+		}
+		return out
+	}
+	got, err := s.Register(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// wang's grace period has not passed; li's term has ended; black is not published.
+	if want := []string{"acme"}; !slices.Equal(names(got), want) {
+		t.Errorf("register: got %v, want %v", names(got), want)
+	}
+	if got[0].Name != "Acme Trading Co." || got[0].Case != "" && got[0].Case != "(2026) case d1" || !got[0].Since.Equal(t0) || got[0].Until == nil {
+		t.Errorf("entry: got %+v", got[0])
+	}
+	q.Now = t0.AddDate(0, 0, 19)
+	if got, _ := s.Register(ctx, q); !slices.Equal(names(got), []string{"wang", "acme"}) {
+		t.Errorf("later: got %v, want [wang acme]", names(got))
+	}
+	q.Q = "trading"
+	if got, _ := s.Register(ctx, q); !slices.Equal(names(got), []string{"acme"}) {
+		t.Errorf("search \"trading\": got %v, want [acme]", names(got))
+	}
+	q.Q = "100%_"
+	if got, _ := s.Register(ctx, q); len(got) != 0 {
+		t.Errorf("search with wildcards: got %v, want none", names(got))
+	}
+	q.Q, q.Lists = "", map[string]socred.Duration{}
+	if got, _ := s.Register(ctx, q); len(got) != 0 {
+		t.Errorf("no published lists: got %v", names(got))
+	}
+}
+
+func testTokens(t *testing.T, s socred.Store) {
+	tok := &socred.Token{ID: "tok-1", Role: socred.RoleProvider, Actions: []string{"buy-flight-ticket"}, Name: "airline", Hash: []byte("0123456789abcdef0123456789abcdef"), CreatedAt: t0}
+	commit(t, s, &socred.Write{Tokens: []*socred.Token{tok}})
+	got, err := s.TokenByHash(ctx, tok.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != tok.ID || got.Role != tok.Role || got.Name != tok.Name || !slices.Equal(got.Actions, tok.Actions) || !got.CreatedAt.Equal(t0) {
+		t.Errorf("got %+v, want %+v", got, tok)
+	}
+	if _, err := s.TokenByHash(ctx, []byte("nope")); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Errorf("unknown hash: got %v, want not_found", err)
+	}
+}
+
+// loaded records what a store streams to a Loader.
+type loaded struct {
+	order    []string
+	subjects []string
+	rels     []socred.Relation
+	records  []int64
+	desigs   []string
+	listings []string
+	settled  time.Time
+}
+
+func (l *loaded) step(s string) {
+	if len(l.order) == 0 || l.order[len(l.order)-1] != s {
+		l.order = append(l.order, s)
+	}
+}
+func (l *loaded) Subject(s *socred.Subject) error {
+	l.step("subjects")
+	l.subjects = append(l.subjects, s.ID)
+	return nil
+}
+func (l *loaded) Relation(r socred.Relation) error {
+	l.step("relations")
+	l.rels = append(l.rels, r)
+	return nil
+}
+func (l *loaded) Record(r *socred.CountingRecord) error {
+	l.step("records")
+	l.records = append(l.records, r.ID)
+	return nil
+}
+func (l *loaded) Designation(d *socred.Designation) error {
+	l.step("designations")
+	l.desigs = append(l.desigs, d.ID)
+	return nil
+}
+func (l *loaded) Listing(subject, list string, since time.Time) error {
+	l.step("listings")
+	l.listings = append(l.listings, subject+" "+list+" "+since.Format(time.RFC3339))
+	return nil
+}
+func (l *loaded) Settled(t time.Time) error { l.step("settled"); l.settled = t; return nil }
+
+func testLoad(t *testing.T, s socred.Store) {
+	var empty loaded
+	if err := s.Load(ctx, &empty); err != nil {
+		t.Fatal(err)
+	}
+	if !empty.settled.IsZero() || len(empty.subjects) != 0 {
+		t.Errorf("empty store: got %+v", empty)
+	}
+	settled := t0.AddDate(0, 6, 0)
+	old := record(1, "old", "a", t0.AddDate(-2, 0, 0)) // stopped counting before settled
+	live := record(2, "live", "a", t0)
+	future := record(3, "future", "b", settled.Add(time.Hour))
+	ended := designation("d-ended", "defaulters", "a", t0, time.Hour)
+	e := t0.Add(time.Minute)
+	ended.EndedAt = &e
+	commit(t, s, &socred.Write{
+		Subjects:     []*socred.Subject{person("a"), person("b")},
+		Relate:       []socred.Relation{{From: "a", Type: "guarantor-of", To: "b"}},
+		Records:      []*socred.Record{old, live, future},
+		Designations: []*socred.Designation{designation("d-live", "defaulters", "b", t0, 24*365*time.Hour), ended, designation("d-run-out", "defaulters", "b", t0, time.Hour)},
+		Events: []socred.Event{
+			listed(socred.EventListed, "a", "black", "", t0, nil, t0),
+			listed(socred.EventListed, "b", "defaulters", "d-live", t0, nil, t0),
+		},
+		Settled: &settled,
+	})
+	var l loaded
+	if err := s.Load(ctx, &l); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"subjects", "relations", "records", "designations", "listings", "settled"}; !slices.Equal(l.order, want) {
+		t.Errorf("order: got %v, want %v", l.order, want)
+	}
+	slices.Sort(l.subjects)
+	slices.Sort(l.records)
+	if !slices.Equal(l.subjects, []string{"a", "b"}) || len(l.rels) != 1 || !slices.Equal(l.records, []int64{2, 3}) ||
+		!slices.Equal(l.desigs, []string{"d-live"}) || !slices.Equal(l.listings, []string{"a black " + t0.Format(time.RFC3339)}) || !l.settled.Equal(settled) {
+		t.Errorf("loaded: got %+v", l)
+	}
+}
