@@ -1,0 +1,333 @@
+package api_test
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/socred/socred"
+)
+
+// fakeStore is a socred.Store in maps, for the API's tests only. It keeps
+// what the service writes and answers reads from it; it is not durable and
+// does no validation of its own.
+type fakeStore struct {
+	mu           sync.Mutex
+	nextID       int64
+	subjects     map[string]*socred.Subject
+	relations    []socred.Relation
+	records      []*socred.Record
+	designations []*socred.Designation
+	listings     map[string]map[string]socred.Listing // list → subject → own listing
+	checks       []socred.CheckEntry
+	accesses     []socred.Access
+	tokens       map[string]*socred.Token // by string(hash)
+	settled      time.Time
+
+	// Failures to inject, and what the last list read asked for.
+	pingErr   error
+	checksErr error
+	lastPage  socred.Page
+}
+
+var _ socred.Store = (*fakeStore)(nil)
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{
+		nextID:   1,
+		subjects: map[string]*socred.Subject{},
+		listings: map[string]map[string]socred.Listing{},
+		tokens:   map[string]*socred.Token{},
+	}
+}
+
+func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sub := range w.Subjects {
+		c := *sub
+		c.Groups = slices.Clone(sub.Groups)
+		s.subjects[sub.ID] = &c
+	}
+	for _, r := range w.Relate {
+		if !slices.Contains(s.relations, r) {
+			s.relations = append(s.relations, r)
+		}
+	}
+	for _, r := range w.Unrelate {
+		s.relations = slices.DeleteFunc(s.relations, func(x socred.Relation) bool { return x == r })
+	}
+	for _, r := range w.Records {
+		c := *r
+		s.records = append(s.records, &c)
+	}
+	for _, d := range w.Designations {
+		c := *d
+		if i := slices.IndexFunc(s.designations, func(x *socred.Designation) bool { return x.ID == d.ID }); i >= 0 {
+			s.designations[i] = &c
+		} else {
+			s.designations = append(s.designations, &c)
+		}
+	}
+	for _, ev := range w.Events {
+		if ev.Listing == nil || ev.Listing.Via != nil {
+			continue
+		}
+		l := *ev.Listing
+		switch ev.Kind {
+		case socred.EventListed:
+			if s.listings[l.List] == nil {
+				s.listings[l.List] = map[string]socred.Listing{}
+			}
+			s.listings[l.List][ev.Subject] = l
+		case socred.EventDelisted:
+			delete(s.listings[l.List], ev.Subject)
+		}
+	}
+	s.checks = append(s.checks, w.Checks...)
+	s.accesses = append(s.accesses, w.Accesses...)
+	for _, t := range w.Tokens {
+		c := *t
+		s.tokens[string(t.Hash)] = &c
+	}
+	if w.Settled != nil {
+		s.settled = *w.Settled
+	}
+	return nil
+}
+
+func (s *fakeStore) ReserveIDs(ctx context.Context, n int) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first := s.nextID
+	s.nextID += int64(n)
+	return first, nil
+}
+
+func (s *fakeStore) Subject(ctx context.Context, id string) (*socred.Subject, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sub, ok := s.subjects[id]
+	if !ok {
+		return nil, socred.Errorf(socred.ENOTFOUND, "subject %q not found", id)
+	}
+	c := *sub
+	return &c, nil
+}
+
+func (s *fakeStore) Relations(ctx context.Context, subject string) ([]socred.Relation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rs []socred.Relation
+	for _, r := range s.relations {
+		if r.From == subject || r.To == subject {
+			rs = append(rs, r)
+		}
+	}
+	return rs, nil
+}
+
+func (s *fakeStore) RecordsByKey(ctx context.Context, reporter string, keys []string) (map[string]*socred.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	found := map[string]*socred.Record{}
+	for _, r := range s.records {
+		if r.Reporter == reporter && r.DerivedFrom == nil && slices.Contains(keys, r.Key) {
+			c := *r
+			found[r.Key] = &c
+		}
+	}
+	return found, nil
+}
+
+func (s *fakeStore) SubjectRecords(ctx context.Context, subject string) ([]*socred.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rs []*socred.Record
+	for _, r := range s.records {
+		if r.Subject == subject {
+			c := *r
+			rs = append(rs, &c)
+		}
+	}
+	return rs, nil
+}
+
+func (s *fakeStore) SubjectDesignations(ctx context.Context, subject string) ([]*socred.Designation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ds []*socred.Designation
+	for _, d := range s.designations {
+		if d.Subject == subject {
+			c := *d
+			ds = append(ds, &c)
+		}
+	}
+	return ds, nil
+}
+
+func (s *fakeStore) ActiveDesignation(ctx context.Context, list, subject string, now time.Time) (*socred.Designation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.designations {
+		if d.List == list && d.Subject == subject && d.Active(now) {
+			c := *d
+			return &c, nil
+		}
+	}
+	return nil, socred.Errorf(socred.ENOTFOUND, "subject %q is not on list %q", subject, list)
+}
+
+func (s *fakeStore) ListEntries(ctx context.Context, list string, page socred.Page) ([]socred.Listing, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastPage = page
+	var ls []socred.Listing
+	for _, l := range s.listings[list] {
+		l.Kind = "" // like the SQLite store, which keeps no kind: it is the list's
+		ls = append(ls, l)
+	}
+	slices.SortFunc(ls, func(a, b socred.Listing) int {
+		return cmp.Or(a.Since.Compare(b.Since), cmp.Compare(a.Subject, b.Subject))
+	})
+	return paged(ls, page), nil
+}
+
+func (s *fakeStore) Checks(ctx context.Context, subject string, page socred.Page) ([]socred.CheckEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.checksErr != nil {
+		return nil, s.checksErr
+	}
+	var cs []socred.CheckEntry
+	for _, c := range slices.Backward(s.checks) {
+		if c.Subject == subject {
+			cs = append(cs, c)
+		}
+	}
+	return paged(cs, page), nil
+}
+
+func (s *fakeStore) Accesses(ctx context.Context, subject string, page socred.Page) ([]socred.Access, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var as []socred.Access
+	for _, a := range slices.Backward(s.accesses) {
+		if a.Subject == subject {
+			as = append(as, a)
+		}
+	}
+	return paged(as, page), nil
+}
+
+func (s *fakeStore) Register(ctx context.Context, q socred.RegisterQuery) ([]socred.RegisterEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastPage = q.Page
+	var es []socred.RegisterEntry
+	for list, grace := range q.Lists {
+		for subject, l := range s.listings[list] {
+			name := s.subjects[subject].Name
+			if grace.AddTo(l.Since).After(q.Now) {
+				continue
+			}
+			if q.Q != "" && !strings.Contains(strings.ToLower(name+" "+subject), strings.ToLower(q.Q)) {
+				continue
+			}
+			es = append(es, socred.RegisterEntry{
+				List: list, Name: name, Subject: subject, Since: l.Since, Until: l.Until,
+				Authority: l.Authority, LegalBasis: l.LegalBasis, Reason: l.Reason, Case: l.Case,
+			})
+		}
+	}
+	slices.SortFunc(es, func(a, b socred.RegisterEntry) int {
+		return cmp.Or(cmp.Compare(a.List, b.List), a.Since.Compare(b.Since), cmp.Compare(a.Subject, b.Subject))
+	})
+	return paged(es, q.Page), nil
+}
+
+func (s *fakeStore) TokenByHash(ctx context.Context, hash []byte) (*socred.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[string(hash)]
+	if !ok {
+		return nil, socred.Errorf(socred.ENOTFOUND, "token not found")
+	}
+	c := *t
+	return &c, nil
+}
+
+func (s *fakeStore) Load(ctx context.Context, l socred.Loader) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sub := range s.subjects {
+		if err := l.Subject(sub); err != nil {
+			return err
+		}
+	}
+	for _, r := range s.relations {
+		if err := l.Relation(r); err != nil {
+			return err
+		}
+	}
+	for _, r := range s.records {
+		id, _ := strconv.ParseInt(r.ID, 10, 64)
+		cr := &socred.CountingRecord{ID: id, Subject: r.Subject, Scheme: r.Scheme, Rule: r.Rule, Points: r.Points,
+			OccurredAt: r.OccurredAt.UnixNano(), CountsUntil: r.CountsUntil.UnixNano(), Overturned: r.Overturned}
+		if err := l.Record(cr); err != nil {
+			return err
+		}
+	}
+	for _, d := range s.designations {
+		if d.EndedAt == nil {
+			if err := l.Designation(d); err != nil {
+				return err
+			}
+		}
+	}
+	for list, m := range s.listings {
+		for subject, ls := range m {
+			if err := l.Listing(subject, list, ls.Since); err != nil {
+				return err
+			}
+		}
+	}
+	return l.Settled(s.settled)
+}
+
+func (s *fakeStore) Ping(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pingErr
+}
+
+func (s *fakeStore) Close() error { return nil }
+
+// set runs fn under the store's lock, to inject failures safely.
+func (s *fakeStore) set(fn func(s *fakeStore)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s)
+}
+
+// recordCount returns how many records the store holds.
+func (s *fakeStore) recordCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.records)
+}
+
+func paged[T any](xs []T, p socred.Page) []T {
+	if p.Offset >= len(xs) {
+		return nil
+	}
+	xs = xs[p.Offset:]
+	if p.Limit > 0 && p.Limit < len(xs) {
+		xs = xs[:p.Limit]
+	}
+	return xs
+}

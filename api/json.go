@@ -1,0 +1,181 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/socred/socred"
+)
+
+// errorBody is the body of every error answer.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field"`
+}
+
+// statusOf maps an application error code to its HTTP status.
+func statusOf(code string) int {
+	switch code {
+	case socred.EINVALID:
+		return http.StatusBadRequest
+	case socred.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case socred.EFORBIDDEN:
+		return http.StatusForbidden
+	case socred.ENOTFOUND:
+		return http.StatusNotFound
+	case socred.ECONFLICT:
+		return http.StatusConflict
+	case socred.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers with err: its code, safe message and field. Internal
+// errors are logged, and their message never shows internals.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, route string, err error) {
+	d := errorDetail{Code: socred.ErrorCode(err), Message: socred.ErrorMessage(err), Field: socred.ErrorField(err)}
+	status := statusOf(d.Code)
+	switch {
+	case status == http.StatusInternalServerError:
+		if errors.Is(err, context.Canceled) {
+			a.log.InfoContext(r.Context(), "request canceled", "route", route, "err", err)
+		} else {
+			a.log.ErrorContext(r.Context(), "internal error", "route", route, "err", err)
+		}
+		d = errorDetail{Code: socred.EINTERNAL, Message: "internal error"}
+	case status == http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="socred"`)
+	}
+	writeJSON(w, status, errorBody{Error: d})
+}
+
+// writeJSON answers with v as JSON. It encodes into a buffer first, so a
+// value that cannot be encoded becomes a 500, never half an answer.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":{"code":"internal","message":"internal error","field":""}}` + "\n")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// decode reads a request's JSON body into v, strictly: the Content-Type
+// must be application/json, the body one JSON value with no trailing data
+// and no unknown fields. Errors name the field where they can.
+func decode(r *http.Request, v any) error {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return socred.Errorf(socred.EINVALID, "Content-Type must be application/json, not %q", ct)
+	}
+	data, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge(mbe.Limit)
+	case err != nil:
+		return socred.Errorf(socred.EINVALID, "could not read the request body")
+	}
+	return unmarshal(data, v)
+}
+
+// unmarshal decodes data into v; see decode.
+func unmarshal(data []byte, v any) error {
+	if len(bytes.Trim(data, jsonSpace)) == 0 {
+		return socred.Errorf(socred.EINVALID, "a JSON request body is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(data, v, err)
+	}
+	off := dec.InputOffset()
+	if rest := bytes.TrimLeft(data[off:], jsonSpace); len(rest) > 0 {
+		off = int64(len(data) - len(rest))
+		return socred.Errorf(socred.EINVALID, "malformed JSON at %s: unexpected data after the JSON value", position(data, off+1))
+	}
+	return nil
+}
+
+const jsonSpace = " \t\r\n"
+
+// decodeError turns a decoding error into an application error: a syntax
+// error with its position, or an error naming the offending field.
+func decodeError(data []byte, v any, err error) error {
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &syn):
+		return socred.Errorf(socred.EINVALID, "malformed JSON at %s: %s", position(data, syn.Offset), syn.Error())
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return socred.Errorf(socred.EINVALID, "malformed JSON at %s: unexpected end of input", position(data, int64(len(data))))
+	}
+	if field, msg, ok := locate(data, v); ok {
+		if field == "" {
+			return socred.Errorf(socred.EINVALID, "the request body %s", msg)
+		}
+		return socred.FieldErrorf(field, "%s", msg)
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) && typ.Field != "" {
+		return socred.FieldErrorf(typ.Field, "must be %s", describe(typ.Type))
+	}
+	return socred.Errorf(socred.EINVALID, "invalid JSON body")
+}
+
+// position describes a byte offset (counted from 1) of data as a line and
+// column.
+func position(data []byte, off int64) string {
+	off = min(max(off, 1), int64(len(data)))
+	line, col := 1, 1
+	for _, b := range data[:off-1] {
+		if b == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return "line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col)
+}
+
+// tooLarge is the error for a body over the limit.
+func tooLarge(limit int64) error {
+	return socred.Errorf(socred.ETOOLARGE, "the request body exceeds the limit of %s", byteSize(limit))
+}
+
+func byteSize(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// orEmpty returns s, or an empty slice when s is nil, so that JSON answers
+// carry [] rather than null.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,101 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/socred/socred"
+)
+
+// File is everything socred holds about a subject, as the subject and those
+// allowed to read it see it.
+type File struct {
+	Subject    *socred.Subject     `json:"subject"`
+	Scores     []socred.Score      `json:"scores"`
+	Records    []FileRecord        `json:"records"`
+	Listings   []socred.Listing    `json:"listings"`
+	Relations  []socred.Relation   `json:"relations"`
+	Checks     []socred.CheckEntry `json:"checks"`
+	Accesses   []socred.Access     `json:"accesses"`
+	Appeals    []any               `json:"appeals"`
+	Notices    []any               `json:"notices"`
+	NextChange *time.Time          `json:"next_change"`
+}
+
+// FileRecord is a record with its standing and the law behind it.
+type FileRecord struct {
+	*socred.Record
+	RuleName   string              `json:"rule_name,omitempty"`
+	Counting   bool                `json:"counting"`
+	Status     socred.RecordStatus `json:"status"`
+	LegalBasis string              `json:"legal_basis"`
+}
+
+// fileLimit is how many checks and accesses a file shows.
+const fileLimit = 100
+
+// File returns a subject's file. A read by anyone but the subject is logged,
+// durably, before the file is returned, with the purpose the reader gives.
+func (s *Service) File(ctx context.Context, c *socred.Caller, id, purpose string) (*File, error) {
+	if err := mayRead(c, id); err != nil {
+		return nil, err
+	}
+	if len(purpose) > 200 {
+		return nil, socred.FieldErrorf("purpose", "at most 200 bytes")
+	}
+	now := s.now()
+	s.mu.RLock()
+	st, err := s.world.Standing(id, now)
+	var rels []socred.Relation
+	if ent := s.world.Entry(id); ent != nil {
+		rels = ent.Relations()
+	}
+	s.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	if c.Role() != socred.RoleSubject {
+		if purpose == "" {
+			purpose = "file read"
+		}
+		a := &socred.Access{Subject: id, At: now, By: c.Name(), Role: c.Role(), TokenID: c.Token.ID, Purpose: purpose}
+		if err := s.journal.add(ctx, nil, a); err != nil {
+			return nil, err
+		}
+	}
+	recs, err := s.store.SubjectRecords(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	f := &File{
+		Subject:   st.Subject,
+		Scores:    st.Scores,
+		Records:   make([]FileRecord, 0, len(recs)),
+		Listings:  st.Listings,
+		Relations: rels,
+		Appeals:   []any{},
+		Notices:   []any{},
+	}
+	if f.Listings == nil {
+		f.Listings = []socred.Listing{}
+	}
+	if !st.Next.IsZero() {
+		f.NextChange = &st.Next
+	}
+	for _, r := range recs {
+		fr := FileRecord{Record: r, Counting: r.Counting(now), Status: r.Status(now)}
+		if sc := s.pack.Scheme(r.Scheme); sc != nil {
+			if rule := sc.Rule(r.Rule); rule != nil {
+				fr.RuleName, fr.LegalBasis = rule.Name, rule.LegalBasis
+			}
+		}
+		f.Records = append(f.Records, fr)
+	}
+	if f.Checks, err = s.store.Checks(ctx, id, socred.Page{Limit: fileLimit}); err != nil {
+		return nil, err
+	}
+	if f.Accesses, err = s.store.Accesses(ctx, id, socred.Page{Limit: fileLimit}); err != nil {
+		return nil, err
+	}
+	return f, nil
+}

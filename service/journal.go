@@ -1,0 +1,101 @@
+package service
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/socred/socred"
+)
+
+// journal writes checks and file accesses durably with group commit: every
+// caller waits until its entry is committed, and entries that arrive while a
+// commit is running share the next one.
+type journal struct {
+	store  socred.Store
+	log    *slog.Logger
+	mu     sync.Mutex
+	next   *journalBatch
+	kick   chan struct{}
+	closed bool
+}
+
+type journalBatch struct {
+	w    socred.Write
+	done chan struct{}
+	err  error
+}
+
+func newJournal(store socred.Store, log *slog.Logger) *journal {
+	return &journal{store: store, log: log, kick: make(chan struct{}, 1)}
+}
+
+// add logs a check or an access (either may be nil) and returns once it is
+// durable.
+func (j *journal) add(ctx context.Context, c *socred.CheckEntry, a *socred.Access) error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		w := &socred.Write{}
+		if c != nil {
+			w.Checks = []socred.CheckEntry{*c}
+		}
+		if a != nil {
+			w.Accesses = []socred.Access{*a}
+		}
+		return j.store.Commit(ctx, w)
+	}
+	b := j.next
+	if b == nil {
+		b = &journalBatch{done: make(chan struct{})}
+		j.next = b
+	}
+	if c != nil {
+		b.w.Checks = append(b.w.Checks, *c)
+	}
+	if a != nil {
+		b.w.Accesses = append(b.w.Accesses, *a)
+	}
+	j.mu.Unlock()
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
+	select {
+	case <-b.done:
+		return b.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run commits batches until ctx ends, then flushes what is pending.
+func (j *journal) run(ctx context.Context) {
+	for {
+		select {
+		case <-j.kick:
+			j.flush(ctx)
+		case <-ctx.Done():
+			j.mu.Lock()
+			j.closed = true
+			j.mu.Unlock()
+			j.flush(context.Background())
+			return
+		}
+	}
+}
+
+func (j *journal) flush(ctx context.Context) {
+	j.mu.Lock()
+	b := j.next
+	j.next = nil
+	j.mu.Unlock()
+	if b == nil {
+		return
+	}
+	b.err = j.store.Commit(ctx, &b.w)
+	if b.err != nil {
+		j.log.Error("journal commit failed", "checks", len(b.w.Checks), "accesses", len(b.w.Accesses), "err", b.err)
+	}
+	close(b.done)
+}

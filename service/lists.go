@@ -1,0 +1,182 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/engine"
+)
+
+// DesignationInput is an authority's request to put a subject on a list.
+type DesignationInput struct {
+	Subject string `json:"subject"`
+	Reason  string `json:"reason"`
+	Case    string `json:"case"`
+	Term    string `json:"term"`
+}
+
+// designatedList returns the designated list the caller may designate on.
+func (s *Service) designatedList(c *socred.Caller, id string) (*socred.List, error) {
+	if !c.Is(socred.RoleAuthority, socred.RoleAdmin) {
+		return nil, forbidden("")
+	}
+	l := s.pack.List(id)
+	if l == nil {
+		return nil, socred.Errorf(socred.ENOTFOUND, "list %q not found", id)
+	}
+	if c.Role() == socred.RoleAuthority && c.Token.Authority != l.Authority {
+		return nil, forbidden("list %q is run by %q; this token acts for %q", l.ID, l.Authority, c.Token.Authority)
+	}
+	if !l.Designated {
+		return nil, socred.Errorf(socred.EINVALID, "list %q is automatic: its entries follow its expression, not designations", l.ID)
+	}
+	return l, nil
+}
+
+// Designate puts a subject on a designated list for a term (the list's
+// term by default, never beyond its max_term).
+func (s *Service) Designate(ctx context.Context, c *socred.Caller, list string, in DesignationInput) (socred.Listing, error) {
+	l, err := s.designatedList(c, list)
+	if err != nil {
+		return socred.Listing{}, err
+	}
+	switch {
+	case in.Subject == "":
+		return socred.Listing{}, socred.FieldErrorf("subject", "is required")
+	case strings.TrimSpace(in.Reason) == "":
+		return socred.Listing{}, socred.FieldErrorf("reason", "is required: say why the subject is listed")
+	case len(in.Reason) > 1000 || !utf8.ValidString(in.Reason):
+		return socred.Listing{}, socred.FieldErrorf("reason", "must be at most 1000 bytes of UTF-8")
+	case len(in.Case) > 200 || !utf8.ValidString(in.Case):
+		return socred.Listing{}, socred.FieldErrorf("case", "must be at most 200 bytes of UTF-8")
+	}
+	term := l.Term
+	if in.Term != "" {
+		if term, err = socred.ParseDuration(in.Term); err != nil {
+			return socred.Listing{}, socred.FieldErrorf("term", "%v", err)
+		}
+		if term.N == 0 {
+			return socred.Listing{}, socred.FieldErrorf("term", "must be longer than zero")
+		}
+	}
+	if !l.MaxTerm.IsZero() && term.Compare(l.MaxTerm) > 0 {
+		return socred.Listing{}, socred.FieldErrorf("term", "%s exceeds the list's max_term of %s", term, l.MaxTerm)
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.RLock()
+	exists := s.world.Entry(in.Subject) != nil
+	s.mu.RUnlock()
+	if !exists {
+		return socred.Listing{}, socred.FieldErrorf("subject", "unknown subject %q", in.Subject)
+	}
+	now := s.now()
+	if d, err := s.store.ActiveDesignation(ctx, l.ID, in.Subject, now); err == nil {
+		return socred.Listing{}, socred.Errorf(socred.ECONFLICT, "subject %q is already on list %q (since %s, designation %s)", in.Subject, l.ID, d.Since.Format("2006-01-02"), d.ID)
+	} else if !isNotFound(err) {
+		return socred.Listing{}, err
+	}
+	d := &socred.Designation{
+		ID:        newID("dsg"),
+		List:      l.ID,
+		Subject:   in.Subject,
+		Authority: l.Authority,
+		Reason:    in.Reason,
+		Case:      in.Case,
+		Since:     now,
+		Until:     term.AddTo(now),
+	}
+	if c.Role() == socred.RoleAuthority {
+		d.Authority = c.Token.Authority
+	}
+	if _, err := s.commit(ctx, now, engine.Change{Designations: []*socred.Designation{d}}); err != nil {
+		return socred.Listing{}, err
+	}
+	return designationListing(l, d), nil
+}
+
+// Undesignate takes a subject off a designated list before its term ends.
+func (s *Service) Undesignate(ctx context.Context, c *socred.Caller, list, subject, reason string) (socred.Listing, error) {
+	l, err := s.designatedList(c, list)
+	if err != nil {
+		return socred.Listing{}, err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return socred.Listing{}, socred.FieldErrorf("reason", "is required: say why the entry is removed")
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	now := s.now()
+	d, err := s.store.ActiveDesignation(ctx, l.ID, subject, now)
+	if err != nil {
+		return socred.Listing{}, err
+	}
+	ended := *d
+	ended.EndedAt, ended.EndReason = &now, reason
+	if _, err := s.commit(ctx, now, engine.Change{Designations: []*socred.Designation{&ended}}); err != nil {
+		return socred.Listing{}, err
+	}
+	return designationListing(l, &ended), nil
+}
+
+func designationListing(l *socred.List, d *socred.Designation) socred.Listing {
+	until := d.Until
+	if d.EndedAt != nil && d.EndedAt.Before(until) {
+		until = *d.EndedAt
+	}
+	return socred.Listing{
+		List: l.ID, Kind: l.Kind, Subject: d.Subject, Since: d.Since, Until: &until,
+		Reason: d.Reason, Case: d.Case, Authority: d.Authority, LegalBasis: l.LegalBasis, Designation: d.ID,
+	}
+}
+
+// ListEntries returns a list's current entries: to the admin, auditors and
+// the list's own authority.
+func (s *Service) ListEntries(ctx context.Context, c *socred.Caller, list string, page socred.Page) ([]socred.Listing, error) {
+	if !c.Is(socred.RoleAuthority, socred.RoleAdmin, socred.RoleAuditor) {
+		return nil, forbidden("")
+	}
+	l := s.pack.List(list)
+	if l == nil {
+		return nil, socred.Errorf(socred.ENOTFOUND, "list %q not found", list)
+	}
+	if c.Role() == socred.RoleAuthority && c.Token.Authority != l.Authority {
+		return nil, forbidden("list %q is run by %q; this token acts for %q", l.ID, l.Authority, c.Token.Authority)
+	}
+	ls, err := s.store.ListEntries(ctx, l.ID, page)
+	for i := range ls {
+		ls[i].Kind = l.Kind // the list's, which a store need not keep
+	}
+	return ls, err
+}
+
+// Register returns the public register: entries of published lists whose
+// grace period has passed, while they last. Anyone may read it.
+func (s *Service) Register(ctx context.Context, list, q string, page socred.Page) ([]socred.RegisterEntry, error) {
+	if len(q) > 100 {
+		return nil, socred.FieldErrorf("q", "at most 100 bytes")
+	}
+	published := map[string]socred.Duration{}
+	for _, l := range s.pack.Lists {
+		if l.Publish && (list == "" || l.ID == list) {
+			published[l.ID] = l.PublishAfter
+		}
+	}
+	if list != "" && len(published) == 0 {
+		return nil, socred.Errorf(socred.ENOTFOUND, "no published list %q", list)
+	}
+	return s.store.Register(ctx, socred.RegisterQuery{List: list, Q: q, Now: s.now(), Lists: published, Page: page})
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns a random id with a prefix, e.g. "dsg-k3j5...".
+func newID(prefix string) string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + idEncoding.EncodeToString(b[:])
+}

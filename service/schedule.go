@@ -1,0 +1,81 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/socred/socred"
+)
+
+// dueBatch is how many subjects one scheduler commit re-evaluates at most.
+const dueBatch = 2000
+
+// schedule applies time-driven changes as they fall due: a record stops
+// counting, a count window slides past a record, a term ends, a grace
+// period passes.
+func (s *Service) schedule(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("scheduler", "err", err)
+		}
+		wait := s.SchedulerIdle
+		s.mu.RLock()
+		next, ok := s.world.NextDue()
+		s.mu.RUnlock()
+		if ok {
+			wait = min(wait, max(next.Sub(s.now()), time.Millisecond))
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-s.wake:
+			if !timer.Stop() {
+				<-timer.C
+			}
+		}
+	}
+}
+
+// Tick applies every time-driven change due by now and records the settled
+// time. It returns how many subjects changed. The scheduler calls it; tests
+// with a fake clock call it directly.
+func (s *Service) Tick(ctx context.Context) (int, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	now := s.now()
+	total := 0
+	for {
+		s.mu.RLock()
+		plan, err := s.world.PlanDue(now, dueBatch)
+		s.mu.RUnlock()
+		if err != nil {
+			return total, err
+		}
+		w := &socred.Write{Now: now, Events: plan.Events}
+		last := len(plan.Subjects) < dueBatch
+		if last {
+			w.Settled = &now
+		}
+		// With nothing due, the settled time is still written now and then,
+		// so that a restart has little to replay.
+		if len(plan.Subjects) > 0 || (last && now.Sub(s.settled) >= s.SchedulerIdle) {
+			if err := s.publish(ctx, plan, w); err != nil {
+				return total, err
+			}
+			if last {
+				s.settled = now
+			}
+		}
+		total += len(plan.Subjects)
+		if last {
+			return total, nil
+		}
+	}
+}
+
+// catchUp applies what fell due while the server was down.
+func (s *Service) catchUp(ctx context.Context) (int, error) { return s.Tick(ctx) }

@@ -1,0 +1,273 @@
+// Package service is socred's application service: the JSON API and the web
+// pages call it; it validates, asks the engine what a change does, commits
+// the change in one store transaction, then publishes it to the in-memory
+// world that answers checks.
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/engine"
+)
+
+// Service is socred's application service. Create it with New, start it
+// with Open, stop it with Close.
+type Service struct {
+	// Now is the clock; tests replace it. It must never run backwards.
+	Now func() time.Time
+	// AdminToken, when set, is the admin's bearer token.
+	AdminToken string
+	// Logger receives the service's log.
+	Logger *slog.Logger
+	// SchedulerIdle bounds how long the scheduler sleeps when nothing is
+	// due, so the settled time keeps moving.
+	SchedulerIdle time.Duration
+
+	store  socred.Store
+	eng    *engine.Engine
+	pack   *socred.Pack
+	log    *slog.Logger
+	admin  [32]byte
+	tokens sync.Map // hex hash → *socred.Token
+
+	mu    sync.RWMutex // guards world: read for plans and decisions, write to apply
+	world *engine.World
+	wmu   sync.Mutex // serialises writes: plan, commit, apply
+	ids   idBlock
+
+	journal *journal
+	settled time.Time // the settled time last written; guarded by wmu
+	wake    chan struct{}
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	lastNow time.Time
+	nowMu   sync.Mutex
+}
+
+// New returns a service over a store and a loaded pack.
+func New(store socred.Store, p *socred.Pack) (*Service, error) {
+	eng, err := engine.New(p)
+	if err != nil {
+		return nil, fmt.Errorf("compile pack: %w", err)
+	}
+	return &Service{
+		Now:           time.Now,
+		SchedulerIdle: 10 * time.Second,
+		store:         store,
+		eng:           eng,
+		pack:          p,
+		world:         engine.NewWorld(eng),
+		wake:          make(chan struct{}, 1),
+	}, nil
+}
+
+// Pack returns the loaded scheme pack.
+func (s *Service) Pack() *socred.Pack { return s.pack }
+
+// Open loads the world from the store, applies the time-driven changes that
+// fell due while the server was down, and starts the scheduler and the
+// journal of checks.
+func (s *Service) Open(ctx context.Context) error {
+	s.log = s.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.AdminToken != "" {
+		s.admin = sha256.Sum256([]byte(s.AdminToken))
+	}
+	start := time.Now()
+	ld := &loader{w: s.world}
+	if err := s.store.Load(ctx, ld); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	settled := ld.settled
+	if settled.IsZero() {
+		settled = s.now()
+	}
+	s.world.Settle(settled)
+	s.log.Info("world loaded", "subjects", s.world.Len(), "records", ld.records, "settled", settled, "took", time.Since(start).Round(time.Millisecond))
+	s.ids.store = s.store
+	s.journal = newJournal(s.store, s.log)
+	ctx, s.cancel = context.WithCancel(context.Background())
+	n, err := s.catchUp(ctx)
+	if err != nil {
+		return fmt.Errorf("catch up: %w", err)
+	}
+	if n > 0 {
+		s.log.Info("caught up on time-driven changes", "subjects", n)
+	}
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.journal.run(ctx) }()
+	go func() { defer s.wg.Done(); s.schedule(ctx) }()
+	return nil
+}
+
+// Close stops the background work, flushing the journal.
+func (s *Service) Close(ctx context.Context) error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// now returns the clock's time, never earlier than a time it returned
+// before, truncated to microseconds (what every store keeps).
+func (s *Service) now() time.Time {
+	t := s.Now().UTC().Truncate(time.Microsecond)
+	s.nowMu.Lock()
+	defer s.nowMu.Unlock()
+	if t.Before(s.lastNow) {
+		t = s.lastNow
+	}
+	s.lastNow = t
+	return t
+}
+
+// Health reports whether the store is reachable.
+func (s *Service) Health(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// commit plans c, commits it and publishes it to the world. The caller
+// holds s.wmu, which serialises writers.
+func (s *Service) commit(ctx context.Context, now time.Time, c engine.Change) (*engine.Plan, error) {
+	s.mu.RLock()
+	plan, err := s.world.Plan(c, now, s.ids.next)
+	s.mu.RUnlock()
+	if err == nil && s.ids.err != nil {
+		err, s.ids.err = fmt.Errorf("reserve ids: %w", s.ids.err), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	w := &socred.Write{
+		Now:          now,
+		Subjects:     c.Subjects,
+		Relate:       c.Relate,
+		Unrelate:     c.Unrelate,
+		Records:      append(c.Records[:len(c.Records):len(c.Records)], plan.Derived...),
+		Designations: c.Designations,
+		Events:       plan.Events,
+	}
+	return plan, s.publish(ctx, plan, w)
+}
+
+// publish commits w and then applies plan to the world. The caller holds
+// s.wmu.
+func (s *Service) publish(ctx context.Context, plan *engine.Plan, w *socred.Write) error {
+	if err := s.store.Commit(ctx, w); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	s.mu.Lock()
+	err := s.world.Apply(plan)
+	s.mu.Unlock()
+	if err != nil {
+		// Cannot happen while writers are serialised.
+		return fmt.Errorf("apply: %w", err)
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// idBlock hands out record ids from blocks reserved in the store. It is
+// used only under the writer lock.
+type idBlock struct {
+	store    socred.Store
+	cur, end int64
+	err      error
+}
+
+// idBlockSize is how many ids a server reserves at once.
+const idBlockSize = 100_000
+
+// next returns the next id; on a store failure it records the error (the
+// commit then fails) and returns a placeholder.
+func (b *idBlock) next() int64 {
+	if b.cur >= b.end {
+		first, err := b.store.ReserveIDs(context.Background(), idBlockSize)
+		if err != nil {
+			b.err = err
+			return 1
+		}
+		b.cur, b.end = first, first+idBlockSize
+	}
+	id := b.cur
+	b.cur++
+	return id
+}
+
+// loader feeds a store's state into a world.
+type loader struct {
+	w       *engine.World
+	records int
+	settled time.Time
+}
+
+func (l *loader) Subject(s *socred.Subject) error  { l.w.LoadSubject(s); return nil }
+func (l *loader) Relation(r socred.Relation) error { return l.w.LoadRelation(r) }
+func (l *loader) Record(r *socred.CountingRecord) error {
+	l.records++
+	return l.w.LoadFact(r)
+}
+func (l *loader) Designation(d *socred.Designation) error { return l.w.LoadDesignation(d) }
+func (l *loader) Listing(subject, list string, since time.Time) error {
+	return l.w.LoadListing(subject, list, since)
+}
+func (l *loader) Settled(t time.Time) error { l.settled = t; return nil }
+
+// Authenticate returns the caller a bearer token stands for. An empty token
+// is the anonymous caller; an unknown one is unauthorized.
+func (s *Service) Authenticate(ctx context.Context, token string) (*socred.Caller, error) {
+	if token == "" {
+		return &socred.Caller{}, nil
+	}
+	h := sha256.Sum256([]byte(token))
+	if s.AdminToken != "" && subtle.ConstantTimeCompare(h[:], s.admin[:]) == 1 {
+		return &socred.Caller{Token: &socred.Token{ID: "admin", Role: socred.RoleAdmin, Name: "admin"}}, nil
+	}
+	key := string(h[:])
+	if t, ok := s.tokens.Load(key); ok {
+		return &socred.Caller{Token: t.(*socred.Token)}, nil
+	}
+	t, err := s.store.TokenByHash(ctx, h[:])
+	if socred.ErrorCode(err) == socred.ENOTFOUND {
+		return nil, socred.Errorf(socred.EUNAUTHORIZED, "unknown token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.tokens.Store(key, t)
+	return &socred.Caller{Token: t}, nil
+}
+
+var errForbidden = socred.Errorf(socred.EFORBIDDEN, "this token may not do that")
+
+func forbidden(format string, args ...any) error {
+	if format == "" {
+		return errForbidden
+	}
+	return socred.Errorf(socred.EFORBIDDEN, format, args...)
+}
+
+// isNotFound reports whether err is an application not_found error.
+func isNotFound(err error) bool {
+	var e *socred.Error
+	return errors.As(err, &e) && e.Code == socred.ENOTFOUND
+}
