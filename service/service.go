@@ -69,6 +69,13 @@ func New(store socred.Store, p *socred.Pack) (*Service, error) {
 	}, nil
 }
 
+// Population returns the number of subjects.
+func (s *Service) Population() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.world.Len()
+}
+
 // Pack returns the loaded scheme pack.
 func (s *Service) Pack() *socred.Pack { return s.pack }
 

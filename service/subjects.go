@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strconv"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/engine"
@@ -10,27 +12,65 @@ import (
 
 // PutSubject creates or replaces a subject and reports whether it was new.
 func (s *Service) PutSubject(ctx context.Context, c *socred.Caller, sub *socred.Subject) (bool, error) {
-	if !c.Is(socred.RoleAuthority, socred.RoleAdmin) {
-		return false, forbidden("")
-	}
-	if sub.Groups == nil {
-		sub.Groups = []string{}
-	}
-	if err := sub.Validate(); err != nil {
+	created, err := s.PutSubjects(ctx, c, []*socred.Subject{sub})
+	if err != nil {
 		return false, err
+	}
+	return created[0], nil
+}
+
+// PutSubjects creates or replaces subjects in one transaction and reports,
+// for each, whether it was new. A subject that is invalid fails the batch,
+// named by its index.
+func (s *Service) PutSubjects(ctx context.Context, c *socred.Caller, subs []*socred.Subject) ([]bool, error) {
+	if !c.Is(socred.RoleAuthority, socred.RoleAdmin) {
+		return nil, forbidden("")
+	}
+	seen := make(map[string]bool, len(subs))
+	for i, sub := range subs {
+		if sub.Groups == nil {
+			sub.Groups = []string{}
+		}
+		if err := sub.Validate(); err != nil {
+			if len(subs) == 1 {
+				return nil, err
+			}
+			return nil, prefixErr("subjects["+strconv.Itoa(i)+"]", err)
+		}
+		if seen[sub.ID] {
+			return nil, socred.FieldErrorf("subjects["+strconv.Itoa(i)+"].id", "subject %q appears twice in this batch", sub.ID)
+		}
+		seen[sub.ID] = true
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	created := make([]bool, len(subs))
+	var changed []*socred.Subject
 	s.mu.RLock()
-	old := s.world.Entry(sub.ID)
+	for i, sub := range subs {
+		old := s.world.Entry(sub.ID)
+		created[i] = old == nil
+		if old == nil || !sameSubject(old.Subject, sub) {
+			changed = append(changed, sub)
+		}
+	}
 	s.mu.RUnlock()
-	if old != nil && sameSubject(old.Subject, sub) {
-		return false, nil
+	if len(changed) == 0 {
+		return created, nil
 	}
-	if _, err := s.commit(ctx, s.now(), engine.Change{Subjects: []*socred.Subject{sub}}); err != nil {
-		return false, err
+	if _, err := s.commit(ctx, s.now(), engine.Change{Subjects: changed}); err != nil {
+		return nil, err
 	}
-	return old == nil, nil
+	return created, nil
+}
+
+// prefixErr puts prefix before the field of an invalid-input error.
+func prefixErr(prefix string, err error) error {
+	var e *socred.Error
+	if errors.As(err, &e) && e.Field != "" {
+		return &socred.Error{Code: e.Code, Field: prefix + "." + e.Field, Message: prefix + "." + e.Message}
+	}
+	return err
 }
 
 func sameSubject(a, b *socred.Subject) bool {
@@ -68,49 +108,73 @@ func mayRead(c *socred.Caller, subject string) error {
 
 // Relate adds a relation and reports whether it was new.
 func (s *Service) Relate(ctx context.Context, c *socred.Caller, r socred.Relation) (bool, error) {
-	return s.relation(ctx, c, r, true)
+	n, err := s.relations(ctx, c, []socred.Relation{r}, true)
+	return n == 1, err
+}
+
+// RelateAll adds relations in one transaction and returns how many were new.
+func (s *Service) RelateAll(ctx context.Context, c *socred.Caller, rs []socred.Relation) (int, error) {
+	return s.relations(ctx, c, rs, true)
 }
 
 // Unrelate removes a relation; a relation that does not exist is not_found.
 func (s *Service) Unrelate(ctx context.Context, c *socred.Caller, r socred.Relation) error {
-	_, err := s.relation(ctx, c, r, false)
+	_, err := s.relations(ctx, c, []socred.Relation{r}, false)
 	return err
 }
 
-func (s *Service) relation(ctx context.Context, c *socred.Caller, r socred.Relation, add bool) (bool, error) {
+func (s *Service) relations(ctx context.Context, c *socred.Caller, rs []socred.Relation, add bool) (int, error) {
 	if !c.Is(socred.RoleAuthority, socred.RoleAdmin) {
-		return false, forbidden("")
+		return 0, forbidden("")
 	}
-	if err := r.Validate(); err != nil {
-		return false, err
+	field := func(i int, err error) error {
+		if len(rs) == 1 {
+			return err
+		}
+		return prefixErr("relations["+strconv.Itoa(i)+"]", err)
 	}
-	if s.pack.Relation(r.Type) == nil {
-		return false, socred.FieldErrorf("type", "unknown relation type %q", r.Type)
+	for i, r := range rs {
+		if err := r.Validate(); err != nil {
+			return 0, field(i, err)
+		}
+		if s.pack.Relation(r.Type) == nil {
+			return 0, field(i, socred.FieldErrorf("type", "unknown relation type %q", r.Type))
+		}
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	var ch engine.Change
+	seen := map[socred.Relation]bool{}
 	s.mu.RLock()
-	from, to := s.world.Entry(r.From), s.world.Entry(r.To)
-	s.mu.RUnlock()
-	switch {
-	case from == nil:
-		return false, socred.FieldErrorf("from", "unknown subject %q", r.From)
-	case to == nil:
-		return false, socred.FieldErrorf("to", "unknown subject %q", r.To)
-	}
-	exists := from.Related(r.Type, r.To)
-	if add == exists {
-		if !add {
-			return false, socred.Errorf(socred.ENOTFOUND, "relation (%s, %s, %s) not found", r.From, r.Type, r.To)
+	for i, r := range rs {
+		from, to := s.world.Entry(r.From), s.world.Entry(r.To)
+		switch {
+		case from == nil:
+			s.mu.RUnlock()
+			return 0, field(i, socred.FieldErrorf("from", "unknown subject %q", r.From))
+		case to == nil:
+			s.mu.RUnlock()
+			return 0, field(i, socred.FieldErrorf("to", "unknown subject %q", r.To))
 		}
-		return false, nil
+		exists := from.Related(r.Type, r.To)
+		switch {
+		case !add && !exists:
+			s.mu.RUnlock()
+			return 0, socred.Errorf(socred.ENOTFOUND, "relation (%s, %s, %s) not found", r.From, r.Type, r.To)
+		case add && !exists && !seen[r]:
+			ch.Relate = append(ch.Relate, r)
+		case !add && !seen[r]:
+			ch.Unrelate = append(ch.Unrelate, r)
+		}
+		seen[r] = true
 	}
-	ch := engine.Change{Relate: []socred.Relation{r}}
-	if !add {
-		ch = engine.Change{Unrelate: []socred.Relation{r}}
+	s.mu.RUnlock()
+	n := len(ch.Relate) + len(ch.Unrelate)
+	if n == 0 {
+		return 0, nil
 	}
 	if _, err := s.commit(ctx, s.now(), ch); err != nil {
-		return false, err
+		return 0, err
 	}
-	return true, nil
+	return n, nil
 }

@@ -34,6 +34,8 @@ type command struct {
 
 // commands lists the subcommands, in the order help shows them.
 var commands = []command{
+	{"serve", "run the HTTP API on an embedded database", runServe},
+	{"demo", "seed a synthetic population and serve it", runDemo},
 	{"lint", "validate a scheme pack directory", runLint},
 	{"version", "print the version", runVersion},
 }

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/api"
+	"github.com/socred/socred/pack"
+	"github.com/socred/socred/packs"
+	"github.com/socred/socred/service"
+	"github.com/socred/socred/sqlite"
+)
+
+// serverConfig is what serve and demo share.
+type serverConfig struct {
+	addr      string
+	db        string
+	schemes   string
+	logLevel  string
+	logFormat string
+	// now, when set, replaces the service's clock (the demo's simulated
+	// year).
+	now func() time.Time
+}
+
+func (c *serverConfig) flags(fs *flag.FlagSet, defaultDB string) {
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
+	fs.StringVar(&c.db, "db", defaultDB, "SQLite database file")
+	fs.StringVar(&c.schemes, "schemes", "", "scheme pack directory (default: the example pack built into the binary)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error (debug logs every request)")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+}
+
+func (c *serverConfig) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text or json, not %q", c.logFormat)
+}
+
+// loadPack reads the pack directory, or the built-in example pack; a pack
+// with errors is refused with every problem printed.
+func (c *serverConfig) loadPack(stderr io.Writer) (*socred.Pack, error) {
+	var (
+		p     *socred.Pack
+		probs pack.Problems
+		err   error
+	)
+	if c.schemes == "" {
+		p, probs, err = pack.Load(packs.Example)
+	} else {
+		p, probs, err = pack.LoadDir(c.schemes)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, pr := range probs {
+		fmt.Fprintln(stderr, pr)
+	}
+	if p == nil {
+		return nil, fmt.Errorf("scheme pack refused: %s", probs.Summary())
+	}
+	return p, nil
+}
+
+// server is a running socred: store, service and HTTP server.
+type server struct {
+	log   *slog.Logger
+	store *sqlite.Store
+	svc   *service.Service
+	http  *http.Server
+	ln    net.Listener
+}
+
+// openServer opens the store, loads the world and starts the service; it
+// does not listen yet. adminToken may be empty (no admin).
+func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socred.Pack, adminToken string) (*server, error) {
+	if strings.HasPrefix(c.db, "postgres://") || strings.HasPrefix(c.db, "postgresql://") {
+		return nil, errors.New("--db: PostgreSQL is not supported by this build; give a SQLite file path")
+	}
+	start := time.Now()
+	store, err := sqlite.Open(ctx, c.db, sqlite.WithLogger(log.With("component", "sqlite")))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", c.db, err)
+	}
+	svc, err := service.New(store, p)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	svc.AdminToken = adminToken
+	svc.Logger = log.With("component", "service")
+	if c.now != nil {
+		svc.Now = c.now
+	}
+	if err := svc.Open(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	log.Info("store open", "db", c.db, "pack", p.Hash[:12], "schemes", len(p.Schemes), "lists", len(p.Lists), "took", time.Since(start).Round(time.Millisecond))
+	a := api.New(svc, api.Config{Logger: log.With("component", "api")})
+	return &server{
+		log:   log,
+		store: store,
+		svc:   svc,
+		http: &http.Server{
+			Handler:           a.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+	}, nil
+}
+
+// listen binds the address; Addr then reports the bound address.
+func (s *server) listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	return nil
+}
+
+// URL is the server's base URL.
+func (s *server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// serve answers requests until ctx ends, then shuts down cleanly.
+func (s *server) serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	s.log.Info("listening", "url", s.URL())
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.log.Info("shutting down")
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = errors.Join(ignoreClosed(err), s.http.Shutdown(sctx), s.svc.Close(sctx), s.store.Close())
+	return err
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// runServe runs the server: "socred serve".
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var c serverConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.flags(fs, "socred.db")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: socred serve [flags]
+
+Runs socred's HTTP API on an embedded SQLite database. The admin token is
+read from the environment variable SOCRED_ADMIN_TOKEN; without it no one is
+admin. Logs go to stderr. SIGINT or SIGTERM stops the server cleanly.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "socred serve: takes no arguments")
+		return exitUsage
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred serve:", err)
+		return exitUsage
+	}
+	p, err := c.loadPack(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred serve:", err)
+		return exitFail
+	}
+	admin := os.Getenv("SOCRED_ADMIN_TOKEN")
+	if admin == "" {
+		log.Warn("SOCRED_ADMIN_TOKEN is not set: no one can act as admin or create tokens")
+	}
+	srv, err := openServer(ctx, &c, log, p, admin)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred serve:", err)
+		return exitFail
+	}
+	if err := srv.listen(c.addr); err != nil {
+		fmt.Fprintln(stderr, "socred serve:", err)
+		srv.svc.Close(context.Background())
+		srv.store.Close()
+		return exitFail
+	}
+	if err := srv.serve(ctx); err != nil {
+		log.Error("server stopped", "err", err)
+		return exitFail
+	}
+	return exitOK
+}

@@ -1,0 +1,247 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const adminToken = "sct_test-admin-token"
+
+// server is a running socred serve process.
+type server struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	url  string
+	db   string
+	logs *lockedBuffer
+	done chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var listening = regexp.MustCompile(`msg=listening url=(http://\S+)`)
+
+// startServer runs "socred serve" on a free port with the database db and
+// waits until it listens.
+func startServer(t *testing.T, db string, extra ...string) *server {
+	t.Helper()
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, extra...)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "SOCRED_ADMIN_TOKEN="+adminToken)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, cmd: cmd, db: db, logs: &lockedBuffer{}, done: make(chan struct{})}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.logs.Write([]byte(line + "\n"))
+			if m := listening.FindStringSubmatch(line); m != nil {
+				urlc <- m[1]
+			}
+		}
+		close(s.done)
+	}()
+	select {
+	case s.url = <-urlc:
+	case <-s.done:
+		cmd.Wait()
+		t.Fatalf("socred serve exited before listening:\n%s", s.logs)
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("socred serve did not listen within 60 s:\n%s", s.logs)
+	}
+	t.Cleanup(func() { s.stop() })
+	return s
+}
+
+// stop ends the server with SIGTERM and waits for a clean exit.
+func (s *server) stop() {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	<-s.done
+	if err := s.cmd.Wait(); err != nil {
+		s.t.Errorf("socred serve did not stop cleanly: %v\n%s", err, s.logs)
+	}
+}
+
+// kill ends the server with SIGKILL.
+func (s *server) kill() {
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+	s.cmd.Wait()
+}
+
+// reply is an HTTP answer.
+type reply struct {
+	status int
+	body   []byte
+}
+
+func (r reply) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("answer is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// errorField returns the error's code and field.
+func (r reply) errorField(t *testing.T) (string, string) {
+	t.Helper()
+	e, _ := r.json(t)["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	field, _ := e["field"].(string)
+	return code, field
+}
+
+// call makes a request with a token (or none) and a JSON body.
+func (s *server) call(method, path, token string, body any) reply {
+	s.t.Helper()
+	r, err := s.tryCall(method, path, token, body)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// tryCall is call returning a transport error (the server may be gone).
+func (s *server) tryCall(method, path, token string, body any) (reply, error) {
+	var rd io.Reader
+	if body != nil {
+		b, ok := body.(string)
+		if !ok {
+			j, err := json.Marshal(body)
+			if err != nil {
+				return reply{}, err
+			}
+			b = string(j)
+		}
+		rd = strings.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.url+path, rd)
+	if err != nil {
+		return reply{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{status: res.StatusCode, body: b}, nil
+}
+
+// must makes a request and fails the test unless the status matches.
+func (s *server) must(status int, method, path, token string, body any) reply {
+	s.t.Helper()
+	r := s.call(method, path, token, body)
+	if r.status != status {
+		s.t.Fatalf("%s %s: got %d, want %d: %s", method, path, r.status, status, r.body)
+	}
+	return r
+}
+
+// token creates a token and returns its secret.
+func (s *server) token(in map[string]any) string {
+	s.t.Helper()
+	return s.must(201, "POST", "/v1/tokens", adminToken, in).json(s.t)["token"].(string)
+}
+
+func rec(key, subject, scheme, rule string, at time.Time) map[string]any {
+	return map[string]any{"key": key, "subject": subject, "scheme": scheme, "rule": rule,
+		"occurred_at": at.UTC().Format(time.RFC3339), "evidence": "report " + key}
+}
+
+func batch(rs ...map[string]any) map[string]any { return map[string]any{"records": rs} }
+
+// TestDemo runs "socred demo" with a small population and checks that it
+// serves what it seeded and prints a token for every role.
+func TestDemo(t *testing.T) {
+	cmd := exec.Command(binary, "demo", "--addr", "127.0.0.1:0", "--subjects", "200", "--days", "20")
+	cmd.Env = append(os.Environ(), "SOCRED_ADMIN_TOKEN="+adminToken)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut lockedBuffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
+			break
+		}
+	}
+	text := out.String()
+	for _, want := range []string{"seeded 200 subjects", "socred is serving http://127.0.0.1:", "admin ", "authority ", "provider ", "reviewer ", "subject ", "auditor "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("demo output lacks %q:\n%s\n%s", want, text, errOut.String())
+		}
+	}
+	m := regexp.MustCompile(`socred is serving (http://\S+)`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no URL in:\n%s", text)
+	}
+	s := &server{t: t, url: m[1]}
+	if r := s.must(200, "GET", "/healthz", "", nil); !strings.Contains(string(r.body), `"ok"`) {
+		t.Errorf("healthz: %s", r.body)
+	}
+	f := s.must(200, "GET", "/v1/subjects/zhang/file", adminToken, nil).json(t)
+	if f["subject"].(map[string]any)["name"] != "Zhang Yingjie" {
+		t.Errorf("zhang: %v", f["subject"])
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("demo did not stop cleanly: %v\n%s", err, errOut.String())
+	}
+}

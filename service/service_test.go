@@ -1,0 +1,203 @@
+package service_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/pack"
+	"github.com/socred/socred/packs"
+	"github.com/socred/socred/service"
+	"github.com/socred/socred/sqlite"
+)
+
+var ctx = context.Background()
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+var (
+	admin    = &socred.Caller{Token: &socred.Token{ID: "admin", Role: socred.RoleAdmin, Name: "admin"}}
+	provider = &socred.Caller{Token: &socred.Token{ID: "p", Role: socred.RoleProvider, Name: "railway"}}
+	t0       = time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
+)
+
+// open starts a service on the database at path with the example pack.
+func open(t *testing.T, path string, c *clock) (*service.Service, *sqlite.Store) {
+	t.Helper()
+	p, probs, err := pack.Load(packs.Example)
+	if err != nil || p == nil {
+		t.Fatalf("example pack: %v %v", err, probs)
+	}
+	store, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := service.New(store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Now = c.Now
+	if err := svc.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return svc, store
+}
+
+func closeAll(t *testing.T, svc *service.Service, store *sqlite.Store) {
+	t.Helper()
+	if err := svc.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func allowed(t *testing.T, svc *service.Service, subject, action string) bool {
+	t.Helper()
+	d, err := svc.Check(ctx, provider, service.CheckInput{Subject: subject, Action: action})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Allowed
+}
+
+func setup(t *testing.T, svc *service.Service) {
+	t.Helper()
+	subs := []*socred.Subject{
+		{ID: "acme", Kind: socred.Organisation, Name: "Acme", Region: "rongcheng"},
+		{ID: "wang", Kind: socred.Person, Name: "Wang", Region: "rongcheng"},
+		{ID: "zhao", Kind: socred.Person, Name: "Zhao", Region: "rongcheng"},
+	}
+	if _, err := svc.PutSubjects(ctx, admin, subs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Relate(ctx, admin, socred.Relation{From: "wang", Type: "legal-representative-of", To: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A term ends and a record stops counting by time alone: checks, list
+// entries and the register follow without any write.
+func TestTimeDrivenChanges(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer closeAll(t, svc, store)
+	setup(t, svc)
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
+		t.Fatal(err)
+	}
+	// zhao crosses on red twice within a year: barred from taxis for as
+	// long as both red lights fall within the window.
+	for i, at := range []time.Time{t0.Add(-24 * time.Hour), t0} {
+		if _, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "red-" + string(rune('a'+i)), Subject: "zhao", Scheme: "rongcheng", Rule: "red-light", OccurredAt: at}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if allowed(t, svc, "wang", "buy-flight-ticket") || allowed(t, svc, "zhao", "hire-taxi") {
+		t.Fatal("before: wang may fly or zhao may hire a taxi")
+	}
+	// Eleven days on, the listing is past its grace period and published.
+	c.Set(t0.AddDate(0, 0, 11))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := svc.Register(ctx, "judgment-defaulters", "", socred.Page{})
+	if err != nil || len(reg) != 1 || reg[0].Subject != "acme" {
+		t.Errorf("register after the grace period: got %v %v, want acme", reg, err)
+	}
+	// Past the term: off the list, off the register, wang may fly.
+	c.Set(t0.AddDate(0, 0, 31))
+	if n, err := svc.Tick(ctx); err != nil || n == 0 {
+		t.Fatalf("tick: %d subjects changed, %v", n, err)
+	}
+	if !allowed(t, svc, "wang", "buy-flight-ticket") {
+		t.Error("after the term: wang may not fly")
+	}
+	if es, _ := svc.ListEntries(ctx, admin, "judgment-defaulters", socred.Page{}); len(es) != 0 {
+		t.Errorf("list entries after the term: %v", es)
+	}
+	if reg, _ := svc.Register(ctx, "judgment-defaulters", "", socred.Page{}); len(reg) != 0 {
+		t.Errorf("register after the term: %v", reg)
+	}
+	// A year after the first red light the window has slid past it.
+	c.Set(t0.AddDate(1, 0, 0).Add(-23 * time.Hour))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !allowed(t, svc, "zhao", "hire-taxi") {
+		t.Error("after the window slid: zhao may not hire a taxi")
+	}
+	if es, _ := svc.ListEntries(ctx, admin, "repeat-red-light", socred.Page{}); len(es) != 0 {
+		t.Errorf("repeat-red-light after the window: %v", es)
+	}
+}
+
+// A server that was down while a term ended catches up when it starts.
+func TestRestartCatchesUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "socred.db")
+	c := &clock{t: t0}
+	svc, store := open(t, path, c)
+	setup(t, svc)
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
+		t.Fatal(err)
+	}
+	closeAll(t, svc, store)
+
+	c.Set(t0.AddDate(0, 2, 0)) // down for two months
+	svc, store = open(t, path, c)
+	defer closeAll(t, svc, store)
+	if es, _ := svc.ListEntries(ctx, admin, "judgment-defaulters", socred.Page{}); len(es) != 0 {
+		t.Errorf("after the restart the list still holds %v", es)
+	}
+	if !allowed(t, svc, "wang", "buy-flight-ticket") {
+		t.Error("after the restart wang may not fly")
+	}
+	// Caught up at the moment the term ended, not at the restart.
+	f, err := svc.File(ctx, admin, "acme", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Listings) != 0 {
+		t.Errorf("acme's file still lists %v", f.Listings)
+	}
+}
+
+// A check is logged durably before it is answered and shows in the file.
+func TestChecksAreLogged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "socred.db")
+	c := &clock{t: t0}
+	svc, store := open(t, path, c)
+	setup(t, svc)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := svc.Check(ctx, provider, service.CheckInput{Subject: "wang", Action: "buy-flight-ticket", Purpose: "ticket"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	closeAll(t, svc, store)
+	svc, store = open(t, path, c)
+	defer closeAll(t, svc, store)
+	f, err := svc.File(ctx, admin, "wang", "audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Checks) != 50 || f.Checks[0].By != "railway" || f.Checks[0].Action != "buy-flight-ticket" {
+		t.Errorf("wang's file shows %d checks (%v), want 50 by railway", len(f.Checks), f.Checks[:min(1, len(f.Checks))])
+	}
+}
