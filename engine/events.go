@@ -113,25 +113,40 @@ func (e *Engine) diff(events []socred.Event, before, after *Entry, at int64) []s
 	return events
 }
 
-// neighbours adds to cands the subject of before/after and every subject
-// with a relation to it: those whose listings through relations may change
-// when its own listings or relations change.
-func neighbours(cands []string, before, after *Entry) []string {
-	add := func(s string) {
-		if !slices.Contains(cands, s) {
-			cands = append(cands, s)
+// viaCands collects the subjects whose listings through relations may
+// have changed from before to after: the subject itself when its relations
+// changed, and those related to it when its own listings changed.
+type viaCands struct {
+	seen  map[string]bool
+	order []string
+}
+
+func (c *viaCands) add(s string) {
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	if !c.seen[s] {
+		c.seen[s] = true
+		c.order = append(c.order, s)
+	}
+}
+
+func (c *viaCands) note(before, after *Entry) {
+	var bOut, bIn []edge
+	var own []Held
+	if before != nil {
+		own, bOut, bIn = before.own, before.out, before.in
+	}
+	if !slices.Equal(bOut, after.out) {
+		c.add(after.Subject.ID)
+	}
+	if !slices.EqualFunc(own, after.own, sameHeld) {
+		for _, e := range [][]edge{bIn, after.in} {
+			for _, in := range e {
+				c.add(in.other)
+			}
 		}
 	}
-	add(after.Subject.ID)
-	for _, ent := range []*Entry{before, after} {
-		if ent == nil {
-			continue
-		}
-		for _, in := range ent.in {
-			add(in.other)
-		}
-	}
-	return cands
 }
 
 type viaHeld struct {

@@ -100,15 +100,19 @@ func (ent *Entry) Next() (time.Time, bool) {
 	return time.Unix(0, ent.next).UTC(), true
 }
 
+// clone returns a new version of the entry to change. Scores and own
+// listings, which evaluation changes in place, are copied; the other slices
+// are shared, clipped so that appending copies them, and whoever changes
+// them in place copies them first.
 func (ent *Entry) clone() *Entry {
 	c := *ent
-	c.scope = slices.Clone(ent.scope)
 	c.scores = slices.Clone(ent.scores)
-	c.ownsFacts = false
-	c.desigs = slices.Clone(ent.desigs)
 	c.own = slices.Clone(ent.own)
-	c.out = slices.Clone(ent.out)
-	c.in = slices.Clone(ent.in)
+	c.ownsFacts = false
+	c.scope = slices.Clip(ent.scope)
+	c.desigs = slices.Clip(ent.desigs)
+	c.out = slices.Clip(ent.out)
+	c.in = slices.Clip(ent.in)
 	return &c
 }
 
@@ -124,11 +128,9 @@ func (ent *Entry) mutableFacts() {
 // what diff and viaDiff read is copied, the facts are left out.
 func (ent *Entry) snapshot() *Entry {
 	c := *ent
-	c.scope = slices.Clone(ent.scope)
 	c.scores = slices.Clone(ent.scores)
 	c.own = slices.Clone(ent.own)
-	c.out = slices.Clone(ent.out)
-	c.in = slices.Clone(ent.in)
+	c.scope, c.out, c.in = slices.Clip(ent.scope), slices.Clip(ent.out), slices.Clip(ent.in)
 	c.facts, c.desigs = nil, nil
 	return &c
 }
@@ -145,7 +147,7 @@ func (ent *Entry) scopePos(si int32) int {
 // setSubject records the subject's attributes and recomputes its scope.
 func (e *Engine) setSubject(ent *Entry, s *socred.Subject) {
 	ent.Subject = s
-	ent.scope = ent.scope[:0]
+	ent.scope = nil
 	for i, sc := range e.schemes {
 		if sc.Scope.Contains(s) {
 			ent.scope = append(ent.scope, int32(i))
@@ -306,9 +308,12 @@ func (e *Engine) evaluate(ent *Entry, now int64, o evalOpts) {
 		}
 	}
 	if designations {
-		ent.desigs = slices.DeleteFunc(ent.desigs, func(d *socred.Designation) bool {
+		over := func(d *socred.Designation) bool {
 			return !d.Until.After(v.nowT) || (d.EndedAt != nil && !d.EndedAt.After(v.nowT))
-		})
+		}
+		if slices.ContainsFunc(ent.desigs, over) {
+			ent.desigs = slices.DeleteFunc(slices.Clone(ent.desigs), over)
+		}
 		ent.own = slices.DeleteFunc(ent.own, func(h Held) bool { return h.Desig != nil })
 		for _, d := range ent.desigs {
 			if d.Active(v.nowT) {

@@ -174,7 +174,9 @@ func (pl *planner) catchUp(ent *Entry, now int64) bool {
 			return pl.lookup(s)
 		}
 		pl.p.Events = pl.w.e.diff(pl.p.Events, prev, ent, at)
-		pl.p.Events = pl.w.e.viaDiff(pl.p.Events, neighbours(nil, prev, ent), before, after, at)
+		var cands viaCands
+		cands.note(prev, ent)
+		pl.p.Events = pl.w.e.viaDiff(pl.p.Events, cands.order, before, after, at)
 	}
 	return caught
 }
@@ -220,6 +222,7 @@ func (pl *planner) apply(c Change) error {
 		}
 		ent := wk.ent
 		if i := slices.IndexFunc(ent.desigs, func(x *socred.Designation) bool { return x.ID == d.ID }); i >= 0 {
+			ent.desigs = slices.Clone(ent.desigs)
 			ent.desigs[i] = d
 		} else {
 			ent.desigs = append(ent.desigs, d)
@@ -262,8 +265,8 @@ func (pl *planner) relate(r socred.Relation, add bool) error {
 			to.in = insertEdge(to.in, in)
 		}
 	} else {
-		from.out = slices.DeleteFunc(from.out, func(x edge) bool { return x == out })
-		to.in = slices.DeleteFunc(to.in, func(x edge) bool { return x == in })
+		from.out = slices.DeleteFunc(slices.Clone(from.out), func(x edge) bool { return x == out })
+		to.in = slices.DeleteFunc(slices.Clone(to.in), func(x edge) bool { return x == in })
 	}
 	return nil
 }
@@ -367,12 +370,12 @@ func (pl *planner) overturn(ref RecordRef) error {
 // finish evaluates every touched entry and collects the events.
 func (pl *planner) finish() {
 	e := pl.w.e
-	var cands []string
+	var cands viaCands
 	for _, id := range pl.p.order {
 		wk := pl.work[id]
 		e.evaluate(wk.ent, pl.now, evalOpts{full: wk.full, touched: wk.touched, designations: wk.desig, events: &pl.p.Events, known: wk.known})
 		pl.p.Events = e.diff(pl.p.Events, wk.before, wk.ent, pl.now)
-		cands = neighbours(cands, wk.before, wk.ent)
+		cands.note(wk.before, wk.ent)
 	}
 	before := func(s string) *Entry {
 		if wk, ok := pl.work[s]; ok {
@@ -380,7 +383,7 @@ func (pl *planner) finish() {
 		}
 		return pl.w.subjects[s]
 	}
-	pl.p.Events = e.viaDiff(pl.p.Events, cands, before, pl.lookup, pl.now)
+	pl.p.Events = e.viaDiff(pl.p.Events, cands.order, before, pl.lookup, pl.now)
 	pl.p.Subjects = pl.p.order
 }
 

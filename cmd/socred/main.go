@@ -37,6 +37,7 @@ var commands = []command{
 	{"serve", "run the HTTP API on an embedded database", runServe},
 	{"demo", "seed a synthetic population and serve it", runDemo},
 	{"lint", "validate a scheme pack directory", runLint},
+	{"bench", "measure ingest, checks and start-up against baselines", runBench},
 	{"version", "print the version", runVersion},
 }
 

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"time"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/service"
+)
+
+// runBench measures socred: "socred bench ingest|checks|startup".
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, `usage: socred bench ingest|checks|startup [flags]
+
+Measures socred on this machine, each figure beside a baseline measured in
+the same run with the same load:
+
+  ingest   records/s submitted over HTTP in durable batches, against a raw
+           SQLite append of the same rows
+  checks   checks/s over loopback HTTP (each logged durably) with a large
+           population loaded, against a bare net/http JSON handler
+  startup  time from start to serving, and resident memory, with a large
+           database
+
+Run "socred bench NAME --help" for the flags of one.
+`)
+	}
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "ingest":
+		return benchIngest(ctx, args[1:], stdout, stderr)
+	case "checks":
+		return benchChecks(ctx, args[1:], stdout, stderr)
+	case "startup":
+		return benchStartup(ctx, args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "socred bench: unknown benchmark %q\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+// benchEnv is a socred server started for a benchmark.
+type benchEnv struct {
+	dir   string
+	srv   *server
+	admin *socred.Caller
+	token string // the admin token
+	done  chan error
+	stop  context.CancelFunc
+}
+
+const benchAdmin = "sct_bench-admin"
+
+// startBench opens (or creates) the database in dir and serves it on a
+// free loopback port. Logs below warn level are dropped.
+func startBench(ctx context.Context, dir string, stderr io.Writer) (*benchEnv, error) {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c := &serverConfig{addr: "127.0.0.1:0", db: filepath.Join(dir, "socred.db")}
+	p, err := c.loadPack(stderr)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := openServer(ctx, c, log, p, benchAdmin)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.listen(c.addr); err != nil {
+		return nil, err
+	}
+	e := &benchEnv{dir: dir, srv: srv, token: benchAdmin, done: make(chan error, 1)}
+	if e.admin, err = srv.svc.Authenticate(ctx, benchAdmin); err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	go func() { e.done <- srv.serve(sctx) }()
+	e.stop = cancel
+	return e, nil
+}
+
+func (e *benchEnv) close() error {
+	e.stop()
+	return <-e.done
+}
+
+// benchDir returns dir, or a new temporary directory removed by cleanup.
+func benchDir(dir string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, os.MkdirAll(dir, 0o755)
+	}
+	d, err := os.MkdirTemp(".", "bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() { os.RemoveAll(d) }, nil
+}
+
+// subjectID is the id of the i-th benchmark subject: zero-padded, so that
+// subjects are stored in key order.
+func subjectID(i int) string { return "s" + fmt.Sprintf("%08d", i) }
+
+// seedSubjects registers n persons in Rongcheng in batches.
+func seedSubjects(ctx context.Context, svc *service.Service, admin *socred.Caller, n int, progress func(done int)) error {
+	const batch = 20_000
+	for i := 0; i < n; i += batch {
+		subs := make([]*socred.Subject, 0, batch)
+		for j := i; j < min(i+batch, n); j++ {
+			subs = append(subs, &socred.Subject{ID: subjectID(j), Kind: socred.Person, Name: "Resident " + strconv.Itoa(j), Region: "rongcheng", Groups: []string{}})
+		}
+		if _, err := svc.PutSubjects(ctx, admin, subs); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(min(i+batch, n))
+		}
+	}
+	return nil
+}
+
+func benchFlags(name, doc string) *flag.FlagSet {
+	fs := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the socred measurement to this file")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: socred bench %s [flags]\n\n%s\nFlags:\n", name, doc)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// cpuProfile is the --cpuprofile file of the running benchmark.
+var cpuProfile string
+
+// profile starts a CPU profile when --cpuprofile was given and returns the
+// function that stops it.
+func profile() (func(), error) {
+	if cpuProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func since(t time.Time) string { return time.Since(t).Round(10 * time.Millisecond).String() }

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/loadgen"
+	"github.com/socred/socred/service"
+)
+
+// checkActions are the actions the checks benchmark asks about: the
+// Rongcheng blacklist restricts the first two.
+var checkActions = []string{"ride-high-speed-train", "buy-luxury-goods", "buy-flight-ticket", "stay-star-hotel"}
+
+func benchChecks(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := benchFlags("checks", `Loads a population with many listings, then has providers check random
+subjects and actions over loopback HTTP on many connections (each check
+logged durably before it is answered), and compares the rate and latency
+with a bare net/http handler that decodes the same JSON and answers a fixed
+decision, driven by the same load generator in the same run.
+`)
+	subjects := fs.Int("subjects", 1_000_000, "population size")
+	listings := fs.Int("listings", 100_000, "subjects put on the Rongcheng blacklist (by a loan default each)")
+	connections := fs.Int("connections", 64, "concurrent connections")
+	duration := fs.Duration("duration", 20*time.Second, "how long to measure each server")
+	warmup := fs.Duration("warmup", 3*time.Second, "load before measuring")
+	dirFlag := fs.String("dir", "", "working directory; a database already there is reused (default: a temporary one, removed after)")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	dir, cleanup, err := benchDir(*dirFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	defer cleanup()
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	bodies := make([][]byte, 1<<16)
+	for i := range bodies {
+		b, _ := json.Marshal(service.CheckInput{Subject: subjectID(rng.IntN(*subjects)), Action: checkActions[rng.IntN(len(checkActions))], Purpose: "booking " + fmt.Sprint(i)})
+		bodies[i] = b
+	}
+	load := func(url, token string) (loadgen.Result, error) {
+		return loadgen.Run(ctx, loadgen.Config{
+			URL: url, Connections: *connections, Duration: *duration, Warmup: *warmup,
+			Next: func(c, i int) loadgen.Request {
+				return loadgen.Request{Method: "POST", Path: "/v1/checks", Token: token, Body: bodies[(c*7919+i)%len(bodies)]}
+			},
+		})
+	}
+
+	env, err := startBench(ctx, dir, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	defer env.close()
+	svc := env.srv.svc
+	if n := svc.Population(); n == 0 {
+		t := time.Now()
+		if err := seedSubjects(ctx, svc, env.admin, *subjects, nil); err != nil {
+			fmt.Fprintln(stderr, "socred bench:", err)
+			return exitFail
+		}
+		if err := listSubjects(ctx, svc, env.admin, *listings); err != nil {
+			fmt.Fprintln(stderr, "socred bench:", err)
+			return exitFail
+		}
+		fmt.Fprintf(stdout, "checks: seeded %d subjects and %d blacklisted in %s\n", *subjects, *listings, since(t))
+	} else {
+		fmt.Fprintf(stdout, "checks: reusing %d subjects in %s\n", n, dir)
+	}
+	listed, err := countEntries(ctx, svc, env.admin, "rongcheng-blacklist")
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	tok, err := svc.CreateToken(ctx, env.admin, service.TokenInput{Role: socred.RoleProvider, Name: "bench provider"})
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "  %d subjects, %d on rongcheng-blacklist; %d connections, %s after %s warm-up\n", svc.Population(), listed, *connections, *duration, *warmup)
+
+	bare, stopBare, err := startBare()
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	base, err := load(bare, "")
+	stopBare()
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench: bare handler:", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "  %-22s %s\n", "bare net/http handler", base)
+	stopProfile, err := profile()
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	res, err := load(env.srv.URL(), tok.Token)
+	stopProfile()
+	if err != nil || res.Errors > 0 {
+		fmt.Fprintf(stderr, "socred bench: socred: %v (%d errors)\n", err, res.Errors)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "  %-22s %s\n", "socred checks", res)
+	fmt.Fprintf(stdout, "  %-22s %.2f\n", "socred / bare", res.Rate()/base.Rate())
+	return exitOK
+}
+
+// listSubjects gives the first n subjects a loan default, which puts them
+// on the Rongcheng blacklist (below 960).
+func listSubjects(ctx context.Context, svc *service.Service, admin *socred.Caller, n int) error {
+	at := time.Now().UTC().Add(-24 * time.Hour)
+	const batch = 10_000
+	for i := 0; i < n; i += batch {
+		var in []socred.RecordInput
+		for j := i; j < min(i+batch, n); j++ {
+			in = append(in, socred.RecordInput{Key: fmt.Sprintf("default-%09d", j), Subject: subjectID(j), Scheme: "rongcheng", Rule: "loan-default", OccurredAt: at, Evidence: "bench"})
+		}
+		if _, err := svc.SubmitRecords(ctx, admin, in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// countEntries counts a list's current entries.
+func countEntries(ctx context.Context, svc *service.Service, admin *socred.Caller, list string) (int, error) {
+	n := 0
+	for {
+		es, err := svc.ListEntries(ctx, admin, list, socred.Page{Limit: 1000, Offset: n})
+		if err != nil {
+			return 0, err
+		}
+		n += len(es)
+		if len(es) < 1000 {
+			return n, nil
+		}
+	}
+}
+
+// startBare serves a bare net/http handler that decodes a check request
+// and answers a fixed decision of the same shape.
+func startBare() (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in service.CheckInput
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(socred.Decision{Subject: in.Subject, Action: in.Action, Allowed: true, CheckedAt: time.Now().UTC(), Reasons: []socred.Reason{}})
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}

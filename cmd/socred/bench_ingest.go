@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/loadgen"
+	"github.com/socred/socred/service"
+)
+
+// benchRules are the Rongcheng rules the ingest benchmark reports (no
+// joint liability, so every record is one row).
+var benchRules = []struct {
+	id     string
+	points int64
+}{{"blood-donation", 5}, {"charity-donation", 5}, {"volunteering", 3}, {"unleashed-dog", -5}, {"red-light", -5}, {"littering", -3}}
+
+type benchRecord struct {
+	key, subject, rule string
+	points             int64
+}
+
+func benchIngest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := benchFlags("ingest", `Registers a population, then submits records over loopback HTTP in batches
+(each batch one durable transaction) from several clients, and compares the
+rate with a raw SQLite append of the same rows in the same batches (WAL,
+synchronous=FULL), without and with the (reporter, key) unique index that
+idempotency needs.
+`)
+	subjects := fs.Int("subjects", 100_000, "population size")
+	records := fs.Int("records", 1_000_000, "records to submit")
+	batch := fs.Int("batch", 1000, "records per request")
+	clients := fs.Int("clients", 4, "concurrent clients")
+	dirFlag := fs.String("dir", "", "working directory (default: a temporary one under the current directory, removed after)")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	dir, cleanup, err := benchDir(*dirFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	defer cleanup()
+	rng := rand.New(rand.NewPCG(1, 2))
+	recs := make([]benchRecord, *records)
+	for i := range recs {
+		r := benchRules[rng.IntN(len(benchRules))]
+		recs[i] = benchRecord{key: fmt.Sprintf("bench-%09d", i), subject: subjectID(rng.IntN(*subjects)), rule: r.id, points: r.points}
+	}
+	occurred := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	fmt.Fprintf(stdout, "ingest: %d records for %d subjects, batches of %d, %d clients\n", *records, *subjects, *batch, *clients)
+
+	var rawRate float64
+	for _, indexed := range []bool{false, true} {
+		rate, err := rawAppend(ctx, filepath.Join(dir, "raw-"+strconv.FormatBool(indexed)+".db"), recs, *batch, occurred, indexed)
+		if err != nil {
+			fmt.Fprintln(stderr, "socred bench: raw append:", err)
+			return exitFail
+		}
+		what := "raw SQLite append, no index"
+		if indexed {
+			what = "raw SQLite append, (reporter, key) index"
+		}
+		fmt.Fprintf(stdout, "  %-44s %9.0f rows/s\n", what, rate)
+		if !indexed {
+			rawRate = rate
+		}
+	}
+
+	env, err := startBench(ctx, dir, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	defer env.close()
+	t := time.Now()
+	if err := seedSubjects(ctx, env.srv.svc, env.admin, *subjects, nil); err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "  registered %d subjects in %s\n", *subjects, since(t))
+	tok, err := env.srv.svc.CreateToken(ctx, env.admin, service.TokenInput{Role: socred.RoleAuthority, Authority: "rongcheng-credit-office", Name: "bench reporter"})
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	var bodies [][]byte
+	at := occurred.Format(time.RFC3339)
+	for i := 0; i < len(recs); i += *batch {
+		var b strings.Builder
+		b.WriteString(`{"records":[`)
+		for j, r := range recs[i:min(i+*batch, len(recs))] {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			k, _ := json.Marshal(r.key)
+			fmt.Fprintf(&b, `{"key":%s,"subject":"%s","scheme":"rongcheng","rule":"%s","occurred_at":"%s","evidence":"bench report %s"}`, k, r.subject, r.rule, at, r.key)
+		}
+		b.WriteString(`]}`)
+		bodies = append(bodies, []byte(b.String()))
+	}
+	stopProfile, err := profile()
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	var next atomic.Int64
+	res, err := loadgen.Run(ctx, loadgen.Config{
+		URL: env.srv.URL(), Connections: *clients,
+		Next: func(c, i int) loadgen.Request {
+			n := next.Add(1) - 1
+			if n >= int64(len(bodies)) {
+				return loadgen.Request{}
+			}
+			return loadgen.Request{Method: "POST", Path: "/v1/records", Token: tok.Token, Body: bodies[n]}
+		},
+	})
+	stopProfile()
+	if err != nil || res.Errors > 0 {
+		fmt.Fprintf(stderr, "socred bench: ingest: %v (%d errors)\n", err, res.Errors)
+		return exitFail
+	}
+	rate := float64(len(recs)) / res.Elapsed.Seconds()
+	fmt.Fprintf(stdout, "  %-44s %9.0f records/s (%d batches in %s; batch latency p50 %s, p99 %s)\n", "socred over HTTP", rate, len(bodies),
+		res.Elapsed.Round(time.Millisecond), res.P50.Round(time.Millisecond), res.P99.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "  %-44s %9.2f\n", "socred / raw append (no index)", rate/rawRate)
+	return exitOK
+}
+
+// rawAppend appends the records to a fresh SQLite table shaped like
+// socred's records table, batch rows per durable transaction, and returns
+// rows per second.
+func rawAppend(ctx context.Context, path string, recs []benchRecord, batch int, occurred time.Time, indexed bool) (float64, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, `CREATE TABLE records (id INTEGER PRIMARY KEY, reporter TEXT NOT NULL, key TEXT,
+		subject TEXT NOT NULL, scheme TEXT NOT NULL, rule TEXT NOT NULL, points INTEGER NOT NULL, occurred_at INTEGER NOT NULL,
+		counts_until INTEGER NOT NULL, evidence TEXT NOT NULL, derived_from INTEGER, derived_subject TEXT, derived_relation TEXT,
+		accepted_at INTEGER NOT NULL, overturned_at INTEGER)`); err != nil {
+		return 0, err
+	}
+	if indexed {
+		if _, err := db.ExecContext(ctx, `CREATE UNIQUE INDEX records_key ON records (reporter, key) WHERE key IS NOT NULL`); err != nil {
+			return 0, err
+		}
+	}
+	const perStmt = 64
+	stmt := `INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until, evidence,
+		derived_from, derived_subject, derived_relation, accepted_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", perStmt), ", ")
+	occ, until := occurred.UnixMicro(), occurred.AddDate(1, 0, 0).UnixMicro()
+	start := time.Now()
+	for i := 0; i < len(recs); i += batch {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return 0, err
+		}
+		part := recs[i:min(i+batch, len(recs))]
+		for j := 0; j < len(part); j += perStmt {
+			rows := part[j:min(j+perStmt, len(part))]
+			args := make([]any, 0, 14*len(rows))
+			for k, r := range rows {
+				args = append(args, int64(i+j+k+1), "rongcheng-credit-office", r.key, r.subject, "rongcheng", r.rule, r.points,
+					occ, until, "bench report "+r.key, nil, nil, nil, time.Now().UnixMicro())
+			}
+			q := stmt
+			if len(rows) < perStmt {
+				q = `INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until, evidence,
+					derived_from, derived_subject, derived_relation, accepted_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(rows)), ", ")
+			}
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				tx.Rollback()
+				return 0, err
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return 0, err
+		}
+	}
+	return float64(len(recs)) / time.Since(start).Seconds(), nil
+}

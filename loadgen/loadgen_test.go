@@ -1,0 +1,53 @@
+package loadgen_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/socred/socred/loadgen"
+)
+
+func TestRunCountsAndStops(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		served.Add(1)
+		if string(b) == "bad" {
+			w.WriteHeader(500)
+		}
+	}))
+	defer srv.Close()
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
+		URL: srv.URL, Connections: 4,
+		Next: func(c, i int) loadgen.Request {
+			switch {
+			case i == 25:
+				return loadgen.Request{} // each connection sends 25
+			case c == 0 && i == 0:
+				return loadgen.Request{Method: "POST", Path: "/", Body: []byte("bad")}
+			}
+			return loadgen.Request{Method: "POST", Path: "/", Body: []byte("ok")}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 100 || res.Errors != 1 || served.Load() != 100 {
+		t.Errorf("got %d requests, %d errors, %d served; want 100, 1, 100", res.Requests, res.Errors, served.Load())
+	}
+	if res.P50 <= 0 || res.P99 < res.P50 || res.Max < res.P99 {
+		t.Errorf("percentiles out of order: %+v", res)
+	}
+	// A timed load stops at its duration.
+	start := time.Now()
+	res, err = loadgen.Run(context.Background(), loadgen.Config{URL: srv.URL, Connections: 2, Duration: 200 * time.Millisecond,
+		Next: func(c, i int) loadgen.Request { return loadgen.Request{Method: "GET", Path: "/"} }})
+	if err != nil || time.Since(start) > 2*time.Second || res.Requests == 0 {
+		t.Errorf("timed load: %+v %v after %s", res, err, time.Since(start))
+	}
+}
