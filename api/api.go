@@ -20,7 +20,7 @@ import (
 	"github.com/socred/socred/service"
 )
 
-// MaxBody is the largest request body: API.md refuses bodies over 1 MiB,
+// MaxBody is the largest request body: the API refuses bodies over 1 MiB,
 // record batches included (a batch of 10,000 records fits when its records
 // are compact; larger batches are sent as several).
 const MaxBody = 1 << 20

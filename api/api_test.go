@@ -255,7 +255,7 @@ func TestLargeBatch(t *testing.T) {
 	}
 }
 
-// MaxBodyForTest is API.md's limit on request bodies.
+// MaxBodyForTest is the API's limit on request bodies.
 const MaxBodyForTest = 1 << 20
 
 func TestChecks(t *testing.T) {

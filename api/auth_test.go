@@ -19,7 +19,7 @@ type authCase struct {
 	allowed []string // nil: public, every caller allowed
 }
 
-// authTable is API.md's authorization table, written out independently of
+// authTable is the API's authorization table, written out independently of
 // the route table it checks.
 var authTable = map[string]authCase{
 	"POST /v1/tokens": {"/v1/tokens", map[string]any{"role": "reviewer", "name": "another reviewer"},

@@ -41,7 +41,7 @@ type list struct {
 	*socred.List
 	idx int32
 	// schemes are the schemes the expression reads; a subject outside the
-	// scope of any of them is not on the list (SCHEMES.md: "a subject
+	// scope of any of them is not on the list (docs/schemes.md: "a subject
 	// outside the scheme's scope has no score and the expression is false").
 	schemes []int32
 	// windows are the count(...) calls, for the next-change time.

@@ -15,8 +15,9 @@ import (
 )
 
 // model is a deliberately naive oracle: it keeps the whole history and
-// recomputes a subject's standing from scratch by the definitions in
-// SCHEMES.md, sharing no code with the engine beyond the pack types.
+// recomputes a subject's standing from scratch by the definitions of the
+// scheme-pack format (docs/schemes.md), sharing no code with the engine
+// beyond the pack types.
 type model struct {
 	p        *socred.Pack
 	subjects map[string]*socred.Subject

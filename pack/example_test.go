@@ -24,7 +24,7 @@ func loadExample(t *testing.T) *socred.Pack {
 }
 
 // TestExamplePack checks the example pack loads with no problems and still
-// shows the mechanics of PRODUCT.md that it is meant to show.
+// shows the mechanics socred implements that it is meant to show.
 func TestExamplePack(t *testing.T) {
 	p := loadExample(t)
 
@@ -159,7 +159,7 @@ func TestExampleZhangYingjie(t *testing.T) {
 	}
 }
 
-// TestSpecExample loads the public example of SCHEMES.md: it has no
+// TestSpecExample loads the public example of the scheme-pack format: it has no
 // contexts, so the linter can only warn that it cannot check its measures.
 func TestSpecExample(t *testing.T) {
 	p, probs, err := pack.Load(os.DirFS("testdata/spec-example"))

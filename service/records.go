@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -59,11 +60,105 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 		return nil, err
 	}
 
+	req := &ingest{recs: recs, done: make(chan struct{})}
+	s.ingestMu.Lock()
+	s.ingestQueue = append(s.ingestQueue, req)
+	s.ingestMu.Unlock()
+	// Whoever holds the writer lock commits every batch queued by then: the
+	// batches that arrive while a commit runs share the next one.
+	s.leadIngest(context.WithoutCancel(ctx), now)
+	<-req.done
+	return req.results, req.err
+}
+
+// leadIngest takes the writer lock and commits the queued batches.
+func (s *Service) leadIngest(ctx context.Context, now time.Time) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	s.ingestMu.Lock()
+	group := s.ingestQueue
+	s.ingestQueue = nil
+	s.ingestMu.Unlock()
+	if len(group) > 0 {
+		s.ingestGroup(ctx, now, group)
+	}
+}
+
+// ingest is one batch waiting to be committed.
+type ingest struct {
+	recs    []*socred.Record
+	fresh   []*socred.Record // the records not stored before
+	results []RecordResult
+	err     error
+	done    chan struct{}
+}
+
+// maxGroup bounds how many records one group commit takes.
+const maxGroup = 50_000
+
+// ingestGroup commits batches together: one key lookup, one plan, one
+// transaction. A batch that conflicts fails alone; if the plan or commit of
+// the group fails, each batch is tried alone so that the failure lands on
+// the batch that caused it. The caller holds s.wmu.
+func (s *Service) ingestGroup(ctx context.Context, now time.Time, group []*ingest) {
+	defer func() {
+		p := recover()
+		for _, req := range group {
+			if p != nil && req.err == nil {
+				req.err = fmt.Errorf("ingest: %v", p)
+			}
+			close(req.done)
+		}
+		if p != nil {
+			panic(p)
+		}
+	}()
+	for rest := group; len(rest) > 0; {
+		n, size := 0, 0
+		for n < len(rest) && (n == 0 || size+len(rest[n].recs) <= maxGroup) {
+			size += len(rest[n].recs)
+			n++
+		}
+		s.ingestSome(ctx, now, rest[:n])
+		rest = rest[n:]
+	}
+}
+
+func (s *Service) ingestSome(ctx context.Context, now time.Time, group []*ingest) {
+	existing, err := s.existing(ctx, group)
+	if err != nil {
+		for _, req := range group {
+			req.err = err
+		}
+		return
+	}
+	var live []*ingest
+	for _, req := range group {
+		if req.err = s.resolve(req, existing); req.err == nil {
+			live = append(live, req)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	if err := s.commitIngest(ctx, now, live); err != nil {
+		if len(live) == 1 {
+			live[0].err = err
+			return
+		}
+		for _, req := range live {
+			req.err = s.commitIngest(ctx, now, []*ingest{req})
+		}
+	}
+}
+
+// existing looks up the stored records with the group's keys.
+func (s *Service) existing(ctx context.Context, group []*ingest) (map[[2]string]*socred.Record, error) {
 	byReporter := map[string][]string{}
-	for _, r := range recs {
-		byReporter[r.Reporter] = append(byReporter[r.Reporter], r.Key)
+	for _, req := range group {
+		for _, r := range req.recs {
+			byReporter[r.Reporter] = append(byReporter[r.Reporter], r.Key)
+		}
 	}
 	existing := map[[2]string]*socred.Record{}
 	for reporter, keys := range byReporter {
@@ -75,40 +170,70 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 			existing[[2]string{reporter, k}] = r
 		}
 	}
-	results := make([]RecordResult, len(recs))
-	fresh := make([]*socred.Record, 0, len(recs))
-	for i, r := range recs {
+	return existing, nil
+}
+
+// resolve sorts a batch's records into duplicates and fresh ones, which get
+// their ids; a key used before for a different record is a conflict.
+// Fresh records join existing, so a later batch of the group sees them.
+func (s *Service) resolve(req *ingest, existing map[[2]string]*socred.Record) error {
+	req.results = make([]RecordResult, len(req.recs))
+	req.fresh = make([]*socred.Record, 0, len(req.recs))
+	for i, r := range req.recs {
 		if old, ok := existing[[2]string{r.Reporter, r.Key}]; ok {
 			if !samePayload(old, r) {
-				return nil, &socred.Error{Code: socred.ECONFLICT, Field: "records[" + strconv.Itoa(i) + "].key",
+				return &socred.Error{Code: socred.ECONFLICT, Field: "records[" + strconv.Itoa(i) + "].key",
 					Message: "records[" + strconv.Itoa(i) + "].key: key " + strconv.Quote(r.Key) + " was already used for a different record (" + old.ID + ")"}
 			}
-			results[i] = RecordResult{Key: r.Key, ID: old.ID, Status: "duplicate", Derived: []DerivedResult{}}
+			req.results[i] = RecordResult{Key: r.Key, ID: old.ID, Status: "duplicate", Derived: []DerivedResult{}}
 			continue
 		}
+		req.fresh = append(req.fresh, r)
+		req.results[i] = RecordResult{Key: r.Key, Status: "accepted", Derived: []DerivedResult{}}
+	}
+	for _, r := range req.fresh {
 		r.ID = strconv.FormatInt(s.ids.next(), 10)
-		fresh = append(fresh, r)
-		results[i] = RecordResult{Key: r.Key, ID: r.ID, Status: "accepted", Derived: []DerivedResult{}}
+		existing[[2]string{r.Reporter, r.Key}] = r
 	}
-	if len(fresh) == 0 {
-		return results, nil
+	j := 0
+	for i := range req.results {
+		if req.results[i].Status == "accepted" {
+			req.results[i].ID = req.fresh[j].ID
+			j++
+		}
 	}
-	plan, err := s.commit(ctx, now, engine.Change{Records: fresh})
+	return nil
+}
+
+// commitIngest plans and commits the fresh records of the batches as one
+// change and fills in their derived records.
+func (s *Service) commitIngest(ctx context.Context, now time.Time, reqs []*ingest) error {
+	var recs []*socred.Record
+	for _, req := range reqs {
+		recs = append(recs, req.fresh...)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	plan, err := s.commit(ctx, now, engine.Change{Records: recs})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if len(plan.Derived) > 0 {
-		byID := make(map[string]*RecordResult, len(results))
-		for i := range results {
-			byID[results[i].ID] = &results[i]
-		}
-		for _, d := range plan.Derived {
-			if res := byID[d.DerivedFrom.Record]; res != nil {
-				res.Derived = append(res.Derived, DerivedResult{ID: d.ID, Subject: d.Subject, Points: d.Points})
-			}
+	if len(plan.Derived) == 0 {
+		return nil
+	}
+	byID := make(map[string]*RecordResult)
+	for _, req := range reqs {
+		for i := range req.results {
+			byID[req.results[i].ID] = &req.results[i]
 		}
 	}
-	return results, nil
+	for _, d := range plan.Derived {
+		if res := byID[d.DerivedFrom.Record]; res != nil {
+			res.Derived = append(res.Derived, DerivedResult{ID: d.ID, Subject: d.Subject, Points: d.Points})
+		}
+	}
+	return nil
 }
 
 // validateRecord checks one record against the pack and the caller and

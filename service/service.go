@@ -44,12 +44,15 @@ type Service struct {
 	ids   idBlock
 
 	journal *journal
-	settled time.Time // the settled time last written; guarded by wmu
-	wake    chan struct{}
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	lastNow time.Time
-	nowMu   sync.Mutex
+
+	ingestMu    sync.Mutex
+	ingestQueue []*ingest // batches waiting for the writer
+	settled     time.Time // the settled time last written; guarded by wmu
+	wake        chan struct{}
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	lastNow     time.Time
+	nowMu       sync.Mutex
 }
 
 // New returns a service over a store and a loaded pack.

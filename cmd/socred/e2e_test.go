@@ -8,7 +8,7 @@ import (
 )
 
 // TestZhangStory plays the article's story over HTTP against the real
-// binary, with the ingest validations API.md lists, and checks that all of
+// binary, with the ingest validations the API documents, and checks that all of
 // it survives a restart.
 func TestZhangStory(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "socred.db")
