@@ -102,6 +102,7 @@ type gen struct {
 
 	subjects []*socred.Subject
 	orgs     []*socred.Subject
+	crowd    []*socred.Subject // persons other than the story subjects
 	seq      int
 }
 
@@ -160,11 +161,15 @@ func (g *gen) population(ctx context.Context) error {
 	}
 	g.stats.Subjects = len(subs)
 
+	// The story subjects keep to their story: the population's relations
+	// are among the others.
+	g.crowd = slices.DeleteFunc(slices.Clone(g.subjects), func(s *socred.Subject) bool { return story(s.ID) })
+	crowd := g.crowd
 	var rels []socred.Relation
 	if g.p.Relation("guarantor-of") != nil {
 		rels = append(rels, socred.Relation{From: Zhang, Type: "guarantor-of", To: Li})
 		for range len(g.subjects) / 20 {
-			a, b := pick(g.rng, g.subjects), pick(g.rng, g.subjects)
+			a, b := pick(g.rng, crowd), pick(g.rng, crowd)
 			if a != b {
 				rels = append(rels, socred.Relation{From: a.ID, Type: "guarantor-of", To: b.ID})
 			}
@@ -173,7 +178,7 @@ func (g *gen) population(ctx context.Context) error {
 	if g.p.Relation("legal-representative-of") != nil {
 		rels = append(rels, socred.Relation{From: Wang, Type: "legal-representative-of", To: Acme})
 		for _, o := range g.orgs[1:] {
-			rels = append(rels, socred.Relation{From: pick(g.rng, g.subjects).ID, Type: "legal-representative-of", To: o.ID})
+			rels = append(rels, socred.Relation{From: pick(g.rng, crowd).ID, Type: "legal-representative-of", To: o.ID})
 		}
 	}
 	n, err := g.svc.RelateAll(ctx, admin, rels)
@@ -195,7 +200,7 @@ func (g *gen) history() [][]event {
 	plan := make([][]event, days)
 	all := append(slices.Clone(g.subjects), g.orgs...)
 	for _, s := range all {
-		if s.ID == Zhang || s.ID == Li || s.ID == Wang || s.ID == Acme {
+		if story(s.ID) {
 			continue // their story is told live
 		}
 		var schemes []*socred.Scheme
@@ -229,7 +234,7 @@ func (g *gen) history() [][]event {
 		}
 		for range n {
 			s := pick(g.rng, candidates)
-			if s.ID == Zhang || s.ID == Li || s.ID == Wang {
+			if story(s.ID) {
 				continue
 			}
 			d := g.rng.IntN(days)
@@ -313,7 +318,7 @@ func (g *gen) day(ctx context.Context, evs []event, day time.Time) error {
 func (g *gen) checks(ctx context.Context, day time.Time) error {
 	var ins []service.CheckInput
 	for range g.opts.ChecksPerDay {
-		s := pick(g.rng, g.subjects)
+		s := pick(g.rng, g.crowd)
 		a := pick(g.rng, g.p.Actions)
 		ins = append(ins, service.CheckInput{Subject: s.ID, Action: a.ID, Purpose: fmt.Sprintf("booking %s-%d", day.Format("0102"), g.rng.IntN(10000))})
 	}
@@ -344,6 +349,9 @@ func (g *gen) checks(ctx context.Context, day time.Time) error {
 	wg.Wait()
 	return firstErr
 }
+
+// story reports whether id is one of the story subjects.
+func story(id string) bool { return id == Zhang || id == Li || id == Wang || id == Acme }
 
 func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
 
