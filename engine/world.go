@@ -25,6 +25,7 @@ type World struct {
 	subjects map[string]*Entry
 	due      dueHeap
 	version  uint64
+	last     *Plan // the plan applied last
 }
 
 // ErrStale is returned by Apply for a plan made against an older World.
@@ -77,7 +78,8 @@ type Plan struct {
 	// Subjects lists the subjects whose state changed.
 	Subjects []string
 
-	version uint64
+	version uint64 // the world version Apply expects
+	base    *Plan  // the unapplied plan this one builds on, if any
 	entries map[string]*Entry
 	order   []string
 }
@@ -118,6 +120,22 @@ func (w *World) Plan(c Change, now time.Time, newID func() int64) (*Plan, error)
 	return pl.p, nil
 }
 
+// PlanOn is Plan for a world in which base, made earlier and not yet
+// applied, has been applied: it lets a writer plan the next change while
+// the store commits the last. Apply base first; if base is dropped, drop
+// the plans made on it too.
+func (w *World) PlanOn(base *Plan, c Change, now time.Time, newID func() int64) (*Plan, error) {
+	pl := newPlanner(w, now, newID)
+	if base != nil {
+		pl.p.base, pl.p.version = base, base.version+1
+	}
+	if err := pl.apply(c); err != nil {
+		return nil, err
+	}
+	pl.finish()
+	return pl.p, nil
+}
+
 func newPlanner(w *World, now time.Time, newID func() int64) *planner {
 	return &planner{
 		w:     w,
@@ -135,7 +153,7 @@ func (pl *planner) entry(id string) (*work, error) {
 	if wk, ok := pl.work[id]; ok {
 		return wk, nil
 	}
-	old := pl.w.subjects[id]
+	old := pl.published(id)
 	if old == nil {
 		return nil, socred.Errorf(socred.ENOTFOUND, "subject %q not found", id)
 	}
@@ -381,7 +399,7 @@ func (pl *planner) finish() {
 		if wk, ok := pl.work[s]; ok {
 			return wk.before
 		}
-		return pl.w.subjects[s]
+		return pl.published(s)
 	}
 	pl.p.Events = e.viaDiff(pl.p.Events, cands.order, before, pl.lookup, pl.now)
 	pl.p.Subjects = pl.p.order
@@ -392,15 +410,27 @@ func (pl *planner) lookup(id string) *Entry {
 	if ent, ok := pl.p.entries[id]; ok {
 		return ent
 	}
+	return pl.published(id)
+}
+
+// published finds a subject's entry as it stands before this plan: in the
+// plan it builds on, or in the world.
+func (pl *planner) published(id string) *Entry {
+	if b := pl.p.base; b != nil {
+		if ent, ok := b.entries[id]; ok {
+			return ent
+		}
+	}
 	return pl.w.subjects[id]
 }
 
-// Apply publishes a plan.
+// Apply publishes a plan. A plan made on another must come right after it.
 func (w *World) Apply(p *Plan) error {
-	if p.version != w.version {
+	if p.version != w.version || (p.base != nil && w.last != p.base) {
 		return ErrStale
 	}
 	w.version++
+	w.last, p.base = p, nil
 	for _, id := range p.order {
 		ent := p.entries[id]
 		w.subjects[id] = ent

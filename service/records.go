@@ -64,24 +64,9 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	s.ingestMu.Lock()
 	s.ingestQueue = append(s.ingestQueue, req)
 	s.ingestMu.Unlock()
-	// Whoever holds the writer lock commits every batch queued by then: the
-	// batches that arrive while a commit runs share the next one.
-	s.leadIngest(context.WithoutCancel(ctx), now)
+	s.leadIngest(context.WithoutCancel(ctx))
 	<-req.done
 	return req.results, req.err
-}
-
-// leadIngest takes the writer lock and commits the queued batches.
-func (s *Service) leadIngest(ctx context.Context, now time.Time) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	s.ingestMu.Lock()
-	group := s.ingestQueue
-	s.ingestQueue = nil
-	s.ingestMu.Unlock()
-	if len(group) > 0 {
-		s.ingestGroup(ctx, now, group)
-	}
 }
 
 // ingest is one batch waiting to be committed.
@@ -93,74 +78,238 @@ type ingest struct {
 	done    chan struct{}
 }
 
-// maxGroup bounds how many records one group commit takes.
-const maxGroup = 50_000
+// flight is a group of batches whose plan is being committed.
+type flight struct {
+	reqs  []*ingest
+	plan  *engine.Plan
+	keys  map[[2]string]*socred.Record // the fresh records, by reporter and key
+	done  chan error                   // the commit's outcome
+	write *socred.Write
+}
 
-// ingestGroup commits batches together: one key lookup, one plan, one
-// transaction. A batch that conflicts fails alone; if the plan or commit of
-// the group fails, each batch is tried alone so that the failure lands on
-// the batch that caused it. The caller holds s.wmu.
-func (s *Service) ingestGroup(ctx context.Context, now time.Time, group []*ingest) {
+// maxGroup bounds how many records one commit takes, and maxFlights how
+// many commits one leader runs before it hands over the writer lock.
+const (
+	maxGroup   = 50_000
+	maxFlights = 64
+)
+
+// leadIngest commits the queued batches. Whoever holds the writer lock
+// takes every batch queued by then, so batches that arrive while a commit
+// runs share the next one (group commit), and it plans the next group while
+// the store commits the last (a pipeline over two cores). Each batch stays
+// all or nothing: a batch whose key conflicts fails alone, and a group
+// whose plan fails is planned batch by batch so the error lands on the
+// batch that caused it.
+func (s *Service) leadIngest(ctx context.Context) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	var inFlight *flight
 	defer func() {
+		// On a panic, settle what is in flight (the store may have it) and
+		// answer every waiting batch.
 		p := recover()
-		for _, req := range group {
-			if p != nil && req.err == nil {
-				req.err = fmt.Errorf("ingest: %v", p)
-			}
-			close(req.done)
+		if inFlight != nil {
+			s.land(inFlight, <-inFlight.done)
 		}
 		if p != nil {
+			for _, req := range s.takeQueue(int(^uint(0) >> 1)) {
+				req.err = fmt.Errorf("ingest: %v", p)
+				close(req.done)
+			}
 			panic(p)
 		}
 	}()
-	for rest := group; len(rest) > 0; {
-		n, size := 0, 0
-		for n < len(rest) && (n == 0 || size+len(rest[n].recs) <= maxGroup) {
-			size += len(rest[n].recs)
-			n++
+	// A leader hands over after a while, so that other writers (and the
+	// scheduler) get the lock under sustained ingest; the next leader is
+	// already waiting for it.
+	for flights := 0; ; flights++ {
+		var next *flight
+		if flights < maxFlights {
+			if group := s.takeQueue(maxGroup); len(group) > 0 {
+				next = s.prepare(ctx, group, inFlight)
+			}
 		}
-		s.ingestSome(ctx, now, rest[:n])
-		rest = rest[n:]
+		if inFlight != nil {
+			if err := <-inFlight.done; !s.land(inFlight, err) && next != nil {
+				// next was planned on a change that did not happen: plan
+				// its batches again.
+				s.requeue(next.reqs)
+				next = nil
+			}
+			inFlight = nil
+		}
+		if next == nil {
+			if s.queued() == 0 || flights >= maxFlights {
+				return
+			}
+			continue
+		}
+		go func(f *flight) { f.done <- s.store.Commit(ctx, f.write) }(next)
+		inFlight = next
 	}
 }
 
-func (s *Service) ingestSome(ctx context.Context, now time.Time, group []*ingest) {
-	existing, err := s.existing(ctx, group)
+// takeQueue removes queued batches, up to about max records.
+func (s *Service) takeQueue(max int) []*ingest {
+	s.ingestMu.Lock()
+	defer s.ingestMu.Unlock()
+	n, size := 0, 0
+	for n < len(s.ingestQueue) && (n == 0 || size+len(s.ingestQueue[n].recs) <= max) {
+		size += len(s.ingestQueue[n].recs)
+		n++
+	}
+	group := s.ingestQueue[:n:n]
+	s.ingestQueue = s.ingestQueue[n:]
+	return group
+}
+
+func (s *Service) queued() int {
+	s.ingestMu.Lock()
+	defer s.ingestMu.Unlock()
+	return len(s.ingestQueue)
+}
+
+// requeue puts batches back at the head of the queue.
+func (s *Service) requeue(reqs []*ingest) {
+	s.ingestMu.Lock()
+	defer s.ingestMu.Unlock()
+	for _, r := range reqs {
+		r.fresh, r.results, r.err = nil, nil, nil
+	}
+	s.ingestQueue = append(reqs[:len(reqs):len(reqs)], s.ingestQueue...)
+}
+
+// prepare resolves a group's keys and plans it on the flight before it (nil
+// when nothing is in flight). Batches that fail are answered at once; it
+// returns nil when none is left.
+func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) *flight {
+	answer := func(req *ingest, err error) {
+		req.err = err
+		close(req.done)
+	}
+	var base *engine.Plan
+	pending := map[[2]string]*socred.Record{}
+	if before != nil {
+		base, pending = before.plan, before.keys
+	}
+	existing, err := s.existing(ctx, group, pending)
 	if err != nil {
 		for _, req := range group {
-			req.err = err
+			answer(req, err)
 		}
-		return
+		return nil
 	}
-	var live []*ingest
+	f := &flight{keys: map[[2]string]*socred.Record{}, done: make(chan error, 1)}
 	for _, req := range group {
-		if req.err = s.resolve(req, existing); req.err == nil {
-			live = append(live, req)
+		if err := s.resolve(req, existing); err != nil {
+			answer(req, err)
+			continue
+		}
+		f.reqs = append(f.reqs, req)
+	}
+	now := s.now()
+	plan, err := s.planIngest(base, f.reqs, now)
+	if err != nil && len(f.reqs) > 1 {
+		var ok []*ingest
+		for _, req := range f.reqs {
+			if _, err := s.planIngest(base, []*ingest{req}, now); err != nil {
+				answer(req, err)
+			} else {
+				ok = append(ok, req)
+			}
+		}
+		f.reqs = ok
+		plan, err = s.planIngest(base, f.reqs, now)
+	}
+	if err != nil {
+		for _, req := range f.reqs {
+			answer(req, err)
+		}
+		return nil
+	}
+	if len(f.reqs) == 0 {
+		return nil
+	}
+	f.plan = plan
+	f.write = &socred.Write{Now: now, Events: plan.Events}
+	for _, req := range f.reqs {
+		for _, r := range req.fresh {
+			f.write.Records = append(f.write.Records, r)
+			f.keys[[2]string{r.Reporter, r.Key}] = r
 		}
 	}
-	if len(live) == 0 {
-		return
-	}
-	if err := s.commitIngest(ctx, now, live); err != nil {
-		if len(live) == 1 {
-			live[0].err = err
-			return
-		}
-		for _, req := range live {
-			req.err = s.commitIngest(ctx, now, []*ingest{req})
-		}
-	}
+	f.write.Records = append(f.write.Records, plan.Derived...)
+	return f
 }
 
-// existing looks up the stored records with the group's keys.
-func (s *Service) existing(ctx context.Context, group []*ingest) (map[[2]string]*socred.Record, error) {
+func (s *Service) planIngest(base *engine.Plan, reqs []*ingest, now time.Time) (*engine.Plan, error) {
+	var recs []*socred.Record
+	for _, req := range reqs {
+		recs = append(recs, req.fresh...)
+	}
+	s.mu.RLock()
+	plan, err := s.world.PlanOn(base, engine.Change{Records: recs}, now, s.ids.next)
+	s.mu.RUnlock()
+	if err == nil && s.ids.err != nil {
+		err, s.ids.err = fmt.Errorf("reserve ids: %w", s.ids.err), nil
+	}
+	return plan, err
+}
+
+// land finishes a flight whose commit returned err: on success it publishes
+// the plan and fills in the derived records. It answers the flight's
+// batches and reports whether the commit succeeded.
+func (s *Service) land(f *flight, err error) bool {
+	defer func() {
+		for _, req := range f.reqs {
+			close(req.done)
+		}
+	}()
+	if err == nil {
+		s.mu.Lock()
+		err = s.world.Apply(f.plan)
+		s.mu.Unlock()
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	if err != nil {
+		for _, req := range f.reqs {
+			req.err = fmt.Errorf("commit: %w", err)
+		}
+		return false
+	}
+	byID := make(map[string]*RecordResult)
+	for _, req := range f.reqs {
+		for i := range req.results {
+			byID[req.results[i].ID] = &req.results[i]
+		}
+	}
+	for _, d := range f.plan.Derived {
+		if res := byID[d.DerivedFrom.Record]; res != nil {
+			res.Derived = append(res.Derived, DerivedResult{ID: d.ID, Subject: d.Subject, Points: d.Points})
+		}
+	}
+	return true
+}
+
+// existing looks up the stored records with the group's keys, and those of
+// the flight being committed.
+func (s *Service) existing(ctx context.Context, group []*ingest, pending map[[2]string]*socred.Record) (map[[2]string]*socred.Record, error) {
 	byReporter := map[string][]string{}
+	existing := map[[2]string]*socred.Record{}
 	for _, req := range group {
 		for _, r := range req.recs {
+			k := [2]string{r.Reporter, r.Key}
+			if p, ok := pending[k]; ok {
+				existing[k] = p
+				continue
+			}
 			byReporter[r.Reporter] = append(byReporter[r.Reporter], r.Key)
 		}
 	}
-	existing := map[[2]string]*socred.Record{}
 	for reporter, keys := range byReporter {
 		found, err := s.store.RecordsByKey(ctx, reporter, keys)
 		if err != nil {
@@ -200,37 +349,6 @@ func (s *Service) resolve(req *ingest, existing map[[2]string]*socred.Record) er
 		if req.results[i].Status == "accepted" {
 			req.results[i].ID = req.fresh[j].ID
 			j++
-		}
-	}
-	return nil
-}
-
-// commitIngest plans and commits the fresh records of the batches as one
-// change and fills in their derived records.
-func (s *Service) commitIngest(ctx context.Context, now time.Time, reqs []*ingest) error {
-	var recs []*socred.Record
-	for _, req := range reqs {
-		recs = append(recs, req.fresh...)
-	}
-	if len(recs) == 0 {
-		return nil
-	}
-	plan, err := s.commit(ctx, now, engine.Change{Records: recs})
-	if err != nil {
-		return err
-	}
-	if len(plan.Derived) == 0 {
-		return nil
-	}
-	byID := make(map[string]*RecordResult)
-	for _, req := range reqs {
-		for i := range req.results {
-			byID[req.results[i].ID] = &req.results[i]
-		}
-	}
-	for _, d := range plan.Derived {
-		if res := byID[d.DerivedFrom.Record]; res != nil {
-			res.Derived = append(res.Derived, DerivedResult{ID: d.ID, Subject: d.Subject, Points: d.Points})
 		}
 	}
 	return nil

@@ -1,0 +1,79 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/socred/socred"
+)
+
+// records returns n records numbered from first, spread over 10,000
+// subjects the way reporters' batches are.
+func records(first, n int) []*socred.Record {
+	out := make([]*socred.Record, n)
+	for i := range out {
+		id := first + i
+		out[i] = &socred.Record{ID: strconv.Itoa(id), Key: "k" + strconv.Itoa(id), Subject: "s" + strconv.Itoa(id*7919%10_000),
+			Scheme: "city", Rule: "red-light", Points: -5, OccurredAt: t0, CountsUntil: t0.AddDate(1, 0, 0),
+			Reporter: "city", Evidence: "camera 7", AcceptedAt: t0.Add(time.Minute)}
+	}
+	return out
+}
+
+// BenchmarkCommitRecords commits writes of 1,000 records each, as the
+// service's group commit does under load.
+func BenchmarkCommitRecords(b *testing.B) {
+	const batch = 1000
+	s := mustOpen(b, filepath.Join(b.TempDir(), "socred.db"))
+	defer s.Close()
+	next := 1
+	for b.Loop() {
+		if err := s.Commit(ctx, &socred.Write{Now: t0, Records: records(next, batch)}); err != nil {
+			b.Fatal(err)
+		}
+		next += batch
+	}
+	b.ReportMetric(float64(next-1)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkLoad scans a database of 1M records through Load.
+func BenchmarkLoad(b *testing.B) {
+	const n, batch = 1_000_000, 10_000
+	path := filepath.Join(b.TempDir(), "socred.db")
+	s := mustOpen(b, path)
+	for first := 1; first <= n; first += batch {
+		if err := s.Commit(ctx, &socred.Write{Now: t0, Records: records(first, batch)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.MergeIndexes(ctx); err != nil {
+		b.Fatal(err)
+	}
+	s.Close()
+	s = mustOpen(b, path)
+	defer s.Close()
+	for b.Loop() {
+		var l countingLoader
+		if err := s.Load(ctx, &l); err != nil {
+			b.Fatal(err)
+		}
+		if l.records != n {
+			b.Fatalf("loaded %d records, want %d", l.records, n)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// countingLoader counts the records it is given and keeps nothing.
+type countingLoader struct{ records int }
+
+func (l *countingLoader) Subject(*socred.Subject) error           { return nil }
+func (l *countingLoader) Relation(socred.Relation) error          { return nil }
+func (l *countingLoader) Record(*socred.CountingRecord) error     { l.records++; return nil }
+func (l *countingLoader) Designation(*socred.Designation) error   { return nil }
+func (l *countingLoader) Listing(string, string, time.Time) error { return nil }
+func (l *countingLoader) Settled(time.Time) error                 { return nil }
+
+var _ socred.Loader = (*countingLoader)(nil)
