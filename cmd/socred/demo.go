@@ -171,7 +171,7 @@ func demoTokens(ctx context.Context, svc *service.Service, admin string) ([]demo
 		{service.TokenInput{Role: socred.RoleAuthority, Authority: authority, Name: "Rongcheng credit office clerk"}, "reports records for " + authority},
 		{service.TokenInput{Role: socred.RoleProvider, Name: "China Railway 12306 booking"}, "checks any action"},
 		{service.TokenInput{Role: socred.RoleAuthority, Authority: judge, Name: "court enforcement clerk"}, "designates on " + judge + "'s lists"},
-		{service.TokenInput{Role: socred.RoleReviewer, Name: "review board member"}, "reads files, decides appeals"},
+		{service.TokenInput{Role: socred.RoleReviewer, Name: "review board member"}, "reads files (each read is logged in the file)"},
 		{service.TokenInput{Role: socred.RoleSubject, Subject: demo.Zhang, Name: "Zhang Yingjie"}, "reads zhang's own file"},
 		{service.TokenInput{Role: socred.RoleAuditor, Name: "outside auditor"}, "metrics and list entries"},
 	}
