@@ -2,12 +2,14 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	sqlite3 "zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 // subjectIndex finds the rows of an append-only table (records, checks,
@@ -19,6 +21,9 @@ import (
 // Restarting rebuilds the tail from the rows after the merged mark.
 type subjectIndex struct {
 	table string
+	// insertOne and insertMany add one and indexRowsPerInsert rows to the
+	// on-disk index.
+	insertOne, insertMany string
 
 	mu     sync.Mutex
 	tail   map[string][]int64 // subject → ids above merged, ascending
@@ -27,33 +32,42 @@ type subjectIndex struct {
 	nextID int64              // the next id to assign (checks, accesses)
 }
 
+// indexRowsPerInsert is how many rows one INSERT of a merge adds: measured,
+// a merge runs about twice as fast as with one INSERT per row.
+const indexRowsPerInsert = 256
+
 func newSubjectIndex(table string) *subjectIndex {
-	return &subjectIndex{table: table, tail: map[string][]int64{}}
+	insert := func(rows int) string {
+		return `INSERT OR IGNORE INTO ` + table + `_by_subject (subject, id) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?), ", rows), ", ")
+	}
+	return &subjectIndex{table: table, tail: map[string][]int64{}, insertOne: insert(1), insertMany: insert(indexRowsPerInsert)}
 }
 
-// open reads the merged mark and rebuilds the tail.
-func (x *subjectIndex) open(ctx context.Context, db *sql.DB) error {
-	if err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, x.table+"_indexed").Scan(&x.merged); err != nil {
+// open reads the merged mark and rebuilds the tail. conn is the writing
+// connection, before the store serves anything.
+func (x *subjectIndex) open(conn *sqlite3.Conn) error {
+	stmt := conn.Prep(`SELECT value FROM meta WHERE key = ?`)
+	stmt.BindText(1, x.table+"_indexed")
+	var err error
+	if x.merged, err = sqlitex.ResultInt64(stmt); err != nil {
 		return fmt.Errorf("%s index: %w", x.table, err)
 	}
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM `+x.table).Scan(&x.nextID); err != nil {
+	if x.nextID, err = sqlitex.ResultInt64(conn.Prep(`SELECT COALESCE(MAX(id), 0) + 1 FROM ` + x.table)); err != nil {
 		return fmt.Errorf("%s index: %w", x.table, err)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT subject, id FROM `+x.table+` WHERE id > ? ORDER BY id`, x.merged)
+	stmt = conn.Prep(`SELECT subject, id FROM ` + x.table + ` WHERE id > ? ORDER BY id`)
+	stmt.BindInt64(1, x.merged)
+	err = each(stmt, func(stmt *sqlite3.Stmt) error {
+		s := stmt.ColumnText(0)
+		x.tail[s] = append(x.tail[s], stmt.ColumnInt64(1))
+		x.rows++
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("%s index: %w", x.table, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var s string
-		var id int64
-		if err := rows.Scan(&s, &id); err != nil {
-			return err
-		}
-		x.tail[s] = append(x.tail[s], id)
-		x.rows++
-	}
-	return rows.Err()
+	return nil
 }
 
 // add indexes committed rows. ids of one call ascend and exceed every id
@@ -78,36 +92,32 @@ func (x *subjectIndex) reserve(n int) int64 {
 // release gives back ids reserved for a write that failed.
 func (x *subjectIndex) release(first int64) { x.nextID = first }
 
-// ids returns the subject's ids, ascending.
-func (x *subjectIndex) ids(ctx context.Context, db *sql.DB, subject string) ([]int64, error) {
-	rows, err := db.QueryContext(ctx, `SELECT id FROM `+x.table+`_by_subject WHERE subject = ? ORDER BY id`, subject)
+// ids returns the subject's ids, ascending. conn is in a read transaction
+// that has read nothing yet: the tail is copied before the transaction's
+// snapshot is taken, and a merge commits ids to disk before it drops them
+// from the tail, so every id is in the copy or in the snapshot.
+func (x *subjectIndex) ids(conn *sqlite3.Conn, subject string) ([]int64, error) {
+	x.mu.Lock()
+	tail := x.tail[subject] // add only appends, merge only reslices
+	x.mu.Unlock()
+	var out []int64
+	stmt := conn.Prep(`SELECT id FROM ` + x.table + `_by_subject WHERE subject = ? ORDER BY id`)
+	stmt.BindText(1, subject)
+	err := each(stmt, func(stmt *sqlite3.Stmt) error {
+		out = append(out, stmt.ColumnInt64(0))
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%s by subject: %w", x.table, err)
 	}
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	x.mu.Lock()
-	tail := x.tail[subject]
 	if len(out) > 0 && len(tail) > 0 && tail[0] <= out[len(out)-1] {
-		// A merge that was cut short left some tail ids on disk too.
+		// A merge that was cut short, or one running now, left some tail
+		// ids on disk too.
 		out = append(out, tail...)
 		slices.Sort(out)
-		out = slices.Compact(out)
-	} else {
-		out = append(out, tail...)
+		return slices.Compact(out), nil
 	}
-	x.mu.Unlock()
-	return out, nil
+	return append(out, tail...), nil
 }
 
 // pending returns how many ids wait in memory.
@@ -148,24 +158,28 @@ func (x *subjectIndex) merge(ctx context.Context, s *Store) (int, error) {
 	for start := 0; start < len(entries); start += chunk {
 		part := entries[start:min(start+chunk, len(entries))]
 		last := start+chunk >= len(entries)
-		err := s.write(ctx, func(tx *sql.Tx) error {
-			const perStmt = 400
-			for i := 0; i < len(part); i += perStmt {
-				rows := part[i:min(i+perStmt, len(part))]
-				args := make([]any, 0, 2*len(rows))
-				for _, e := range rows {
-					args = append(args, e.subject, e.id)
+		err := s.write(ctx, func(conn *sqlite3.Conn) error {
+			for rest := part; len(rest) > 0; {
+				stmt, n := conn.Prep(x.insertMany), indexRowsPerInsert
+				if len(rest) < n {
+					stmt, n = conn.Prep(x.insertOne), 1
 				}
-				q := `INSERT OR IGNORE INTO ` + x.table + `_by_subject (subject, id) VALUES (?, ?)` + strings.Repeat(", (?, ?)", len(rows)-1)
-				if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				for i, e := range rest[:n] {
+					stmt.BindText(2*i+1, e.subject)
+					stmt.BindInt64(2*i+2, e.id)
+				}
+				if err := exec(stmt); err != nil {
 					return err
 				}
+				rest = rest[n:]
 			}
-			if last {
-				_, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = ?`, upto, x.table+"_indexed")
-				return err
+			if !last {
+				return nil
 			}
-			return nil
+			stmt := conn.Prep(`UPDATE meta SET value = ? WHERE key = ?`)
+			stmt.BindInt64(1, upto)
+			stmt.BindText(2, x.table+"_indexed")
+			return exec(stmt)
 		})
 		if err != nil {
 			return 0, fmt.Errorf("merge %s index: %w", x.table, err)

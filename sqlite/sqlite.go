@@ -5,23 +5,20 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/socred/socred"
-	sqlite3 "modernc.org/sqlite"
-	sqlite3lib "modernc.org/sqlite/lib"
+	sqlite3 "zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 //go:embed migrations/*.sql
@@ -30,11 +27,12 @@ var migrations embed.FS
 // Store is the SQLite implementation of socred.Store.
 type Store struct {
 	path string
-	// w is the single writing connection; r is a pool of readers, which
-	// WAL lets run beside the writer.
-	w, r *sql.DB
-	wmu  sync.Mutex
-	log  *slog.Logger
+	// w is the single writing connection, used under wmu; r is a pool of
+	// query-only readers, which WAL lets run beside the writer.
+	w   *sqlite3.Conn
+	wmu sync.Mutex
+	r   *readPool
+	log *slog.Logger
 
 	records, checks, accesses *subjectIndex
 	// MergeThreshold is how many rows a subject index keeps in memory
@@ -43,6 +41,8 @@ type Store struct {
 
 	// allowUnsafe lets Open accept durability settings that are off.
 	allowUnsafe bool
+	// closed is set by Close, under wmu.
+	closed bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -74,45 +74,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	dsn := func(readonly bool) string {
-		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(FULL)")
-		q.Add("_pragma", "foreign_keys(ON)")
-		q.Add("_pragma", "cache_size(-131072)") // 128 MiB per connection
-		q.Add("_txlock", "immediate")
-		if readonly {
-			q.Add("_pragma", "query_only(ON)")
-		}
-		return "file:" + path + "?" + q.Encode()
-	}
 	var err error
-	if s.w, err = sql.Open("sqlite", dsn(false)); err != nil {
+	if s.w, err = sqlite3.OpenConn(path, sqlite3.OpenReadWrite|sqlite3.OpenCreate); err != nil {
 		return nil, err
 	}
-	s.w.SetMaxOpenConns(1)
-	s.w.SetConnMaxLifetime(0)
-	if err := s.migrate(ctx); err != nil {
+	if err := s.openWriter(ctx); err != nil {
 		s.w.Close()
 		return nil, err
 	}
-	if err := s.checkDurability(ctx); err != nil {
-		s.w.Close()
-		return nil, err
-	}
-	for _, x := range s.indexes() {
-		if err := x.open(ctx, s.w); err != nil {
-			s.w.Close()
-			return nil, err
-		}
-	}
-	if s.r, err = sql.Open("sqlite", dsn(true)); err != nil {
-		s.w.Close()
-		return nil, err
-	}
-	s.r.SetMaxOpenConns(max(4, 2*runtime.GOMAXPROCS(0)))
-	s.r.SetMaxIdleConns(max(4, 2*runtime.GOMAXPROCS(0)))
+	s.r = newReadPool(path, max(4, 2*runtime.GOMAXPROCS(0)))
 	bg, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(1)
@@ -120,43 +90,111 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
+// openWriter configures the writing connection, migrates the schema, checks
+// durability and rebuilds the subject indexes' tails.
+func (s *Store) openWriter(ctx context.Context) error {
+	s.w.SetInterrupt(ctx.Done())
+	defer s.w.SetInterrupt(nil)
+	s.w.SetBusyTimeout(busyTimeout)
+	if err := pragmas(s.w, "journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON", cacheSize); err != nil {
+		return err
+	}
+	if err := s.migrate(); err != nil {
+		return err
+	}
+	if err := s.checkDurability(); err != nil {
+		return err
+	}
+	for _, x := range s.indexes() {
+		if err := x.open(s.w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const (
+	busyTimeout = 10 * time.Second
+	cacheSize   = "cache_size = -131072" // 128 MiB per connection
+)
+
+// pragmas applies connection settings such as "synchronous = FULL".
+func pragmas(conn *sqlite3.Conn, settings ...string) error {
+	for _, p := range settings {
+		if err := sqlitex.ExecuteTransient(conn, "PRAGMA "+p, nil); err != nil {
+			return fmt.Errorf("sqlite: pragma %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+var errClosed = errors.New("sqlite: the store is closed")
+
 // Close stops the background merges and closes the database.
 func (s *Store) Close() error {
 	s.cancel()
 	s.wg.Wait()
-	return errors.Join(s.r.Close(), s.w.Close())
-}
-
-// write runs fn in a write transaction under the store's write lock.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.w.BeginTx(ctx, nil)
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return errors.Join(s.r.close(), s.w.Close())
+}
+
+// write runs fn in an immediate transaction on the writing connection,
+// under the store's write lock.
+func (s *Store) write(ctx context.Context, fn func(conn *sqlite3.Conn) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.writeLocked(ctx, fn)
+}
+
+// writeLocked is write for a caller that holds the write lock.
+func (s *Store) writeLocked(ctx context.Context, fn func(conn *sqlite3.Conn) error) (err error) {
+	if s.closed {
+		return errClosed
+	}
+	s.w.SetInterrupt(ctx.Done())
+	defer s.w.SetInterrupt(nil)
+	end, err := sqlitex.ImmediateTransaction(s.w)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer end(&err)
+	return fn(s.w)
+}
+
+// read runs fn in a read transaction on a connection of the read pool, so
+// that all of fn's statements see one snapshot.
+func (s *Store) read(ctx context.Context, fn func(conn *sqlite3.Conn) error) (err error) {
+	conn, err := s.r.take(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	defer s.r.put(conn)
+	defer sqlitex.Transaction(conn)(&err)
+	return fn(conn)
 }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	var n int
-	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(&n)
+	return s.read(ctx, func(conn *sqlite3.Conn) error {
+		_, err := sqlitex.ResultInt(conn.Prep("SELECT 1"))
+		return err
+	})
 }
 
 // checkDurability makes sure the write connection runs in WAL mode with
 // synchronous=FULL.
-func (s *Store) checkDurability(ctx context.Context) error {
-	var mode string
-	var sync int
-	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+func (s *Store) checkDurability() error {
+	mode, err := sqlitex.ResultText(s.w.Prep("PRAGMA journal_mode"))
+	if err != nil {
 		return err
 	}
-	if err := s.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+	sync, err := sqlitex.ResultInt(s.w.Prep("PRAGMA synchronous"))
+	if err != nil {
 		return err
 	}
 	if (mode != "wal" || sync < 2) && !s.allowUnsafe {
@@ -179,13 +217,13 @@ func migrationFiles() ([]string, error) {
 
 // migrate applies the embedded migrations that the database has not seen,
 // each in its own transaction, and refuses a database from a newer build.
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+func (s *Store) migrate() error {
+	if err := sqlitex.ExecuteTransient(s.w, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`, nil); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	var have int
-	if err := s.w.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&have); err != nil {
+	have, err := sqlitex.ResultInt(s.w.Prep("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	names, err := migrationFiles()
@@ -200,50 +238,90 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		tx, err := s.w.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
+		if err := s.applyMigration(i+1, strings.TrimPrefix(names[i], "migrations/"), string(body)); err != nil {
 			return fmt.Errorf("migration %s: %w", names[i], err)
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-			i+1, strings.TrimPrefix(names[i], "migrations/"), micros(time.Now())); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
 		}
 	}
 	return nil
+}
+
+// applyMigration runs one migration and records it, in one transaction.
+func (s *Store) applyMigration(version int, name, body string) (err error) {
+	end, err := sqlitex.ImmediateTransaction(s.w)
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	if err := sqlitex.ExecuteScript(s.w, body, nil); err != nil {
+		return err
+	}
+	stmt := s.w.Prep("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+	stmt.BindInt64(1, int64(version))
+	stmt.BindText(2, name)
+	stmt.BindInt64(3, micros(time.Now()))
+	return exec(stmt)
+}
+
+// exec runs stmt, which returns no rows.
+func exec(stmt *sqlite3.Stmt) error {
+	_, err := stmt.Step()
+	if err != nil {
+		return err
+	}
+	return stmt.Reset()
+}
+
+// each steps stmt through its rows, calling fn for every one, and leaves it
+// reset.
+func each(stmt *sqlite3.Stmt, fn func(stmt *sqlite3.Stmt) error) error {
+	for {
+		row, err := stmt.Step()
+		if err != nil {
+			return err // Step has reset stmt
+		}
+		if !row {
+			return stmt.Reset()
+		}
+		if err := fn(stmt); err != nil {
+			stmt.Reset()
+			return err
+		}
+	}
+}
+
+// bindNullText binds s, or NULL when s is empty.
+func bindNullText(stmt *sqlite3.Stmt, param int, s string) {
+	if s == "" {
+		stmt.BindNull(param)
+	} else {
+		stmt.BindText(param, s)
+	}
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(n int64) time.Time { return time.UnixMicro(n).UTC() }
 
-func nullMicros(t *time.Time) any {
+// bindNullMicros binds t as microseconds, or NULL when t is nil.
+func bindNullMicros(stmt *sqlite3.Stmt, param int, t *time.Time) {
 	if t == nil {
-		return nil
+		stmt.BindNull(param)
+	} else {
+		stmt.BindInt64(param, micros(*t))
 	}
-	return t.UnixMicro()
 }
 
-func fromNullMicros(n sql.NullInt64) *time.Time {
-	if !n.Valid {
+// columnNullMicros reads a nullable time column.
+func columnNullMicros(stmt *sqlite3.Stmt, col int) *time.Time {
+	if stmt.ColumnIsNull(col) {
 		return nil
 	}
-	t := fromMicros(n.Int64)
+	t := fromMicros(stmt.ColumnInt64(col))
 	return &t
 }
 
 // isConstraint reports whether err is a SQLite constraint violation, by its
 // result code.
 func isConstraint(err error) bool {
-	var se *sqlite3.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3lib.SQLITE_CONSTRAINT
+	return sqlite3.ErrCode(err).ToPrimary() == sqlite3.ResultConstraint
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,7 +12,8 @@ import (
 	"github.com/socred/socred"
 	"github.com/socred/socred/sqlite"
 	"github.com/socred/socred/storetest"
-	_ "modernc.org/sqlite"
+	sqlite3 "zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 var ctx = context.Background()
@@ -25,6 +25,20 @@ func mustOpen(tb testing.TB, path string) *sqlite.Store {
 		tb.Fatal(err)
 	}
 	return s
+}
+
+// mustExec runs query on the database at path behind the store's back,
+// calling row for every row it returns.
+func mustExec(tb testing.TB, path, query string, row func(*sqlite3.Stmt) error) {
+	tb.Helper()
+	conn, err := sqlite3.OpenConn(path, sqlite3.OpenReadWrite)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	if err := sqlitex.ExecuteTransient(conn, query, &sqlitex.ExecOptions{ResultFunc: row}); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 func TestConformance(t *testing.T) {
@@ -101,14 +115,7 @@ func TestSubjectIndexAcrossRestarts(t *testing.T) {
 	s.Close()
 
 	// A merge that wrote some rows but not the mark, as after a crash.
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`INSERT INTO records_by_subject (subject, id) VALUES ('a', 4), ('a', 6)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	mustExec(t, path, `INSERT INTO records_by_subject (subject, id) VALUES ('a', 4), ('a', 6)`, nil)
 	s = mustOpen(t, path)
 	defer s.Close()
 	if got, want := ids(t, s, "a"), []string{"1", "3", "4", "6"}; !slices.Equal(got, want) {
@@ -125,15 +132,8 @@ func TestSubjectIndexAcrossRestarts(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "socred.db")
 	mustOpen(t, path).Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	_, err = sqlite.Open(ctx, path)
+	mustExec(t, path, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)`, nil)
+	_, err := sqlite.Open(ctx, path)
 	if err == nil || !strings.Contains(err.Error(), "schema version 99") {
 		t.Errorf("opening a newer schema: got %v, want a refusal naming version 99", err)
 	}
@@ -143,12 +143,11 @@ func TestMigrationsRecorded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "socred.db")
 	mustOpen(t, path).Close()
 	mustOpen(t, path).Close() // a second open applies nothing again
-	db, _ := sql.Open("sqlite", path)
-	defer db.Close()
 	var n, v int
-	if err := db.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &v); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(t, path, `SELECT COUNT(*), MAX(version) FROM schema_migrations`, func(stmt *sqlite3.Stmt) error {
+		n, v = stmt.ColumnInt(0), stmt.ColumnInt(1)
+		return nil
+	})
 	if n != sqlite.SchemaVersion() || v != sqlite.SchemaVersion() {
 		t.Errorf("schema_migrations: %d rows up to version %d, want %d", n, v, sqlite.SchemaVersion())
 	}

