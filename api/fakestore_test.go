@@ -48,6 +48,21 @@ func newFakeStore() *fakeStore {
 func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Like every store, refuse a write whose record reuses a reporter's
+	// key, before changing anything.
+	keys := map[[2]string]bool{}
+	for _, r := range s.records {
+		if r.Key != "" {
+			keys[[2]string{r.Reporter, r.Key}] = true
+		}
+	}
+	for _, r := range w.Records {
+		k := [2]string{r.Reporter, r.Key}
+		if r.Key != "" && keys[k] {
+			return socred.Errorf(socred.ECONFLICT, "key %q of %q is stored", r.Key, r.Reporter)
+		}
+		keys[k] = true
+	}
 	for _, sub := range w.Subjects {
 		c := *sub
 		c.Groups = slices.Clone(sub.Groups)

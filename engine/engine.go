@@ -7,6 +7,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/socred/socred"
 )
@@ -46,12 +47,38 @@ type list struct {
 	schemes []int32
 	// windows are the count(...) calls, for the next-change time.
 	windows []window
+	// refs says, per scheme read, what the expression reads of it.
+	refs map[int32]*schemeRefs
 	// restricts and grants hold, per action index, the measures of the list
 	// with that effect.
 	restricts [][]*socred.Measure
 	grants    [][]*socred.Measure
 	// extends is the set of relation types the list extends through.
 	extends map[string]bool
+}
+
+// schemeRefs is what an expression reads of one scheme.
+type schemeRefs struct {
+	score, grade bool
+	rules        []int32 // counted rules
+}
+
+// reads reports whether the list must be evaluated again after a change to
+// scheme si: its score or grade changed, or records of rules arrived.
+func (l *list) reads(si int32, score, grade bool, rules []int32) bool {
+	r := l.refs[si]
+	if r == nil {
+		return false
+	}
+	if (r.score && score) || (r.grade && grade) {
+		return true
+	}
+	for _, ru := range r.rules {
+		if slices.Contains(rules, ru) {
+			return true
+		}
+	}
+	return false
 }
 
 type window struct {
@@ -110,23 +137,33 @@ func New(p *socred.Pack) (*Engine, error) {
 			if l.Cond == nil {
 				return nil, fmt.Errorf("list %s: automatic list without a compiled expression", l.ID)
 			}
-			seen := map[int32]bool{}
+			cl.refs = map[int32]*schemeRefs{}
 			for _, ref := range l.Cond.Refs() {
 				si, ok := e.schemeIx[ref.Scheme]
 				if !ok {
 					return nil, fmt.Errorf("list %s: expression reads unknown scheme %q", l.ID, ref.Scheme)
 				}
-				if !seen[si] {
-					seen[si] = true
+				r := cl.refs[si]
+				if r == nil {
+					r = &schemeRefs{}
+					cl.refs[si] = r
 					cl.schemes = append(cl.schemes, si)
 					e.schemes[si].dependents = append(e.schemes[si].dependents, int32(i))
 				}
-				if ref.Func == "count" {
+				switch ref.Func {
+				case "score":
+					r.score = true
+				case "grade":
+					r.grade = true
+				case "count":
 					ri, ok := e.ruleIx[ruleKey{ref.Scheme, ref.Rule}]
 					if !ok {
 						return nil, fmt.Errorf("list %s: expression counts unknown rule %q of scheme %q", l.ID, ref.Rule, ref.Scheme)
 					}
 					cl.windows = append(cl.windows, window{rule: ri, length: ref.Window})
+					r.rules = append(r.rules, ri)
+				default:
+					return nil, fmt.Errorf("list %s: expression calls unknown function %q", l.ID, ref.Func)
 				}
 			}
 			e.auto = append(e.auto, int32(i))

@@ -258,6 +258,8 @@ type evalOpts struct {
 	// change fell due since the last evaluation.
 	full    bool
 	touched []int32
+	// rules are the rules of the new records (for count windows).
+	rules []int32
 	// designations recomputes the designated entries.
 	designations bool
 	// events, when set, receives the records that began or stopped
@@ -290,15 +292,20 @@ func (e *Engine) evaluate(ent *Entry, now int64, o evalOpts) {
 		}
 		designations = true
 	} else {
+		// A list is evaluated again only if something it reads changed:
+		// the score or grade of a touched scheme, or a count of a rule with
+		// a new record.
 		var lists []int32
 		for _, si := range o.touched {
 			p := ent.scopePos(si)
 			if p < 0 {
 				continue
 			}
+			old := ent.scores[p]
 			e.score(ent, p, now)
+			nw := ent.scores[p]
 			for _, li := range e.schemes[si].dependents {
-				if !slices.Contains(lists, li) {
+				if !slices.Contains(lists, li) && e.lists[li].reads(si, old.value != nw.value, old.grade != nw.grade, o.rules) {
 					lists = append(lists, li)
 				}
 			}

@@ -105,6 +105,7 @@ type work struct {
 	// known is how many of ent.facts existed before the change.
 	known   int
 	touched []int32 // schemes with new records
+	rules   []int32 // rules of the new records
 	full    bool    // needs full evaluation
 	desig   bool    // designations changed
 }
@@ -364,6 +365,9 @@ func (pl *planner) addFact(wk *work, f Fact) {
 	if !slices.Contains(wk.touched, f.Scheme) {
 		wk.touched = append(wk.touched, f.Scheme)
 	}
+	if !slices.Contains(wk.rules, f.Rule) {
+		wk.rules = append(wk.rules, f.Rule)
+	}
 }
 
 func (pl *planner) overturn(ref RecordRef) error {
@@ -391,7 +395,7 @@ func (pl *planner) finish() {
 	var cands viaCands
 	for _, id := range pl.p.order {
 		wk := pl.work[id]
-		e.evaluate(wk.ent, pl.now, evalOpts{full: wk.full, touched: wk.touched, designations: wk.desig, events: &pl.p.Events, known: wk.known})
+		e.evaluate(wk.ent, pl.now, evalOpts{full: wk.full, touched: wk.touched, rules: wk.rules, designations: wk.desig, events: &pl.p.Events, known: wk.known})
 		pl.p.Events = e.diff(pl.p.Events, wk.before, wk.ent, pl.now)
 		cands.note(wk.before, wk.ent)
 	}

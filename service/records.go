@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -71,6 +72,11 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 
 // ingest is one batch waiting to be committed.
 type ingest struct {
+	// lookup says the batch's keys are looked up in the store before it
+	// is planned. Batches are first planned without: the store's unique
+	// index refuses a key stored before, and the group is then looked up
+	// and planned again. Replays are rare; the lookup costs every batch.
+	lookup  bool
 	recs    []*socred.Record
 	fresh   []*socred.Record // the records not stored before
 	results []RecordResult
@@ -110,7 +116,9 @@ func (s *Service) leadIngest(ctx context.Context) {
 		// answer every waiting batch.
 		p := recover()
 		if inFlight != nil {
-			s.land(inFlight, <-inFlight.done)
+			if _, retry := s.land(inFlight, <-inFlight.done); len(retry) > 0 {
+				s.requeue(retry)
+			}
 		}
 		if p != nil {
 			for _, req := range s.takeQueue(int(^uint(0) >> 1)) {
@@ -131,11 +139,15 @@ func (s *Service) leadIngest(ctx context.Context) {
 			}
 		}
 		if inFlight != nil {
-			if err := <-inFlight.done; !s.land(inFlight, err) && next != nil {
+			if ok, retry := s.land(inFlight, <-inFlight.done); !ok {
 				// next was planned on a change that did not happen: plan
-				// its batches again.
-				s.requeue(next.reqs)
-				next = nil
+				// its batches again, after those of the failed flight that
+				// are to be retried.
+				if next != nil {
+					s.requeue(next.reqs)
+					next = nil
+				}
+				s.requeue(retry)
 			}
 			inFlight = nil
 		}
@@ -176,6 +188,9 @@ func (s *Service) requeue(reqs []*ingest) {
 	defer s.ingestMu.Unlock()
 	for _, r := range reqs {
 		r.fresh, r.results, r.err = nil, nil, nil
+		for _, rec := range r.recs {
+			rec.ID = ""
+		}
 	}
 	s.ingestQueue = append(reqs[:len(reqs):len(reqs)], s.ingestQueue...)
 }
@@ -259,13 +274,10 @@ func (s *Service) planIngest(base *engine.Plan, reqs []*ingest, now time.Time) (
 
 // land finishes a flight whose commit returned err: on success it publishes
 // the plan and fills in the derived records. It answers the flight's
-// batches and reports whether the commit succeeded.
-func (s *Service) land(f *flight, err error) bool {
-	defer func() {
-		for _, req := range f.reqs {
-			close(req.done)
-		}
-	}()
+// batches and reports whether the commit succeeded; when it failed only
+// because a key was stored before, it answers none and returns the batches
+// to plan again with their keys looked up.
+func (s *Service) land(f *flight, err error) (bool, []*ingest) {
 	if err == nil {
 		s.mu.Lock()
 		err = s.world.Apply(f.plan)
@@ -276,10 +288,17 @@ func (s *Service) land(f *flight, err error) bool {
 		}
 	}
 	if err != nil {
+		if socred.ErrorCode(err) == socred.ECONFLICT && slices.ContainsFunc(f.reqs, func(r *ingest) bool { return !r.lookup }) {
+			for _, req := range f.reqs {
+				req.lookup = true
+			}
+			return false, f.reqs
+		}
 		for _, req := range f.reqs {
 			req.err = fmt.Errorf("commit: %w", err)
+			close(req.done)
 		}
-		return false
+		return false, nil
 	}
 	byID := make(map[string]*RecordResult)
 	for _, req := range f.reqs {
@@ -292,11 +311,14 @@ func (s *Service) land(f *flight, err error) bool {
 			res.Derived = append(res.Derived, DerivedResult{ID: d.ID, Subject: d.Subject, Points: d.Points})
 		}
 	}
-	return true
+	for _, req := range f.reqs {
+		close(req.done)
+	}
+	return true, nil
 }
 
-// existing looks up the stored records with the group's keys, and those of
-// the flight being committed.
+// existing finds the records with the group's keys among those of the
+// flight being committed and, for the batches to look up, in the store.
 func (s *Service) existing(ctx context.Context, group []*ingest, pending map[[2]string]*socred.Record) (map[[2]string]*socred.Record, error) {
 	byReporter := map[string][]string{}
 	existing := map[[2]string]*socred.Record{}
@@ -307,7 +329,9 @@ func (s *Service) existing(ctx context.Context, group []*ingest, pending map[[2]
 				existing[k] = p
 				continue
 			}
-			byReporter[r.Reporter] = append(byReporter[r.Reporter], r.Key)
+			if req.lookup {
+				byReporter[r.Reporter] = append(byReporter[r.Reporter], r.Key)
+			}
 		}
 	}
 	for reporter, keys := range byReporter {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +11,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/loadgen"
@@ -138,55 +140,76 @@ idempotency needs.
 }
 
 // rawAppend appends the records to a fresh SQLite table shaped like
-// socred's records table, batch rows per durable transaction, and returns
-// rows per second.
+// socred's records table, batch rows per durable transaction (WAL,
+// synchronous=FULL), with the direct API and statements the store uses,
+// and returns rows per second.
 func rawAppend(ctx context.Context, path string, recs []benchRecord, batch int, occurred time.Time, indexed bool) (float64, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	conn, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
 	if err != nil {
 		return 0, err
 	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, `CREATE TABLE records (id INTEGER PRIMARY KEY, reporter TEXT NOT NULL, key TEXT,
-		subject TEXT NOT NULL, scheme TEXT NOT NULL, rule TEXT NOT NULL, points INTEGER NOT NULL, occurred_at INTEGER NOT NULL,
-		counts_until INTEGER NOT NULL, evidence TEXT NOT NULL, derived_from INTEGER, derived_subject TEXT, derived_relation TEXT,
-		accepted_at INTEGER NOT NULL, overturned_at INTEGER)`); err != nil {
+	defer conn.Close()
+	if err := sqlitex.Execute(conn, "PRAGMA synchronous = FULL", nil); err != nil {
 		return 0, err
 	}
+	schema := `CREATE TABLE records (id INTEGER PRIMARY KEY, reporter TEXT NOT NULL, key TEXT,
+		subject TEXT NOT NULL, scheme TEXT NOT NULL, rule TEXT NOT NULL, points INTEGER NOT NULL, occurred_at INTEGER NOT NULL,
+		counts_until INTEGER NOT NULL, evidence TEXT NOT NULL, derived_from INTEGER, derived_subject TEXT, derived_relation TEXT,
+		accepted_at INTEGER NOT NULL, overturned_at INTEGER);`
 	if indexed {
-		if _, err := db.ExecContext(ctx, `CREATE UNIQUE INDEX records_key ON records (reporter, key) WHERE key IS NOT NULL`); err != nil {
-			return 0, err
-		}
+		schema += `CREATE UNIQUE INDEX records_key ON records (reporter, key) WHERE key IS NOT NULL;`
+	}
+	if err := sqlitex.ExecuteScript(conn, schema, nil); err != nil {
+		return 0, err
 	}
 	const perStmt = 64
-	stmt := `INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until, evidence,
-		derived_from, derived_subject, derived_relation, accepted_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", perStmt), ", ")
+	insert := func(n int) string {
+		return `INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until, evidence,
+			derived_from, derived_subject, derived_relation, accepted_at) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
+	}
+	many, one := insert(perStmt), insert(1)
 	occ, until := occurred.UnixMicro(), occurred.AddDate(1, 0, 0).UnixMicro()
 	start := time.Now()
 	for i := 0; i < len(recs); i += batch {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if err := sqlitex.Execute(conn, "BEGIN IMMEDIATE", nil); err != nil {
 			return 0, err
 		}
 		part := recs[i:min(i+batch, len(recs))]
-		for j := 0; j < len(part); j += perStmt {
-			rows := part[j:min(j+perStmt, len(part))]
-			args := make([]any, 0, 14*len(rows))
-			for k, r := range rows {
-				args = append(args, int64(i+j+k+1), "rongcheng-credit-office", r.key, r.subject, "rongcheng", r.rule, r.points,
-					occ, until, "bench report "+r.key, nil, nil, nil, time.Now().UnixMicro())
+		for j := 0; j < len(part); {
+			stmt, n := conn.Prep(many), perStmt
+			if len(part)-j < perStmt {
+				stmt, n = conn.Prep(one), 1
 			}
-			q := stmt
-			if len(rows) < perStmt {
-				q = `INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until, evidence,
-					derived_from, derived_subject, derived_relation, accepted_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(rows)), ", ")
+			for k, r := range part[j : j+n] {
+				o := k * 14
+				stmt.BindInt64(o+1, int64(i+j+k+1))
+				stmt.BindText(o+2, "rongcheng-credit-office")
+				stmt.BindText(o+3, r.key)
+				stmt.BindText(o+4, r.subject)
+				stmt.BindText(o+5, "rongcheng")
+				stmt.BindText(o+6, r.rule)
+				stmt.BindInt64(o+7, r.points)
+				stmt.BindInt64(o+8, occ)
+				stmt.BindInt64(o+9, until)
+				stmt.BindText(o+10, "bench report "+r.key)
+				stmt.BindNull(o + 11)
+				stmt.BindNull(o + 12)
+				stmt.BindNull(o + 13)
+				stmt.BindInt64(o+14, time.Now().UnixMicro())
 			}
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				tx.Rollback()
+			if _, err := stmt.Step(); err != nil {
 				return 0, err
 			}
+			if err := stmt.Reset(); err != nil {
+				return 0, err
+			}
+			j += n
 		}
-		if err := tx.Commit(); err != nil {
+		if err := sqlitex.Execute(conn, "COMMIT", nil); err != nil {
 			return 0, err
 		}
 	}

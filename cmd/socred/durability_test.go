@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -10,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	_ "modernc.org/sqlite"
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 // TestKillDuringIngest kills the server with SIGKILL while clients submit
@@ -84,12 +84,14 @@ func killDuringIngest(t *testing.T, seed uint64) {
 	}
 
 	// The database is intact.
-	conn, err := sql.Open("sqlite", db)
+	conn, err := sqlite.OpenConn(db, sqlite.OpenReadWrite)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var check string
-	if err := conn.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+	var check []string
+	err = sqlitex.ExecuteTransient(conn, "PRAGMA integrity_check", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error { check = append(check, stmt.ColumnText(0)); return nil }})
+	if err != nil || len(check) != 1 || check[0] != "ok" {
 		t.Errorf("integrity_check: %q %v", check, err)
 	}
 	conn.Close()
