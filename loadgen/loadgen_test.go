@@ -43,6 +43,34 @@ func TestRunCountsAndStops(t *testing.T) {
 	if res.P50 <= 0 || res.P99 < res.P50 || res.Max < res.P99 {
 		t.Errorf("percentiles out of order: %+v", res)
 	}
+	// Chunked answers, answers without a body and a server that closes
+	// the connection are read correctly.
+	chunky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/chunked":
+			for range 3 {
+				w.Write(make([]byte, 5000))
+				w.(http.Flusher).Flush()
+			}
+		case "/close":
+			w.Header().Set("Connection", "close")
+			w.Write([]byte("bye"))
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	defer chunky.Close()
+	paths := []string{"/chunked", "/close", "/empty"}
+	res, err = loadgen.Run(context.Background(), loadgen.Config{URL: chunky.URL, Connections: 2,
+		Next: func(c, i int) loadgen.Request {
+			if i == 30 {
+				return loadgen.Request{}
+			}
+			return loadgen.Request{Method: "GET", Path: paths[i%3]}
+		}})
+	if err != nil || res.Requests != 60 || res.Errors != 0 {
+		t.Errorf("chunked, closing and empty answers: %+v, %v", res, err)
+	}
 	// A timed load stops at its duration.
 	start := time.Now()
 	res, err = loadgen.Run(context.Background(), loadgen.Config{URL: srv.URL, Connections: 2, Duration: 200 * time.Millisecond,

@@ -41,6 +41,7 @@ func killDuringIngest(t *testing.T, seed uint64) {
 		return batch(rs...)
 	}
 
+	pause := time.Duration(300+rng.IntN(700)) * time.Millisecond // drawn before the clients share rng
 	var (
 		mu       sync.Mutex
 		acked    []map[string]any // batches the server acknowledged
@@ -48,6 +49,29 @@ func killDuringIngest(t *testing.T, seed uint64) {
 		wg       sync.WaitGroup
 		stop     = make(chan struct{})
 	)
+	provider := s.token(map[string]any{"role": "provider", "name": "railway"})
+	var checksAcked, checksSent int
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			mu.Lock()
+			checksSent++
+			mu.Unlock()
+			r, err := s.tryCall("POST", "/v1/checks", provider, map[string]any{"subject": "s" + strconv.Itoa(n%subjects), "action": "ride-high-speed-train"})
+			if err != nil || r.status != 200 {
+				return
+			}
+			mu.Lock()
+			checksAcked++
+			mu.Unlock()
+		}
+	}()
 	for c := range 2 {
 		wg.Add(1)
 		go func() {
@@ -75,7 +99,7 @@ func killDuringIngest(t *testing.T, seed uint64) {
 			}
 		}()
 	}
-	time.Sleep(time.Duration(300+rng.IntN(700)) * time.Millisecond)
+	time.Sleep(pause)
 	s.kill()
 	close(stop)
 	wg.Wait()
@@ -123,13 +147,19 @@ func killDuringIngest(t *testing.T, seed uint64) {
 	for _, b := range append(acked, inFlight...) {
 		want += len(b["records"].([]map[string]any))
 	}
-	total := 0
+	total, checks := 0, 0
 	reviewer := s.token(map[string]any{"role": "reviewer", "name": "r"})
 	for i := range subjects {
-		total += len(s.must(200, "GET", "/v1/subjects/s"+strconv.Itoa(i)+"/file", reviewer, nil).json(t)["records"].([]any))
+		f := s.must(200, "GET", "/v1/subjects/s"+strconv.Itoa(i)+"/file", reviewer, nil).json(t)
+		total += len(f["records"].([]any))
+		checks += len(f["checks"].([]any))
 	}
 	if total != want {
 		t.Errorf("the files hold %d records, want %d", total, want)
 	}
-	t.Logf("seed %d: %d batches acknowledged, %d in flight when killed", seed, len(acked), len(inFlight))
+	// Every acknowledged check is in the files; the one in flight may be.
+	if checks < checksAcked || checks > checksSent {
+		t.Errorf("the files hold %d checks; %d were acknowledged and %d sent", checks, checksAcked, checksSent)
+	}
+	t.Logf("seed %d: %d batches and %d checks acknowledged, %d batches in flight when killed", seed, len(acked), checksAcked, len(inFlight))
 }
