@@ -132,7 +132,9 @@ type CountingRecord struct {
 // Loader receives a store's state at start, in this order: subjects,
 // relations, records that still count or will (CountsUntil after the
 // settled time), designations not ended, current automatic listings, and
-// last the settled time (zero when nothing was ever settled).
+// last the settled time (zero when nothing was ever settled). Record may be
+// called from several goroutines at once; the other methods are called from
+// one goroutine, never while Record runs.
 type Loader interface {
 	Subject(s *Subject) error
 	Relation(r Relation) error

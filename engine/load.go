@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
+	"hash/maphash"
 	"runtime"
 	"slices"
 	"sync"
@@ -14,7 +16,8 @@ import (
 // LoadDesignation and LoadListing add stored state without evaluating it;
 // Settle then evaluates every subject at the moment the stored state was
 // last brought up to date. None of them may run concurrently with anything
-// else on the world.
+// else on the world, except LoadFact with itself: a store may stream its
+// records from several goroutines at once.
 
 // LoadSubject adds a subject.
 func (w *World) LoadSubject(s *socred.Subject) {
@@ -38,7 +41,9 @@ func (w *World) LoadRelation(r socred.Relation) error {
 }
 
 // LoadFact adds a record. Records of rules the pack no longer has are
-// skipped: they count in no scheme the engine knows.
+// skipped: they count in no scheme the engine knows. It is safe to call
+// from several goroutines at once (and only with itself); Settle puts each
+// subject's facts in order.
 func (w *World) LoadFact(r *socred.CountingRecord) error {
 	ent := w.subjects[r.Subject]
 	if ent == nil {
@@ -48,12 +53,22 @@ func (w *World) LoadFact(r *socred.CountingRecord) error {
 	if !ok || r.Overturned {
 		return nil
 	}
-	ent.facts = append(ent.facts, Fact{
+	f := Fact{
 		ID: r.ID, Occurred: r.OccurredAt, Until: r.CountsUntil, Points: int32(r.Points),
 		Rule: ri, Scheme: w.e.schemeIx[r.Scheme],
-	})
+	}
+	mu := &w.loadMu[maphash.String(loadSeed, r.Subject)%uint64(len(w.loadMu))]
+	mu.Lock()
+	if ent.facts == nil {
+		ent.facts = make([]Fact, 0, 4)
+	}
+	ent.facts = append(ent.facts, f)
+	mu.Unlock()
 	return nil
 }
+
+// loadSeed spreads subjects over World.loadMu.
+var loadSeed = maphash.MakeSeed()
 
 // LoadDesignation adds a designation that has not ended.
 func (w *World) LoadDesignation(d *socred.Designation) error {
@@ -119,6 +134,9 @@ func (w *World) Settle(at time.Time) {
 }
 
 func (w *World) settle(ent *Entry, now int64) {
+	if !slices.IsSortedFunc(ent.facts, byID) {
+		slices.SortFunc(ent.facts, byID)
+	}
 	restored := slices.Clone(ent.own)
 	ent.own = ent.own[:0]
 	w.e.evaluate(ent, now, evalOpts{full: true, designations: true})
@@ -131,3 +149,5 @@ func (w *World) settle(ent *Entry, now int64) {
 		}
 	}
 }
+
+func byID(a, b Fact) int { return cmp.Compare(a.ID, b.ID) }

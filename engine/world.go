@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/socred/socred"
@@ -25,7 +26,8 @@ type World struct {
 	subjects map[string]*Entry
 	due      dueHeap
 	version  uint64
-	last     *Plan // the plan applied last
+	last     *Plan          // the plan applied last
+	loadMu   [64]sync.Mutex // guards the facts of loading subjects, by subject hash
 }
 
 // ErrStale is returned by Apply for a plan made against an older World.

@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/socred/socred"
@@ -95,7 +97,15 @@ func (s *Service) Open(ctx context.Context) error {
 	}
 	start := time.Now()
 	ld := &loader{w: s.world}
-	if err := s.store.Load(ctx, ld); err != nil {
+	// Loading builds a large heap of long-lived objects from nothing; a
+	// collection at every doubling would mark it again and again.
+	gogc := debug.SetGCPercent(800)
+	if gogc < 0 || gogc > 800 {
+		debug.SetGCPercent(gogc)
+	}
+	err := s.store.Load(ctx, ld)
+	debug.SetGCPercent(gogc)
+	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
 	settled := ld.settled
@@ -103,7 +113,7 @@ func (s *Service) Open(ctx context.Context) error {
 		settled = s.now()
 	}
 	s.world.Settle(settled)
-	s.log.Info("world loaded", "subjects", s.world.Len(), "records", ld.records, "settled", settled, "took", time.Since(start).Round(time.Millisecond))
+	s.log.Info("world loaded", "subjects", s.world.Len(), "records", ld.records.Load(), "settled", settled, "took", time.Since(start).Round(time.Millisecond))
 	s.ids.store = s.store
 	s.journal = newJournal(s.store, s.log)
 	ctx, s.cancel = context.WithCancel(context.Background())
@@ -226,14 +236,14 @@ func (b *idBlock) next() int64 {
 // loader feeds a store's state into a world.
 type loader struct {
 	w       *engine.World
-	records int
+	records atomic.Int64
 	settled time.Time
 }
 
 func (l *loader) Subject(s *socred.Subject) error  { l.w.LoadSubject(s); return nil }
 func (l *loader) Relation(r socred.Relation) error { return l.w.LoadRelation(r) }
 func (l *loader) Record(r *socred.CountingRecord) error {
-	l.records++
+	l.records.Add(1)
 	return l.w.LoadFact(r)
 }
 func (l *loader) Designation(d *socred.Designation) error { return l.w.LoadDesignation(d) }

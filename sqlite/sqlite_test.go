@@ -45,6 +45,13 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) socred.Store { return mustOpen(t, filepath.Join(t.TempDir(), "socred.db")) })
 }
 
+// TestConformanceLoadInParts runs the suite with Load reading records on
+// several connections however few there are.
+func TestConformanceLoadInParts(t *testing.T) {
+	defer sqlite.SetLoadSplitMin(0)()
+	storetest.Run(t, func(t *testing.T) socred.Store { return mustOpen(t, filepath.Join(t.TempDir(), "socred.db")) })
+}
+
 // merging merges the subject indexes to disk after every commit, so the
 // suite also runs against the on-disk half of the indexes.
 type merging struct{ *sqlite.Store }

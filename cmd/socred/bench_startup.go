@@ -60,19 +60,26 @@ from the start of the process to serving and the resident memory then.
 	return exitOK
 }
 
-// buildStartupDB fills the database in dir unless it already holds
-// subjects.
+// buildStartupDB fills the database in dir unless a complete build of the
+// same size is already there. A build that was interrupted is started over.
 func buildStartupDB(ctx context.Context, dir string, subjects, listings, records int, stdout, stderr io.Writer) error {
+	marker := filepath.Join(dir, "built")
+	want := fmt.Sprintf("subjects=%d listings=%d records=%d\n", subjects, listings, records)
+	if b, err := os.ReadFile(marker); err == nil && string(b) == want {
+		fmt.Fprintf(stdout, "startup: reusing the database in %s (%s)\n", dir, strings.TrimSpace(want))
+		return nil
+	}
+	for _, name := range []string{"socred.db", "socred.db-wal", "socred.db-shm", "built"} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
 	env, err := startBench(ctx, dir, stderr)
 	if err != nil {
 		return err
 	}
 	defer env.close()
 	svc := env.srv.svc
-	if n := svc.Population(); n > 0 {
-		fmt.Fprintf(stdout, "startup: reusing %d subjects in %s\n", n, dir)
-		return nil
-	}
 	fmt.Fprintf(stdout, "startup: building %d subjects, %d listings, %d records\n", subjects, listings, records)
 	t := time.Now()
 	if err := seedSubjects(ctx, svc, env.admin, subjects, nil); err != nil {
@@ -101,7 +108,7 @@ func buildStartupDB(ctx context.Context, dir string, subjects, listings, records
 		}
 	}
 	fmt.Fprintf(stdout, "  built in %s\n", since(t))
-	return nil
+	return os.WriteFile(marker, []byte(want), 0o644)
 }
 
 // timeStart starts "socred serve" on db and returns the time until it
