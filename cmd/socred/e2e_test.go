@@ -11,7 +11,12 @@ import (
 // binary, with the ingest validations the API documents, and checks that all of
 // it survives a restart.
 func TestZhangStory(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "socred.db")
+	playZhangStory(t, filepath.Join(t.TempDir(), "socred.db"))
+}
+
+// playZhangStory plays the story on servers with the database db, which
+// starts empty.
+func playZhangStory(t *testing.T, db string) {
 	s := startServer(t, db)
 	now := time.Now().UTC()
 

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/socred/socred"
@@ -18,7 +17,6 @@ import (
 	"github.com/socred/socred/pack"
 	"github.com/socred/socred/packs"
 	"github.com/socred/socred/service"
-	"github.com/socred/socred/sqlite"
 )
 
 // serverConfig is what serve and demo share.
@@ -35,7 +33,7 @@ type serverConfig struct {
 
 func (c *serverConfig) flags(fs *flag.FlagSet, defaultDB string) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
-	fs.StringVar(&c.db, "db", defaultDB, "SQLite database file")
+	fs.StringVar(&c.db, "db", defaultDB, "SQLite database file, or a PostgreSQL URL (postgres://user:password@host:port/database)")
 	fs.StringVar(&c.schemes, "schemes", "", "scheme pack directory (default: the example pack built into the binary)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error (debug logs every request)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
@@ -84,7 +82,7 @@ func (c *serverConfig) loadPack(stderr io.Writer) (*socred.Pack, error) {
 // server is a running socred: store, service and HTTP server.
 type server struct {
 	log   *slog.Logger
-	store *sqlite.Store
+	store socred.Store
 	svc   *service.Service
 	http  *http.Server
 	ln    net.Listener
@@ -93,13 +91,10 @@ type server struct {
 // openServer opens the store, loads the world and starts the service; it
 // does not listen yet. adminToken may be empty (no admin).
 func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socred.Pack, adminToken string) (*server, error) {
-	if strings.HasPrefix(c.db, "postgres://") || strings.HasPrefix(c.db, "postgresql://") {
-		return nil, errors.New("--db: PostgreSQL is not supported by this build; give a SQLite file path")
-	}
 	start := time.Now()
-	store, err := sqlite.Open(ctx, c.db, sqlite.WithLogger(log.With("component", "sqlite")))
+	store, err := openStore(ctx, c.db, log)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", c.db, err)
+		return nil, fmt.Errorf("open %s: %w", displayDB(c.db), err)
 	}
 	svc, err := service.New(store, p)
 	if err != nil {
@@ -115,7 +110,7 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 		store.Close()
 		return nil, err
 	}
-	log.Info("store open", "db", c.db, "pack", p.Hash[:12], "schemes", len(p.Schemes), "lists", len(p.Lists), "took", time.Since(start).Round(time.Millisecond))
+	log.Info("store open", "db", displayDB(c.db), "pack", p.Hash[:12], "schemes", len(p.Schemes), "lists", len(p.Lists), "took", time.Since(start).Round(time.Millisecond))
 	a := api.New(svc, api.Config{Logger: log.With("component", "api")})
 	return &server{
 		log:   log,
@@ -177,9 +172,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: socred serve [flags]
 
-Runs socred's HTTP API on an embedded SQLite database. The admin token is
-read from the environment variable SOCRED_ADMIN_TOKEN; without it no one is
-admin. Logs go to stderr. SIGINT or SIGTERM stops the server cleanly.
+Runs socred's HTTP API on an embedded SQLite database, or on PostgreSQL when
+--db is a postgres:// URL. The admin token is read from the environment
+variable SOCRED_ADMIN_TOKEN; without it no one is admin. Logs go to stderr.
+SIGINT or SIGTERM stops the server cleanly.
 
 Flags:
 `)

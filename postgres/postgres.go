@@ -1,0 +1,127 @@
+// Package postgres is socred's PostgreSQL store, on a pgx connection pool.
+// Each public method is one transaction; record, check and access rows are
+// written with COPY.
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/socred/socred"
+)
+
+// Store is the PostgreSQL implementation of socred.Store.
+type Store struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithLogger sets the store's logger.
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+var _ socred.Store = (*Store)(nil)
+
+// Open connects to the database at url (postgres://user:password@host/db;
+// pgx's parameters such as pool_max_conns and runtime parameters such as
+// search_path may be given as query parameters), applies the embedded
+// migrations and checks the schema version and durability.
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	s := &Store{log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err) // the error hides the password
+	}
+	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	if err := s.checkDurability(ctx); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkDurability refuses a server or session that acknowledges commits
+// before they are on disk. Settings a database does not have (CockroachDB
+// has no fsync) read as NULL and pass.
+func (s *Store) checkDurability(ctx context.Context) error {
+	var fsync, syncCommit *string
+	err := s.pool.QueryRow(ctx, `SELECT current_setting('fsync', true), current_setting('synchronous_commit', true)`).
+		Scan(&fsync, &syncCommit)
+	if err != nil {
+		return fmt.Errorf("postgres: durability settings: %w", err)
+	}
+	if (fsync != nil && *fsync == "off") || (syncCommit != nil && *syncCommit == "off") {
+		return fmt.Errorf("postgres: durability is off (fsync=%s, synchronous_commit=%s; want both on): an acknowledged write could be lost in a crash",
+			deref(fsync), deref(syncCommit))
+	}
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "?"
+	}
+	return *s
+}
+
+// Close closes the pool's connections, waiting for those in use.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(n int64) time.Time { return time.UnixMicro(n).UTC() }
+
+// nullMicros is t in microseconds, or NULL when t is nil.
+func nullMicros(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	n := micros(*t)
+	return &n
+}
+
+// timeOrNil reads a nullable time column.
+func timeOrNil(n *int64) *time.Time {
+	if n == nil {
+		return nil
+	}
+	t := fromMicros(*n)
+	return &t
+}
+
+// nullText is s, or NULL when s is empty.
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,211 @@
+package postgres_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/socred/socred"
+	"github.com/socred/socred/postgres"
+	"github.com/socred/socred/postgres/postgrestest"
+	"github.com/socred/socred/storetest"
+)
+
+var (
+	ctx = context.Background()
+	t0  = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+)
+
+// database returns the test database's URL, or skips the test.
+func database(tb testing.TB) string {
+	tb.Helper()
+	return postgrestest.Database(tb, "the PostgreSQL conformance suite")
+}
+
+func mustOpen(tb testing.TB, url string) *postgres.Store {
+	tb.Helper()
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// queryInt runs a query returning one integer on a connection of its own.
+func queryInt(tb testing.TB, url, query string) int {
+	tb.Helper()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, query).Scan(&n); err != nil {
+		tb.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func TestConformance(t *testing.T) {
+	db := database(t)
+	storetest.Run(t, func(t *testing.T) socred.Store { return mustOpen(t, postgrestest.Schema(t, db)) })
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	url := postgrestest.Schema(t, database(t))
+	mustOpen(t, url).Close()
+	postgrestest.Exec(t, url, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)`)
+	s, err := postgres.Open(ctx, url)
+	if err == nil {
+		s.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "schema version 99") {
+		t.Errorf("opening a newer schema: got %v, want a refusal naming version 99", err)
+	}
+}
+
+// Servers starting at once on a new database migrate it once, one after
+// the other.
+func TestMigrationsRecorded(t *testing.T) {
+	url := postgrestest.Schema(t, database(t))
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := postgres.Open(ctx, url)
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("open %d of 4 at once: %v", i+1, err)
+		}
+	}
+	mustOpen(t, url).Close() // a later open applies nothing again
+	n := queryInt(t, url, `SELECT COUNT(*) FROM schema_migrations`)
+	v := queryInt(t, url, `SELECT MAX(version) FROM schema_migrations`)
+	if n != postgres.SchemaVersion() || v != postgres.SchemaVersion() {
+		t.Errorf("schema_migrations: %d rows up to version %d, want %d", n, v, postgres.SchemaVersion())
+	}
+}
+
+func record(id int, key, subject string) *socred.Record {
+	return &socred.Record{ID: strconv.Itoa(id), Key: key, Subject: subject, Scheme: "city", Rule: "red-light", Points: -5,
+		OccurredAt: t0, CountsUntil: t0.AddDate(1, 0, 0), Reporter: "city", AcceptedAt: t0}
+}
+
+func token(id, hash string) *socred.Token {
+	return &socred.Token{ID: id, Role: socred.RoleProvider, Name: id, Hash: []byte(hash), CreatedAt: t0}
+}
+
+// A unique violation, on any table, fails the whole write with a conflict.
+func TestUniqueViolationIsConflict(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stored *socred.Write // committed first
+		write  *socred.Write // fails
+	}{
+		{"record key stored before",
+			&socred.Write{Records: []*socred.Record{record(1, "k1", "li")}},
+			&socred.Write{Records: []*socred.Record{record(2, "k2", "li"), record(3, "k1", "zhang")}}},
+		{"record key twice in one write",
+			&socred.Write{},
+			&socred.Write{Records: []*socred.Record{record(2, "k2", "li"), record(3, "k2", "zhang")}}},
+		{"record id stored before",
+			&socred.Write{Records: []*socred.Record{record(1, "k1", "li")}},
+			&socred.Write{Records: []*socred.Record{record(2, "k2", "li"), record(1, "k3", "li")}}},
+		{"token hash stored before",
+			&socred.Write{Tokens: []*socred.Token{token("tok-1", "secret hash")}},
+			&socred.Write{Records: []*socred.Record{record(2, "k2", "li")}, Tokens: []*socred.Token{token("tok-2", "secret hash")}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustOpen(t, postgrestest.Schema(t, database(t)))
+			defer s.Close()
+			tc.stored.Now, tc.write.Now = t0, t0
+			if err := s.Commit(ctx, tc.stored); err != nil {
+				t.Fatal(err)
+			}
+			err := s.Commit(ctx, tc.write)
+			if got := socred.ErrorCode(err); got != socred.ECONFLICT {
+				t.Errorf("got %v (code %s), want code %s", err, got, socred.ECONFLICT)
+			}
+			if found, _ := s.RecordsByKey(ctx, "city", []string{"k2"}); len(found) != 0 {
+				t.Errorf("the failed write stored record k2: %v", found["k2"])
+			}
+		})
+	}
+}
+
+// records returns n records numbered from first, spread over 10,000
+// subjects the way reporters' batches are.
+func records(first, n int) []*socred.Record {
+	out := make([]*socred.Record, n)
+	for i := range out {
+		id := first + i
+		out[i] = &socred.Record{ID: strconv.Itoa(id), Key: "k" + strconv.Itoa(id), Subject: "s" + strconv.Itoa(id*7919%10_000),
+			Scheme: "city", Rule: "red-light", Points: -5, OccurredAt: t0, CountsUntil: t0.AddDate(1, 0, 0),
+			Reporter: "city", Evidence: "camera 7", AcceptedAt: t0.Add(time.Minute)}
+	}
+	return out
+}
+
+// BenchmarkCommitRecords commits writes of 1,000 records each, as the
+// service's group commit does under load.
+func BenchmarkCommitRecords(b *testing.B) {
+	const batch = 1000
+	s := mustOpen(b, postgrestest.Schema(b, database(b)))
+	defer s.Close()
+	next := 1
+	for b.Loop() {
+		if err := s.Commit(ctx, &socred.Write{Now: t0, Records: records(next, batch)}); err != nil {
+			b.Fatal(err)
+		}
+		next += batch
+	}
+	b.ReportMetric(float64(next-1)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkLoad scans a database of 1M records through Load.
+func BenchmarkLoad(b *testing.B) {
+	const n, batch = 1_000_000, 10_000
+	url := postgrestest.Schema(b, database(b))
+	s := mustOpen(b, url)
+	for first := 1; first <= n; first += batch {
+		if err := s.Commit(ctx, &socred.Write{Now: t0, Records: records(first, batch)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s.Close()
+	s = mustOpen(b, url)
+	defer s.Close()
+	for b.Loop() {
+		var l countingLoader
+		if err := s.Load(ctx, &l); err != nil {
+			b.Fatal(err)
+		}
+		if l.records != n {
+			b.Fatalf("loaded %d records, want %d", l.records, n)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// countingLoader counts the records it is given and keeps nothing.
+type countingLoader struct{ records int }
+
+func (l *countingLoader) Subject(*socred.Subject) error           { return nil }
+func (l *countingLoader) Relation(socred.Relation) error          { return nil }
+func (l *countingLoader) Record(*socred.CountingRecord) error     { l.records++; return nil }
+func (l *countingLoader) Designation(*socred.Designation) error   { return nil }
+func (l *countingLoader) Listing(string, string, time.Time) error { return nil }
+func (l *countingLoader) Settled(time.Time) error                 { return nil }
+
+var _ socred.Loader = (*countingLoader)(nil)

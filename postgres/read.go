@@ -1,0 +1,291 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/socred/socred"
+)
+
+func notFound(format string, args ...any) error {
+	return socred.Errorf(socred.ENOTFOUND, format, args...)
+}
+
+// Subject returns a subject.
+func (s *Store) Subject(ctx context.Context, id string) (*socred.Subject, error) {
+	sub, err := scanSubject(s.pool.QueryRow(ctx, `SELECT id, kind, name, region, groups FROM subjects WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("subject %q not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("subject: %w", err)
+	}
+	return sub, nil
+}
+
+// scanSubject reads the columns id, kind, name, region, groups.
+func scanSubject(row pgx.Row) (*socred.Subject, error) {
+	var (
+		sub    socred.Subject
+		groups string
+	)
+	if err := row.Scan(&sub.ID, &sub.Kind, &sub.Name, &sub.Region, &groups); err != nil {
+		return nil, err
+	}
+	if groups == "[]" {
+		sub.Groups = []string{}
+	} else if err := json.Unmarshal([]byte(groups), &sub.Groups); err != nil {
+		return nil, fmt.Errorf("subject %s groups: %w", sub.ID, err)
+	}
+	return &sub, nil
+}
+
+// Relations returns the relations from or to a subject.
+func (s *Store) Relations(ctx context.Context, subject string) ([]socred.Relation, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT from_id, type, to_id FROM relations WHERE from_id = $1
+		UNION SELECT from_id, type, to_id FROM relations WHERE to_id = $1 ORDER BY 1, 2, 3`, subject)
+	out, err := pgx.AppendRows(make([]socred.Relation, 0), rows, func(row pgx.CollectableRow) (socred.Relation, error) {
+		var r socred.Relation
+		err := row.Scan(&r.From, &r.Type, &r.To)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("relations: %w", err)
+	}
+	return out, nil
+}
+
+const recordSelect = `SELECT r.id, r.reporter, COALESCE(r.key, ''), r.subject, r.scheme, r.rule, r.points, r.occurred_at, r.counts_until,
+	r.evidence, r.derived_from, COALESCE(r.derived_subject, ''), COALESCE(r.derived_relation, ''), r.accepted_at, r.overturned_at IS NOT NULL
+	FROM records r`
+
+func scanRecord(row pgx.CollectableRow) (*socred.Record, error) {
+	var (
+		r                               socred.Record
+		id, occurred, until, accepted   int64
+		derivedFrom                     *int64
+		derivedSubject, derivedRelation string
+	)
+	err := row.Scan(&id, &r.Reporter, &r.Key, &r.Subject, &r.Scheme, &r.Rule, &r.Points, &occurred, &until,
+		&r.Evidence, &derivedFrom, &derivedSubject, &derivedRelation, &accepted, &r.Overturned)
+	if err != nil {
+		return nil, err
+	}
+	r.ID = strconv.FormatInt(id, 10)
+	r.OccurredAt, r.CountsUntil, r.AcceptedAt = fromMicros(occurred), fromMicros(until), fromMicros(accepted)
+	if derivedFrom != nil {
+		r.DerivedFrom = &socred.Derivation{Record: strconv.FormatInt(*derivedFrom, 10), Subject: derivedSubject, Relation: derivedRelation}
+	}
+	return &r, nil
+}
+
+// RecordsByKey returns a reporter's records with the given keys.
+func (s *Store) RecordsByKey(ctx context.Context, reporter string, keys []string) (map[string]*socred.Record, error) {
+	out := make(map[string]*socred.Record)
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, _ := s.pool.Query(ctx, recordSelect+` JOIN record_keys k ON r.subject = k.subject AND r.id = k.id
+		WHERE k.reporter = $1 AND k.key = ANY($2)`, reporter, keys)
+	recs, err := pgx.CollectRows(rows, scanRecord)
+	if err != nil {
+		return nil, fmt.Errorf("records by key: %w", err)
+	}
+	for _, r := range recs {
+		out[r.Key] = r
+	}
+	return out, nil
+}
+
+// SubjectRecords returns a subject's records, oldest first.
+func (s *Store) SubjectRecords(ctx context.Context, subject string) ([]*socred.Record, error) {
+	rows, _ := s.pool.Query(ctx, recordSelect+` WHERE r.subject = $1 ORDER BY r.id`, subject)
+	out, err := pgx.AppendRows(make([]*socred.Record, 0), rows, scanRecord)
+	if err != nil {
+		return nil, fmt.Errorf("subject records: %w", err)
+	}
+	return out, nil
+}
+
+const designationSelect = `SELECT id, list, subject, authority, reason, case_ref, since, until, ended_at, end_reason FROM designations`
+
+func scanDesignation(row pgx.CollectableRow) (*socred.Designation, error) {
+	var (
+		d            socred.Designation
+		since, until int64
+		ended        *int64
+	)
+	if err := row.Scan(&d.ID, &d.List, &d.Subject, &d.Authority, &d.Reason, &d.Case, &since, &until, &ended, &d.EndReason); err != nil {
+		return nil, err
+	}
+	d.Since, d.Until, d.EndedAt = fromMicros(since), fromMicros(until), timeOrNil(ended)
+	return &d, nil
+}
+
+// SubjectDesignations returns every designation of a subject.
+func (s *Store) SubjectDesignations(ctx context.Context, subject string) ([]*socred.Designation, error) {
+	rows, _ := s.pool.Query(ctx, designationSelect+` WHERE subject = $1 ORDER BY since, id`, subject)
+	out, err := pgx.AppendRows(make([]*socred.Designation, 0), rows, scanDesignation)
+	if err != nil {
+		return nil, fmt.Errorf("designations: %w", err)
+	}
+	return out, nil
+}
+
+// ActiveDesignation returns the subject's designation on a list in force at now.
+func (s *Store) ActiveDesignation(ctx context.Context, list, subject string, now time.Time) (*socred.Designation, error) {
+	rows, _ := s.pool.Query(ctx, designationSelect+` WHERE subject = $1 AND list = $2
+		AND since <= $3 AND until > $3 AND (ended_at IS NULL OR ended_at > $3) ORDER BY since DESC LIMIT 1`, subject, list, micros(now))
+	d, err := pgx.CollectOneRow(rows, scanDesignation)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("subject %q is not on list %q", subject, list)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("designation: %w", err)
+	}
+	return d, nil
+}
+
+func limit(p socred.Page) (int, int) {
+	l := p.Limit
+	if l <= 0 || l > 1000 {
+		l = 1000
+	}
+	return l, max(p.Offset, 0)
+}
+
+// ListEntries returns the current own entries on a list.
+func (s *Store) ListEntries(ctx context.Context, list string, page socred.Page) ([]socred.Listing, error) {
+	lim, off := limit(page)
+	rows, _ := s.pool.Query(ctx, `SELECT subject, list, designation, since, until, reason, case_ref, authority, legal_basis
+		FROM listings WHERE list = $1 AND ended_at IS NULL ORDER BY since, id LIMIT $2 OFFSET $3`, list, lim, off)
+	out, err := pgx.AppendRows(make([]socred.Listing, 0), rows, func(row pgx.CollectableRow) (socred.Listing, error) {
+		var (
+			l     socred.Listing
+			since int64
+			until *int64
+		)
+		err := row.Scan(&l.Subject, &l.List, &l.Designation, &since, &until, &l.Reason, &l.Case, &l.Authority, &l.LegalBasis)
+		l.Since, l.Until = fromMicros(since), timeOrNil(until)
+		return l, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list entries: %w", err)
+	}
+	return out, nil
+}
+
+// Checks returns a subject's checks, newest first.
+func (s *Store) Checks(ctx context.Context, subject string, page socred.Page) ([]socred.CheckEntry, error) {
+	lim, off := limit(page)
+	rows, _ := s.pool.Query(ctx, `SELECT id, subject, at, by, token_id, action, purpose, allowed
+		FROM checks WHERE subject = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, subject, lim, off)
+	out, err := pgx.AppendRows(make([]socred.CheckEntry, 0), rows, func(row pgx.CollectableRow) (socred.CheckEntry, error) {
+		var (
+			c  socred.CheckEntry
+			at int64
+		)
+		err := row.Scan(&c.ID, &c.Subject, &at, &c.By, &c.TokenID, &c.Action, &c.Purpose, &c.Allowed)
+		c.At = fromMicros(at)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("checks: %w", err)
+	}
+	return out, nil
+}
+
+// Accesses returns the reads of a subject's file by others, newest first.
+func (s *Store) Accesses(ctx context.Context, subject string, page socred.Page) ([]socred.Access, error) {
+	lim, off := limit(page)
+	rows, _ := s.pool.Query(ctx, `SELECT subject, at, by, role, token_id, purpose
+		FROM accesses WHERE subject = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, subject, lim, off)
+	out, err := pgx.AppendRows(make([]socred.Access, 0), rows, func(row pgx.CollectableRow) (socred.Access, error) {
+		var (
+			a  socred.Access
+			at int64
+		)
+		err := row.Scan(&a.Subject, &at, &a.By, &a.Role, &a.TokenID, &a.Purpose)
+		a.At = fromMicros(at)
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accesses: %w", err)
+	}
+	return out, nil
+}
+
+// Register returns the published entries matching the query. The published
+// lists and, for each, the latest since whose grace period has passed at
+// now are joined in as arrays, so the statement is the same for any number
+// of lists.
+func (s *Store) Register(ctx context.Context, q socred.RegisterQuery) ([]socred.RegisterEntry, error) {
+	lim, off := limit(q.Page)
+	if len(q.Lists) == 0 {
+		return []socred.RegisterEntry{}, nil
+	}
+	lists := make([]string, 0, len(q.Lists))
+	latest := make([]int64, 0, len(q.Lists))
+	for id, after := range q.Lists {
+		// since + after <= now, with calendar durations: since <= now - after.
+		lists = append(lists, id)
+		latest = append(latest, micros(after.SubFrom(q.Now)))
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT l.list, s.name, l.subject, l.since, l.until, l.authority, l.legal_basis, l.reason, l.case_ref
+		FROM listings l
+		JOIN unnest($2::TEXT[], $3::BIGINT[]) AS p (list, latest) ON p.list = l.list
+		JOIN subjects s ON s.id = l.subject
+		WHERE l.ended_at IS NULL AND (l.until IS NULL OR l.until > $1) AND l.since <= p.latest
+			AND ($4 = '' OR s.id = $4 OR s.name ILIKE $5 ESCAPE '\')
+		ORDER BY l.since DESC, l.id DESC LIMIT $6 OFFSET $7`,
+		micros(q.Now), lists, latest, q.Q, "%"+likeEscape(q.Q)+"%", lim, off)
+	out, err := pgx.AppendRows(make([]socred.RegisterEntry, 0), rows, func(row pgx.CollectableRow) (socred.RegisterEntry, error) {
+		var (
+			e     socred.RegisterEntry
+			since int64
+			until *int64
+		)
+		err := row.Scan(&e.List, &e.Name, &e.Subject, &since, &until, &e.Authority, &e.LegalBasis, &e.Reason, &e.Case)
+		e.Since, e.Until = fromMicros(since), timeOrNil(until)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	return out, nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// TokenByHash returns the token whose secret hashes to hash.
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (*socred.Token, error) {
+	var (
+		t         socred.Token
+		actions   string
+		createdAt int64
+	)
+	err := s.pool.QueryRow(ctx, `SELECT id, hash, role, authority, subject, actions, name, created_at FROM tokens WHERE hash = $1`, hash).
+		Scan(&t.ID, &t.Hash, &t.Role, &t.Authority, &t.Subject, &actions, &t.Name, &createdAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("token not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token: %w", err)
+	}
+	if err := json.Unmarshal([]byte(actions), &t.Actions); err != nil {
+		return nil, fmt.Errorf("token %s actions: %w", t.ID, err)
+	}
+	if len(t.Actions) == 0 {
+		t.Actions = nil
+	}
+	t.CreatedAt = fromMicros(createdAt)
+	return &t, nil
+}

@@ -1,0 +1,252 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/socred/socred"
+)
+
+// Commit writes w in one transaction: the small statements in one pipelined
+// batch, then the records, checks and accesses with COPY.
+func (s *Store) Commit(ctx context.Context, w *socred.Write) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("commit: begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if err := commit(ctx, tx, w); err != nil {
+		return mapError(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return mapError(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
+
+func commit(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
+	now := micros(w.Now)
+	b := &pgx.Batch{}
+	queueSubjects(b, w.Subjects, now)
+	queueRelations(b, w.Relate, w.Unrelate, now)
+	for _, d := range w.Designations {
+		queueDesignation(b, d, now)
+	}
+	queueEvents(b, w.Events)
+	for _, t := range w.Tokens {
+		acts, _ := json.Marshal(nonNil(t.Actions))
+		b.Queue(`INSERT INTO tokens (id, hash, role, authority, subject, actions, name, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			t.ID, t.Hash, string(t.Role), t.Authority, t.Subject, string(acts), t.Name, micros(t.CreatedAt))
+	}
+	if w.Settled != nil {
+		b.Queue(`UPDATE meta SET value = $1 WHERE key = 'settled'`, micros(*w.Settled))
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+	}
+	if err := copyRecords(ctx, tx, w.Records); err != nil {
+		return err
+	}
+	if err := copyChecks(ctx, tx, w.Checks); err != nil {
+		return err
+	}
+	return copyAccesses(ctx, tx, w.Accesses)
+}
+
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}
+
+// queueSubjects creates or replaces the subjects with one statement. A
+// statement may not upsert a row twice, so the last version of a subject
+// wins; the rows go in id order, so that concurrent writes lock them in the
+// same order.
+func queueSubjects(b *pgx.Batch, subs []*socred.Subject, now int64) {
+	if len(subs) == 0 {
+		return
+	}
+	last := make(map[string]*socred.Subject, len(subs))
+	for _, sub := range subs {
+		last[sub.ID] = sub
+	}
+	ids := slices.Sorted(maps.Keys(last))
+	kinds, names, regions, groups := make([]string, len(ids)), make([]string, len(ids)), make([]string, len(ids)), make([]string, len(ids))
+	for i, id := range ids {
+		sub := last[id]
+		g, _ := json.Marshal(nonNil(sub.Groups))
+		kinds[i], names[i], regions[i], groups[i] = string(sub.Kind), sub.Name, sub.Region, string(g)
+	}
+	b.Queue(`INSERT INTO subjects (id, kind, name, region, groups, created_at, updated_at)
+		SELECT id, kind, name, region, groups, $6, $6
+		FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) AS s (id, kind, name, region, groups)
+		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, region = excluded.region,
+			groups = excluded.groups, updated_at = excluded.updated_at`,
+		ids, kinds, names, regions, groups, now)
+}
+
+// queueRelations adds the relations in relate, then removes those in
+// unrelate.
+func queueRelations(b *pgx.Batch, relate, unrelate []socred.Relation, now int64) {
+	columns := func(rs []socred.Relation) (from, typ, to []string) {
+		from, typ, to = make([]string, len(rs)), make([]string, len(rs)), make([]string, len(rs))
+		for i, r := range rs {
+			from[i], typ[i], to[i] = r.From, r.Type, r.To
+		}
+		return from, typ, to
+	}
+	if len(relate) > 0 {
+		from, typ, to := columns(relate)
+		b.Queue(`INSERT INTO relations (from_id, type, to_id, created_at)
+			SELECT from_id, type, to_id, $4 FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS r (from_id, type, to_id)
+			ON CONFLICT DO NOTHING`, from, typ, to, now)
+	}
+	if len(unrelate) > 0 {
+		from, typ, to := columns(unrelate)
+		b.Queue(`DELETE FROM relations WHERE (from_id, type, to_id) IN
+			(SELECT from_id, type, to_id FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS r (from_id, type, to_id))`, from, typ, to)
+	}
+}
+
+func queueDesignation(b *pgx.Batch, d *socred.Designation, now int64) {
+	b.Queue(`INSERT INTO designations (id, list, subject, authority, reason, case_ref, since, until, ended_at, end_reason, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (id) DO UPDATE SET until = excluded.until, ended_at = excluded.ended_at, end_reason = excluded.end_reason`,
+		d.ID, d.List, d.Subject, d.Authority, d.Reason, d.Case, micros(d.Since), micros(d.Until), nullMicros(d.EndedAt), d.EndReason, now)
+}
+
+// queueEvents keeps the listings table in step with the engine's events
+// about subjects' own listings. Applying an event twice changes nothing.
+func queueEvents(b *pgx.Batch, events []socred.Event) {
+	for i := range events {
+		e := &events[i]
+		l := e.Listing
+		if l == nil || l.Via != nil {
+			continue
+		}
+		switch e.Kind {
+		case socred.EventListed:
+			b.Queue(`INSERT INTO listings (subject, list, designation, since, until, reason, case_ref, authority, legal_basis)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+				e.Subject, l.List, l.Designation, micros(l.Since), nullMicros(l.Until), l.Reason, l.Case, l.Authority, l.LegalBasis)
+		case socred.EventDelisted:
+			b.Queue(`UPDATE listings SET ended_at = $1 WHERE subject = $2 AND list = $3 AND designation = $4 AND ended_at IS NULL`,
+				micros(e.At), e.Subject, l.List, l.Designation)
+		case socred.EventTermChanged:
+			b.Queue(`UPDATE listings SET until = $1 WHERE subject = $2 AND list = $3 AND designation = $4 AND ended_at IS NULL`,
+				nullMicros(l.Until), e.Subject, l.List, l.Designation)
+		}
+	}
+}
+
+// copyRecords stores the records' idempotency keys, whose unique violation
+// reports a key stored before, then the records.
+func copyRecords(ctx context.Context, tx pgx.Tx, recs []*socred.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(recs))
+	keyed := make([]int, 0, len(recs))
+	for i, r := range recs {
+		id, err := strconv.ParseInt(r.ID, 10, 64)
+		if err != nil {
+			return fmt.Errorf("record id %q: %w", r.ID, err)
+		}
+		ids[i] = id
+		if r.Key != "" {
+			keyed = append(keyed, i)
+		}
+	}
+	if len(keyed) > 0 {
+		row := make([]any, 4)
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"record_keys"}, []string{"reporter", "key", "subject", "id"},
+			pgx.CopyFromSlice(len(keyed), func(i int) ([]any, error) {
+				r := recs[keyed[i]]
+				row[0], row[1], row[2], row[3] = r.Reporter, r.Key, r.Subject, ids[keyed[i]]
+				return row, nil // pgx encodes a row before it asks for the next
+			}))
+		if err != nil {
+			return fmt.Errorf("record keys: %w", err)
+		}
+	}
+	row := make([]any, len(recordColumns))
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"records"}, recordColumns, pgx.CopyFromSlice(len(recs), func(i int) ([]any, error) {
+		r := recs[i]
+		row[0], row[1], row[2], row[3] = r.Subject, ids[i], r.Reporter, nullText(r.Key)
+		row[4], row[5], row[6], row[7], row[8] = r.Scheme, r.Rule, r.Points, micros(r.OccurredAt), micros(r.CountsUntil)
+		row[9], row[10], row[11], row[12] = r.Evidence, nil, nil, nil
+		if d := r.DerivedFrom; d != nil {
+			from, err := strconv.ParseInt(d.Record, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("record %s derived from %q: %w", r.ID, d.Record, err)
+			}
+			row[10], row[11], row[12] = from, d.Subject, d.Relation
+		}
+		row[13] = micros(r.AcceptedAt)
+		return row, nil
+	}))
+	if err != nil {
+		return fmt.Errorf("records: %w", err)
+	}
+	return nil
+}
+
+var recordColumns = []string{"subject", "id", "reporter", "key", "scheme", "rule", "points", "occurred_at", "counts_until",
+	"evidence", "derived_from", "derived_subject", "derived_relation", "accepted_at"}
+
+// copyChecks appends checks; the table numbers them.
+func copyChecks(ctx context.Context, tx pgx.Tx, cs []socred.CheckEntry) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	row := make([]any, 7)
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"checks"}, []string{"subject", "at", "by", "token_id", "action", "purpose", "allowed"},
+		pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
+			c := &cs[i]
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = c.Subject, micros(c.At), c.By, c.TokenID, c.Action, c.Purpose, c.Allowed
+			return row, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("checks: %w", err)
+	}
+	return nil
+}
+
+// copyAccesses appends accesses; the table numbers them.
+func copyAccesses(ctx context.Context, tx pgx.Tx, as []socred.Access) error {
+	if len(as) == 0 {
+		return nil
+	}
+	row := make([]any, 6)
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"accesses"}, []string{"subject", "at", "by", "role", "token_id", "purpose"},
+		pgx.CopyFromSlice(len(as), func(i int) ([]any, error) {
+			a := &as[i]
+			row[0], row[1], row[2], row[3], row[4], row[5] = a.Subject, micros(a.At), a.By, string(a.Role), a.TokenID, a.Purpose
+			return row, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("accesses: %w", err)
+	}
+	return nil
+}
+
+// ReserveIDs reserves n record ids. The row lock on the counter orders
+// concurrent reservations, from this server or another.
+func (s *Store) ReserveIDs(ctx context.Context, n int) (int64, error) {
+	var first int64
+	err := s.pool.QueryRow(ctx, `UPDATE meta SET value = value + $1 WHERE key = 'next_record_id' RETURNING value - $1`, int64(n)).Scan(&first)
+	if err != nil {
+		return 0, fmt.Errorf("reserve ids: %w", err)
+	}
+	return first, nil
+}
