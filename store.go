@@ -37,6 +37,13 @@ type Store interface {
 	// TokenByHash returns the token whose secret hashes to hash.
 	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
 
+	// Changes returns up to limit changes of the feed after seq, oldest
+	// first. Changes older than FeedRetention may be gone.
+	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
+	// RecordsByRef returns the records named, in id order; records not
+	// found are left out.
+	RecordsByRef(ctx context.Context, refs []RecordRef) ([]*Record, error)
+
 	// Load streams everything the engine needs to rebuild its world.
 	Load(ctx context.Context, l Loader) error
 	// Ping checks that the store is reachable.
@@ -67,6 +74,15 @@ type Write struct {
 	// Settled, when set, is the moment up to which every time-driven change
 	// has been applied; a restarted server settles its world there.
 	Settled *time.Time
+	// Due, when set, says the write applies the time-driven changes of
+	// DueSubjects that fell due by then: the scheduler's writes.
+	Due         *time.Time
+	DueSubjects []string
+	// Seq, when positive, makes the write change Seq of the change feed:
+	// Commit fails with ErrStale unless the last change stored is Seq-1.
+	// Writes that change the world carry one; checks, accesses and tokens
+	// alone do not.
+	Seq int64
 }
 
 // CheckEntry is a logged check, as the subject's file shows it.
@@ -132,7 +148,8 @@ type CountingRecord struct {
 // Loader receives a store's state at start, in this order: subjects,
 // relations, records that still count or will (CountsUntil after the
 // settled time), designations not ended, current automatic listings, and
-// last the settled time (zero when nothing was ever settled). Record may be
+// last the settled time (zero when nothing was ever settled) with the last
+// change of the feed that the state includes. Record may be
 // called from several goroutines at once; the other methods are called from
 // one goroutine, never while Record runs.
 type Loader interface {
@@ -141,5 +158,5 @@ type Loader interface {
 	Record(r *CountingRecord) error
 	Designation(d *Designation) error
 	Listing(subject, list string, since time.Time) error
-	Settled(t time.Time) error
+	Settled(t time.Time, seq int64) error
 }

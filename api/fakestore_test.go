@@ -27,6 +27,7 @@ type fakeStore struct {
 	accesses     []socred.Access
 	tokens       map[string]*socred.Token // by string(hash)
 	settled      time.Time
+	changes      []socred.Change // the feed; the last one's Seq is the position
 
 	// Failures to inject, and what the last list read asked for.
 	pingErr   error
@@ -62,6 +63,20 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 			return socred.Errorf(socred.ECONFLICT, "key %q of %q is stored", r.Key, r.Reporter)
 		}
 		keys[k] = true
+	}
+	if w.Seq > 0 {
+		if w.Seq != int64(len(s.changes))+1 {
+			return socred.ErrStale
+		}
+		body, err := socred.ChangeBody(w)
+		if err != nil {
+			return err
+		}
+		c, err := socred.DecodeChange(w.Seq, w.Now, body)
+		if err != nil {
+			return err
+		}
+		s.changes = append(s.changes, c)
 	}
 	for _, sub := range w.Subjects {
 		c := *sub
@@ -311,7 +326,35 @@ func (s *fakeStore) Load(ctx context.Context, l socred.Loader) error {
 			}
 		}
 	}
-	return l.Settled(s.settled)
+	return l.Settled(s.settled, int64(len(s.changes)))
+}
+
+func (s *fakeStore) Changes(ctx context.Context, after int64, limit int) ([]socred.Change, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if after >= int64(len(s.changes)) {
+		return nil, nil
+	}
+	return slices.Clone(s.changes[after:min(int(after)+limit, len(s.changes))]), nil
+}
+
+func (s *fakeStore) RecordsByRef(ctx context.Context, refs []socred.RecordRef) ([]*socred.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*socred.Record
+	for _, r := range s.records {
+		id, _ := strconv.ParseInt(r.ID, 10, 64)
+		if slices.ContainsFunc(refs, func(x socred.RecordRef) bool { return x.ID == id }) {
+			c := *r
+			out = append(out, &c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *socred.Record) int {
+		x, _ := strconv.ParseInt(a.ID, 10, 64)
+		y, _ := strconv.ParseInt(b.ID, 10, 64)
+		return cmp.Compare(x, y)
+	})
+	return out, nil
 }
 
 func (s *fakeStore) Ping(ctx context.Context) error {

@@ -61,6 +61,12 @@ type Change struct {
 	// overturned: they stop counting everywhere, with the joint-liability
 	// records derived from them.
 	Overturn []RecordRef
+	// Touch names subjects to bring up to the plan's moment, applying the
+	// time-driven changes due by then.
+	Touch []string
+	// Stored says the change was planned and stored by another server: its
+	// records include those derived from them, so none are derived again.
+	Stored bool
 }
 
 // RecordRef names one record of one subject.
@@ -228,8 +234,13 @@ func (pl *planner) apply(c Change) error {
 			return err
 		}
 	}
+	for _, id := range c.Touch {
+		if _, err := pl.entry(id); err != nil {
+			return err
+		}
+	}
 	for i, r := range c.Records {
-		if err := pl.record(r); err != nil {
+		if err := pl.record(r, !c.Stored); err != nil {
 			return prefixed("records["+strconv.Itoa(i)+"]", err)
 		}
 	}
@@ -304,7 +315,9 @@ func insertEdge(edges []edge, x edge) []edge {
 	return slices.Insert(edges, i, x)
 }
 
-func (pl *planner) record(r *socred.Record) error {
+// record adds a record, and when derive is set the joint-liability records
+// derived from it.
+func (pl *planner) record(r *socred.Record, derive bool) error {
 	e := pl.w.e
 	f, err := e.Fact(r)
 	if err != nil {
@@ -319,7 +332,7 @@ func (pl *planner) record(r *socred.Record) error {
 		return socred.FieldErrorf("subject", "subject %q is outside the scope of scheme %q", r.Subject, r.Scheme)
 	}
 	pl.addFact(wk, f)
-	if r.DerivedFrom != nil {
+	if r.DerivedFrom != nil || !derive {
 		return nil
 	}
 	rule := e.rules[f.Rule]

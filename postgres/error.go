@@ -39,3 +39,11 @@ func mapError(err error) error {
 	}
 	return err
 }
+
+// isSerializationFailure reports whether err is a serialization failure,
+// which databases that run every transaction serializably (CockroachDB)
+// return where PostgreSQL makes a writer wait.
+func isSerializationFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == serializationFailure
+}

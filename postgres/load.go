@@ -26,9 +26,12 @@ func (s *Store) Load(ctx context.Context, l socred.Loader) error {
 }
 
 func load(ctx context.Context, tx pgx.Tx, l socred.Loader) error {
-	var settled int64
+	var settled, seq int64
 	if err := tx.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'settled'`).Scan(&settled); err != nil {
 		return fmt.Errorf("load settled: %w", err)
+	}
+	if err := tx.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'feed_seq'`).Scan(&seq); err != nil {
+		return fmt.Errorf("load feed: %w", err)
 	}
 
 	rows, _ := tx.Query(ctx, `SELECT id, kind, name, region, groups FROM subjects`)
@@ -89,7 +92,7 @@ func load(ctx context.Context, tx pgx.Tx, l socred.Loader) error {
 	if settled > 0 {
 		t = fromMicros(settled)
 	}
-	return l.Settled(t)
+	return l.Settled(t, seq)
 }
 
 // loadRecords streams the records that count at settled or will. It is

@@ -289,3 +289,38 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (*socred.Token, er
 	t.CreatedAt = fromMicros(createdAt)
 	return &t, nil
 }
+
+// Changes returns up to limit changes of the feed after seq, oldest first.
+func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]socred.Change, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT seq, at, body FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	out, err := pgx.AppendRows(make([]socred.Change, 0), rows, func(row pgx.CollectableRow) (socred.Change, error) {
+		var (
+			seq, at int64
+			body    []byte
+		)
+		if err := row.Scan(&seq, &at, &body); err != nil {
+			return socred.Change{}, err
+		}
+		return socred.DecodeChange(seq, fromMicros(at), body)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("changes: %w", err)
+	}
+	return out, nil
+}
+
+// RecordsByRef returns the records named, in id order; records not found
+// are left out.
+func (s *Store) RecordsByRef(ctx context.Context, refs []socred.RecordRef) ([]*socred.Record, error) {
+	ids, subjects := make([]int64, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		ids[i], subjects[i] = r.ID, r.Subject
+	}
+	rows, _ := s.pool.Query(ctx, recordSelect+` JOIN unnest($1::text[], $2::bigint[]) AS x (subject, id)
+		ON r.subject = x.subject AND r.id = x.id ORDER BY r.id`, subjects, ids)
+	out, err := pgx.AppendRows(make([]*socred.Record, 0, len(refs)), rows, scanRecord)
+	if err != nil {
+		return nil, fmt.Errorf("records by ref: %w", err)
+	}
+	return out, nil
+}

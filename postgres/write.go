@@ -31,6 +31,11 @@ func (s *Store) Commit(ctx context.Context, w *socred.Write) error {
 
 func commit(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 	now := micros(w.Now)
+	if w.Seq > 0 {
+		if err := appendChange(ctx, tx, w); err != nil {
+			return err
+		}
+	}
 	b := &pgx.Batch{}
 	queueSubjects(b, w.Subjects, now)
 	queueRelations(b, w.Relate, w.Unrelate, now)
@@ -249,4 +254,37 @@ func (s *Store) ReserveIDs(ctx context.Context, n int) (int64, error) {
 		return 0, fmt.Errorf("reserve ids: %w", err)
 	}
 	return first, nil
+}
+
+// appendChange stores w as change w.Seq of the feed, or returns
+// socred.ErrStale when the last change stored is not w.Seq-1. It runs first
+// in the transaction: the row lock on meta 'feed_seq' then makes concurrent
+// writers commit one at a time, in the order of their numbers, and a writer
+// that waited finds the number taken. It wakes the servers that listen.
+func appendChange(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
+	tag, err := tx.Exec(ctx, `UPDATE meta SET value = $1 WHERE key = 'feed_seq' AND value = $2`, w.Seq, w.Seq-1)
+	if err != nil {
+		if isSerializationFailure(err) {
+			return fmt.Errorf("change %d: %w", w.Seq, socred.ErrStale)
+		}
+		return fmt.Errorf("feed: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("change %d: %w", w.Seq, socred.ErrStale)
+	}
+	body, err := socred.ChangeBody(w)
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO changes (seq, at, body) VALUES ($1, $2, $3)`, w.Seq, micros(w.Now), body)
+	// The feed serves servers that are running; a day of it is plenty.
+	// Each change removes a few of the oldest, which keeps up.
+	b.Queue(`DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE seq < $1 ORDER BY seq LIMIT 4) AND at < $2`,
+		w.Seq, micros(w.Now.Add(-socred.FeedRetention)))
+	b.Queue(`SELECT pg_notify('`+feedChannel+`', $1)`, strconv.FormatInt(w.Seq, 10))
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	return nil
 }

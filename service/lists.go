@@ -66,34 +66,37 @@ func (s *Service) Designate(ctx context.Context, c *socred.Caller, list string, 
 	if !l.MaxTerm.IsZero() && term.Compare(l.MaxTerm) > 0 {
 		return socred.Listing{}, socred.FieldErrorf("term", "%s exceeds the list's max_term of %s", term, l.MaxTerm)
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	s.mu.RLock()
-	exists := s.world.Entry(in.Subject) != nil
-	s.mu.RUnlock()
-	if !exists {
-		return socred.Listing{}, socred.FieldErrorf("subject", "unknown subject %q", in.Subject)
-	}
-	now := s.now()
-	if d, err := s.store.ActiveDesignation(ctx, l.ID, in.Subject, now); err == nil {
-		return socred.Listing{}, socred.Errorf(socred.ECONFLICT, "subject %q is already on list %q (since %s, designation %s)", in.Subject, l.ID, d.Since.Format("2006-01-02"), d.ID)
-	} else if !isNotFound(err) {
-		return socred.Listing{}, err
-	}
-	d := &socred.Designation{
-		ID:        newID("dsg"),
-		List:      l.ID,
-		Subject:   in.Subject,
-		Authority: l.Authority,
-		Reason:    in.Reason,
-		Case:      in.Case,
-		Since:     now,
-		Until:     term.AddTo(now),
-	}
-	if c.Role() == socred.RoleAuthority {
-		d.Authority = c.Token.Authority
-	}
-	if _, err := s.commit(ctx, now, engine.Change{Designations: []*socred.Designation{d}}); err != nil {
+	var d *socred.Designation
+	err = s.locked(ctx, func() error {
+		s.mu.RLock()
+		exists := s.world.Entry(in.Subject) != nil
+		s.mu.RUnlock()
+		if !exists {
+			return socred.FieldErrorf("subject", "unknown subject %q", in.Subject)
+		}
+		now := s.now()
+		if d, err := s.store.ActiveDesignation(ctx, l.ID, in.Subject, now); err == nil {
+			return socred.Errorf(socred.ECONFLICT, "subject %q is already on list %q (since %s, designation %s)", in.Subject, l.ID, d.Since.Format("2006-01-02"), d.ID)
+		} else if !isNotFound(err) {
+			return err
+		}
+		d = &socred.Designation{
+			ID:        newID("dsg"),
+			List:      l.ID,
+			Subject:   in.Subject,
+			Authority: l.Authority,
+			Reason:    in.Reason,
+			Case:      in.Case,
+			Since:     now,
+			Until:     term.AddTo(now),
+		}
+		if c.Role() == socred.RoleAuthority {
+			d.Authority = c.Token.Authority
+		}
+		_, err := s.commit(ctx, now, engine.Change{Designations: []*socred.Designation{d}})
+		return err
+	})
+	if err != nil {
 		return socred.Listing{}, err
 	}
 	return designationListing(l, d), nil
@@ -108,16 +111,19 @@ func (s *Service) Undesignate(ctx context.Context, c *socred.Caller, list, subje
 	if strings.TrimSpace(reason) == "" {
 		return socred.Listing{}, socred.FieldErrorf("reason", "is required: say why the entry is removed")
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	now := s.now()
-	d, err := s.store.ActiveDesignation(ctx, l.ID, subject, now)
+	var ended socred.Designation
+	err = s.locked(ctx, func() error {
+		now := s.now()
+		d, err := s.store.ActiveDesignation(ctx, l.ID, subject, now)
+		if err != nil {
+			return err
+		}
+		ended = *d
+		ended.EndedAt, ended.EndReason = &now, reason
+		_, err = s.commit(ctx, now, engine.Change{Designations: []*socred.Designation{&ended}})
+		return err
+	})
 	if err != nil {
-		return socred.Listing{}, err
-	}
-	ended := *d
-	ended.EndedAt, ended.EndReason = &now, reason
-	if _, err := s.commit(ctx, now, engine.Change{Designations: []*socred.Designation{&ended}}); err != nil {
 		return socred.Listing{}, err
 	}
 	return designationListing(l, &ended), nil

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -58,7 +59,13 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 		recs[i] = r
 	}
 	if err := s.checkSubjects(recs); err != nil {
-		return nil, err
+		// The subject may be new at another server sharing the store.
+		if n, ferr := s.Follow(ctx); ferr != nil || n == 0 {
+			return nil, err
+		}
+		if err := s.checkSubjects(recs); err != nil {
+			return nil, err
+		}
 	}
 
 	req := &ingest{recs: recs, done: make(chan struct{})}
@@ -76,7 +83,10 @@ type ingest struct {
 	// is planned. Batches are first planned without: the store's unique
 	// index refuses a key stored before, and the group is then looked up
 	// and planned again. Replays are rare; the lookup costs every batch.
-	lookup  bool
+	lookup bool
+	// stale counts the commits that failed because another server
+	// changed the world first.
+	stale   int
 	recs    []*socred.Record
 	fresh   []*socred.Record // the records not stored before
 	results []RecordResult
@@ -110,6 +120,17 @@ const (
 func (s *Service) leadIngest(ctx context.Context) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	// The leader holds the turn at writing for its whole run, and starts
+	// from every change stored so far. Without either its commits may be
+	// stale, and are planned again.
+	if release, err := s.takeTurn(ctx); err != nil {
+		s.log.Warn("ingest without the turn", "err", err)
+	} else {
+		defer release()
+	}
+	if _, err := s.follow(ctx); err != nil {
+		s.log.Warn("ingest", "err", err)
+	}
 	var inFlight *flight
 	defer func() {
 		// On a panic, settle what is in flight (the store may have it) and
@@ -139,7 +160,8 @@ func (s *Service) leadIngest(ctx context.Context) {
 			}
 		}
 		if inFlight != nil {
-			if ok, retry := s.land(inFlight, <-inFlight.done); !ok {
+			err := <-inFlight.done
+			if ok, retry := s.land(inFlight, err); !ok {
 				// next was planned on a change that did not happen: plan
 				// its batches again, after those of the failed flight that
 				// are to be retried.
@@ -148,6 +170,13 @@ func (s *Service) leadIngest(ctx context.Context) {
 					next = nil
 				}
 				s.requeue(retry)
+				if errors.Is(err, socred.ErrStale) {
+					// Another server changed the world first: take its
+					// changes, then plan the batches again.
+					if _, err := s.follow(ctx); err != nil {
+						s.log.Error("ingest", "err", err)
+					}
+				}
 			}
 			inFlight = nil
 		}
@@ -157,6 +186,7 @@ func (s *Service) leadIngest(ctx context.Context) {
 			}
 			continue
 		}
+		next.write.Seq = s.seq + 1
 		go func(f *flight) { f.done <- s.store.Commit(ctx, f.write) }(next)
 		inFlight = next
 	}
@@ -279,6 +309,7 @@ func (s *Service) planIngest(base *engine.Plan, reqs []*ingest, now time.Time) (
 // to plan again with their keys looked up.
 func (s *Service) land(f *flight, err error) (bool, []*ingest) {
 	if err == nil {
+		s.seq = f.write.Seq
 		s.mu.Lock()
 		err = s.world.Apply(f.plan)
 		s.mu.Unlock()
@@ -288,6 +319,18 @@ func (s *Service) land(f *flight, err error) (bool, []*ingest) {
 		}
 	}
 	if err != nil {
+		if errors.Is(err, socred.ErrStale) {
+			var retry []*ingest
+			for _, req := range f.reqs {
+				if req.stale++; req.stale < maxStale {
+					retry = append(retry, req)
+				} else {
+					req.err = fmt.Errorf("commit: %w", err)
+					close(req.done)
+				}
+			}
+			return false, retry
+		}
 		if socred.ErrorCode(err) == socred.ECONFLICT && slices.ContainsFunc(f.reqs, func(r *ingest) bool { return !r.lookup }) {
 			for _, req := range f.reqs {
 				req.lookup = true

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/socred/socred"
@@ -46,8 +47,16 @@ func (s *Service) schedule(ctx context.Context) {
 func (s *Service) Tick(ctx context.Context) (int, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	release, err := s.takeTurn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	if _, err := s.follow(ctx); err != nil {
+		return 0, err
+	}
 	now := s.now()
-	total := 0
+	total, stale := 0, 0
 	for {
 		s.mu.RLock()
 		plan, err := s.world.PlanDue(now, dueBatch)
@@ -55,7 +64,7 @@ func (s *Service) Tick(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, err
 		}
-		w := &socred.Write{Now: now, Events: plan.Events}
+		w := &socred.Write{Now: now, Events: plan.Events, Due: &now, DueSubjects: plan.Subjects}
 		last := len(plan.Subjects) < dueBatch
 		if last {
 			w.Settled = &now
@@ -63,7 +72,17 @@ func (s *Service) Tick(ctx context.Context) (int, error) {
 		// With nothing due, the settled time is still written now and then,
 		// so that a restart has little to replay.
 		if len(plan.Subjects) > 0 || (last && now.Sub(s.settled) >= s.SchedulerIdle) {
-			if err := s.publish(ctx, plan, w); err != nil {
+			err := s.publish(ctx, plan, w)
+			if errors.Is(err, socred.ErrStale) && stale < maxStale {
+				// Another server changed the world first, perhaps applying
+				// these very changes: take its changes and plan again.
+				stale++
+				if _, err := s.follow(ctx); err != nil {
+					return total, err
+				}
+				continue
+			}
+			if err != nil {
 				return total, err
 			}
 			if last {

@@ -32,6 +32,9 @@ type Service struct {
 	// SchedulerIdle bounds how long the scheduler sleeps when nothing is
 	// due, so the settled time keeps moving.
 	SchedulerIdle time.Duration
+	// FeedPoll is how often the service looks for changes that other
+	// servers sharing the store made, when the store cannot tell it.
+	FeedPoll time.Duration
 
 	store  socred.Store
 	eng    *engine.Engine
@@ -50,6 +53,7 @@ type Service struct {
 	ingestMu    sync.Mutex
 	ingestQueue []*ingest // batches waiting for the writer
 	settled     time.Time // the settled time last written; guarded by wmu
+	seq         int64     // the last change of the feed the world includes; guarded by wmu
 	wake        chan struct{}
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
@@ -66,6 +70,7 @@ func New(store socred.Store, p *socred.Pack) (*Service, error) {
 	return &Service{
 		Now:           time.Now,
 		SchedulerIdle: 10 * time.Second,
+		FeedPoll:      FeedPoll,
 		store:         store,
 		eng:           eng,
 		pack:          p,
@@ -108,6 +113,7 @@ func (s *Service) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
+	s.seq = ld.seq
 	settled := ld.settled
 	if settled.IsZero() {
 		settled = s.now()
@@ -124,9 +130,10 @@ func (s *Service) Open(ctx context.Context) error {
 	if n > 0 {
 		s.log.Info("caught up on time-driven changes", "subjects", n)
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.journal.run(ctx) }()
 	go func() { defer s.wg.Done(); s.schedule(ctx) }()
+	go func() { defer s.wg.Done(); s.tail(ctx) }()
 	return nil
 }
 
@@ -162,8 +169,51 @@ func (s *Service) now() time.Time {
 // Health reports whether the store is reachable.
 func (s *Service) Health(ctx context.Context) error { return s.store.Ping(ctx) }
 
+// maxStale is how often a writer plans a change again because another
+// server changed the world first, before it gives up.
+const maxStale = 10
+
+// locked runs fn under the writer lock on a world that includes every
+// change stored so far. fn validates against the world and the store and
+// commits; when another server changed the world in between (the commit
+// fails with socred.ErrStale), locked takes that change and runs fn again.
+func (s *Service) locked(ctx context.Context, fn func() error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	release, err := s.takeTurn(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	for attempt := 1; ; attempt++ {
+		if _, err := s.follow(ctx); err != nil {
+			return err
+		}
+		err := fn()
+		if !errors.Is(err, socred.ErrStale) || attempt == maxStale {
+			return err
+		}
+	}
+}
+
+// takeTurn waits for this server's turn at writing changes when the store
+// has turns (socred.TurnTaker), so that servers writing at once do not keep
+// making each other's writes stale. The caller holds s.wmu.
+func (s *Service) takeTurn(ctx context.Context) (release func(), err error) {
+	tt, ok := s.store.(socred.TurnTaker)
+	if !ok {
+		return func() {}, nil
+	}
+	release, err = tt.TakeTurn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("take the turn at writing: %w", err)
+	}
+	return release, nil
+}
+
 // commit plans c, commits it and publishes it to the world. The caller
-// holds s.wmu, which serialises writers.
+// holds s.wmu, which serialises writers; run under locked, a commit that
+// another server's change made stale is planned again.
 func (s *Service) commit(ctx context.Context, now time.Time, c engine.Change) (*engine.Plan, error) {
 	s.mu.RLock()
 	plan, err := s.world.Plan(c, now, s.ids.next)
@@ -186,12 +236,14 @@ func (s *Service) commit(ctx context.Context, now time.Time, c engine.Change) (*
 	return plan, s.publish(ctx, plan, w)
 }
 
-// publish commits w and then applies plan to the world. The caller holds
-// s.wmu.
+// publish commits w as the next change of the feed and then applies plan
+// to the world. The caller holds s.wmu.
 func (s *Service) publish(ctx context.Context, plan *engine.Plan, w *socred.Write) error {
+	w.Seq = s.seq + 1
 	if err := s.store.Commit(ctx, w); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.seq = w.Seq
 	s.mu.Lock()
 	err := s.world.Apply(plan)
 	s.mu.Unlock()
@@ -238,6 +290,7 @@ type loader struct {
 	w       *engine.World
 	records atomic.Int64
 	settled time.Time
+	seq     int64
 }
 
 func (l *loader) Subject(s *socred.Subject) error  { l.w.LoadSubject(s); return nil }
@@ -250,7 +303,10 @@ func (l *loader) Designation(d *socred.Designation) error { return l.w.LoadDesig
 func (l *loader) Listing(subject, list string, since time.Time) error {
 	return l.w.LoadListing(subject, list, since)
 }
-func (l *loader) Settled(t time.Time) error { l.settled = t; return nil }
+func (l *loader) Settled(t time.Time, seq int64) error {
+	l.settled, l.seq = t, seq
+	return nil
+}
 
 // Authenticate returns the caller a bearer token stands for. An empty token
 // is the anonymous caller; an unknown one is unauthorized.

@@ -42,23 +42,25 @@ func (s *Service) PutSubjects(ctx context.Context, c *socred.Caller, subs []*soc
 		}
 		seen[sub.ID] = true
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	created := make([]bool, len(subs))
-	var changed []*socred.Subject
-	s.mu.RLock()
-	for i, sub := range subs {
-		old := s.world.Entry(sub.ID)
-		created[i] = old == nil
-		if old == nil || !sameSubject(old.Subject, sub) {
-			changed = append(changed, sub)
+	err := s.locked(ctx, func() error {
+		var changed []*socred.Subject
+		s.mu.RLock()
+		for i, sub := range subs {
+			old := s.world.Entry(sub.ID)
+			created[i] = old == nil
+			if old == nil || !sameSubject(old.Subject, sub) {
+				changed = append(changed, sub)
+			}
 		}
-	}
-	s.mu.RUnlock()
-	if len(changed) == 0 {
-		return created, nil
-	}
-	if _, err := s.commit(ctx, s.now(), engine.Change{Subjects: changed}); err != nil {
+		s.mu.RUnlock()
+		if len(changed) == 0 {
+			return nil
+		}
+		_, err := s.commit(ctx, s.now(), engine.Change{Subjects: changed})
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return created, nil
@@ -141,39 +143,42 @@ func (s *Service) relations(ctx context.Context, c *socred.Caller, rs []socred.R
 			return 0, field(i, socred.FieldErrorf("type", "unknown relation type %q", r.Type))
 		}
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	var ch engine.Change
-	seen := map[socred.Relation]bool{}
-	s.mu.RLock()
-	for i, r := range rs {
-		from, to := s.world.Entry(r.From), s.world.Entry(r.To)
-		switch {
-		case from == nil:
-			s.mu.RUnlock()
-			return 0, field(i, socred.FieldErrorf("from", "unknown subject %q", r.From))
-		case to == nil:
-			s.mu.RUnlock()
-			return 0, field(i, socred.FieldErrorf("to", "unknown subject %q", r.To))
+	n := 0
+	err := s.locked(ctx, func() error {
+		var ch engine.Change
+		seen := map[socred.Relation]bool{}
+		s.mu.RLock()
+		for i, r := range rs {
+			from, to := s.world.Entry(r.From), s.world.Entry(r.To)
+			switch {
+			case from == nil:
+				s.mu.RUnlock()
+				return field(i, socred.FieldErrorf("from", "unknown subject %q", r.From))
+			case to == nil:
+				s.mu.RUnlock()
+				return field(i, socred.FieldErrorf("to", "unknown subject %q", r.To))
+			}
+			exists := from.Related(r.Type, r.To)
+			switch {
+			case !add && !exists:
+				s.mu.RUnlock()
+				return socred.Errorf(socred.ENOTFOUND, "relation (%s, %s, %s) not found", r.From, r.Type, r.To)
+			case add && !exists && !seen[r]:
+				ch.Relate = append(ch.Relate, r)
+			case !add && !seen[r]:
+				ch.Unrelate = append(ch.Unrelate, r)
+			}
+			seen[r] = true
 		}
-		exists := from.Related(r.Type, r.To)
-		switch {
-		case !add && !exists:
-			s.mu.RUnlock()
-			return 0, socred.Errorf(socred.ENOTFOUND, "relation (%s, %s, %s) not found", r.From, r.Type, r.To)
-		case add && !exists && !seen[r]:
-			ch.Relate = append(ch.Relate, r)
-		case !add && !seen[r]:
-			ch.Unrelate = append(ch.Unrelate, r)
+		s.mu.RUnlock()
+		n = len(ch.Relate) + len(ch.Unrelate)
+		if n == 0 {
+			return nil
 		}
-		seen[r] = true
-	}
-	s.mu.RUnlock()
-	n := len(ch.Relate) + len(ch.Unrelate)
-	if n == 0 {
-		return 0, nil
-	}
-	if _, err := s.commit(ctx, s.now(), ch); err != nil {
+		_, err := s.commit(ctx, s.now(), ch)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
 	return n, nil

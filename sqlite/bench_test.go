@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,21 +60,21 @@ func BenchmarkLoad(b *testing.B) {
 		if err := s.Load(ctx, &l); err != nil {
 			b.Fatal(err)
 		}
-		if l.records != n {
-			b.Fatalf("loaded %d records, want %d", l.records, n)
+		if l.records.Load() != int64(n) {
+			b.Fatalf("loaded %d records, want %d", l.records.Load(), n)
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
 // countingLoader counts the records it is given and keeps nothing.
-type countingLoader struct{ records int }
+type countingLoader struct{ records atomic.Int64 }
 
 func (l *countingLoader) Subject(*socred.Subject) error           { return nil }
 func (l *countingLoader) Relation(socred.Relation) error          { return nil }
-func (l *countingLoader) Record(*socred.CountingRecord) error     { l.records++; return nil }
+func (l *countingLoader) Record(*socred.CountingRecord) error     { l.records.Add(1); return nil }
 func (l *countingLoader) Designation(*socred.Designation) error   { return nil }
 func (l *countingLoader) Listing(string, string, time.Time) error { return nil }
-func (l *countingLoader) Settled(time.Time) error                 { return nil }
+func (l *countingLoader) Settled(time.Time, int64) error          { return nil }
 
 var _ socred.Loader = (*countingLoader)(nil)

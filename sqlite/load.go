@@ -28,6 +28,10 @@ func load(ctx context.Context, conn *sqlite3.Conn, pool *readPool, l socred.Load
 	if err != nil {
 		return fmt.Errorf("load settled: %w", err)
 	}
+	seq, err := sqlitex.ResultInt64(conn.Prep(`SELECT value FROM meta WHERE key = 'feed_seq'`))
+	if err != nil {
+		return fmt.Errorf("load feed: %w", err)
+	}
 	err = each(conn.Prep(`SELECT id, kind, name, region, groups FROM subjects`), func(stmt *sqlite3.Stmt) error {
 		sub, err := scanSubject(stmt)
 		if err != nil {
@@ -71,7 +75,7 @@ func load(ctx context.Context, conn *sqlite3.Conn, pool *readPool, l socred.Load
 	if settled > 0 {
 		t = fromMicros(settled)
 	}
-	return l.Settled(t)
+	return l.Settled(t, seq)
 }
 
 // loadSplitMin is how many records make loading them on several

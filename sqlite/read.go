@@ -366,3 +366,46 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (*socred.Token, er
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Changes returns up to limit changes of the feed after seq, oldest first.
+func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]socred.Change, error) {
+	var out []socred.Change
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(`SELECT seq, at, body FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`)
+		stmt.BindInt64(1, after)
+		stmt.BindInt64(2, int64(limit))
+		return each(stmt, func(stmt *sqlite3.Stmt) error {
+			body := make([]byte, stmt.ColumnLen(2))
+			stmt.ColumnBytes(2, body)
+			c, err := socred.DecodeChange(stmt.ColumnInt64(0), fromMicros(stmt.ColumnInt64(1)), body)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("changes: %w", err)
+	}
+	return out, nil
+}
+
+// RecordsByRef returns the records named, in id order; records not found
+// are left out.
+func (s *Store) RecordsByRef(ctx context.Context, refs []socred.RecordRef) ([]*socred.Record, error) {
+	ids := make([]int64, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	out := make([]*socred.Record, 0, len(ids))
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		return byIDs(conn, recordSelect, ids, func(stmt *sqlite3.Stmt) { out = append(out, scanRecord(stmt)) })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("records by ref: %w", err)
+	}
+	return out, nil
+}

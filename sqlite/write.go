@@ -70,6 +70,11 @@ func sortByID(subjects []string, ids []int64) {
 
 func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) error {
 	now := micros(w.Now)
+	if w.Seq > 0 {
+		if err := appendChange(conn, w); err != nil {
+			return err
+		}
+	}
 	for _, sub := range w.Subjects {
 		if err := putSubject(conn, sub, now); err != nil {
 			return err
@@ -359,4 +364,41 @@ func (s *Store) ReserveIDs(ctx context.Context, n int) (int64, error) {
 		return 0, fmt.Errorf("reserve ids: %w", err)
 	}
 	return first, nil
+}
+
+// appendChange stores w as change w.Seq of the feed, or returns
+// socred.ErrStale when the last change stored is not w.Seq-1.
+func appendChange(conn *sqlite3.Conn, w *socred.Write) error {
+	last, err := sqlitex.ResultInt64(conn.Prep(`SELECT value FROM meta WHERE key = 'feed_seq'`))
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	if last != w.Seq-1 {
+		return fmt.Errorf("change %d after %d: %w", w.Seq, last, socred.ErrStale)
+	}
+	body, err := socred.ChangeBody(w)
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	stmt := conn.Prep(`INSERT INTO changes (seq, at, body) VALUES (?, ?, ?)`)
+	stmt.BindInt64(1, w.Seq)
+	stmt.BindInt64(2, micros(w.Now))
+	stmt.BindBytes(3, body)
+	if err := exec(stmt); err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	stmt = conn.Prep(`UPDATE meta SET value = ? WHERE key = 'feed_seq'`)
+	stmt.BindInt64(1, w.Seq)
+	if err := exec(stmt); err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	// The feed serves servers that are running; a day of it is plenty.
+	// Each change removes a few of the oldest, which keeps up.
+	stmt = conn.Prep(`DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE seq < ? ORDER BY seq LIMIT 4) AND at < ?`)
+	stmt.BindInt64(1, w.Seq)
+	stmt.BindInt64(2, micros(w.Now.Add(-socred.FeedRetention)))
+	if err := exec(stmt); err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	return nil
 }

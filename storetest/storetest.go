@@ -4,8 +4,10 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"Register", testRegister},
 		{"Tokens", testTokens},
 		{"Load", testLoad},
+		{"Feed", testFeed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,6 +398,8 @@ type loaded struct {
 	desigs   []string
 	listings []string
 	settled  time.Time
+	seq      int64
+	mu       *sync.Mutex
 }
 
 func (l *loaded) step(s string) {
@@ -413,6 +418,11 @@ func (l *loaded) Relation(r socred.Relation) error {
 	return nil
 }
 func (l *loaded) Record(r *socred.CountingRecord) error {
+	if l.mu == nil {
+		panic("loaded: no mutex")
+	}
+	l.mu.Lock() // Record may be called from several goroutines
+	defer l.mu.Unlock()
 	l.step("records")
 	l.records = append(l.records, r.ID)
 	return nil
@@ -427,10 +437,14 @@ func (l *loaded) Listing(subject, list string, since time.Time) error {
 	l.listings = append(l.listings, subject+" "+list+" "+since.Format(time.RFC3339))
 	return nil
 }
-func (l *loaded) Settled(t time.Time) error { l.step("settled"); l.settled = t; return nil }
+func (l *loaded) Settled(t time.Time, seq int64) error {
+	l.step("settled")
+	l.settled, l.seq = t, seq
+	return nil
+}
 
 func testLoad(t *testing.T, s socred.Store) {
-	var empty loaded
+	empty := loaded{mu: new(sync.Mutex)}
 	if err := s.Load(ctx, &empty); err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +469,7 @@ func testLoad(t *testing.T, s socred.Store) {
 		},
 		Settled: &settled,
 	})
-	var l loaded
+	l := loaded{mu: new(sync.Mutex)}
 	if err := s.Load(ctx, &l); err != nil {
 		t.Fatal(err)
 	}
@@ -467,5 +481,83 @@ func testLoad(t *testing.T, s socred.Store) {
 	if !slices.Equal(l.subjects, []string{"a", "b"}) || len(l.rels) != 1 || !slices.Equal(l.records, []int64{2, 3}) ||
 		!slices.Equal(l.desigs, []string{"d-live"}) || !slices.Equal(l.listings, []string{"a black " + t0.Format(time.RFC3339)}) || !l.settled.Equal(settled) {
 		t.Errorf("loaded: got %+v", l)
+	}
+}
+
+func testFeed(t *testing.T, s socred.Store) {
+	if cs, err := s.Changes(ctx, 0, 10); err != nil || len(cs) != 0 {
+		t.Fatalf("empty feed: got %v, %v", cs, err)
+	}
+	// Writes without a number are not changes: checks, accesses, tokens.
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("a"), person("b")}})
+	commit(t, s, &socred.Write{Checks: []socred.CheckEntry{{Subject: "a", At: t0, By: "p", TokenID: "t", Action: "fly", Allowed: true}}})
+
+	settled := t0.Add(time.Hour)
+	one := &socred.Write{
+		Now:          t0,
+		Seq:          1,
+		Subjects:     []*socred.Subject{person("c")},
+		Relate:       []socred.Relation{{From: "a", Type: "guarantor-of", To: "b"}},
+		Records:      []*socred.Record{record(7, "k7", "a", t0), record(9, "k9", "b", t0)},
+		Designations: []*socred.Designation{designation("d1", "defaulters", "b", t0, time.Hour)},
+		Settled:      &settled,
+	}
+	commit(t, s, one)
+	// A second writer that has not seen change 1 is refused, and nothing of
+	// its write is stored.
+	err := s.Commit(ctx, &socred.Write{Now: t0, Seq: 1, Subjects: []*socred.Subject{person("z")}, Records: []*socred.Record{record(11, "k11", "a", t0)}})
+	if !errors.Is(err, socred.ErrStale) {
+		t.Fatalf("second change 1: got %v, want ErrStale", err)
+	}
+	if _, err := s.Subject(ctx, "z"); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Errorf("subject of a stale write: got %v, want not found", err)
+	}
+	if err := s.Commit(ctx, &socred.Write{Now: t0, Seq: 3}); !errors.Is(err, socred.ErrStale) {
+		t.Fatalf("change 3 after 1: got %v, want ErrStale", err)
+	}
+	due := t0.Add(2 * time.Hour)
+	commit(t, s, &socred.Write{Now: due, Seq: 2, Unrelate: []socred.Relation{{From: "a", Type: "guarantor-of", To: "b"}}, Due: &due, DueSubjects: []string{"a", "b"}})
+
+	cs, err := s.Changes(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 2 || cs[0].Seq != 1 || cs[1].Seq != 2 {
+		t.Fatalf("changes: got %+v", cs)
+	}
+	c := cs[0]
+	if !c.At.Equal(t0) || len(c.Subjects) != 1 || c.Subjects[0].ID != "c" || len(c.Relate) != 1 || c.Relate[0] != one.Relate[0] ||
+		len(c.Designations) != 1 || c.Designations[0].ID != "d1" || !c.Designations[0].Until.Equal(t0.Add(time.Hour)) ||
+		c.Settled == nil || !c.Settled.Equal(settled) || c.Due != nil {
+		t.Errorf("change 1: got %+v", c)
+	}
+	if want := []socred.RecordRef{{ID: 7, Subject: "a"}, {ID: 9, Subject: "b"}}; !slices.Equal(c.Records, want) {
+		t.Errorf("change 1 records: got %v, want %v", c.Records, want)
+	}
+	c = cs[1]
+	if len(c.Unrelate) != 1 || c.Due == nil || !c.Due.Equal(due) || !slices.Equal(c.DueSubjects, []string{"a", "b"}) || len(c.Records) != 0 {
+		t.Errorf("change 2: got %+v", c)
+	}
+	if cs, err := s.Changes(ctx, 1, 10); err != nil || len(cs) != 1 || cs[0].Seq != 2 {
+		t.Errorf("changes after 1: got %+v, %v", cs, err)
+	}
+	if cs, err := s.Changes(ctx, 0, 1); err != nil || len(cs) != 1 || cs[0].Seq != 1 {
+		t.Errorf("one change: got %+v, %v", cs, err)
+	}
+
+	recs, err := s.RecordsByRef(ctx, []socred.RecordRef{{ID: 9, Subject: "b"}, {ID: 7, Subject: "a"}, {ID: 8, Subject: "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].ID != "7" || recs[1].ID != "9" || recs[0].Key != "k7" || recs[1].Subject != "b" {
+		t.Errorf("records by ref: got %+v", recs)
+	}
+
+	l := loaded{mu: new(sync.Mutex)}
+	if err := s.Load(ctx, &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.seq != 2 {
+		t.Errorf("loaded feed position: got %d, want 2", l.seq)
 	}
 }

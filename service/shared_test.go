@@ -1,0 +1,166 @@
+package service_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/pack"
+	"github.com/socred/socred/packs"
+	"github.com/socred/socred/postgres"
+	"github.com/socred/socred/postgres/postgrestest"
+	"github.com/socred/socred/service"
+)
+
+// openShared starts a service on the PostgreSQL database at db, which other
+// services share.
+func openShared(t *testing.T, db string, c *clock) (*service.Service, *postgres.Store) {
+	t.Helper()
+	p, probs, err := pack.Load(packs.Example)
+	if err != nil || p == nil {
+		t.Fatalf("example pack: %v %v", err, probs)
+	}
+	store, err := postgres.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := service.New(store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Now = c.Now
+	svc.FeedPoll = 50 * time.Millisecond
+	svc.SchedulerIdle = time.Hour // the tests tick by hand
+	if err := svc.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		svc.Close(ctx)
+		store.Close()
+	})
+	return svc, store
+}
+
+// eventually waits up to a second for cond.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within one second", what)
+		}
+	}
+}
+
+// Two servers on one database behave as one: writes at either show in the
+// checks of the other within a second, idempotency keys hold across them,
+// and a term that ends while both run is applied once.
+func TestServersShareOneDatabase(t *testing.T) {
+	db := postgrestest.Schema(t, postgrestest.Database(t, "the test of servers sharing a database"))
+	c := &clock{t: t0}
+	a, store := openShared(t, db, c)
+	b, _ := openShared(t, db, c)
+
+	// Subjects created at A can be related and scored at B at once: B
+	// takes A's changes before it validates a write.
+	setup(t, a)
+	if _, err := b.Relate(ctx, admin, socred.Relation{From: "zhao", Type: "guarantor-of", To: "wang"}); err != nil {
+		t.Fatalf("relate at B: %v", err)
+	}
+
+	// A designation made at A denies a check at B within a second.
+	if !allowed(t, b, "wang", "buy-flight-ticket") {
+		t.Fatal("before: wang may not fly at B")
+	}
+	if _, err := a.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "designation at A denies at B", func() bool { return !allowed(t, b, "wang", "buy-flight-ticket") })
+
+	// A batch acknowledged at A and replayed at B is a duplicate, with A's
+	// ids; the joint-liability record A derived reaches B's world.
+	batch := []socred.RecordInput{{Key: "loan-1", Subject: "wang", Scheme: "rongcheng", Rule: "loan-default", OccurredAt: t0}}
+	first, err := a.SubmitRecords(ctx, admin, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.SubmitRecords(ctx, admin, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0].Status != "duplicate" || again[0].ID != first[0].ID {
+		t.Errorf("replay at B: got %+v, want a duplicate of %s", again[0], first[0].ID)
+	}
+	eventually(t, "joint liability at B", func() bool {
+		f, err := b.File(ctx, admin, "zhao", "test")
+		return err == nil && len(f.Scores) > 0 && f.Scores[0].Score == 950
+	})
+
+	// Both servers write at once: every batch lands exactly once.
+	done := make(chan error, 2)
+	for i, svc := range []*service.Service{a, b} {
+		go func() {
+			for j := range 20 {
+				in := []socred.RecordInput{{Key: "both-" + string(rune('a'+i)) + "-" + string(rune('a'+j)), Subject: "zhao", Scheme: "rongcheng", Rule: "blood-donation", OccurredAt: t0}}
+				if _, err := svc.SubmitRecords(ctx, admin, in); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := int64(950 + 5*40)
+	for name, svc := range map[string]*service.Service{"A": a, "B": b} {
+		eventually(t, "concurrent writes at "+name, func() bool {
+			f, err := svc.File(ctx, admin, "zhao", "test")
+			return err == nil && f.Scores[0].Score == want
+		})
+	}
+
+	// The term ends while both run: both schedulers, and the test, tick.
+	// One server applies it, once; the other finds it done.
+	c.Set(t0.AddDate(0, 0, 31))
+	for _, svc := range []*service.Service{a, b, a, b} {
+		if _, err := svc.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !allowed(t, a, "wang", "buy-flight-ticket") || !allowed(t, b, "wang", "buy-flight-ticket") {
+		t.Error("after the term: wang may not fly")
+	}
+	changes, err := store.Changes(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := 0
+	for _, ch := range changes {
+		if ch.Due != nil && slices.Contains(ch.DueSubjects, "acme") {
+			ended++
+		}
+	}
+	if ended != 1 {
+		t.Errorf("the end of acme's term was applied %d times, want once", ended)
+	}
+	if es, err := b.ListEntries(ctx, admin, "judgment-defaulters", socred.Page{}); err != nil || len(es) != 0 {
+		t.Errorf("list entries after the term: %v %v", es, err)
+	}
+
+	// B restarts while A takes writes, and answers from where A left off.
+	b.Close(ctx)
+	if _, err := a.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "new judgment", Term: "30d"}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = openShared(t, db, c)
+	if allowed(t, b, "wang", "buy-flight-ticket") {
+		t.Error("B after its restart: wang may fly")
+	}
+}
