@@ -27,7 +27,10 @@ type Request struct {
 
 // Config is a load.
 type Config struct {
-	URL         string
+	URL string
+	// URLs, when set, spread the connections over several servers:
+	// connection c goes to URLs[c % len(URLs)]. URL is then ignored.
+	URLs        []string
 	Connections int
 	Duration    time.Duration
 	// Warmup runs before measuring; its requests are not counted.
@@ -66,9 +69,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.OK == nil {
 		cfg.OK = func(s int) bool { return s >= 200 && s < 300 }
 	}
-	u, err := url.Parse(cfg.URL)
-	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return Result{}, fmt.Errorf("loadgen: want an http:// URL, not %q", cfg.URL)
+	if len(cfg.URLs) == 0 {
+		cfg.URLs = []string{cfg.URL}
+	}
+	hosts := make([]string, len(cfg.URLs))
+	for i, raw := range cfg.URLs {
+		u, err := url.Parse(raw)
+		if err != nil || u.Scheme != "http" || u.Host == "" {
+			return Result{}, fmt.Errorf("loadgen: want an http:// URL, not %q", raw)
+		}
+		hosts[i] = u.Host
 	}
 	var (
 		mu       sync.Mutex
@@ -85,7 +95,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cl := &client{host: u.Host}
+			cl := &client{host: hosts[c%len(hosts)]}
 			defer cl.close()
 			local := make([]time.Duration, 0, 1<<16)
 			n, e := 0, 0

@@ -79,3 +79,29 @@ func TestRunCountsAndStops(t *testing.T) {
 		t.Errorf("timed load: %+v %v after %s", res, err, time.Since(start))
 	}
 }
+
+// With several URLs the connections are spread over the servers.
+func TestRunSpreadsOverServers(t *testing.T) {
+	var served [2]atomic.Int64
+	var urls []string
+	for i := range served {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served[i].Add(1) }))
+		defer srv.Close()
+		urls = append(urls, srv.URL)
+	}
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
+		URLs: urls, Connections: 4,
+		Next: func(c, i int) loadgen.Request {
+			if i == 10 {
+				return loadgen.Request{}
+			}
+			return loadgen.Request{Method: "GET", Path: "/"}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 40 || served[0].Load() != 20 || served[1].Load() != 20 {
+		t.Errorf("got %d requests, %d and %d served; want 40, 20 and 20", res.Requests, served[0].Load(), served[1].Load())
+	}
+}

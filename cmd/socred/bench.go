@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/service"
@@ -56,7 +61,6 @@ Run "socred bench NAME --help" for the flags of one.
 
 // benchEnv is a socred server started for a benchmark.
 type benchEnv struct {
-	dir   string
 	srv   *server
 	admin *socred.Caller
 	token string // the admin token
@@ -66,11 +70,12 @@ type benchEnv struct {
 
 const benchAdmin = "sct_bench-admin"
 
-// startBench opens (or creates) the database in dir and serves it on a
-// free loopback port. Logs below warn level are dropped.
-func startBench(ctx context.Context, dir string, stderr io.Writer) (*benchEnv, error) {
+// startBench opens (or creates) the database db (a SQLite path or a
+// PostgreSQL URL) and serves it on a free loopback port. Logs below warn
+// level are dropped.
+func startBench(ctx context.Context, db string, stderr io.Writer) (*benchEnv, error) {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c := &serverConfig{addr: "127.0.0.1:0", db: filepath.Join(dir, "socred.db")}
+	c := &serverConfig{addr: "127.0.0.1:0", db: db}
 	p, err := c.loadPack(stderr)
 	if err != nil {
 		return nil, err
@@ -82,7 +87,7 @@ func startBench(ctx context.Context, dir string, stderr io.Writer) (*benchEnv, e
 	if err := srv.listen(c.addr); err != nil {
 		return nil, err
 	}
-	e := &benchEnv{dir: dir, srv: srv, token: benchAdmin, done: make(chan error, 1)}
+	e := &benchEnv{srv: srv, token: benchAdmin, done: make(chan error, 1)}
 	if e.admin, err = srv.svc.Authenticate(ctx, benchAdmin); err != nil {
 		return nil, err
 	}
@@ -95,6 +100,83 @@ func startBench(ctx context.Context, dir string, stderr io.Writer) (*benchEnv, e
 func (e *benchEnv) close() error {
 	e.stop()
 	return <-e.done
+}
+
+// benchDatabase returns the database a benchmark runs on: a fresh schema
+// in the PostgreSQL database at url, dropped by cleanup, or else the SQLite
+// file socred.db in dir.
+func benchDatabase(ctx context.Context, url, dir string) (db string, cleanup func(), err error) {
+	if !isPostgres(url) {
+		return filepath.Join(dir, "socred.db"), func() {}, nil
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "socred_bench_" + hex.EncodeToString(b)
+	if err := pgExec(ctx, url, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, err
+	}
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() { pgExec(context.Background(), url, "DROP SCHEMA "+schema+" CASCADE") }, nil
+}
+
+// pgExec runs sql on a connection of its own to the database at url.
+func pgExec(ctx context.Context, url, sql string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// startServers starts n servers on db. The first is the one to seed
+// through; the others catch up from the change feed.
+func startServers(ctx context.Context, db string, n int, stderr io.Writer) ([]*benchEnv, func(), error) {
+	var envs []*benchEnv
+	stop := func() {
+		for _, e := range envs {
+			e.close()
+		}
+	}
+	for range max(n, 1) {
+		e, err := startBench(ctx, db, stderr)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		envs = append(envs, e)
+	}
+	return envs, stop, nil
+}
+
+// caughtUp waits until every server knows the first one's population.
+func caughtUp(ctx context.Context, envs []*benchEnv) error {
+	want := envs[0].srv.svc.Population()
+	for _, e := range envs[1:] {
+		for e.srv.svc.Population() != want {
+			if _, err := e.srv.svc.Follow(ctx); err != nil {
+				return err
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// urls returns the servers' base URLs.
+func urls(envs []*benchEnv) []string {
+	var out []string
+	for _, e := range envs {
+		out = append(out, e.srv.URL())
+	}
+	return out
 }
 
 // benchDir returns dir, or a new temporary directory removed by cleanup.

@@ -24,7 +24,9 @@ func benchChecks(ctx context.Context, args []string, stdout, stderr io.Writer) i
 subjects and actions over loopback HTTP on many connections (each check
 logged durably before it is answered), and compares the rate and latency
 with a bare net/http handler that decodes the same JSON and answers a fixed
-decision, driven by the same load generator in the same run.
+decision, driven by the same load generator in the same run. With --db
+postgres://... it runs on PostgreSQL, with --servers sharing the database
+and the connections spread over them.
 `)
 	subjects := fs.Int("subjects", 1_000_000, "population size")
 	listings := fs.Int("listings", 100_000, "subjects put on the Rongcheng blacklist (by a loan default each)")
@@ -32,6 +34,8 @@ decision, driven by the same load generator in the same run.
 	duration := fs.Duration("duration", 20*time.Second, "how long to measure each server")
 	warmup := fs.Duration("warmup", 3*time.Second, "load before measuring")
 	dirFlag := fs.String("dir", "", "working directory; a database already there is reused (default: a temporary one, removed after)")
+	dbFlag := fs.String("db", "", "a postgres:// URL to measure PostgreSQL (a schema of its own is made and dropped); default: SQLite in the working directory")
+	servers := fs.Int("servers", 1, "servers sharing the database (PostgreSQL)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -48,21 +52,28 @@ decision, driven by the same load generator in the same run.
 		b, _ := json.Marshal(service.CheckInput{Subject: subjectID(rng.IntN(*subjects)), Action: checkActions[rng.IntN(len(checkActions))], Purpose: "booking " + fmt.Sprint(i)})
 		bodies[i] = b
 	}
-	load := func(url, token string) (loadgen.Result, error) {
+	load := func(urls []string, token string) (loadgen.Result, error) {
 		return loadgen.Run(ctx, loadgen.Config{
-			URL: url, Connections: *connections, Duration: *duration, Warmup: *warmup,
+			URLs: urls, Connections: *connections, Duration: *duration, Warmup: *warmup,
 			Next: func(c, i int) loadgen.Request {
 				return loadgen.Request{Method: "POST", Path: "/v1/checks", Token: token, Body: bodies[(c*7919+i)%len(bodies)]}
 			},
 		})
 	}
 
-	env, err := startBench(ctx, dir, stderr)
+	db, dropDB, err := benchDatabase(ctx, *dbFlag, dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
-	defer env.close()
+	defer dropDB()
+	envs, stopServers, err := startServers(ctx, db, *servers, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	defer stopServers()
+	env := envs[0]
 	svc := env.srv.svc
 	if n := svc.Population(); n == 0 {
 		t := time.Now()
@@ -78,6 +89,10 @@ decision, driven by the same load generator in the same run.
 	} else {
 		fmt.Fprintf(stdout, "checks: reusing %d subjects in %s\n", n, dir)
 	}
+	if err := caughtUp(ctx, envs); err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
 	listed, err := countEntries(ctx, svc, env.admin, "rongcheng-blacklist")
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
@@ -88,14 +103,14 @@ decision, driven by the same load generator in the same run.
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "  %d subjects, %d on rongcheng-blacklist; %d connections, %s after %s warm-up\n", svc.Population(), listed, *connections, *duration, *warmup)
+	fmt.Fprintf(stdout, "  %d subjects, %d on rongcheng-blacklist; %d connections, %s after %s warm-up; %d server(s)\n", svc.Population(), listed, *connections, *duration, *warmup, len(envs))
 
 	bare, stopBare, err := startBare()
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
-	base, err := load(bare, "")
+	base, err := load([]string{bare}, "")
 	stopBare()
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench: bare handler:", err)
@@ -107,7 +122,7 @@ decision, driven by the same load generator in the same run.
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
-	res, err := load(env.srv.URL(), tok.Token)
+	res, err := load(urls(envs), tok.Token)
 	stopProfile()
 	if err != nil || res.Errors > 0 {
 		fmt.Fprintf(stderr, "socred bench: socred: %v (%d errors)\n", err, res.Errors)

@@ -15,6 +15,8 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/socred/socred"
 	"github.com/socred/socred/loadgen"
 	"github.com/socred/socred/service"
@@ -35,14 +37,18 @@ type benchRecord struct {
 func benchIngest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := benchFlags("ingest", `Registers a population, then submits records over loopback HTTP in batches
 (each batch one durable transaction) from several clients, and compares the
-rate with a raw SQLite append of the same rows in the same batches (WAL,
-synchronous=FULL), without and with the (reporter, key) unique index that
-idempotency needs.
+rate with a raw append of the same rows in the same batches: on SQLite
+(WAL, synchronous=FULL) without and with the (reporter, key) unique index
+that idempotency needs; on PostgreSQL (--db postgres://...) with COPY into
+a table shaped like socred's records, and with several servers sharing the
+database (--servers), the clients spread over them.
 `)
 	subjects := fs.Int("subjects", 100_000, "population size")
 	records := fs.Int("records", 1_000_000, "records to submit")
 	batch := fs.Int("batch", 1000, "records per request")
 	clients := fs.Int("clients", 4, "concurrent clients")
+	dbFlag := fs.String("db", "", "a postgres:// URL to measure PostgreSQL (a schema of its own is made and dropped); default: SQLite in the working directory")
+	servers := fs.Int("servers", 1, "servers sharing the database (PostgreSQL)")
 	dirFlag := fs.String("dir", "", "working directory (default: a temporary one under the current directory, removed after)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
@@ -63,30 +69,51 @@ idempotency needs.
 	fmt.Fprintf(stdout, "ingest: %d records for %d subjects, batches of %d, %d clients\n", *records, *subjects, *batch, *clients)
 
 	var rawRate float64
-	for _, indexed := range []bool{false, true} {
-		rate, err := rawAppend(ctx, filepath.Join(dir, "raw-"+strconv.FormatBool(indexed)+".db"), recs, *batch, occurred, indexed)
+	if isPostgres(*dbFlag) {
+		rate, err := rawCopy(ctx, *dbFlag, recs, *batch, occurred)
 		if err != nil {
-			fmt.Fprintln(stderr, "socred bench: raw append:", err)
+			fmt.Fprintln(stderr, "socred bench: raw COPY:", err)
 			return exitFail
 		}
-		what := "raw SQLite append, no index"
-		if indexed {
-			what = "raw SQLite append, (reporter, key) index"
-		}
-		fmt.Fprintf(stdout, "  %-44s %9.0f rows/s\n", what, rate)
-		if !indexed {
-			rawRate = rate
+		fmt.Fprintf(stdout, "  %-44s %9.0f rows/s\n", "raw PostgreSQL COPY, (subject, id) key", rate)
+		rawRate = rate
+	} else {
+		for _, indexed := range []bool{false, true} {
+			rate, err := rawAppend(ctx, filepath.Join(dir, "raw-"+strconv.FormatBool(indexed)+".db"), recs, *batch, occurred, indexed)
+			if err != nil {
+				fmt.Fprintln(stderr, "socred bench: raw append:", err)
+				return exitFail
+			}
+			what := "raw SQLite append, no index"
+			if indexed {
+				what = "raw SQLite append, (reporter, key) index"
+			}
+			fmt.Fprintf(stdout, "  %-44s %9.0f rows/s\n", what, rate)
+			if !indexed {
+				rawRate = rate
+			}
 		}
 	}
 
-	env, err := startBench(ctx, dir, stderr)
+	db, dropDB, err := benchDatabase(ctx, *dbFlag, dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
-	defer env.close()
+	defer dropDB()
+	envs, stopServers, err := startServers(ctx, db, *servers, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	defer stopServers()
+	env := envs[0]
 	t := time.Now()
 	if err := seedSubjects(ctx, env.srv.svc, env.admin, *subjects, nil); err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitFail
+	}
+	if err := caughtUp(ctx, envs); err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
@@ -118,7 +145,7 @@ idempotency needs.
 	}
 	var next atomic.Int64
 	res, err := loadgen.Run(ctx, loadgen.Config{
-		URL: env.srv.URL(), Connections: *clients,
+		URLs: urls(envs), Connections: *clients,
 		Next: func(c, i int) loadgen.Request {
 			n := next.Add(1) - 1
 			if n >= int64(len(bodies)) {
@@ -133,9 +160,13 @@ idempotency needs.
 		return exitFail
 	}
 	rate := float64(len(recs)) / res.Elapsed.Seconds()
-	fmt.Fprintf(stdout, "  %-44s %9.0f records/s (%d batches in %s; batch latency p50 %s, p99 %s)\n", "socred over HTTP", rate, len(bodies),
+	what := "socred over HTTP"
+	if len(envs) > 1 {
+		what = fmt.Sprintf("socred over HTTP, %d servers", len(envs))
+	}
+	fmt.Fprintf(stdout, "  %-44s %9.0f records/s (%d batches in %s; batch latency p50 %s, p99 %s)\n", what, rate, len(bodies),
 		res.Elapsed.Round(time.Millisecond), res.P50.Round(time.Millisecond), res.P99.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "  %-44s %9.2f\n", "socred / raw append (no index)", rate/rawRate)
+	fmt.Fprintf(stdout, "  %-44s %9.2f\n", "socred / raw append", rate/rawRate)
 	return exitOK
 }
 
@@ -210,6 +241,48 @@ func rawAppend(ctx context.Context, path string, recs []benchRecord, batch int, 
 			j += n
 		}
 		if err := sqlitex.Execute(conn, "COMMIT", nil); err != nil {
+			return 0, err
+		}
+	}
+	return float64(len(recs)) / time.Since(start).Seconds(), nil
+}
+
+// rawCopy copies the records into a fresh table shaped like socred's
+// records table on PostgreSQL, keyed (subject, id), one COPY per batch in
+// its own transaction, and returns rows per second.
+func rawCopy(ctx context.Context, url string, recs []benchRecord, batch int, occurred time.Time) (float64, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `DROP TABLE IF EXISTS socred_bench_raw;
+		CREATE TABLE socred_bench_raw (id BIGINT NOT NULL, reporter TEXT NOT NULL, key TEXT,
+		subject TEXT NOT NULL, scheme TEXT NOT NULL, rule TEXT NOT NULL, points BIGINT NOT NULL, occurred_at BIGINT NOT NULL,
+		counts_until BIGINT NOT NULL, evidence TEXT NOT NULL, derived_from BIGINT, derived_subject TEXT, derived_relation TEXT,
+		accepted_at BIGINT NOT NULL, overturned_at BIGINT, PRIMARY KEY (subject, id))`)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Exec(context.Background(), `DROP TABLE socred_bench_raw`)
+	cols := []string{"id", "reporter", "key", "subject", "scheme", "rule", "points", "occurred_at", "counts_until", "evidence", "accepted_at"}
+	occ, until := occurred.UnixMicro(), occurred.AddDate(1, 0, 0).UnixMicro()
+	start := time.Now()
+	for i := 0; i < len(recs); i += batch {
+		part := recs[i:min(i+batch, len(recs))]
+		rows := make([][]any, len(part))
+		for k, r := range part {
+			rows[k] = []any{int64(i + k + 1), "rongcheng-credit-office", r.key, r.subject, "rongcheng", r.rule, r.points, occ, until, "bench report " + r.key, time.Now().UnixMicro()}
+		}
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"socred_bench_raw"}, cols, pgx.CopyFromRows(rows)); err != nil {
+			tx.Rollback(ctx)
+			return 0, err
+		}
+		if err := tx.Commit(ctx); err != nil {
 			return 0, err
 		}
 	}

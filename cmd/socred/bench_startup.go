@@ -74,7 +74,7 @@ func buildStartupDB(ctx context.Context, dir string, subjects, listings, records
 			return err
 		}
 	}
-	env, err := startBench(ctx, dir, stderr)
+	env, err := startBench(ctx, filepath.Join(dir, "socred.db"), stderr)
 	if err != nil {
 		return err
 	}
