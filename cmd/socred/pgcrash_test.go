@@ -3,13 +3,16 @@ package main_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
+	"os/user"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -21,25 +24,23 @@ import (
 	"github.com/socred/socred/postgres/postgrestest"
 )
 
-// envCrash is the environment variable that allows the test to crash the
-// PostgreSQL cluster the tests share.
-const envCrash = "SOCRED_TEST_POSTGRES_CRASH"
-
-// TestPostgresCrashDuringIngest crashes PostgreSQL (pg_ctlcluster stop -m
+// TestPostgresCrashDuringIngest crashes PostgreSQL (pg_ctl stop -m
 // immediate) while clients submit batches to a server, starts it again, and
 // checks that every acknowledged record is stored exactly once, that every
 // batch was stored whole or not at all, that the server takes batches again
 // once the database is back, and that its scores then match those of a
-// server that loads the database afresh.
+// server that loads the database afresh. It crashes a PostgreSQL server of
+// its own, so it runs beside the tests that share the test database.
 func TestPostgresCrashDuringIngest(t *testing.T) {
-	base := postgrestest.Database(t, "the PostgreSQL crash test (run alone, with "+envCrash+"=1)")
-	if os.Getenv(envCrash) != "1" {
-		t.Skip(envCrash + " is not 1: this test crashes and restarts the PostgreSQL cluster 15/main, failing any other test that uses it meanwhile; " +
-			"run it alone: " + envCrash + "=1 go test -run '^TestPostgresCrashDuringIngest$' ./cmd/socred")
+	if os.Getenv(postgrestest.EnvURL) == "" {
+		t.Skip(postgrestest.EnvURL + " is not set: the PostgreSQL crash test starts a PostgreSQL 15 server of its own " +
+			"and runs where " + postgrestest.EnvURL + " says the machine has PostgreSQL; .ci/run sets it")
 	}
-	pg := newCluster(t, base)
-	db := postgrestest.Schema(t, base)
-	t.Cleanup(pg.ensureRunning) // before the schema is dropped, even if the test failed
+	if _, err := os.Stat(filepath.Join(pgBin, "initdb")); err != nil {
+		t.Skipf("the PostgreSQL crash test starts a PostgreSQL 15 server of its own and needs its programs in %s: %v", pgBin, err)
+	}
+	pg := startPostgres(t)
+	db := pg.url
 	s := startServer(t, db)
 
 	city := s.token(map[string]any{"role": "authority", "authority": "rongcheng-credit-office", "name": "clerk"})
@@ -116,13 +117,13 @@ func TestPostgresCrashDuringIngest(t *testing.T) {
 		t.Fatalf("the server acknowledged %d batches in 10 s, want 30 before the crash:\n%s", acked(time.Time{}), s.logs)
 	}
 	crashed := time.Now()
-	pg.ctl("stop", "-m", "immediate")
+	pg.crash()
 	down := time.Now()
 	time.Sleep(500 * time.Millisecond) // the clients meet a database that is down
-	pg.ctl("start")
+	pg.start()
 	if !pg.waitReady(60 * time.Second) {
 		stopLoad()
-		t.Fatal("PostgreSQL is not ready 60 s after pg_ctlcluster start")
+		t.Fatalf("PostgreSQL is not ready 60 s after pg_ctl start:\n%s", pg.log())
 	}
 	ready := time.Now()
 	// The server takes batches again once PostgreSQL is back: its pool
@@ -357,59 +358,157 @@ func tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// cluster is the PostgreSQL cluster 15/main, which serves the test
-// database, driven with pg_ctlcluster.
-type cluster struct {
-	t          *testing.T
-	host, port string
+// pgBin holds the PostgreSQL 15 server programs the crash test runs.
+const pgBin = "/usr/lib/postgresql/15/bin"
+
+// privatePostgres is a PostgreSQL 15 server of the test's own, in a
+// temporary directory, which the test may crash and start again without
+// touching the cluster that other tests share.
+type privatePostgres struct {
+	t    *testing.T
+	dir  string // holds the data directory, the unix socket and the log
+	data string
+	port string
+	// asPostgres is set when the test runs as root, which PostgreSQL
+	// refuses: the server programs then run as the user postgres.
+	asPostgres bool
+	// url is the URL of the database postgres on the server, over TCP on
+	// 127.0.0.1, for the role socred that the server trusts there.
+	url string
 }
 
-func newCluster(t *testing.T, db string) *cluster {
+// startPostgres makes a new PostgreSQL 15 cluster in a temporary directory,
+// starts it on a free port of 127.0.0.1 and waits until it takes
+// connections. The server is stopped and the directory removed when the
+// test ends.
+func startPostgres(t *testing.T) *privatePostgres {
 	t.Helper()
-	for _, tool := range []string{"pg_ctlcluster", "pg_isready"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s=1 but %v: the test crashes PostgreSQL with pg_ctlcluster", envCrash, err)
-		}
-	}
-	u, err := url.Parse(db)
+	dir, err := os.MkdirTemp("", "socred-pgcrash")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, host: u.Hostname(), port: u.Port()}
-	if c.port == "" {
-		c.port = "5432"
+	p := &privatePostgres{t: t, dir: dir, data: filepath.Join(dir, "data"), asPostgres: os.Geteuid() == 0}
+	t.Cleanup(p.remove)
+	if p.asPostgres {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root, PostgreSQL must run as the user postgres: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if !c.isReady() {
-		t.Fatalf("PostgreSQL at %s:%s is not ready before the crash", c.host, c.port)
-	}
-	return c
-}
-
-// ctl runs pg_ctlcluster 15 main with args, failing the test if it fails.
-func (c *cluster) ctl(args ...string) {
-	c.t.Helper()
-	out, err := exec.Command("pg_ctlcluster", append([]string{"15", "main"}, args...)...).CombinedOutput()
+	// The cluster trusts every connection: it listens on 127.0.0.1 and on
+	// a socket in a directory only its owner may enter, and lives as long
+	// as the test. --no-sync only skips syncing initdb's files to disk; the
+	// server syncs its own writes (fsync=on below), which is what the test
+	// is about.
+	p.run("initdb", "-D", p.data, "-U", "socred", "--auth=trust", "--no-locale", "-E", "UTF8", "--no-sync", "--no-instructions")
+	conf := fmt.Sprintf("\n# socred's crash test\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\n"+
+		"fsync = on\nsynchronous_commit = on\nshared_buffers = 16MB\nmax_connections = 40\n", dir)
+	f, err := os.OpenFile(filepath.Join(p.data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
-		c.t.Errorf("pg_ctlcluster 15 main %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatal(err)
+	}
+	_, err = f.WriteString(conf)
+	if err := errors.Join(err, f.Close()); err != nil {
+		t.Fatal(err)
+	}
+	// Another process may take the free port before the server does: then
+	// try another.
+	for try := 0; try < 3; try++ {
+		p.port = freePort(t)
+		if err = p.tryStart(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("private PostgreSQL did not start on a free port in 3 tries: %v\n%s", err, p.log())
+	}
+	p.url = "postgres://socred@127.0.0.1:" + p.port + "/postgres?sslmode=disable"
+	if !p.isReady() {
+		t.Fatalf("private PostgreSQL on port %s started but is not ready:\n%s", p.port, p.log())
+	}
+	return p
+}
+
+// freePort returns a TCP port of 127.0.0.1 that no one listens on now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// command returns the command running the PostgreSQL program prog with
+// args, as the user postgres when the test runs as root.
+func (p *privatePostgres) command(prog string, args ...string) *exec.Cmd {
+	path := filepath.Join(pgBin, prog)
+	if p.asPostgres {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+	}
+	return exec.Command(path, args...)
+}
+
+// run runs prog with args, failing the test if it fails.
+func (p *privatePostgres) run(prog string, args ...string) {
+	p.t.Helper()
+	if out, err := p.command(prog, args...).CombinedOutput(); err != nil {
+		p.t.Fatalf("%s %s: %v\n%s", prog, strings.Join(args, " "), err, out)
 	}
 }
 
-func (c *cluster) isReady() bool {
-	return exec.Command("pg_isready", "-q", "-h", c.host, "-p", c.port).Run() == nil
+// tryStart starts the server on p.port and waits until it runs.
+func (p *privatePostgres) tryStart() error {
+	out, err := p.command("pg_ctl", "start", "-w", "-t", "60", "-D", p.data, "-l", filepath.Join(p.dir, "log"), "-o", "-p "+p.port).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctl start: %v\n%s", err, out)
+	}
+	return nil
 }
 
-func (c *cluster) waitReady(limit time.Duration) bool { return waitFor(limit, c.isReady) }
+// start starts the server again after a crash, on the same port.
+func (p *privatePostgres) start() {
+	p.t.Helper()
+	if err := p.tryStart(); err != nil {
+		p.t.Errorf("%v\n%s", err, p.log())
+	}
+}
 
-// ensureRunning starts the cluster unless it runs, so that a test that
-// failed while it was down does not leave it down.
-func (c *cluster) ensureRunning() {
-	if c.isReady() {
-		return
+// crash stops the server at once, as a crash would: it neither finishes
+// nor flushes anything, and starts with recovery from its write-ahead log.
+func (p *privatePostgres) crash() {
+	p.t.Helper()
+	if out, err := p.command("pg_ctl", "stop", "-m", "immediate", "-w", "-D", p.data).CombinedOutput(); err != nil {
+		p.t.Errorf("pg_ctl stop -m immediate: %v\n%s", err, out)
 	}
-	if exec.Command("pg_ctlcluster", "15", "main", "status").Run() != nil {
-		c.ctl("start")
+}
+
+func (p *privatePostgres) isReady() bool {
+	return p.command("pg_isready", "-q", "-h", "127.0.0.1", "-p", p.port, "-U", "socred", "-d", "postgres").Run() == nil
+}
+
+func (p *privatePostgres) waitReady(limit time.Duration) bool { return waitFor(limit, p.isReady) }
+
+// log returns the end of the server's log.
+func (p *privatePostgres) log() string {
+	b, _ := os.ReadFile(filepath.Join(p.dir, "log"))
+	return tail(string(b), 30)
+}
+
+// remove stops the server, if it runs, and removes its directory.
+func (p *privatePostgres) remove() {
+	if _, err := os.Stat(filepath.Join(p.data, "postmaster.pid")); err == nil {
+		if out, err := p.command("pg_ctl", "stop", "-m", "immediate", "-w", "-D", p.data).CombinedOutput(); err != nil {
+			p.t.Errorf("stop the private PostgreSQL: %v\n%s", err, out)
+		}
 	}
-	if !c.waitReady(60 * time.Second) {
-		c.t.Errorf("PostgreSQL at %s:%s is not ready 60 s after the test", c.host, c.port)
+	if err := os.RemoveAll(p.dir); err != nil {
+		p.t.Error(err)
 	}
 }
