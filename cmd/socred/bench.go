@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"time"
 
@@ -216,6 +217,7 @@ func seedSubjects(ctx context.Context, svc *service.Service, admin *socred.Calle
 func benchFlags(name, doc string) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the socred measurement to this file")
+	fs.StringVar(&traceFile, "trace", "", "write an execution trace of the socred measurement to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: socred bench %s [flags]\n\n%s\nFlags:\n", name, doc)
 		fs.PrintDefaults()
@@ -223,24 +225,44 @@ func benchFlags(name, doc string) *flag.FlagSet {
 	return fs
 }
 
-// cpuProfile is the --cpuprofile file of the running benchmark.
-var cpuProfile string
+// cpuProfile and traceFile are the --cpuprofile and --trace files of the
+// running benchmark.
+var cpuProfile, traceFile string
 
 // profile starts a CPU profile when --cpuprofile was given and returns the
 // function that stops it.
 func profile() (func(), error) {
-	if cpuProfile == "" {
-		return func() {}, nil
+	stops := []func(){}
+	stop := func() {
+		for _, fn := range stops {
+			fn()
+		}
 	}
-	f, err := os.Create(cpuProfile)
-	if err != nil {
-		return nil, err
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
+	if traceFile != "" {
+		f, err := os.Create(traceFile)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			stop()
+			return nil, err
+		}
+		stops = append(stops, func() { trace.Stop(); f.Close() })
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return stop, nil
 }
 
 func since(t time.Time) string { return time.Since(t).Round(10 * time.Millisecond).String() }
