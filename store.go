@@ -32,6 +32,13 @@ type Store interface {
 	Checks(ctx context.Context, subject string, page Page) ([]CheckEntry, error)
 	// Accesses returns the reads of a subject's file by others, newest first.
 	Accesses(ctx context.Context, subject string, page Page) ([]Access, error)
+	// Notices returns the subject's notices, newest first.
+	Notices(ctx context.Context, subject string, page Page) ([]Notice, error)
+	// PendingNotices returns up to limit notices not yet delivered, oldest
+	// first.
+	PendingNotices(ctx context.Context, limit int) ([]Notice, error)
+	// MarkDelivered records that the notices were delivered.
+	MarkDelivered(ctx context.Context, ids []int64) error
 	// Register returns the published entries matching the query.
 	Register(ctx context.Context, q RegisterQuery) ([]RegisterEntry, error)
 	// TokenByHash returns the token whose secret hashes to hash.
@@ -71,6 +78,10 @@ type Write struct {
 	Checks   []CheckEntry
 	Accesses []Access
 	Tokens   []*Token
+	// Notices are kept with their subjects (the store assigns their ids)
+	// and, when Deliver is set, left pending for delivery.
+	Notices []Notice
+	Deliver bool
 	// Settled, when set, is the moment up to which every time-driven change
 	// has been applied; a restarted server settles its world there.
 	Settled *time.Time

@@ -28,6 +28,8 @@ type fakeStore struct {
 	tokens       map[string]*socred.Token // by string(hash)
 	settled      time.Time
 	changes      []socred.Change // the feed; the last one's Seq is the position
+	notices      []socred.Notice
+	pending      map[int64]bool
 
 	// Failures to inject, and what the last list read asked for.
 	pingErr   error
@@ -77,6 +79,16 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 			return err
 		}
 		s.changes = append(s.changes, c)
+	}
+	for _, n := range w.Notices {
+		n.ID = int64(len(s.notices) + 1)
+		s.notices = append(s.notices, n)
+		if w.Deliver {
+			if s.pending == nil {
+				s.pending = map[int64]bool{}
+			}
+			s.pending[n.ID] = true
+		}
 	}
 	for _, sub := range w.Subjects {
 		c := *sub
@@ -355,6 +367,39 @@ func (s *fakeStore) RecordsByRef(ctx context.Context, refs []socred.RecordRef) (
 		return cmp.Compare(x, y)
 	})
 	return out, nil
+}
+
+func (s *fakeStore) Notices(ctx context.Context, subject string, page socred.Page) ([]socred.Notice, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []socred.Notice{}
+	for i := len(s.notices) - 1; i >= 0; i-- {
+		if s.notices[i].Subject == subject {
+			out = append(out, s.notices[i])
+		}
+	}
+	return paged(out, page), nil
+}
+
+func (s *fakeStore) PendingNotices(ctx context.Context, limit int) ([]socred.Notice, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []socred.Notice
+	for _, n := range s.notices {
+		if s.pending[n.ID] && len(out) < limit {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeStore) MarkDelivered(ctx context.Context, ids []int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		delete(s.pending, id)
+	}
+	return nil
 }
 
 func (s *fakeStore) Ping(ctx context.Context) error {

@@ -324,3 +324,49 @@ func (s *Store) RecordsByRef(ctx context.Context, refs []socred.RecordRef) ([]*s
 	}
 	return out, nil
 }
+
+// Notices returns a subject's notices, newest first.
+func (s *Store) Notices(ctx context.Context, subject string, page socred.Page) ([]socred.Notice, error) {
+	lim, off := limit(page)
+	rows, _ := s.pool.Query(ctx, `SELECT id, body FROM notices WHERE subject = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, subject, lim, off)
+	out, err := pgx.AppendRows(make([]socred.Notice, 0), rows, scanNotice)
+	if err != nil {
+		return nil, fmt.Errorf("notices: %w", err)
+	}
+	return out, nil
+}
+
+// PendingNotices returns up to limit notices not yet delivered, oldest
+// first.
+func (s *Store) PendingNotices(ctx context.Context, limit int) ([]socred.Notice, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, body FROM notices WHERE pending ORDER BY id LIMIT $1`, limit)
+	out, err := pgx.AppendRows(make([]socred.Notice, 0), rows, scanNotice)
+	if err != nil {
+		return nil, fmt.Errorf("pending notices: %w", err)
+	}
+	return out, nil
+}
+
+// MarkDelivered records that the notices were delivered.
+func (s *Store) MarkDelivered(ctx context.Context, ids []int64) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE notices SET pending = false WHERE id = ANY($1) AND pending`, ids); err != nil {
+		return mapError(fmt.Errorf("mark delivered: %w", err))
+	}
+	return nil
+}
+
+func scanNotice(row pgx.CollectableRow) (socred.Notice, error) {
+	var (
+		n    socred.Notice
+		id   int64
+		body []byte
+	)
+	if err := row.Scan(&id, &body); err != nil {
+		return n, err
+	}
+	if err := json.Unmarshal(body, &n); err != nil {
+		return n, fmt.Errorf("notice %d: %w", id, err)
+	}
+	n.ID = id
+	return n, nil
+}

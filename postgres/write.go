@@ -63,6 +63,9 @@ func commit(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 	if err := copyChecks(ctx, tx, w.Checks); err != nil {
 		return err
 	}
+	if err := copyNotices(ctx, tx, w.Notices, w.Deliver); err != nil {
+		return err
+	}
 	return copyAccesses(ctx, tx, w.Accesses)
 }
 
@@ -285,6 +288,29 @@ func appendChange(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 	b.Queue(`SELECT pg_notify('`+feedChannel+`', $1)`, strconv.FormatInt(w.Seq, 10))
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("feed: %w", err)
+	}
+	return nil
+}
+
+// copyNotices appends notices; the table numbers them.
+func copyNotices(ctx context.Context, tx pgx.Tx, ns []socred.Notice, deliver bool) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	row := make([]any, 4)
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"notices"}, []string{"subject", "at", "body", "pending"},
+		pgx.CopyFromSlice(len(ns), func(i int) ([]any, error) {
+			n := ns[i]
+			n.ID = 0
+			body, err := json.Marshal(&n)
+			if err != nil {
+				return nil, err
+			}
+			row[0], row[1], row[2], row[3] = n.Subject, micros(n.At), body, deliver
+			return row, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("notices: %w", err)
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ type File struct {
 	Checks     []socred.CheckEntry `json:"checks"`
 	Accesses   []socred.Access     `json:"accesses"`
 	Appeals    []any               `json:"appeals"`
-	Notices    []any               `json:"notices"`
+	Notices    []socred.Notice     `json:"notices"`
 	NextChange *time.Time          `json:"next_change"`
 }
 
@@ -74,7 +74,6 @@ func (s *Service) File(ctx context.Context, c *socred.Caller, id, purpose string
 		Listings:  st.Listings,
 		Relations: rels,
 		Appeals:   []any{},
-		Notices:   []any{},
 	}
 	if f.Listings == nil {
 		f.Listings = []socred.Listing{}
@@ -95,6 +94,9 @@ func (s *Service) File(ctx context.Context, c *socred.Caller, id, purpose string
 		return nil, err
 	}
 	if f.Accesses, err = s.store.Accesses(ctx, id, socred.Page{Limit: fileLimit}); err != nil {
+		return nil, err
+	}
+	if f.Notices, err = s.store.Notices(ctx, id, socred.Page{Limit: fileLimit}); err != nil {
 		return nil, err
 	}
 	return f, nil

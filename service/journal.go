@@ -13,12 +13,16 @@ import (
 // caller waits until its entry is committed, and entries that arrive while a
 // commit is running share the next one.
 type journal struct {
-	store  socred.Store
-	log    *slog.Logger
-	mu     sync.Mutex
-	next   *journalBatch
-	kick   chan struct{}
-	closed bool
+	store socred.Store
+	log   *slog.Logger
+	// deliver says notices are to be delivered; written is called with
+	// every committed write.
+	deliver bool
+	written func(*socred.Write)
+	mu      sync.Mutex
+	next    *journalBatch
+	kick    chan struct{}
+	closed  bool
 }
 
 type journalBatch struct {
@@ -40,6 +44,9 @@ func (j *journal) add(ctx context.Context, c *socred.CheckEntry, a *socred.Acces
 		w := &socred.Write{}
 		if c != nil {
 			w.Checks = []socred.CheckEntry{*c}
+			if !c.Allowed {
+				w.Notices, w.Deliver = []socred.Notice{socred.CheckNotice(c)}, j.deliver
+			}
 		}
 		if a != nil {
 			w.Accesses = []socred.Access{*a}
@@ -53,6 +60,11 @@ func (j *journal) add(ctx context.Context, c *socred.CheckEntry, a *socred.Acces
 	}
 	if c != nil {
 		b.w.Checks = append(b.w.Checks, *c)
+		if !c.Allowed {
+			// A denial is notified to the subject with the check's log.
+			b.w.Notices = append(b.w.Notices, socred.CheckNotice(c))
+			b.w.Deliver = j.deliver
+		}
 	}
 	if a != nil {
 		b.w.Accesses = append(b.w.Accesses, *a)
@@ -98,6 +110,8 @@ func (j *journal) flush(ctx context.Context) {
 	b.err = j.store.Commit(ctx, &b.w)
 	if b.err != nil {
 		j.log.Error("journal commit failed", "checks", len(b.w.Checks), "accesses", len(b.w.Accesses), "err", b.err)
+	} else if j.written != nil {
+		j.written(&b.w)
 	}
 	close(b.done)
 }

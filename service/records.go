@@ -285,6 +285,7 @@ func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) 
 		}
 	}
 	f.write.Records = append(f.write.Records, plan.Derived...)
+	s.addNotices(f.write)
 	return f
 }
 
@@ -310,6 +311,7 @@ func (s *Service) planIngest(base *engine.Plan, reqs []*ingest, now time.Time) (
 func (s *Service) land(f *flight, err error) (bool, []*ingest) {
 	if err == nil {
 		s.seq = f.write.Seq
+		s.noticesWritten(f.write)
 		s.mu.Lock()
 		err = s.world.Apply(f.plan)
 		s.mu.Unlock()

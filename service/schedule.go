@@ -65,6 +65,7 @@ func (s *Service) Tick(ctx context.Context) (int, error) {
 			return total, err
 		}
 		w := &socred.Write{Now: now, Events: plan.Events, Due: &now, DueSubjects: plan.Subjects}
+		s.addNotices(w)
 		last := len(plan.Subjects) < dueBatch
 		if last {
 			w.Settled = &now

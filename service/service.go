@@ -32,6 +32,9 @@ type Service struct {
 	// SchedulerIdle bounds how long the scheduler sleeps when nothing is
 	// due, so the settled time keeps moving.
 	SchedulerIdle time.Duration
+	// Channels deliver notices to their subjects; with none, notices are
+	// kept in the files only.
+	Channels []Channel
 	// FeedPoll is how often the service looks for changes that other
 	// servers sharing the store made, when the store cannot tell it.
 	FeedPoll time.Duration
@@ -55,6 +58,7 @@ type Service struct {
 	settled     time.Time // the settled time last written; guarded by wmu
 	seq         int64     // the last change of the feed the world includes; guarded by wmu
 	wake        chan struct{}
+	noticeWake  chan struct{}
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	lastNow     time.Time
@@ -76,6 +80,7 @@ func New(store socred.Store, p *socred.Pack) (*Service, error) {
 		pack:          p,
 		world:         engine.NewWorld(eng),
 		wake:          make(chan struct{}, 1),
+		noticeWake:    make(chan struct{}, 1),
 	}, nil
 }
 
@@ -122,6 +127,7 @@ func (s *Service) Open(ctx context.Context) error {
 	s.log.Info("world loaded", "subjects", s.world.Len(), "records", ld.records.Load(), "settled", settled, "took", time.Since(start).Round(time.Millisecond))
 	s.ids.store = s.store
 	s.journal = newJournal(s.store, s.log)
+	s.journal.deliver, s.journal.written = s.delivering(), s.noticesWritten
 	ctx, s.cancel = context.WithCancel(context.Background())
 	n, err := s.catchUp(ctx)
 	if err != nil {
@@ -131,6 +137,10 @@ func (s *Service) Open(ctx context.Context) error {
 		s.log.Info("caught up on time-driven changes", "subjects", n)
 	}
 	s.wg.Add(3)
+	if s.delivering() {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.deliver(ctx) }()
+	}
 	go func() { defer s.wg.Done(); s.journal.run(ctx) }()
 	go func() { defer s.wg.Done(); s.schedule(ctx) }()
 	go func() { defer s.wg.Done(); s.tail(ctx) }()
@@ -233,6 +243,7 @@ func (s *Service) commit(ctx context.Context, now time.Time, c engine.Change) (*
 		Designations: c.Designations,
 		Events:       plan.Events,
 	}
+	s.addNotices(w)
 	return plan, s.publish(ctx, plan, w)
 }
 
@@ -244,6 +255,7 @@ func (s *Service) publish(ctx context.Context, plan *engine.Plan, w *socred.Writ
 		return fmt.Errorf("commit: %w", err)
 	}
 	s.seq = w.Seq
+	s.noticesWritten(w)
 	s.mu.Lock()
 	err := s.world.Apply(plan)
 	s.mu.Unlock()

@@ -226,7 +226,9 @@ func (s *Store) mergeLoop(ctx context.Context) {
 	}
 }
 
-func (s *Store) indexes() []*subjectIndex { return []*subjectIndex{s.records, s.checks, s.accesses} }
+func (s *Store) indexes() []*subjectIndex {
+	return []*subjectIndex{s.records, s.checks, s.accesses, s.notices}
+}
 
 // MergeIndexes merges every pending subject index now.
 func (s *Store) MergeIndexes(ctx context.Context) error {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -408,4 +409,72 @@ func (s *Store) RecordsByRef(ctx context.Context, refs []socred.RecordRef) ([]*s
 		return nil, fmt.Errorf("records by ref: %w", err)
 	}
 	return out, nil
+}
+
+// Notices returns a subject's notices, newest first.
+func (s *Store) Notices(ctx context.Context, subject string, page socred.Page) ([]socred.Notice, error) {
+	out := []socred.Notice{}
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		ids, err := s.notices.ids(conn, subject)
+		if err != nil {
+			return err
+		}
+		var scanErr error
+		err = byIDs(conn, `SELECT id, body FROM notices`, newest(ids, page), func(stmt *sqlite3.Stmt) {
+			n, err := scanNotice(stmt)
+			if err != nil && scanErr == nil {
+				scanErr = err
+			}
+			out = append(out, n)
+		})
+		return errors.Join(err, scanErr)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notices: %w", err)
+	}
+	return out, nil
+}
+
+// PendingNotices returns up to limit notices not yet delivered, oldest
+// first.
+func (s *Store) PendingNotices(ctx context.Context, limit int) ([]socred.Notice, error) {
+	var out []socred.Notice
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(`SELECT id, body FROM notices WHERE pending <> 0 ORDER BY id LIMIT ?`)
+		stmt.BindInt64(1, int64(limit))
+		return each(stmt, func(stmt *sqlite3.Stmt) error {
+			n, err := scanNotice(stmt)
+			out = append(out, n)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pending notices: %w", err)
+	}
+	return out, nil
+}
+
+// MarkDelivered records that the notices were delivered.
+func (s *Store) MarkDelivered(ctx context.Context, ids []int64) error {
+	return s.write(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(`UPDATE notices SET pending = 0 WHERE id = ?`)
+		for _, id := range ids {
+			stmt.BindInt64(1, id)
+			if err := exec(stmt); err != nil {
+				return fmt.Errorf("mark delivered: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func scanNotice(stmt *sqlite3.Stmt) (socred.Notice, error) {
+	var n socred.Notice
+	body := make([]byte, stmt.ColumnLen(1))
+	stmt.ColumnBytes(1, body)
+	if err := json.Unmarshal(body, &n); err != nil {
+		return n, fmt.Errorf("notice %d: %w", stmt.ColumnInt64(0), err)
+	}
+	n.ID = stmt.ColumnInt64(0)
+	return n, nil
 }

@@ -34,7 +34,7 @@ type Store struct {
 	r   *readPool
 	log *slog.Logger
 
-	records, checks, accesses *subjectIndex
+	records, checks, accesses, notices *subjectIndex
 	// MergeThreshold is how many rows a subject index keeps in memory
 	// before merging them to disk.
 	MergeThreshold int
@@ -69,6 +69,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		records:        newSubjectIndex("records"),
 		checks:         newSubjectIndex("checks"),
 		accesses:       newSubjectIndex("accesses"),
+		notices:        newSubjectIndex("notices"),
 		MergeThreshold: 500_000,
 	}
 	for _, o := range opts {

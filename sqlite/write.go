@@ -19,11 +19,25 @@ func (s *Store) Commit(ctx context.Context, w *socred.Write) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	firstCheck, firstAccess := s.checks.reserve(len(w.Checks)), s.accesses.reserve(len(w.Accesses))
-	err := s.writeLocked(ctx, func(conn *sqlite3.Conn) error { return commit(conn, w, firstCheck, firstAccess) })
+	firstNotice := s.notices.reserve(len(w.Notices))
+	err := s.writeLocked(ctx, func(conn *sqlite3.Conn) error {
+		if err := commit(conn, w, firstCheck, firstAccess); err != nil {
+			return err
+		}
+		return insertNotices(conn, w.Notices, firstNotice, w.Deliver)
+	})
 	if err != nil {
 		s.checks.release(firstCheck)
 		s.accesses.release(firstAccess)
+		s.notices.release(firstNotice)
 		return err
+	}
+	if len(w.Notices) > 0 {
+		subjects, ids := make([]string, len(w.Notices)), make([]int64, len(w.Notices))
+		for i := range w.Notices {
+			subjects[i], ids[i] = w.Notices[i].Subject, firstNotice+int64(i)
+		}
+		s.notices.add(subjects, ids)
 	}
 	// Committed: index the new rows by subject.
 	if len(w.Records) > 0 {
@@ -399,6 +413,30 @@ func appendChange(conn *sqlite3.Conn, w *socred.Write) error {
 	stmt.BindInt64(2, micros(w.Now.Add(-socred.FeedRetention)))
 	if err := exec(stmt); err != nil {
 		return fmt.Errorf("feed: %w", err)
+	}
+	return nil
+}
+
+func insertNotices(conn *sqlite3.Conn, ns []socred.Notice, first int64, deliver bool) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	stmt := conn.Prep(`INSERT INTO notices (id, subject, at, body, pending) VALUES (?, ?, ?, ?, ?)`)
+	for i := range ns {
+		n := ns[i]
+		n.ID = 0
+		body, err := json.Marshal(&n)
+		if err != nil {
+			return fmt.Errorf("notice: %w", err)
+		}
+		stmt.BindInt64(1, first+int64(i))
+		stmt.BindText(2, n.Subject)
+		stmt.BindInt64(3, micros(n.At))
+		stmt.BindBytes(4, body)
+		stmt.BindBool(5, deliver)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("notice: %w", err)
+		}
 	}
 	return nil
 }

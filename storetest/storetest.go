@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Tokens", testTokens},
 		{"Load", testLoad},
 		{"Feed", testFeed},
+		{"Notices", testNotices},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -559,5 +560,49 @@ func testFeed(t *testing.T, s socred.Store) {
 	}
 	if l.seq != 2 {
 		t.Errorf("loaded feed position: got %d, want 2", l.seq)
+	}
+}
+
+func testNotices(t *testing.T, s socred.Store) {
+	if ns, err := s.Notices(ctx, "a", socred.Page{}); err != nil || len(ns) != 0 {
+		t.Fatalf("no notices: got %v, %v", ns, err)
+	}
+	ev := socred.Event{Kind: socred.EventScoreChanged, Subject: "a", At: t0, Scheme: "city", OldScore: 1000, NewScore: 990}
+	commit(t, s, &socred.Write{Notices: []socred.Notice{socred.EventNotice(ev), {Subject: "b", At: t0, Kind: socred.NoticeCheckDenied, Message: "m", Action: "fly", By: "air"}}, Deliver: true})
+	commit(t, s, &socred.Write{Notices: []socred.Notice{{Subject: "a", At: t0.Add(time.Minute), Kind: socred.NoticeRecordAccepted, Message: "r", Record: "7"}}})
+
+	ns, err := s.Notices(ctx, "a", socred.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns) != 2 || ns[0].Kind != socred.NoticeRecordAccepted || ns[0].Record != "7" || ns[1].Kind != socred.NoticeKind(socred.EventScoreChanged) ||
+		ns[1].Event == nil || ns[1].Event.NewScore != 990 || !ns[1].At.Equal(t0) || ns[0].ID <= ns[1].ID {
+		t.Fatalf("a's notices, newest first: got %+v", ns)
+	}
+	if ns, _ := s.Notices(ctx, "a", socred.Page{Limit: 1, Offset: 1}); len(ns) != 1 || ns[0].Kind != socred.NoticeKind(socred.EventScoreChanged) {
+		t.Errorf("second page: got %+v", ns)
+	}
+	// Only notices written for delivery are pending, oldest first.
+	pending, err := s.PendingNotices(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 2 || pending[0].Subject != "a" || pending[1].Subject != "b" || pending[1].Action != "fly" || pending[0].ID >= pending[1].ID {
+		t.Fatalf("pending: got %+v", pending)
+	}
+	if p, _ := s.PendingNotices(ctx, 1); len(p) != 1 || p[0].ID != pending[0].ID {
+		t.Errorf("one pending: got %+v", p)
+	}
+	if err := s.MarkDelivered(ctx, []int64{pending[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.PendingNotices(ctx, 10); len(p) != 1 || p[0].ID != pending[1].ID {
+		t.Errorf("after one delivery: got %+v", p)
+	}
+	if err := s.MarkDelivered(ctx, []int64{pending[1].ID, pending[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.PendingNotices(ctx, 10); len(p) != 0 {
+		t.Errorf("after every delivery: got %+v", p)
 	}
 }

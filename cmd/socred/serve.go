@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -26,6 +27,7 @@ type serverConfig struct {
 	schemes   string
 	logLevel  string
 	logFormat string
+	webhook   string
 	// now, when set, replaces the service's clock (the demo's simulated
 	// year).
 	now func() time.Time
@@ -37,6 +39,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet, defaultDB string) {
 	fs.StringVar(&c.schemes, "schemes", "", "scheme pack directory (default: the example pack built into the binary)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error (debug logs every request)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.webhook, "webhook", "", "deliver every notice to subjects as a JSON POST to this URL (at least once, with an Idempotency-Key header)")
 }
 
 func (c *serverConfig) logger(w io.Writer) (*slog.Logger, error) {
@@ -105,6 +108,14 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 	svc.Logger = log.With("component", "service")
 	if c.now != nil {
 		svc.Now = c.now
+	}
+	if c.webhook != "" {
+		u, err := url.Parse(c.webhook)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			store.Close()
+			return nil, fmt.Errorf("--webhook: want an http:// or https:// URL, not %q", c.webhook)
+		}
+		svc.Channels = append(svc.Channels, &service.Webhook{URL: c.webhook})
 	}
 	if err := svc.Open(ctx); err != nil {
 		store.Close()

@@ -1,0 +1,117 @@
+package socred
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Notice tells a subject of something socred did about them: a record
+// accepted or derived, a change in their standing, a check denied. Every
+// notice is kept with the subject and shown in their file, and delivered
+// through the channels the server is configured with.
+type Notice struct {
+	// ID is assigned by the store; deliveries carry "notice-<ID>" as their
+	// idempotency key.
+	ID      int64      `json:"id"`
+	Subject string     `json:"subject"`
+	At      time.Time  `json:"at"`
+	Kind    NoticeKind `json:"kind"`
+	Message string     `json:"message"`
+	// Record, List, Action and By name what the notice is about, where
+	// they apply.
+	Record string `json:"record,omitempty"`
+	List   string `json:"list,omitempty"`
+	Action string `json:"action,omitempty"`
+	By     string `json:"by,omitempty"`
+	// Event is the change in standing the notice reports, if any.
+	Event *Event `json:"event,omitempty"`
+}
+
+// NoticeKind says what a notice is about: one of the engine's event kinds,
+// or one of the kinds below.
+type NoticeKind string
+
+// Notice kinds besides the engine's events.
+const (
+	NoticeRecordAccepted NoticeKind = "record-accepted"
+	NoticeRecordDerived  NoticeKind = "record-derived"
+	NoticeCheckDenied    NoticeKind = "check-denied"
+)
+
+// IdempotencyKey is the key a delivery of the notice carries, the same at
+// every attempt and from every server.
+func (n *Notice) IdempotencyKey() string { return fmt.Sprintf("notice-%d", n.ID) }
+
+// RecordNotice is the notice of a record stored about r.Subject.
+func RecordNotice(r *Record, rule string) Notice {
+	n := Notice{Subject: r.Subject, At: r.AcceptedAt, Kind: NoticeRecordAccepted, Record: r.ID}
+	if rule == "" {
+		rule = r.Rule
+	}
+	if d := r.DerivedFrom; d != nil {
+		n.Kind = NoticeRecordDerived
+		n.Message = fmt.Sprintf("%s recorded %q (%+d points in %s) against you as %s of %s (record %s, derived from record %s).",
+			r.Reporter, rule, r.Points, r.Scheme, d.Relation, d.Subject, r.ID, d.Record)
+		return n
+	}
+	n.Message = fmt.Sprintf("%s recorded %q (%+d points in %s) about you on %s (record %s).",
+		r.Reporter, rule, r.Points, r.Scheme, r.OccurredAt.UTC().Format("2006-01-02"), r.ID)
+	return n
+}
+
+// EventNotice is the notice of an event.
+func EventNotice(e Event) Notice {
+	n := Notice{Subject: e.Subject, At: e.At, Kind: NoticeKind(e.Kind), Record: e.Record, Event: &e}
+	if e.Listing != nil {
+		n.List = e.Listing.List
+	}
+	switch e.Kind {
+	case EventScoreChanged:
+		n.Message = fmt.Sprintf("Your %s score changed from %d to %d.", e.Scheme, e.OldScore, e.NewScore)
+	case EventGradeChanged:
+		n.Message = fmt.Sprintf("Your %s grade changed from %s to %s.", e.Scheme, orNone(e.OldGrade), orNone(e.NewGrade))
+	case EventListed:
+		n.Message = "You were put on the list " + listDesc(e.Listing) + "."
+	case EventDelisted:
+		n.Message = "You are no longer on the list " + listDesc(e.Listing) + "."
+	case EventRecordCounting:
+		n.Message = fmt.Sprintf("Record %s now counts.", e.Record)
+	case EventRecordStopped:
+		n.Message = fmt.Sprintf("Record %s no longer counts.", e.Record)
+	case EventTermChanged:
+		n.Message = "The term of your entry on the list " + listDesc(e.Listing) + " changed."
+	case EventPublished:
+		n.Message = "Your entry on the list " + listDesc(e.Listing) + " is now on the public register."
+	default:
+		n.Message = strings.ReplaceAll(string(e.Kind), "-", " ") + "."
+	}
+	return n
+}
+
+// CheckNotice is the notice of a check that denied the subject an action.
+func CheckNotice(c *CheckEntry) Notice {
+	return Notice{Subject: c.Subject, At: c.At, Kind: NoticeCheckDenied, Action: c.Action, By: c.By,
+		Message: fmt.Sprintf("%s was told you may not %s.", c.By, strings.ReplaceAll(c.Action, "-", " "))}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func listDesc(l *Listing) string {
+	if l == nil {
+		return "(unknown)"
+	}
+	s := fmt.Sprintf("%q", l.List)
+	if l.Via != nil {
+		s += fmt.Sprintf(" through %s (%s)", l.Via.Subject, l.Via.Relation)
+	}
+	if l.Until != nil {
+		s += " until " + l.Until.UTC().Format("2006-01-02")
+	}
+	return s
+}

@@ -1,0 +1,168 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/socred/socred"
+)
+
+// addNotices adds to w the notices of its records and events: every record
+// stored about a subject, own or derived, and every change in a subject's
+// standing is notified to the subject, in the same transaction.
+func (s *Service) addNotices(w *socred.Write) {
+	for _, r := range w.Records {
+		name := ""
+		if sc := s.pack.Scheme(r.Scheme); sc != nil {
+			if rule := sc.Rule(r.Rule); rule != nil {
+				name = rule.Name
+			}
+		}
+		w.Notices = append(w.Notices, socred.RecordNotice(r, name))
+	}
+	for _, e := range w.Events {
+		w.Notices = append(w.Notices, socred.EventNotice(e))
+	}
+	w.Deliver = s.delivering()
+}
+
+// Channel delivers notices to their subjects: a webhook, e-mail.
+type Channel interface {
+	// Name names the channel in logs.
+	Name() string
+	// Deliver delivers one notice, or fails; it may be called again for
+	// the same notice, which the receiver recognises by its idempotency
+	// key.
+	Deliver(ctx context.Context, n *socred.Notice) error
+}
+
+func (s *Service) delivering() bool { return len(s.Channels) > 0 }
+
+// noticesWritten wakes the deliverer after w, committed, left notices to
+// deliver.
+func (s *Service) noticesWritten(w *socred.Write) {
+	if w.Deliver && len(w.Notices) > 0 {
+		select {
+		case s.noticeWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// NoticePoll is how often the deliverer looks for pending notices when
+// nothing wakes it: notices written by other servers sharing the store.
+const NoticePoll = time.Second
+
+// deliver hands pending notices to every channel, oldest first, until ctx
+// ends: at least once, retrying with backoff until each channel accepts
+// them. The notices wait in the store, so deliveries survive restarts.
+func (s *Service) deliver(ctx context.Context) {
+	backoff := time.Duration(0)
+	for {
+		wait := NoticePoll
+		if backoff > 0 {
+			wait = backoff
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.noticeWake:
+			if backoff > 0 {
+				continue // keep backing off
+			}
+		case <-time.After(wait):
+		}
+		for {
+			n, err := s.deliverPending(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				backoff = min(max(2*backoff, 100*time.Millisecond), time.Minute)
+				s.log.Warn("notice delivery failed; retrying", "err", err, "in", backoff)
+				break
+			}
+			backoff = 0
+			if n < noticeBatch {
+				break
+			}
+		}
+	}
+}
+
+// noticeBatch is how many notices one round of delivery takes.
+const noticeBatch = 100
+
+// deliverPending delivers one batch of pending notices and returns how many
+// it delivered.
+func (s *Service) deliverPending(ctx context.Context) (int, error) {
+	pending, err := s.store.PendingNotices(ctx, noticeBatch)
+	if err != nil {
+		return 0, err
+	}
+	var done []int64
+	var failed error
+	for i := range pending {
+		n := &pending[i]
+		for _, ch := range s.Channels {
+			if err := ch.Deliver(ctx, n); err != nil {
+				failed = fmt.Errorf("%s: notice %d: %w", ch.Name(), n.ID, err)
+				break
+			}
+		}
+		if failed != nil {
+			break
+		}
+		done = append(done, n.ID)
+	}
+	if len(done) > 0 {
+		if err := s.store.MarkDelivered(ctx, done); err != nil {
+			return 0, err
+		}
+	}
+	return len(done), failed
+}
+
+// Webhook delivers notices as JSON POSTs to a URL: the notice as the body,
+// its idempotency key in the Idempotency-Key header. Any 2xx answer
+// acknowledges it.
+type Webhook struct {
+	URL    string
+	Client *http.Client // default: a client with a 10 s timeout
+}
+
+func (w *Webhook) Name() string { return "webhook" }
+
+func (w *Webhook) Deliver(ctx context.Context, n *socred.Notice) error {
+	body, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", n.IdempotencyKey())
+	client := w.Client
+	if client == nil {
+		client = webhookClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%s answered %s", w.URL, resp.Status)
+	}
+	return nil
+}
+
+var webhookClient = &http.Client{Timeout: 10 * time.Second}
