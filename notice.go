@@ -24,8 +24,10 @@ type Notice struct {
 	List   string `json:"list,omitempty"`
 	Action string `json:"action,omitempty"`
 	By     string `json:"by,omitempty"`
-	// Event is the change in standing the notice reports, if any.
-	Event *Event `json:"event,omitempty"`
+	// Events are the changes in standing the notice reports, if any: a
+	// record's notice carries the changes it made to its subject's
+	// standing.
+	Events []Event `json:"events,omitempty"`
 }
 
 // NoticeKind says what a notice is about: one of the engine's event kinds,
@@ -62,31 +64,49 @@ func RecordNotice(r *Record, rule string) Notice {
 
 // EventNotice is the notice of an event.
 func EventNotice(e Event) Notice {
-	n := Notice{Subject: e.Subject, At: e.At, Kind: NoticeKind(e.Kind), Record: e.Record, Event: &e}
+	n := Notice{Subject: e.Subject, At: e.At, Kind: NoticeKind(e.Kind), Record: e.Record, Events: []Event{e}}
 	if e.Listing != nil {
 		n.List = e.Listing.List
 	}
-	switch e.Kind {
-	case EventScoreChanged:
-		n.Message = fmt.Sprintf("Your %s score changed from %d to %d.", e.Scheme, e.OldScore, e.NewScore)
-	case EventGradeChanged:
-		n.Message = fmt.Sprintf("Your %s grade changed from %s to %s.", e.Scheme, orNone(e.OldGrade), orNone(e.NewGrade))
-	case EventListed:
-		n.Message = "You were put on the list " + listDesc(e.Listing) + "."
-	case EventDelisted:
-		n.Message = "You are no longer on the list " + listDesc(e.Listing) + "."
-	case EventRecordCounting:
-		n.Message = fmt.Sprintf("Record %s now counts.", e.Record)
-	case EventRecordStopped:
-		n.Message = fmt.Sprintf("Record %s no longer counts.", e.Record)
-	case EventTermChanged:
-		n.Message = "The term of your entry on the list " + listDesc(e.Listing) + " changed."
-	case EventPublished:
-		n.Message = "Your entry on the list " + listDesc(e.Listing) + " is now on the public register."
-	default:
-		n.Message = strings.ReplaceAll(string(e.Kind), "-", " ") + "."
+	n.Message = eventMessage(&e)
+	return n
+}
+
+// WithEvents returns the notice with events added, and their messages.
+func (n Notice) WithEvents(events ...Event) Notice {
+	for _, e := range events {
+		n.Events = append(n.Events, e)
+		n.Message += " " + eventMessage(&e)
+		if n.List == "" && e.Listing != nil {
+			n.List = e.Listing.List
+		}
 	}
 	return n
+}
+
+func eventMessage(e *Event) string {
+	var msg string
+	switch e.Kind {
+	case EventScoreChanged:
+		msg = fmt.Sprintf("Your %s score changed from %d to %d.", e.Scheme, e.OldScore, e.NewScore)
+	case EventGradeChanged:
+		msg = fmt.Sprintf("Your %s grade changed from %s to %s.", e.Scheme, orNone(e.OldGrade), orNone(e.NewGrade))
+	case EventListed:
+		msg = "You were put on the list " + listDesc(e.Listing) + "."
+	case EventDelisted:
+		msg = "You are no longer on the list " + listDesc(e.Listing) + "."
+	case EventRecordCounting:
+		msg = fmt.Sprintf("Record %s now counts.", e.Record)
+	case EventRecordStopped:
+		msg = fmt.Sprintf("Record %s no longer counts.", e.Record)
+	case EventTermChanged:
+		msg = "The term of your entry on the list " + listDesc(e.Listing) + " changed."
+	case EventPublished:
+		msg = "Your entry on the list " + listDesc(e.Listing) + " is now on the public register."
+	default:
+		msg = strings.ReplaceAll(string(e.Kind), "-", " ") + "."
+	}
+	return msg
 }
 
 // CheckNotice is the notice of a check that denied the subject an action.

@@ -14,8 +14,12 @@ import (
 
 // addNotices adds to w the notices of its records and events: every record
 // stored about a subject, own or derived, and every change in a subject's
-// standing is notified to the subject, in the same transaction.
+// standing is notified to the subject, in the same transaction. The changes
+// a subject's records made ride on the notice of its last record in w; the
+// others (a subject listed through a relation, a term that ended) make
+// notices of their own.
 func (s *Service) addNotices(w *socred.Write) {
+	last := make(map[string]int, len(w.Records)) // subject → its last record notice
 	for _, r := range w.Records {
 		name := ""
 		if sc := s.pack.Scheme(r.Scheme); sc != nil {
@@ -23,10 +27,15 @@ func (s *Service) addNotices(w *socred.Write) {
 				name = rule.Name
 			}
 		}
+		last[r.Subject] = len(w.Notices)
 		w.Notices = append(w.Notices, socred.RecordNotice(r, name))
 	}
 	for _, e := range w.Events {
-		w.Notices = append(w.Notices, socred.EventNotice(e))
+		if i, ok := last[e.Subject]; ok {
+			w.Notices[i] = w.Notices[i].WithEvents(e)
+		} else {
+			w.Notices = append(w.Notices, socred.EventNotice(e))
+		}
 	}
 	w.Deliver = s.delivering()
 }

@@ -102,10 +102,7 @@ func TestNoticesDelivered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kinds := map[socred.NoticeKind]bool{}
-	for _, n := range f.Notices {
-		kinds[n.Kind] = true
-	}
+	kinds := noticeKinds(f.Notices)
 	if !kinds[socred.NoticeRecordDerived] || !kinds[socred.NoticeKind(socred.EventScoreChanged)] {
 		t.Errorf("zhao's notices: got %+v, want the derived record and the score change", f.Notices)
 	}
@@ -113,10 +110,7 @@ func TestNoticesDelivered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kinds = map[socred.NoticeKind]bool{}
-	for _, n := range f.Notices {
-		kinds[n.Kind] = true
-	}
+	kinds = noticeKinds(f.Notices)
 	for _, k := range []socred.NoticeKind{socred.NoticeRecordAccepted, socred.NoticeKind(socred.EventScoreChanged), socred.NoticeKind(socred.EventListed), socred.NoticeCheckDenied} {
 		if !kinds[k] {
 			t.Errorf("wang's notices lack %s: %+v", k, f.Notices)
@@ -162,4 +156,17 @@ func TestNoticesDelivered(t *testing.T) {
 	if p, err := store.PendingNotices(ctx, 10); err != nil || len(p) != 0 {
 		t.Errorf("pending after delivery: %v %v", p, err)
 	}
+}
+
+// noticeKinds returns the kinds of the notices and of the events they
+// carry.
+func noticeKinds(ns []socred.Notice) map[socred.NoticeKind]bool {
+	kinds := map[socred.NoticeKind]bool{}
+	for _, n := range ns {
+		kinds[n.Kind] = true
+		for _, e := range n.Events {
+			kinds[socred.NoticeKind(e.Kind)] = true
+		}
+	}
+	return kinds
 }

@@ -576,7 +576,7 @@ func testNotices(t *testing.T, s socred.Store) {
 		t.Fatal(err)
 	}
 	if len(ns) != 2 || ns[0].Kind != socred.NoticeRecordAccepted || ns[0].Record != "7" || ns[1].Kind != socred.NoticeKind(socred.EventScoreChanged) ||
-		ns[1].Event == nil || ns[1].Event.NewScore != 990 || !ns[1].At.Equal(t0) || ns[0].ID <= ns[1].ID {
+		len(ns[1].Events) != 1 || ns[1].Events[0].NewScore != 990 || !ns[1].At.Equal(t0) || ns[0].ID <= ns[1].ID {
 		t.Fatalf("a's notices, newest first: got %+v", ns)
 	}
 	if ns, _ := s.Notices(ctx, "a", socred.Page{Limit: 1, Offset: 1}); len(ns) != 1 || ns[0].Kind != socred.NoticeKind(socred.EventScoreChanged) {
