@@ -1,6 +1,7 @@
 package socred
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -40,6 +41,13 @@ const (
 	NoticeRecordDerived  NoticeKind = "record-derived"
 	NoticeCheckDenied    NoticeKind = "check-denied"
 )
+
+// EncodeNotice is the form in which stores keep a notice: JSON, without
+// the id, which the store assigns.
+func EncodeNotice(n Notice) ([]byte, error) {
+	n.ID = 0
+	return json.Marshal(&n)
+}
 
 // IdempotencyKey is the key a delivery of the notice carries, the same at
 // every attempt and from every server.

@@ -82,6 +82,9 @@ type Write struct {
 	// and, when Deliver is set, left pending for delivery.
 	Notices []Notice
 	Deliver bool
+	// NoticeBodies, when set, are the notices encoded by EncodeNotice, so
+	// that a writer can encode them before it takes the store's lock.
+	NoticeBodies [][]byte
 	// Settled, when set, is the moment up to which every time-driven change
 	// has been applied; a restarted server settles its world there.
 	Settled *time.Time

@@ -63,7 +63,7 @@ func commit(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 	if err := copyChecks(ctx, tx, w.Checks); err != nil {
 		return err
 	}
-	if err := copyNotices(ctx, tx, w.Notices, w.Deliver); err != nil {
+	if err := copyNotices(ctx, tx, w); err != nil {
 		return err
 	}
 	return copyAccesses(ctx, tx, w.Accesses)
@@ -293,20 +293,25 @@ func appendChange(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 }
 
 // copyNotices appends notices; the table numbers them.
-func copyNotices(ctx context.Context, tx pgx.Tx, ns []socred.Notice, deliver bool) error {
+func copyNotices(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
+	ns := w.Notices
 	if len(ns) == 0 {
 		return nil
 	}
 	row := make([]any, 4)
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"notices"}, []string{"subject", "at", "body", "pending"},
 		pgx.CopyFromSlice(len(ns), func(i int) ([]any, error) {
-			n := ns[i]
-			n.ID = 0
-			body, err := json.Marshal(&n)
-			if err != nil {
-				return nil, err
+			n := &ns[i]
+			var body []byte
+			if len(w.NoticeBodies) == len(ns) {
+				body = w.NoticeBodies[i]
+			} else {
+				var err error
+				if body, err = socred.EncodeNotice(*n); err != nil {
+					return nil, err
+				}
 			}
-			row[0], row[1], row[2], row[3] = n.Subject, micros(n.At), body, deliver
+			row[0], row[1], row[2], row[3] = n.Subject, micros(n.At), body, w.Deliver
 			return row, nil
 		}))
 	if err != nil {

@@ -38,6 +38,16 @@ func (s *Service) addNotices(w *socred.Write) {
 		}
 	}
 	w.Deliver = s.delivering()
+	// Encoded here, by the writer, not by the store under its lock.
+	w.NoticeBodies = make([][]byte, len(w.Notices))
+	for i := range w.Notices {
+		body, err := socred.EncodeNotice(w.Notices[i])
+		if err != nil {
+			w.NoticeBodies = nil // the store encodes them, and reports the error
+			return
+		}
+		w.NoticeBodies[i] = body
+	}
 }
 
 // Channel delivers notices to their subjects: a webhook, e-mail.

@@ -24,7 +24,7 @@ func (s *Store) Commit(ctx context.Context, w *socred.Write) error {
 		if err := commit(conn, w, firstCheck, firstAccess); err != nil {
 			return err
 		}
-		return insertNotices(conn, w.Notices, firstNotice, w.Deliver)
+		return insertNotices(conn, w, firstNotice)
 	})
 	if err != nil {
 		s.checks.release(firstCheck)
@@ -417,23 +417,28 @@ func appendChange(conn *sqlite3.Conn, w *socred.Write) error {
 	return nil
 }
 
-func insertNotices(conn *sqlite3.Conn, ns []socred.Notice, first int64, deliver bool) error {
+func insertNotices(conn *sqlite3.Conn, w *socred.Write, first int64) error {
+	ns := w.Notices
 	if len(ns) == 0 {
 		return nil
 	}
 	stmt := conn.Prep(`INSERT INTO notices (id, subject, at, body, pending) VALUES (?, ?, ?, ?, ?)`)
 	for i := range ns {
-		n := ns[i]
-		n.ID = 0
-		body, err := json.Marshal(&n)
-		if err != nil {
-			return fmt.Errorf("notice: %w", err)
+		n := &ns[i]
+		var body []byte
+		if len(w.NoticeBodies) == len(ns) {
+			body = w.NoticeBodies[i]
+		} else {
+			var err error
+			if body, err = socred.EncodeNotice(*n); err != nil {
+				return fmt.Errorf("notice: %w", err)
+			}
 		}
 		stmt.BindInt64(1, first+int64(i))
 		stmt.BindText(2, n.Subject)
 		stmt.BindInt64(3, micros(n.At))
 		stmt.BindBytes(4, body)
-		stmt.BindBool(5, deliver)
+		stmt.BindBool(5, w.Deliver)
 		if err := exec(stmt); err != nil {
 			return fmt.Errorf("notice: %w", err)
 		}
