@@ -117,9 +117,11 @@ func TestTimeDrivenChanges(t *testing.T) {
 		t.Errorf("register after the grace period: got %v %v, want acme", reg, err)
 	}
 	// Past the term: off the list, off the register, wang may fly.
+	// (The background scheduler, woken by the last write, may apply the
+	// change before this tick does.)
 	c.Set(t0.AddDate(0, 0, 31))
-	if n, err := svc.Tick(ctx); err != nil || n == 0 {
-		t.Fatalf("tick: %d subjects changed, %v", n, err)
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if !allowed(t, svc, "wang", "buy-flight-ticket") {
 		t.Error("after the term: wang may not fly")
