@@ -61,7 +61,7 @@ func RecordNotice(r *Record, rule string) Notice {
 	}
 	if d := r.DerivedFrom; d != nil {
 		n.Kind = NoticeRecordDerived
-		n.Message = fmt.Sprintf("%s recorded %q (%+d points in %s) against you as %s of %s (record %s, derived from record %s).",
+		n.Message = fmt.Sprintf("%s recorded %q (%+d points in %s) against you by your relation %q to %s (record %s, derived from record %s).",
 			r.Reporter, rule, r.Points, r.Scheme, d.Relation, d.Subject, r.ID, d.Record)
 		return n
 	}
