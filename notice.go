@@ -3,6 +3,7 @@ package socred
 import (
 	"encoding/json"
 	"fmt"
+	"net/mail"
 	"strings"
 	"time"
 )
@@ -142,4 +143,29 @@ func listDesc(l *Listing) string {
 		s += " until " + l.Until.UTC().Format("2006-01-02")
 	}
 	return s
+}
+
+// Contact is where a subject receives notices by e-mail. It is kept apart
+// from the subject: no scheme, rule or list can see it.
+type Contact struct {
+	Subject string `json:"subject"`
+	Email   string `json:"email"`
+}
+
+// Validate checks the address: one plain address, as RFC 5322 has it, of
+// at most 254 bytes; empty removes the contact.
+func (c *Contact) Validate() error {
+	if c.Email == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(c.Email)
+	switch {
+	case len(c.Email) > 254:
+		return FieldErrorf("email", "at most 254 bytes")
+	case err != nil:
+		return FieldErrorf("email", "not an e-mail address: %v", err)
+	case a.Name != "" || a.Address != c.Email:
+		return FieldErrorf("email", "give the bare address, like zhang@example.cn")
+	}
+	return nil
 }

@@ -39,6 +39,8 @@ type Store interface {
 	PendingNotices(ctx context.Context, limit int) ([]Notice, error)
 	// MarkDelivered records that the notices were delivered.
 	MarkDelivered(ctx context.Context, ids []int64) error
+	// Contact returns the subject's contact, or a not_found error.
+	Contact(ctx context.Context, subject string) (Contact, error)
 	// Register returns the published entries matching the query.
 	Register(ctx context.Context, q RegisterQuery) ([]RegisterEntry, error)
 	// TokenByHash returns the token whose secret hashes to hash.
@@ -82,6 +84,8 @@ type Write struct {
 	// and, when Deliver is set, left pending for delivery.
 	Notices []Notice
 	Deliver bool
+	// Contacts are set (an empty address removes the contact).
+	Contacts []Contact
 	// NoticeBodies, when set, are the notices encoded by EncodeNotice, so
 	// that a writer can encode them before it takes the store's lock.
 	NoticeBodies [][]byte

@@ -29,6 +29,7 @@ type fakeStore struct {
 	settled      time.Time
 	changes      []socred.Change // the feed; the last one's Seq is the position
 	notices      []socred.Notice
+	contacts     map[string]string
 	pending      map[int64]bool
 
 	// Failures to inject, and what the last list read asked for.
@@ -79,6 +80,16 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 			return err
 		}
 		s.changes = append(s.changes, c)
+	}
+	for _, c := range w.Contacts {
+		if s.contacts == nil {
+			s.contacts = map[string]string{}
+		}
+		if c.Email == "" {
+			delete(s.contacts, c.Subject)
+		} else {
+			s.contacts[c.Subject] = c.Email
+		}
 	}
 	for _, n := range w.Notices {
 		n.ID = int64(len(s.notices) + 1)
@@ -400,6 +411,16 @@ func (s *fakeStore) MarkDelivered(ctx context.Context, ids []int64) error {
 		delete(s.pending, id)
 	}
 	return nil
+}
+
+func (s *fakeStore) Contact(ctx context.Context, subject string) (socred.Contact, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.contacts[subject]
+	if !ok {
+		return socred.Contact{Subject: subject}, socred.Errorf(socred.ENOTFOUND, "no contact")
+	}
+	return socred.Contact{Subject: subject, Email: e}, nil
 }
 
 func (s *fakeStore) Ping(ctx context.Context) error {

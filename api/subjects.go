@@ -127,3 +127,19 @@ func (a *API) unrelate(w http.ResponseWriter, r *http.Request, c *socred.Caller)
 	writeJSON(w, http.StatusOK, in)
 	return nil
 }
+
+// putContact handles PUT /v1/subjects/{id}/contact.
+func (a *API) putContact(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	var in struct {
+		Email string `json:"email"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	ct := socred.Contact{Subject: r.PathValue("id"), Email: in.Email}
+	if err := a.svc.SetContact(r.Context(), c, ct); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ct)
+	return nil
+}

@@ -370,3 +370,16 @@ func scanNotice(row pgx.CollectableRow) (socred.Notice, error) {
 	n.ID = id
 	return n, nil
 }
+
+// Contact returns the subject's contact.
+func (s *Store) Contact(ctx context.Context, subject string) (socred.Contact, error) {
+	c := socred.Contact{Subject: subject}
+	err := s.pool.QueryRow(ctx, `SELECT email FROM contacts WHERE subject = $1`, subject).Scan(&c.Email)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, socred.Errorf(socred.ENOTFOUND, "subject %q has no contact", subject)
+	}
+	if err != nil {
+		return c, fmt.Errorf("contact: %w", err)
+	}
+	return c, nil
+}

@@ -49,6 +49,14 @@ func commit(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			t.ID, t.Hash, string(t.Role), t.Authority, t.Subject, string(acts), t.Name, micros(t.CreatedAt))
 	}
+	for _, c := range w.Contacts {
+		if c.Email == "" {
+			b.Queue(`DELETE FROM contacts WHERE subject = $1`, c.Subject)
+		} else {
+			b.Queue(`INSERT INTO contacts (subject, email, updated_at) VALUES ($1, $2, $3)
+				ON CONFLICT (subject) DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at`, c.Subject, c.Email, now)
+		}
+	}
 	if w.Settled != nil {
 		b.Queue(`UPDATE meta SET value = $1 WHERE key = 'settled'`, micros(*w.Settled))
 	}

@@ -183,3 +183,28 @@ func (s *Service) relations(ctx context.Context, c *socred.Caller, rs []socred.R
 	}
 	return n, nil
 }
+
+// SetContact sets (or, with an empty address, removes) where a subject
+// receives notices by e-mail: the subject itself, an authority or the
+// admin may.
+func (s *Service) SetContact(ctx context.Context, c *socred.Caller, ct socred.Contact) error {
+	switch c.Role() {
+	case socred.RoleAdmin, socred.RoleAuthority:
+	case socred.RoleSubject:
+		if c.Token.Subject != ct.Subject {
+			return forbidden("a subject token may set only its own contact")
+		}
+	default:
+		return forbidden("")
+	}
+	if err := ct.Validate(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	exists := s.world.Entry(ct.Subject) != nil
+	s.mu.RUnlock()
+	if !exists {
+		return socred.Errorf(socred.ENOTFOUND, "subject %q not found", ct.Subject)
+	}
+	return s.store.Commit(ctx, &socred.Write{Now: s.now(), Contacts: []socred.Contact{ct}})
+}

@@ -478,3 +478,22 @@ func scanNotice(stmt *sqlite3.Stmt) (socred.Notice, error) {
 	n.ID = stmt.ColumnInt64(0)
 	return n, nil
 }
+
+// Contact returns the subject's contact.
+func (s *Store) Contact(ctx context.Context, subject string) (socred.Contact, error) {
+	c := socred.Contact{Subject: subject}
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(`SELECT email FROM contacts WHERE subject = ?`)
+		stmt.BindText(1, subject)
+		found := false
+		err := each(stmt, func(stmt *sqlite3.Stmt) error {
+			c.Email, found = stmt.ColumnText(0), true
+			return nil
+		})
+		if err == nil && !found {
+			err = socred.Errorf(socred.ENOTFOUND, "subject %q has no contact", subject)
+		}
+		return err
+	})
+	return c, err
+}

@@ -146,6 +146,20 @@ func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) 
 			return fmt.Errorf("token: %w", err)
 		}
 	}
+	for _, c := range w.Contacts {
+		stmt := conn.Prep(`DELETE FROM contacts WHERE subject = ?`)
+		stmt.BindText(1, c.Subject)
+		if c.Email != "" {
+			stmt = conn.Prep(`INSERT INTO contacts (subject, email, updated_at) VALUES (?, ?, ?)
+				ON CONFLICT (subject) DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at`)
+			stmt.BindText(1, c.Subject)
+			stmt.BindText(2, c.Email)
+			stmt.BindInt64(3, now)
+		}
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("contact: %w", err)
+		}
+	}
 	if w.Settled != nil {
 		stmt := conn.Prep(`UPDATE meta SET value = ? WHERE key = 'settled'`)
 		stmt.BindInt64(1, micros(*w.Settled))

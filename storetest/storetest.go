@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"Load", testLoad},
 		{"Feed", testFeed},
 		{"Notices", testNotices},
+		{"Contacts", testContacts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -604,5 +605,19 @@ func testNotices(t *testing.T, s socred.Store) {
 	}
 	if p, _ := s.PendingNotices(ctx, 10); len(p) != 0 {
 		t.Errorf("after every delivery: got %+v", p)
+	}
+}
+
+func testContacts(t *testing.T, s socred.Store) {
+	if _, err := s.Contact(ctx, "a"); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Fatalf("no contact: got %v, want not found", err)
+	}
+	commit(t, s, &socred.Write{Contacts: []socred.Contact{{Subject: "a", Email: "a@example.cn"}, {Subject: "b", Email: "b@example.cn"}}})
+	commit(t, s, &socred.Write{Contacts: []socred.Contact{{Subject: "a", Email: "a2@example.cn"}, {Subject: "b"}}})
+	if c, err := s.Contact(ctx, "a"); err != nil || c.Email != "a2@example.cn" || c.Subject != "a" {
+		t.Errorf("replaced contact: got %+v, %v", c, err)
+	}
+	if _, err := s.Contact(ctx, "b"); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Errorf("removed contact: got %v, want not found", err)
 	}
 }

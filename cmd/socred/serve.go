@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"os"
 	"time"
@@ -28,6 +29,8 @@ type serverConfig struct {
 	logLevel  string
 	logFormat string
 	webhook   string
+	smtp      string
+	smtpFrom  string
 	// now, when set, replaces the service's clock (the demo's simulated
 	// year).
 	now func() time.Time
@@ -40,6 +43,8 @@ func (c *serverConfig) flags(fs *flag.FlagSet, defaultDB string) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error (debug logs every request)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.webhook, "webhook", "", "deliver every notice to subjects as a JSON POST to this URL (at least once, with an Idempotency-Key header)")
+	fs.StringVar(&c.smtp, "smtp", "", "SMTP server (host:port) to e-mail every notice to subjects who gave an address")
+	fs.StringVar(&c.smtpFrom, "smtp-from", "notices@socred.invalid", "sender address of notice e-mails")
 }
 
 func (c *serverConfig) logger(w io.Writer) (*slog.Logger, error) {
@@ -116,6 +121,17 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 			return nil, fmt.Errorf("--webhook: want an http:// or https:// URL, not %q", c.webhook)
 		}
 		svc.Channels = append(svc.Channels, &service.Webhook{URL: c.webhook})
+	}
+	if c.smtp != "" {
+		if _, _, err := net.SplitHostPort(c.smtp); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("--smtp: want host:port, not %q", c.smtp)
+		}
+		if a, err := mail.ParseAddress(c.smtpFrom); err != nil || a.Address != c.smtpFrom {
+			store.Close()
+			return nil, fmt.Errorf("--smtp-from: want a bare e-mail address, not %q", c.smtpFrom)
+		}
+		svc.Channels = append(svc.Channels, &service.Mailer{Addr: c.smtp, From: c.smtpFrom, Store: store})
 	}
 	if err := svc.Open(ctx); err != nil {
 		store.Close()
