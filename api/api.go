@@ -64,6 +64,7 @@ var (
 	fileReaders    = []socred.Role{socred.RoleAdmin, socred.RoleAuthority, socred.RoleReviewer, socred.RoleSubject}
 	authorities    = []socred.Role{socred.RoleAdmin, socred.RoleAuthority}
 	contactWriters = []socred.Role{socred.RoleAdmin, socred.RoleAuthority, socred.RoleSubject}
+	exporters      = []socred.Role{socred.RoleAdmin, socred.RoleSubject}
 	listReaders    = []socred.Role{socred.RoleAdmin, socred.RoleAuthority, socred.RoleAuditor}
 	checkers       = []socred.Role{socred.RoleAdmin, socred.RoleProvider}
 	adminOnly      = []socred.Role{socred.RoleAdmin}
@@ -83,6 +84,7 @@ func New(svc *service.Service, cfg Config) *API {
 		{Route: Route{"GET", "/v1/subjects/{id}", fileReaders}, handle: a.getSubject},
 		{Route: Route{"GET", "/v1/subjects/{id}/file", fileReaders}, handle: a.getFile},
 		{Route: Route{"PUT", "/v1/subjects/{id}/contact", contactWriters}, handle: a.putContact},
+		{Route: Route{"GET", "/v1/subjects/{id}/export", exporters}, handle: a.exportFile},
 		{Route: Route{"PUT", "/v1/relations", authorities}, handle: a.relate},
 		{Route: Route{"DELETE", "/v1/relations", authorities}, handle: a.unrelate},
 		{Route: Route{"POST", "/v1/records", authorities}, handle: a.submitRecords, maxBody: MaxBody},

@@ -32,6 +32,8 @@ var authTable = map[string]authCase{
 		[]string{asAdmin, asAuthority, asReviewer, asSubject}},
 	"PUT /v1/subjects/{id}/contact": {"/v1/subjects/zhang/contact", map[string]any{"email": "zhang@example.cn"},
 		[]string{asAdmin, asAuthority, asSubject}},
+	"GET /v1/subjects/{id}/export": {"/v1/subjects/zhang/export", nil,
+		[]string{asAdmin, asSubject}},
 	"PUT /v1/relations": {"/v1/relations", map[string]any{"from": "li", "type": "guarantor-of", "to": "zhang"},
 		[]string{asAdmin, asAuthority}},
 	"DELETE /v1/relations": {"/v1/relations", map[string]any{"from": "li", "type": "guarantor-of", "to": "zhang"},

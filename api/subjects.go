@@ -143,3 +143,19 @@ func (a *API) putContact(w http.ResponseWriter, r *http.Request, c *socred.Calle
 	writeJSON(w, http.StatusOK, ct)
 	return nil
 }
+
+// exportFile handles GET /v1/subjects/{id}/export.
+func (a *API) exportFile(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	x, err := a.svc.Export(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v := *x
+	v.Subject = subjectView(x.Subject)
+	v.Scores, v.Listings, v.Relations = orEmpty(v.Scores), orEmpty(v.Listings), orEmpty(v.Relations)
+	v.Recipients.Checks, v.Recipients.Accesses = orEmpty(v.Recipients.Checks), orEmpty(v.Recipients.Accesses)
+	v.Notices = orEmpty(v.Notices)
+	w.Header().Set("Content-Disposition", `attachment; filename="socred-`+x.Subject.ID+`.json"`)
+	writeJSON(w, http.StatusOK, &v)
+	return nil
+}
