@@ -18,11 +18,15 @@ func (a *API) designate(w http.ResponseWriter, r *http.Request, c *socred.Caller
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	l, err := a.svc.Designate(r.Context(), c, r.PathValue("list"), in)
+	l, extended, err := a.svc.Designate(r.Context(), c, r.PathValue("list"), in)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, l)
+	status := http.StatusCreated
+	if extended {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, l)
 	return nil
 }
 

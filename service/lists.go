@@ -38,33 +38,36 @@ func (s *Service) designatedList(c *socred.Caller, id string) (*socred.List, err
 }
 
 // Designate puts a subject on a designated list for a term (the list's
-// term by default, never beyond its max_term).
-func (s *Service) Designate(ctx context.Context, c *socred.Caller, list string, in DesignationInput) (socred.Listing, error) {
-	l, err := s.designatedList(c, list)
+// term by default, never beyond its max_term). A subject already on the
+// list has its entry extended when the new term, counted from the entry's
+// start, ends later than the entry does (extended is then true); a term that
+// does not is a conflict. A subject taken off the list may be put on it again.
+func (s *Service) Designate(ctx context.Context, c *socred.Caller, list string, in DesignationInput) (l socred.Listing, extended bool, err error) {
+	lst, err := s.designatedList(c, list)
 	if err != nil {
-		return socred.Listing{}, err
+		return socred.Listing{}, false, err
 	}
 	switch {
 	case in.Subject == "":
-		return socred.Listing{}, socred.FieldErrorf("subject", "is required")
+		return socred.Listing{}, false, socred.FieldErrorf("subject", "is required")
 	case strings.TrimSpace(in.Reason) == "":
-		return socred.Listing{}, socred.FieldErrorf("reason", "is required: say why the subject is listed")
+		return socred.Listing{}, false, socred.FieldErrorf("reason", "is required: say why the subject is listed")
 	case len(in.Reason) > 1000 || !utf8.ValidString(in.Reason):
-		return socred.Listing{}, socred.FieldErrorf("reason", "must be at most 1000 bytes of UTF-8")
+		return socred.Listing{}, false, socred.FieldErrorf("reason", "must be at most 1000 bytes of UTF-8")
 	case len(in.Case) > 200 || !utf8.ValidString(in.Case):
-		return socred.Listing{}, socred.FieldErrorf("case", "must be at most 200 bytes of UTF-8")
+		return socred.Listing{}, false, socred.FieldErrorf("case", "must be at most 200 bytes of UTF-8")
 	}
-	term := l.Term
+	term := lst.Term
 	if in.Term != "" {
 		if term, err = socred.ParseDuration(in.Term); err != nil {
-			return socred.Listing{}, socred.FieldErrorf("term", "%v", err)
+			return socred.Listing{}, false, socred.FieldErrorf("term", "%v", err)
 		}
 		if term.N == 0 {
-			return socred.Listing{}, socred.FieldErrorf("term", "must be longer than zero")
+			return socred.Listing{}, false, socred.FieldErrorf("term", "must be longer than zero")
 		}
 	}
-	if !l.MaxTerm.IsZero() && term.Compare(l.MaxTerm) > 0 {
-		return socred.Listing{}, socred.FieldErrorf("term", "%s exceeds the list's max_term of %s", term, l.MaxTerm)
+	if !lst.MaxTerm.IsZero() && term.Compare(lst.MaxTerm) > 0 {
+		return socred.Listing{}, false, socred.FieldErrorf("term", "%s exceeds the list's max_term of %s", term, lst.MaxTerm)
 	}
 	var d *socred.Designation
 	err = s.locked(ctx, func() error {
@@ -75,31 +78,48 @@ func (s *Service) Designate(ctx context.Context, c *socred.Caller, list string, 
 			return socred.FieldErrorf("subject", "unknown subject %q", in.Subject)
 		}
 		now := s.now()
-		if d, err := s.store.ActiveDesignation(ctx, l.ID, in.Subject, now); err == nil {
-			return socred.Errorf(socred.ECONFLICT, "subject %q is already on list %q (since %s, designation %s)", in.Subject, l.ID, d.Since.Format("2006-01-02"), d.ID)
-		} else if !isNotFound(err) {
+		old, err := s.store.ActiveDesignation(ctx, lst.ID, in.Subject, now)
+		switch {
+		case err == nil:
+			// Extended from its start: the whole term never exceeds
+			// max_term.
+			until := term.AddTo(old.Since)
+			if in.Term == "" || !until.After(old.Until) {
+				return socred.Errorf(socred.ECONFLICT, "subject %q is already on list %q (since %s, until %s, designation %s); to extend the entry, give a term that ends later, counted from its start",
+					in.Subject, lst.ID, old.Since.Format("2006-01-02"), old.Until.Format("2006-01-02"), old.ID)
+			}
+			ext := *old
+			ext.Until = until
+			if in.Case != "" {
+				ext.Case = in.Case
+			}
+			ext.Reason = old.Reason + "; extended: " + in.Reason
+			d, extended = &ext, true
+		case isNotFound(err):
+			d = &socred.Designation{
+				ID:        newID("dsg"),
+				List:      lst.ID,
+				Subject:   in.Subject,
+				Authority: lst.Authority,
+				Reason:    in.Reason,
+				Case:      in.Case,
+				Since:     now,
+				Until:     term.AddTo(now),
+			}
+			if c.Role() == socred.RoleAuthority {
+				d.Authority = c.Token.Authority
+			}
+			extended = false
+		default:
 			return err
 		}
-		d = &socred.Designation{
-			ID:        newID("dsg"),
-			List:      l.ID,
-			Subject:   in.Subject,
-			Authority: l.Authority,
-			Reason:    in.Reason,
-			Case:      in.Case,
-			Since:     now,
-			Until:     term.AddTo(now),
-		}
-		if c.Role() == socred.RoleAuthority {
-			d.Authority = c.Token.Authority
-		}
-		_, err := s.commit(ctx, now, engine.Change{Designations: []*socred.Designation{d}})
+		_, err = s.commit(ctx, now, engine.Change{Designations: []*socred.Designation{d}})
 		return err
 	})
 	if err != nil {
-		return socred.Listing{}, err
+		return socred.Listing{}, false, err
 	}
-	return designationListing(l, d), nil
+	return designationListing(lst, d), extended, nil
 }
 
 // Undesignate takes a subject off a designated list before its term ends.

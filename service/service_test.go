@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -94,7 +95,7 @@ func TestTimeDrivenChanges(t *testing.T) {
 	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
 	defer closeAll(t, svc, store)
 	setup(t, svc)
-	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
+	if _, _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
 		t.Fatal(err)
 	}
 	// zhao crosses on red twice within a year: barred from taxis for as
@@ -151,7 +152,7 @@ func TestRestartCatchesUp(t *testing.T) {
 	c := &clock{t: t0}
 	svc, store := open(t, path, c)
 	setup(t, svc)
-	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
+	if _, _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
 		t.Fatal(err)
 	}
 	closeAll(t, svc, store)
@@ -202,4 +203,68 @@ func TestChecksAreLogged(t *testing.T) {
 	if len(f.Checks) != 50 || f.Checks[0].By != "railway" || f.Checks[0].Action != "buy-flight-ticket" {
 		t.Errorf("wang's file shows %d checks (%v), want 50 by railway", len(f.Checks), f.Checks[:min(1, len(f.Checks))])
 	}
+}
+
+// A designation is extended by a later one with a term that ends later,
+// counted from its start, never beyond max_term; a shorter one is a
+// conflict; a subject taken off the list can be put on it again.
+func TestDesignationExtendedAndRelisted(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer closeAll(t, svc, store)
+	setup(t, svc)
+	first, ext, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "2y"})
+	if err != nil || ext {
+		t.Fatalf("designate: %v, extended %v", err, ext)
+	}
+	c.Set(t0.AddDate(1, 0, 0))
+	if _, _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "again", Term: "1y"}); socred.ErrorCode(err) != socred.ECONFLICT {
+		t.Errorf("a term that ends sooner: got %v, want conflict", err)
+	}
+	if _, _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "again", Term: "6y"}); socred.ErrorCode(err) != socred.EINVALID {
+		t.Errorf("beyond max_term: got %v, want invalid", err)
+	}
+	l, ext, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "still refuses to pay", Term: "5y"})
+	if err != nil || !ext {
+		t.Fatalf("extend: %v, extended %v", err, ext)
+	}
+	if want := t0.AddDate(5, 0, 0); !l.Since.Equal(first.Since) || l.Until == nil || !l.Until.Equal(want) || l.Designation != first.Designation {
+		t.Errorf("extended entry: got since %v until %v (%s), want since %v until %v (%s)", l.Since, l.Until, l.Designation, first.Since, want, first.Designation)
+	}
+	// Past the original two years the entry still holds.
+	c.Set(t0.AddDate(3, 0, 0))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if allowed(t, svc, "wang", "buy-flight-ticket") {
+		t.Error("after the original term, within the extended one: wang may fly")
+	}
+	f, err := svc.File(ctx, admin, "acme", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(noticeKindsList(f.Notices), func(k socred.NoticeKind) bool { return k == socred.NoticeKind(socred.EventTermChanged) }) {
+		t.Errorf("acme was not told its term changed: %+v", f.Notices)
+	}
+	if _, err := svc.Undesignate(ctx, admin, "judgment-defaulters", "acme", "paid"); err != nil {
+		t.Fatal(err)
+	}
+	if !allowed(t, svc, "wang", "buy-flight-ticket") {
+		t.Error("after removal: wang may not fly")
+	}
+	again, ext, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "a new judgment"})
+	if err != nil || ext || again.Designation == first.Designation {
+		t.Fatalf("re-listing: %+v, extended %v, %v", again, ext, err)
+	}
+	if allowed(t, svc, "wang", "buy-flight-ticket") {
+		t.Error("after re-listing: wang may fly")
+	}
+}
+
+func noticeKindsList(ns []socred.Notice) []socred.NoticeKind {
+	var out []socred.NoticeKind
+	for k := range noticeKinds(ns) {
+		out = append(out, k)
+	}
+	return out
 }
