@@ -72,7 +72,10 @@ type Scheme struct {
 	Max        *int64  `json:"max,omitempty"`
 	Grades     []Band  `json:"grades,omitempty"`
 	Rules      []*Rule `json:"rules"`
-	File       string  `json:"-"` // where the scheme was declared, for messages
+	// RetainFor is how long a record is kept after it stops counting;
+	// then its personal fields are purged (default 1y).
+	RetainFor Duration `json:"retain_for"`
+	File      string   `json:"-"` // where the scheme was declared, for messages
 	Line       int     `json:"-"`
 	rules      map[string]*Rule
 }

@@ -34,6 +34,9 @@ type Record struct {
 	AcceptedAt  time.Time   `json:"accepted_at"`
 	Contested   bool        `json:"-"` // an appeal against it is open
 	Overturned  bool        `json:"-"` // an appeal overturned it
+	// PurgedAt is when its personal fields (the evidence) were removed,
+	// its scheme's retain_for after it stopped counting.
+	PurgedAt *time.Time `json:"purged_at,omitempty"`
 }
 
 // Derivation says where a joint-liability record came from: the offender's

@@ -39,6 +39,9 @@ type Store interface {
 	PendingNotices(ctx context.Context, limit int) ([]Notice, error)
 	// MarkDelivered records that the notices were delivered.
 	MarkDelivered(ctx context.Context, ids []int64) error
+	// PurgeDue removes the personal fields of up to limit records whose
+	// purge (see Write.Purges) fell due by now, and returns how many.
+	PurgeDue(ctx context.Context, now time.Time, limit int) (int, error)
 	// Contact returns the subject's contact, or a not_found error.
 	Contact(ctx context.Context, subject string) (Contact, error)
 	// Register returns the published entries matching the query.
@@ -58,6 +61,13 @@ type Store interface {
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Purge is a record's personal fields to remove at a moment.
+type Purge struct {
+	Subject string
+	Record  int64
+	At      time.Time
 }
 
 // Page bounds a list read.
@@ -84,6 +94,8 @@ type Write struct {
 	// and, when Deliver is set, left pending for delivery.
 	Notices []Notice
 	Deliver bool
+	// Purges schedule the purge of records' personal fields.
+	Purges []Purge
 	// Contacts are set (an empty address removes the contact).
 	Contacts []Contact
 	// NoticeBodies, when set, are the notices encoded by EncodeNotice, so

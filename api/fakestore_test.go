@@ -30,6 +30,7 @@ type fakeStore struct {
 	changes      []socred.Change // the feed; the last one's Seq is the position
 	notices      []socred.Notice
 	contacts     map[string]string
+	purges       []socred.Purge
 	pending      map[int64]bool
 
 	// Failures to inject, and what the last list read asked for.
@@ -81,6 +82,7 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 		}
 		s.changes = append(s.changes, c)
 	}
+	s.purges = append(s.purges, w.Purges...)
 	for _, c := range w.Contacts {
 		if s.contacts == nil {
 			s.contacts = map[string]string{}
@@ -411,6 +413,26 @@ func (s *fakeStore) MarkDelivered(ctx context.Context, ids []int64) error {
 		delete(s.pending, id)
 	}
 	return nil
+}
+
+func (s *fakeStore) PurgeDue(ctx context.Context, now time.Time, limit int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	s.purges = slices.DeleteFunc(s.purges, func(p socred.Purge) bool {
+		if p.At.After(now) || n >= limit {
+			return false
+		}
+		n++
+		for _, r := range s.records {
+			if r.ID == strconv.FormatInt(p.Record, 10) && r.PurgedAt == nil {
+				t := now
+				r.Evidence, r.PurgedAt = "", &t
+			}
+		}
+		return true
+	})
+	return n, nil
 }
 
 func (s *fakeStore) Contact(ctx context.Context, subject string) (socred.Contact, error) {

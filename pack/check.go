@@ -187,6 +187,9 @@ func (c *checker) scheme(s *socred.Scheme) {
 		c.errorf(s, "baseline", "%d is outside the bounds [%s, %s]", s.Baseline, bound(s.Min), bound(s.Max))
 	}
 	c.grades(s)
+	if c.has(s, "retain_for") {
+		c.positive(s, "retain_for", s.RetainFor)
+	}
 	for _, r := range s.Rules {
 		c.rule(s, r)
 	}

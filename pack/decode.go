@@ -82,7 +82,7 @@ var (
 	authorityKeys = []string{"id", "name"}
 	relationKeys  = []string{"id", "name"}
 	actionKeys    = []string{"id", "name", "privilege", "context"}
-	schemeKeys    = []string{"id", "name", "authority", "legal_basis", "context", "applies_to", "baseline", "min", "max", "grades", "rules"}
+	schemeKeys    = []string{"id", "name", "authority", "legal_basis", "context", "applies_to", "baseline", "min", "max", "grades", "rules", "retain_for"}
 	scopeKeys     = []string{"kind", "region", "groups"}
 	bandKeys      = []string{"grade", "min"}
 	ruleKeys      = []string{"id", "name", "points", "counts_for", "legal_basis", "context", "joint"}
@@ -237,6 +237,10 @@ func (w *walker) item(kind string, n ast.Node, s *src) {
 	}
 }
 
+// DefaultRetention is how long a record is kept after it stops counting
+// when its scheme does not say.
+var DefaultRetention = socred.Duration{N: 1, Unit: socred.Years}
+
 func (w *walker) scheme(n ast.Node, s *src) {
 	m := w.mapping(n, s, "", s.line, schemeKeys, "")
 	if m == nil {
@@ -246,7 +250,10 @@ func (w *walker) scheme(n ast.Node, s *src) {
 		ID: m.str("id"), Name: m.str("name"), Authority: m.str("authority"),
 		LegalBasis: m.str("legal_basis"), Context: m.str("context"),
 		Baseline: m.integer("baseline"), Min: m.intPtr("min"), Max: m.intPtr("max"),
-		File: s.file, Line: s.line,
+		RetainFor: m.duration("retain_for"), File: s.file, Line: s.line,
+	}
+	if !m.has("retain_for") {
+		sc.RetainFor = DefaultRetention
 	}
 	if scope := m.child("applies_to", scopeKeys); scope != nil {
 		sc.Scope = socred.Scope{Kind: socred.SubjectKind(scope.str("kind")), Region: scope.str("region"), Groups: scope.strs("groups")}

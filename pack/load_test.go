@@ -40,6 +40,7 @@ schemes:
       region: rongcheng
       groups: [resident]
     baseline: 1000
+    retain_for: 2y
     min: 0
     max: 2000
     grades:
@@ -115,7 +116,7 @@ func TestLoadEveryKey(t *testing.T) {
 	wantScheme := socred.Scheme{
 		ID: "civic", Name: "Civic credit", Authority: "city", LegalBasis: "Civic Credit Measures art. 2", Context: "civic",
 		Scope:    socred.Scope{Kind: socred.Person, Region: "rongcheng", Groups: []string{"resident"}},
-		Baseline: 1000, Min: &min, Max: &max,
+		Baseline: 1000, Min: &min, Max: &max, RetainFor: socred.Duration{N: 2, Unit: socred.Years},
 		Grades: []socred.Band{{Grade: "A", Min: 960, HasMin: true}, {Grade: "B"}},
 		File:   "pack.yaml", Line: 18,
 	}
@@ -147,7 +148,7 @@ func TestLoadEveryKey(t *testing.T) {
 		ID: "defaulters", Name: "Defaulters", Kind: socred.Black, Authority: "court", LegalBasis: "SPC Provisions art. 1",
 		Context: "judicial", Designated: true, Term: socred.MustParseDuration("2y"), MaxTerm: socred.MustParseDuration("5y"),
 		ExtendsTo: []string{"legal-representative-of"}, Publish: true, PublishAfter: socred.MustParseDuration("10d"),
-		Repair: []string{"obligation-performed"}, File: "pack.yaml", Line: 55,
+		Repair: []string{"obligation-performed"}, File: "pack.yaml", Line: 56,
 	}
 	gotList := *defaulters
 	gotList.Measures = nil

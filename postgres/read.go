@@ -62,20 +62,24 @@ func (s *Store) Relations(ctx context.Context, subject string) ([]socred.Relatio
 }
 
 const recordSelect = `SELECT r.id, r.reporter, COALESCE(r.key, ''), r.subject, r.scheme, r.rule, r.points, r.occurred_at, r.counts_until,
-	r.evidence, r.derived_from, COALESCE(r.derived_subject, ''), COALESCE(r.derived_relation, ''), r.accepted_at, r.overturned_at IS NOT NULL
+	r.evidence, r.derived_from, COALESCE(r.derived_subject, ''), COALESCE(r.derived_relation, ''), r.accepted_at, r.overturned_at IS NOT NULL, r.purged_at
 	FROM records r`
 
 func scanRecord(row pgx.CollectableRow) (*socred.Record, error) {
 	var (
 		r                               socred.Record
 		id, occurred, until, accepted   int64
-		derivedFrom                     *int64
+		derivedFrom, purged             *int64
 		derivedSubject, derivedRelation string
 	)
 	err := row.Scan(&id, &r.Reporter, &r.Key, &r.Subject, &r.Scheme, &r.Rule, &r.Points, &occurred, &until,
-		&r.Evidence, &derivedFrom, &derivedSubject, &derivedRelation, &accepted, &r.Overturned)
+		&r.Evidence, &derivedFrom, &derivedSubject, &derivedRelation, &accepted, &r.Overturned, &purged)
 	if err != nil {
 		return nil, err
+	}
+	if purged != nil {
+		t := fromMicros(*purged)
+		r.PurgedAt = &t
 	}
 	r.ID = strconv.FormatInt(id, 10)
 	r.OccurredAt, r.CountsUntil, r.AcceptedAt = fromMicros(occurred), fromMicros(until), fromMicros(accepted)
@@ -382,4 +386,42 @@ func (s *Store) Contact(ctx context.Context, subject string) (socred.Contact, er
 		return c, fmt.Errorf("contact: %w", err)
 	}
 	return c, nil
+}
+
+// PurgeDue removes the personal fields of up to limit records whose purge
+// fell due by now.
+func (s *Store) PurgeDue(ctx context.Context, now time.Time, limit int) (int, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("purge: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	// SKIP LOCKED: servers purging at once take different rows.
+	rows, _ := tx.Query(ctx, `SELECT at, record, subject FROM purges WHERE at <= $1 ORDER BY at, record LIMIT $2 FOR UPDATE SKIP LOCKED`, micros(now), limit)
+	type due struct {
+		at, record int64
+		subject    string
+	}
+	ds, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (due, error) {
+		var d due
+		err := row.Scan(&d.at, &d.record, &d.subject)
+		return d, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge: %w", err)
+	}
+	b := &pgx.Batch{}
+	for _, d := range ds {
+		b.Queue(`UPDATE records SET evidence = '', purged_at = $1 WHERE subject = $2 AND id = $3 AND purged_at IS NULL`, micros(now), d.subject, d.record)
+		b.Queue(`DELETE FROM purges WHERE at = $1 AND record = $2`, d.at, d.record)
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return 0, mapError(fmt.Errorf("purge: %w", err))
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, mapError(fmt.Errorf("purge: %w", err))
+	}
+	return len(ds), nil
 }

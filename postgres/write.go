@@ -49,6 +49,9 @@ func commit(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			t.ID, t.Hash, string(t.Role), t.Authority, t.Subject, string(acts), t.Name, micros(t.CreatedAt))
 	}
+	for _, p := range w.Purges {
+		b.Queue(`INSERT INTO purges (at, record, subject) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, micros(p.At), p.Record, p.Subject)
+	}
 	for _, c := range w.Contacts {
 		if c.Email == "" {
 			b.Queue(`DELETE FROM contacts WHERE subject = $1`, c.Subject)

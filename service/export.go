@@ -56,6 +56,9 @@ type ExportRecord struct {
 	// Source is who reported it; for a record derived by joint liability,
 	// also the record and relation it comes from (in DerivedFrom).
 	Source string `json:"source"`
+	// PurgeAfter is when its evidence is purged: its scheme's retain_for
+	// after it stops counting (PurgedAt, once done).
+	PurgeAfter time.Time `json:"purge_after"`
 }
 
 // Recipients are who was told what about the subject.
@@ -123,7 +126,11 @@ func (s *Service) Export(ctx context.Context, c *socred.Caller, id string) (*Exp
 		}
 	}
 	for _, r := range f.Records {
-		x.Records = append(x.Records, ExportRecord{FileRecord: r, Source: r.Reporter})
+		er := ExportRecord{FileRecord: r, Source: r.Reporter, PurgeAfter: r.CountsUntil}
+		if sc := s.pack.Scheme(r.Scheme); sc != nil {
+			er.PurgeAfter = sc.RetainFor.AddTo(r.CountsUntil)
+		}
+		x.Records = append(x.Records, er)
 	}
 	if x.Notices, err = all(ctx, id, s.store.Notices); err != nil {
 		return nil, err

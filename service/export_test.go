@@ -45,7 +45,8 @@ func TestExport(t *testing.T) {
 			t.Errorf("purpose %+v lacks its legal basis or authority", p)
 		}
 	}
-	if len(x.Records) != 1 || x.Records[0].Source != "rongcheng-credit-office" || x.Records[0].Evidence != "contract 4471" || x.Records[0].CountsUntil.IsZero() {
+	if len(x.Records) != 1 || x.Records[0].Source != "rongcheng-credit-office" || x.Records[0].Evidence != "contract 4471" || x.Records[0].CountsUntil.IsZero() ||
+		!x.Records[0].PurgeAfter.Equal(x.Records[0].CountsUntil.AddDate(1, 0, 0)) {
 		t.Errorf("records: got %+v", x.Records)
 	}
 	if len(x.Recipients.Checks) != 1 || x.Recipients.Checks[0].By != "railway" || x.Recipients.Checks[0].Allowed {

@@ -285,6 +285,7 @@ func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) 
 		}
 	}
 	f.write.Records = append(f.write.Records, plan.Derived...)
+	s.addPurges(f.write)
 	s.addNotices(f.write)
 	return f
 }
@@ -479,5 +480,5 @@ func (s *Service) checkSubjects(recs []*socred.Record) error {
 
 func samePayload(a, b *socred.Record) bool {
 	return a.Subject == b.Subject && a.Scheme == b.Scheme && a.Rule == b.Rule &&
-		a.OccurredAt.Equal(b.OccurredAt) && a.Evidence == b.Evidence
+		a.OccurredAt.Equal(b.OccurredAt) && (a.Evidence == b.Evidence || a.PurgedAt != nil)
 }

@@ -65,6 +65,7 @@ func (s *Service) Tick(ctx context.Context) (int, error) {
 			return total, err
 		}
 		w := &socred.Write{Now: now, Events: plan.Events, Due: &now, DueSubjects: plan.Subjects}
+		s.addPurges(w)
 		s.addNotices(w)
 		last := len(plan.Subjects) < dueBatch
 		if last {
@@ -92,6 +93,11 @@ func (s *Service) Tick(ctx context.Context) (int, error) {
 		}
 		total += len(plan.Subjects)
 		if last {
+			if n, err := s.purge(ctx); err != nil {
+				return total, err
+			} else if n > 0 {
+				s.log.Info("purged records past their retention", "records", n)
+			}
 			return total, nil
 		}
 	}

@@ -243,6 +243,7 @@ func (s *Service) commit(ctx context.Context, now time.Time, c engine.Change) (*
 		Designations: c.Designations,
 		Events:       plan.Events,
 	}
+	s.addPurges(w)
 	s.addNotices(w)
 	return plan, s.publish(ctx, plan, w)
 }

@@ -68,7 +68,7 @@ func (s *Store) Relations(ctx context.Context, subject string) ([]socred.Relatio
 }
 
 const recordSelect = `SELECT id, reporter, COALESCE(key, ''), subject, scheme, rule, points, occurred_at, counts_until,
-	evidence, derived_from, COALESCE(derived_subject, ''), COALESCE(derived_relation, ''), accepted_at, overturned_at FROM records`
+	evidence, derived_from, COALESCE(derived_subject, ''), COALESCE(derived_relation, ''), accepted_at, overturned_at, purged_at FROM records`
 
 func scanRecord(stmt *sqlite3.Stmt) *socred.Record {
 	r := &socred.Record{
@@ -79,6 +79,10 @@ func scanRecord(stmt *sqlite3.Stmt) *socred.Record {
 	}
 	if !stmt.ColumnIsNull(10) {
 		r.DerivedFrom = &socred.Derivation{Record: itoa64(stmt.ColumnInt64(10)), Subject: stmt.ColumnText(11), Relation: stmt.ColumnText(12)}
+	}
+	if !stmt.ColumnIsNull(15) {
+		t := fromMicros(stmt.ColumnInt64(15))
+		r.PurgedAt = &t
 	}
 	return r
 }
@@ -496,4 +500,43 @@ func (s *Store) Contact(ctx context.Context, subject string) (socred.Contact, er
 		return err
 	})
 	return c, err
+}
+
+// PurgeDue removes the personal fields of up to limit records whose purge
+// fell due by now.
+func (s *Store) PurgeDue(ctx context.Context, now time.Time, limit int) (int, error) {
+	n := 0
+	err := s.write(ctx, func(conn *sqlite3.Conn) error {
+		type due struct{ at, record int64 }
+		var ds []due
+		stmt := conn.Prep(`SELECT at, record FROM purges WHERE at <= ? ORDER BY at, record LIMIT ?`)
+		stmt.BindInt64(1, micros(now))
+		stmt.BindInt64(2, int64(limit))
+		if err := each(stmt, func(stmt *sqlite3.Stmt) error {
+			ds = append(ds, due{stmt.ColumnInt64(0), stmt.ColumnInt64(1)})
+			return nil
+		}); err != nil {
+			return err
+		}
+		purge := conn.Prep(`UPDATE records SET evidence = '', purged_at = ? WHERE id = ? AND purged_at IS NULL`)
+		del := conn.Prep(`DELETE FROM purges WHERE at = ? AND record = ?`)
+		for _, d := range ds {
+			purge.BindInt64(1, micros(now))
+			purge.BindInt64(2, d.record)
+			if err := exec(purge); err != nil {
+				return err
+			}
+			del.BindInt64(1, d.at)
+			del.BindInt64(2, d.record)
+			if err := exec(del); err != nil {
+				return err
+			}
+		}
+		n = len(ds)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge: %w", err)
+	}
+	return n, nil
 }

@@ -146,6 +146,15 @@ func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) 
 			return fmt.Errorf("token: %w", err)
 		}
 	}
+	for _, p := range w.Purges {
+		stmt := conn.Prep(`INSERT OR IGNORE INTO purges (at, record, subject) VALUES (?, ?, ?)`)
+		stmt.BindInt64(1, micros(p.At))
+		stmt.BindInt64(2, p.Record)
+		stmt.BindText(3, p.Subject)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+	}
 	for _, c := range w.Contacts {
 		stmt := conn.Prep(`DELETE FROM contacts WHERE subject = ?`)
 		stmt.BindText(1, c.Subject)

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"Feed", testFeed},
 		{"Notices", testNotices},
 		{"Contacts", testContacts},
+		{"Purges", testPurges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -619,5 +620,39 @@ func testContacts(t *testing.T, s socred.Store) {
 	}
 	if _, err := s.Contact(ctx, "b"); socred.ErrorCode(err) != socred.ENOTFOUND {
 		t.Errorf("removed contact: got %v, want not found", err)
+	}
+}
+
+func testPurges(t *testing.T, s socred.Store) {
+	a, b := record(1, "k1", "a", t0), record(2, "k2", "b", t0)
+	a.Evidence, b.Evidence = "contract 1", "contract 2"
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("a"), person("b")}, Records: []*socred.Record{a, b}})
+	commit(t, s, &socred.Write{Purges: []socred.Purge{{Subject: "a", Record: 1, At: t0.Add(time.Hour)}, {Subject: "b", Record: 2, At: t0.Add(2 * time.Hour)}}})
+	// The same purge scheduled again is one purge.
+	commit(t, s, &socred.Write{Purges: []socred.Purge{{Subject: "a", Record: 1, At: t0.Add(time.Hour)}}})
+	if n, err := s.PurgeDue(ctx, t0, 10); err != nil || n != 0 {
+		t.Fatalf("before any is due: purged %d, %v", n, err)
+	}
+	at := t0.Add(90 * time.Minute)
+	if n, err := s.PurgeDue(ctx, at, 10); err != nil || n != 1 {
+		t.Fatalf("one due: purged %d, %v", n, err)
+	}
+	recs, err := s.RecordsByRef(ctx, []socred.RecordRef{{ID: 1, Subject: "a"}, {ID: 2, Subject: "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].Evidence != "" || recs[0].PurgedAt == nil || !recs[0].PurgedAt.Equal(at) ||
+		recs[1].Evidence != "contract 2" || recs[1].PurgedAt != nil {
+		t.Errorf("after the first purge: got %+v, %+v", recs[0], recs[1])
+	}
+	// The rest of the record stays.
+	if recs[0].Points != a.Points || recs[0].Key != "k1" || recs[0].Reporter != a.Reporter {
+		t.Errorf("purged record lost more than its evidence: %+v", recs[0])
+	}
+	if n, err := s.PurgeDue(ctx, t0.Add(3*time.Hour), 10); err != nil || n != 1 {
+		t.Fatalf("the second: purged %d, %v", n, err)
+	}
+	if n, err := s.PurgeDue(ctx, t0.Add(3*time.Hour), 10); err != nil || n != 0 {
+		t.Fatalf("nothing left: purged %d, %v", n, err)
 	}
 }

@@ -1,0 +1,57 @@
+package service
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/socred/socred"
+)
+
+// addPurges schedules, in w, the purge of the personal fields of every
+// record that w makes stop counting (or that was accepted already expired):
+// its scheme's retain_for after it stopped counting.
+func (s *Service) addPurges(w *socred.Write) {
+	for _, e := range w.Events {
+		if e.Kind != socred.EventRecordStopped {
+			continue
+		}
+		id, err := strconv.ParseInt(e.Record, 10, 64)
+		sc := s.pack.Scheme(e.Scheme)
+		if err != nil || sc == nil {
+			continue
+		}
+		w.Purges = append(w.Purges, socred.Purge{Subject: e.Subject, Record: id, At: sc.RetainFor.AddTo(e.At)})
+	}
+	for _, r := range w.Records {
+		if r.CountsUntil.After(w.Now) {
+			continue
+		}
+		id, err := strconv.ParseInt(r.ID, 10, 64)
+		sc := s.pack.Scheme(r.Scheme)
+		if err != nil || sc == nil {
+			continue
+		}
+		at := sc.RetainFor.AddTo(r.CountsUntil)
+		if at.Before(w.Now) {
+			at = w.Now
+		}
+		w.Purges = append(w.Purges, socred.Purge{Subject: r.Subject, Record: id, At: at})
+	}
+}
+
+// purgeBatch is how many records one purge transaction clears at most.
+const purgeBatch = 1000
+
+// purge clears the personal fields of every record whose purge fell due,
+// and returns how many.
+func (s *Service) purge(ctx context.Context) (int, error) {
+	now := s.now()
+	total := 0
+	for {
+		n, err := s.store.PurgeDue(ctx, now, purgeBatch)
+		total += n
+		if err != nil || n < purgeBatch {
+			return total, err
+		}
+	}
+}
