@@ -93,11 +93,24 @@ func (d Duration) add(t time.Time, n int) time.Time {
 	case Weeks:
 		return t.AddDate(0, 0, 7*n)
 	case Months:
-		return t.AddDate(0, n, 0)
+		return addMonths(t, n)
 	case Years:
-		return t.AddDate(n, 0, 0)
+		return addMonths(t, 12*n)
 	}
 	return t
+}
+
+// addMonths moves t by n calendar months, keeping the day of the month,
+// or taking the month's last day where it has no such day, as terms and
+// deadlines are counted in law: a month from 31 January ends on the last
+// day of February, a year from 29 February on 28 February. (time.AddDate
+// would run over into March.)
+func addMonths(t time.Time, n int) time.Time {
+	y, m, d := t.Date()
+	first := time.Date(y, m+time.Month(n), 1, 0, 0, 0, 0, t.Location())
+	last := first.AddDate(0, 1, -1).Day()
+	hh, mm, ss := t.Clock()
+	return time.Date(first.Year(), first.Month(), min(d, last), hh, mm, ss, t.Nanosecond(), t.Location())
 }
 
 // Approx returns d as a time.Duration using 30-day months and 365-day years,

@@ -268,3 +268,34 @@ func noticeKindsList(ns []socred.Notice) []socred.NoticeKind {
 	}
 	return out
 }
+
+// A one-month term from 31 January ends on the last day of February, and
+// the scheduler ends it then: in a leap year on the 29th.
+func TestTermOverMonthEnd(t *testing.T) {
+	start := time.Date(2028, 1, 31, 15, 0, 0, 0, time.UTC)
+	c := &clock{t: start}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer closeAll(t, svc, store)
+	setup(t, svc)
+	l, _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "1mo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2028, 2, 29, 15, 0, 0, 0, time.UTC); l.Until == nil || !l.Until.Equal(want) {
+		t.Fatalf("until: got %v, want %v", l.Until, want)
+	}
+	c.Set(time.Date(2028, 2, 29, 14, 59, 0, 0, time.UTC))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if allowed(t, svc, "wang", "buy-flight-ticket") {
+		t.Error("on 29 February before the hour: wang may fly")
+	}
+	c.Set(time.Date(2028, 2, 29, 15, 0, 1, 0, time.UTC))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !allowed(t, svc, "wang", "buy-flight-ticket") {
+		t.Error("after the term: wang may not fly")
+	}
+}
