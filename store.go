@@ -190,3 +190,12 @@ type Loader interface {
 	Listing(subject, list string, since time.Time) error
 	Settled(t time.Time, seq int64) error
 }
+
+// RecordsLoader is a Loader that also takes records in batches: a store
+// streaming many records calls Records instead of Record when its Loader
+// has it, from several goroutines at once like Record. rs, not its strings,
+// is the store's again once Records returns.
+type RecordsLoader interface {
+	Loader
+	Records(rs []CountingRecord) error
+}

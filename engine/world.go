@@ -27,7 +27,8 @@ type World struct {
 	due      dueHeap
 	version  uint64
 	last     *Plan          // the plan applied last
-	loadMu   [64]sync.Mutex // guards the facts of loading subjects, by subject hash
+	load     *loading       // from the first LoadSubject to Settle
+	loadMu   [64]sync.Mutex // guards the facts of subjects loaded before, by subject hash
 }
 
 // ErrStale is returned by Apply for a plan made against an older World.

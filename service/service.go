@@ -108,14 +108,15 @@ func (s *Service) Open(ctx context.Context) error {
 	start := time.Now()
 	ld := &loader{w: s.world}
 	// Loading builds a large heap of long-lived objects from nothing; a
-	// collection at every doubling would mark it again and again.
+	// collection at every doubling would mark it again and again. It ends
+	// with Settle, which hands the loaded facts out to their subjects.
 	gogc := debug.SetGCPercent(800)
 	if gogc < 0 || gogc > 800 {
 		debug.SetGCPercent(gogc)
 	}
 	err := s.store.Load(ctx, ld)
-	debug.SetGCPercent(gogc)
 	if err != nil {
+		debug.SetGCPercent(gogc)
 		return fmt.Errorf("load: %w", err)
 	}
 	s.seq = ld.seq
@@ -124,6 +125,7 @@ func (s *Service) Open(ctx context.Context) error {
 		settled = s.now()
 	}
 	s.world.Settle(settled)
+	debug.SetGCPercent(gogc)
 	s.log.Info("world loaded", "subjects", s.world.Len(), "records", ld.records.Load(), "settled", settled, "took", time.Since(start).Round(time.Millisecond))
 	s.ids.store = s.store
 	s.journal = newJournal(s.store, s.log)
@@ -311,6 +313,10 @@ func (l *loader) Relation(r socred.Relation) error { return l.w.LoadRelation(r) 
 func (l *loader) Record(r *socred.CountingRecord) error {
 	l.records.Add(1)
 	return l.w.LoadFact(r)
+}
+func (l *loader) Records(rs []socred.CountingRecord) error {
+	l.records.Add(int64(len(rs)))
+	return l.w.LoadFacts(rs)
 }
 func (l *loader) Designation(d *socred.Designation) error { return l.w.LoadDesignation(d) }
 func (l *loader) Listing(subject, list string, since time.Time) error {

@@ -2,9 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,7 +23,31 @@ import (
 func (s *Store) Load(ctx context.Context, l socred.Loader) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return s.read(ctx, func(conn *sqlite3.Conn) error { return load(ctx, conn, s.r, l) })
+	return s.read(ctx, func(conn *sqlite3.Conn) error {
+		unmap, err := mapDatabase(conn)
+		if err != nil {
+			return err
+		}
+		defer unmap()
+		return load(ctx, conn, s.r, l)
+	})
+}
+
+// mapDatabase has conn read the database file through a memory map, up to
+// the 2 GiB SQLite allows, until unmap is called. Scanning whole tables
+// then takes about a third less CPU: pages are read where they are mapped,
+// not copied into the page cache. A read error on a mapped page is a
+// SIGBUS rather than an error, so connections map the file only while
+// loading.
+func mapDatabase(conn *sqlite3.Conn) (unmap func(), err error) {
+	was, err := sqlitex.ResultInt64(conn.Prep("PRAGMA mmap_size"))
+	if err == nil {
+		err = sqlitex.ExecuteTransient(conn, "PRAGMA mmap_size = 2147418112", nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("map database: %w", err)
+	}
+	return func() { sqlitex.ExecuteTransient(conn, "PRAGMA mmap_size = "+strconv.FormatInt(was, 10), nil) }, nil
 }
 
 func load(ctx context.Context, conn *sqlite3.Conn, pool *readPool, l socred.Loader) error {
@@ -32,14 +59,7 @@ func load(ctx context.Context, conn *sqlite3.Conn, pool *readPool, l socred.Load
 	if err != nil {
 		return fmt.Errorf("load feed: %w", err)
 	}
-	err = each(conn.Prep(`SELECT id, kind, name, region, groups FROM subjects`), func(stmt *sqlite3.Stmt) error {
-		sub, err := scanSubject(stmt)
-		if err != nil {
-			return err
-		}
-		return l.Subject(sub)
-	})
-	if err != nil {
+	if err := loadSubjects(conn, l); err != nil {
 		return fmt.Errorf("load subjects: %w", err)
 	}
 
@@ -78,6 +98,83 @@ func load(ctx context.Context, conn *sqlite3.Conn, pool *readPool, l socred.Load
 	return l.Settled(t, seq)
 }
 
+// loadSubjects streams the subjects to l. A goroutine reads them while l
+// takes them, a batch at a time: each takes about as long as the other.
+func loadSubjects(conn *sqlite3.Conn, l socred.Loader) error {
+	var (
+		batches = make(chan []*socred.Subject, 4)
+		stop    = make(chan struct{})
+		readErr error
+	)
+	go func() {
+		defer close(batches)
+		in := interner{}
+		batch := make([]*socred.Subject, 0, subjectBatch)
+		send := func() error {
+			select {
+			case batches <- batch:
+				batch = make([]*socred.Subject, 0, subjectBatch)
+				return nil
+			case <-stop:
+				return errStopped
+			}
+		}
+		readErr = each(conn.Prep(`SELECT id, kind, name, region, groups FROM subjects`), func(stmt *sqlite3.Stmt) error {
+			sub, err := loadSubject(stmt, in)
+			if err != nil {
+				return err
+			}
+			if batch = append(batch, sub); len(batch) == subjectBatch {
+				return send()
+			}
+			return nil
+		})
+		if readErr == nil && len(batch) > 0 {
+			readErr = send()
+		}
+	}()
+	var err error
+	for batch := range batches {
+		for _, sub := range batch {
+			if err == nil {
+				if err = l.Subject(sub); err != nil {
+					close(stop)
+				}
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return readErr
+}
+
+// subjectBatch is how many subjects loadSubjects reads ahead at a time.
+const subjectBatch = 1024
+
+// errStopped stops reading rows nobody will take.
+var errStopped = errors.New("stopped")
+
+// loadSubject is scanSubject for a million rows: the kinds, regions and
+// groups, a few distinct values, share their strings, and the usual empty
+// list of groups is not decoded.
+func loadSubject(stmt *sqlite3.Stmt, in interner) (*socred.Subject, error) {
+	sub := &socred.Subject{ID: stmt.ColumnText(0), Kind: socred.SubjectKind(in.text(stmt, 1)),
+		Name: stmt.ColumnText(2), Region: in.text(stmt, 3)}
+	var buf [2]byte
+	if stmt.ColumnLen(4) == len("[]") && string(buf[:stmt.ColumnBytes(4, buf[:])]) == "[]" {
+		sub.Groups = []string{}
+		return sub, nil
+	}
+	if err := json.Unmarshal([]byte(stmt.ColumnText(4)), &sub.Groups); err != nil {
+		return nil, fmt.Errorf("subject %s groups: %w", sub.ID, err)
+	}
+	for i, g := range sub.Groups {
+		sub.Groups[i] = in.intern(g)
+	}
+	return sub, nil
+}
+
 // loadSplitMin is how many records make loading them on several
 // connections worth it.
 var loadSplitMin int64 = 100_000
@@ -113,21 +210,72 @@ func loadRange(ctx context.Context, pool *readPool, settled, lo, hi int64, l soc
 		return err
 	}
 	defer pool.put(conn)
+	unmap, err := mapDatabase(conn)
+	if err != nil {
+		return err
+	}
+	defer unmap()
 	defer sqlitex.Transaction(conn)(&err)
 	stmt := conn.Prep(`SELECT id, subject, scheme, rule, points, occurred_at, counts_until, overturned_at IS NOT NULL
 				FROM records WHERE id > ? AND id <= ? AND counts_until > ?`)
 	stmt.BindInt64(1, lo)
 	stmt.BindInt64(2, hi)
 	stmt.BindInt64(3, settled)
-	var r socred.CountingRecord
-	return each(stmt, func(stmt *sqlite3.Stmt) error {
-		r = socred.CountingRecord{
-			ID: stmt.ColumnInt64(0), Subject: stmt.ColumnText(1), Scheme: stmt.ColumnText(2), Rule: stmt.ColumnText(3),
+	var (
+		records = recordsFunc(l)
+		in      = interner{}
+		batch   = make([]socred.CountingRecord, 0, recordBatch)
+		ends    = make([]int, 0, recordBatch) // where each record's subject ends in ids
+		ids     []byte
+	)
+	// flush hands the batch to l, its subjects substrings of one string.
+	flush := func() error {
+		subjects, start := string(ids), 0
+		for i, end := range ends {
+			batch[i].Subject, start = subjects[start:end], end
+		}
+		err := records(batch)
+		batch, ends, ids = batch[:0], ends[:0], ids[:0]
+		return err
+	}
+	err = each(stmt, func(stmt *sqlite3.Stmt) error {
+		n := stmt.ColumnLen(1)
+		ids = slices.Grow(ids, n)[:len(ids)+n]
+		stmt.ColumnBytes(1, ids[len(ids)-n:])
+		ends = append(ends, len(ids))
+		batch = append(batch, socred.CountingRecord{
+			ID: stmt.ColumnInt64(0), Scheme: in.text(stmt, 2), Rule: in.text(stmt, 3),
 			Points: stmt.ColumnInt64(4), OccurredAt: stmt.ColumnInt64(5) * 1000, CountsUntil: stmt.ColumnInt64(6) * 1000,
 			Overturned: stmt.ColumnBool(7),
+		})
+		if len(batch) == recordBatch {
+			return flush()
 		}
-		return l.Record(&r)
+		return nil
 	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	return err
+}
+
+// recordBatch is how many records loadRange hands a loader at once.
+const recordBatch = 1024
+
+// recordsFunc returns the way to hand l a batch of records: Records when
+// it has it, else Record for each.
+func recordsFunc(l socred.Loader) func(rs []socred.CountingRecord) error {
+	if rl, ok := l.(socred.RecordsLoader); ok {
+		return rl.Records
+	}
+	return func(rs []socred.CountingRecord) error {
+		for i := range rs {
+			if err := l.Record(&rs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // interner returns one string for each of the few distinct values of a
@@ -145,6 +293,16 @@ func (in interner) text(stmt *sqlite3.Stmt, col int) string {
 		return s
 	}
 	s := string(b)
+	in[s] = s
+	return s
+}
+
+// intern returns the interner's string equal to s, keeping s if it has
+// none.
+func (in interner) intern(s string) string {
+	if t, ok := in[s]; ok {
+		return t
+	}
 	in[s] = s
 	return s
 }
