@@ -150,6 +150,22 @@ func TestServersShareOneDatabase(t *testing.T) {
 	if ended != 1 {
 		t.Errorf("the end of acme's term was applied %d times, want once", ended)
 	}
+	// One notice of it: acme is told once that it is off the list.
+	ns, err := store.Notices(ctx, "acme", socred.Page{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delisted := 0
+	for _, n := range ns {
+		for _, e := range n.Events {
+			if e.Kind == socred.EventDelisted && e.Listing != nil && e.Listing.List == "judgment-defaulters" {
+				delisted++
+			}
+		}
+	}
+	if delisted != 1 {
+		t.Errorf("acme was told %d times that it left the list, want once", delisted)
+	}
 	if es, err := b.ListEntries(ctx, admin, "judgment-defaulters", socred.Page{}); err != nil || len(es) != 0 {
 		t.Errorf("list entries after the term: %v %v", es, err)
 	}
