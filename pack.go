@@ -76,8 +76,8 @@ type Scheme struct {
 	// then its personal fields are purged (default 1y).
 	RetainFor Duration `json:"retain_for"`
 	File      string   `json:"-"` // where the scheme was declared, for messages
-	Line       int     `json:"-"`
-	rules      map[string]*Rule
+	Line      int      `json:"-"`
+	rules     map[string]*Rule
 }
 
 // Rule returns the scheme's rule with the id, or nil.
