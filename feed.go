@@ -35,7 +35,9 @@ type Change struct {
 	// Records are the records written, own and derived, by id.
 	Records      []RecordRef
 	Designations []*Designation
-	Settled      *time.Time
+	// Overturn names the records an appeal overturned.
+	Overturn []RecordRef
+	Settled  *time.Time
 	// Due and DueSubjects: the time-driven changes of the subjects that
 	// fell due by Due were applied.
 	Due         *time.Time
@@ -57,6 +59,8 @@ type changeBody struct {
 	RecordIDs      []int64        `json:"record_ids,omitempty"`
 	RecordSubjects []string       `json:"record_subjects,omitempty"`
 	Designations   []*Designation `json:"designations,omitempty"`
+	OverturnIDs    []int64        `json:"overturn_ids,omitempty"`
+	OverturnSubj   []string       `json:"overturn_subjects,omitempty"`
 	Settled        *time.Time     `json:"settled,omitempty"`
 	Due            *time.Time     `json:"due,omitempty"`
 	DueSubjects    []string       `json:"due_subjects,omitempty"`
@@ -74,6 +78,10 @@ func ChangeBody(w *Write) ([]byte, error) {
 		b.RecordIDs = append(b.RecordIDs, id)
 		b.RecordSubjects = append(b.RecordSubjects, r.Subject)
 	}
+	for _, r := range w.Overturn {
+		b.OverturnIDs = append(b.OverturnIDs, r.ID)
+		b.OverturnSubj = append(b.OverturnSubj, r.Subject)
+	}
 	return json.Marshal(b)
 }
 
@@ -90,6 +98,12 @@ func DecodeChange(seq int64, at time.Time, body []byte) (Change, error) {
 	}
 	for i, id := range b.RecordIDs {
 		c.Records = append(c.Records, RecordRef{ID: id, Subject: b.RecordSubjects[i]})
+	}
+	if len(b.OverturnIDs) != len(b.OverturnSubj) {
+		return Change{}, fmt.Errorf("change %d: %d overturned ids but %d subjects", seq, len(b.OverturnIDs), len(b.OverturnSubj))
+	}
+	for i, id := range b.OverturnIDs {
+		c.Overturn = append(c.Overturn, RecordRef{ID: id, Subject: b.OverturnSubj[i]})
 	}
 	return c, nil
 }

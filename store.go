@@ -39,6 +39,13 @@ type Store interface {
 	PendingNotices(ctx context.Context, limit int) ([]Notice, error)
 	// MarkDelivered records that the notices were delivered.
 	MarkDelivered(ctx context.Context, ids []int64) error
+	// Appeal returns an appeal, or a not_found error.
+	Appeal(ctx context.Context, id string) (*Appeal, error)
+	// SubjectAppeals returns the subject's appeals, oldest first.
+	SubjectAppeals(ctx context.Context, subject string) ([]*Appeal, error)
+	// DerivedRecords returns the records derived from a record by joint
+	// liability.
+	DerivedRecords(ctx context.Context, record RecordRef) ([]*Record, error)
 	// PurgeDue removes the personal fields of up to limit records whose
 	// purge (see Write.Purges) fell due by now, and returns how many.
 	PurgeDue(ctx context.Context, now time.Time, limit int) (int, error)
@@ -94,6 +101,10 @@ type Write struct {
 	// and, when Deliver is set, left pending for delivery.
 	Notices []Notice
 	Deliver bool
+	// Appeals are created, or replaced by id (decided).
+	Appeals []*Appeal
+	// Overturn marks records overturned on appeal: they stop counting.
+	Overturn []RecordRef
 	// Purges schedule the purge of records' personal fields.
 	Purges []Purge
 	// Contacts are set (an empty address removes the contact).

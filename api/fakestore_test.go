@@ -31,6 +31,7 @@ type fakeStore struct {
 	notices      []socred.Notice
 	contacts     map[string]string
 	purges       []socred.Purge
+	appeals      []*socred.Appeal
 	pending      map[int64]bool
 
 	// Failures to inject, and what the last list read asked for.
@@ -83,6 +84,21 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 		s.changes = append(s.changes, c)
 	}
 	s.purges = append(s.purges, w.Purges...)
+	for _, a := range w.Appeals {
+		c := *a
+		if i := slices.IndexFunc(s.appeals, func(x *socred.Appeal) bool { return x.ID == a.ID }); i >= 0 {
+			s.appeals[i] = &c
+		} else {
+			s.appeals = append(s.appeals, &c)
+		}
+	}
+	for _, ref := range w.Overturn {
+		for _, r := range s.records {
+			if r.ID == strconv.FormatInt(ref.ID, 10) {
+				r.Overturned = true
+			}
+		}
+	}
 	for _, c := range w.Contacts {
 		if s.contacts == nil {
 			s.contacts = map[string]string{}
@@ -413,6 +429,44 @@ func (s *fakeStore) MarkDelivered(ctx context.Context, ids []int64) error {
 		delete(s.pending, id)
 	}
 	return nil
+}
+
+func (s *fakeStore) Appeal(ctx context.Context, id string) (*socred.Appeal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.appeals {
+		if a.ID == id {
+			c := *a
+			return &c, nil
+		}
+	}
+	return nil, socred.Errorf(socred.ENOTFOUND, "appeal %q not found", id)
+}
+
+func (s *fakeStore) SubjectAppeals(ctx context.Context, subject string) ([]*socred.Appeal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []*socred.Appeal{}
+	for _, a := range s.appeals {
+		if a.Subject == subject {
+			c := *a
+			out = append(out, &c)
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeStore) DerivedRecords(ctx context.Context, ref socred.RecordRef) ([]*socred.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []*socred.Record{}
+	for _, r := range s.records {
+		if r.DerivedFrom != nil && r.DerivedFrom.Record == strconv.FormatInt(ref.ID, 10) {
+			c := *r
+			out = append(out, &c)
+		}
+	}
+	return out, nil
 }
 
 func (s *fakeStore) PurgeDue(ctx context.Context, now time.Time, limit int) (int, error) {

@@ -425,3 +425,57 @@ func (s *Store) PurgeDue(ctx context.Context, now time.Time, limit int) (int, er
 	}
 	return len(ds), nil
 }
+
+const appealSelect = `SELECT id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons FROM appeals`
+
+func scanAppeal(row pgx.CollectableRow) (*socred.Appeal, error) {
+	var (
+		a          socred.Appeal
+		filed, due int64
+		decided    *int64
+		status     string
+	)
+	err := row.Scan(&a.ID, &a.Subject, &a.Record, &a.List, &a.Designation, &a.Statement, &filed, &due, &status, &decided, &a.DecidedBy, &a.DeciderToken, &a.Reasons)
+	if err != nil {
+		return nil, err
+	}
+	a.FiledAt, a.ReviewDue, a.Status = fromMicros(filed), fromMicros(due), socred.AppealStatus(status)
+	if decided != nil {
+		t := fromMicros(*decided)
+		a.DecidedAt = &t
+	}
+	return &a, nil
+}
+
+// Appeal returns an appeal.
+func (s *Store) Appeal(ctx context.Context, id string) (*socred.Appeal, error) {
+	rows, _ := s.pool.Query(ctx, appealSelect+` WHERE id = $1`, id)
+	as, err := pgx.CollectRows(rows, scanAppeal)
+	if err != nil {
+		return nil, fmt.Errorf("appeal: %w", err)
+	}
+	if len(as) == 0 {
+		return nil, socred.Errorf(socred.ENOTFOUND, "appeal %q not found", id)
+	}
+	return as[0], nil
+}
+
+// SubjectAppeals returns a subject's appeals, oldest first.
+func (s *Store) SubjectAppeals(ctx context.Context, subject string) ([]*socred.Appeal, error) {
+	rows, _ := s.pool.Query(ctx, appealSelect+` WHERE subject = $1 ORDER BY filed_at, id`, subject)
+	out, err := pgx.AppendRows(make([]*socred.Appeal, 0), rows, scanAppeal)
+	if err != nil {
+		return nil, fmt.Errorf("appeals: %w", err)
+	}
+	return out, nil
+}
+
+// DerivedRecords returns the records derived from a record.
+func (s *Store) DerivedRecords(ctx context.Context, record socred.RecordRef) ([]*socred.Record, error) {
+	rows, _ := s.pool.Query(ctx, recordSelect+` WHERE r.derived_from = $1 ORDER BY r.id`, record.ID)
+	out, err := pgx.AppendRows(make([]*socred.Record, 0), rows, scanRecord)
+	if err != nil {
+		return nil, fmt.Errorf("derived records: %w", err)
+	}
+	return out, nil
+}

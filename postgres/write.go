@@ -49,6 +49,22 @@ func commit(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			t.ID, t.Hash, string(t.Role), t.Authority, t.Subject, string(acts), t.Name, micros(t.CreatedAt))
 	}
+	for _, a := range w.Appeals {
+		var decided *int64
+		if a.DecidedAt != nil {
+			v := micros(*a.DecidedAt)
+			decided = &v
+		}
+		b.Queue(`INSERT INTO appeals (id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			ON CONFLICT (id) DO UPDATE SET status = excluded.status, decided_at = excluded.decided_at, decided_by = excluded.decided_by,
+				decider_token = excluded.decider_token, reasons = excluded.reasons`,
+			a.ID, a.Subject, a.Record, a.List, a.Designation, a.Statement, micros(a.FiledAt), micros(a.ReviewDue), string(a.Status),
+			decided, a.DecidedBy, a.DeciderToken, a.Reasons)
+	}
+	for _, ref := range w.Overturn {
+		b.Queue(`UPDATE records SET overturned_at = $1 WHERE subject = $2 AND id = $3 AND overturned_at IS NULL`, now, ref.Subject, ref.ID)
+	}
 	for _, p := range w.Purges {
 		b.Queue(`INSERT INTO purges (at, record, subject) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, micros(p.At), p.Record, p.Subject)
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/socred/socred"
@@ -68,6 +69,9 @@ func (s *Service) applyChange(ctx context.Context, c *socred.Change) error {
 	ec := engine.Change{
 		Subjects: c.Subjects, Relate: c.Relate, Unrelate: c.Unrelate,
 		Records: recs, Designations: c.Designations, Stored: true,
+	}
+	for _, r := range c.Overturn {
+		ec.Overturn = append(ec.Overturn, engine.RecordRef{Subject: r.Subject, ID: strconv.FormatInt(r.ID, 10)})
 	}
 	at := c.At
 	if c.Due != nil {

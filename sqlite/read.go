@@ -540,3 +540,62 @@ func (s *Store) PurgeDue(ctx context.Context, now time.Time, limit int) (int, er
 	}
 	return n, nil
 }
+
+const appealSelect = `SELECT id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons FROM appeals`
+
+func scanAppeal(stmt *sqlite3.Stmt) *socred.Appeal {
+	a := &socred.Appeal{ID: stmt.ColumnText(0), Subject: stmt.ColumnText(1), Record: stmt.ColumnText(2), List: stmt.ColumnText(3),
+		Designation: stmt.ColumnText(4), Statement: stmt.ColumnText(5), FiledAt: fromMicros(stmt.ColumnInt64(6)),
+		ReviewDue: fromMicros(stmt.ColumnInt64(7)), Status: socred.AppealStatus(stmt.ColumnText(8)),
+		DecidedBy: stmt.ColumnText(10), DeciderToken: stmt.ColumnText(11), Reasons: stmt.ColumnText(12)}
+	if !stmt.ColumnIsNull(9) {
+		t := fromMicros(stmt.ColumnInt64(9))
+		a.DecidedAt = &t
+	}
+	return a
+}
+
+// Appeal returns an appeal.
+func (s *Store) Appeal(ctx context.Context, id string) (*socred.Appeal, error) {
+	var a *socred.Appeal
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(appealSelect + ` WHERE id = ?`)
+		stmt.BindText(1, id)
+		return each(stmt, func(stmt *sqlite3.Stmt) error { a = scanAppeal(stmt); return nil })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("appeal: %w", err)
+	}
+	if a == nil {
+		return nil, socred.Errorf(socred.ENOTFOUND, "appeal %q not found", id)
+	}
+	return a, nil
+}
+
+// SubjectAppeals returns a subject's appeals, oldest first.
+func (s *Store) SubjectAppeals(ctx context.Context, subject string) ([]*socred.Appeal, error) {
+	out := []*socred.Appeal{}
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(appealSelect + ` WHERE subject = ? ORDER BY filed_at, id`)
+		stmt.BindText(1, subject)
+		return each(stmt, func(stmt *sqlite3.Stmt) error { out = append(out, scanAppeal(stmt)); return nil })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("appeals: %w", err)
+	}
+	return out, nil
+}
+
+// DerivedRecords returns the records derived from a record.
+func (s *Store) DerivedRecords(ctx context.Context, record socred.RecordRef) ([]*socred.Record, error) {
+	out := []*socred.Record{}
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(recordSelect + ` WHERE derived_from = ? ORDER BY id`)
+		stmt.BindInt64(1, record.ID)
+		return each(stmt, func(stmt *sqlite3.Stmt) error { out = append(out, scanRecord(stmt)); return nil })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("derived records: %w", err)
+	}
+	return out, nil
+}

@@ -146,6 +146,40 @@ func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) 
 			return fmt.Errorf("token: %w", err)
 		}
 	}
+	for _, a := range w.Appeals {
+		stmt := conn.Prep(`INSERT INTO appeals (id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET status = excluded.status, decided_at = excluded.decided_at, decided_by = excluded.decided_by,
+				decider_token = excluded.decider_token, reasons = excluded.reasons`)
+		stmt.BindText(1, a.ID)
+		stmt.BindText(2, a.Subject)
+		stmt.BindText(3, a.Record)
+		stmt.BindText(4, a.List)
+		stmt.BindText(5, a.Designation)
+		stmt.BindText(6, a.Statement)
+		stmt.BindInt64(7, micros(a.FiledAt))
+		stmt.BindInt64(8, micros(a.ReviewDue))
+		stmt.BindText(9, string(a.Status))
+		if a.DecidedAt != nil {
+			stmt.BindInt64(10, micros(*a.DecidedAt))
+		} else {
+			stmt.BindNull(10)
+		}
+		stmt.BindText(11, a.DecidedBy)
+		stmt.BindText(12, a.DeciderToken)
+		stmt.BindText(13, a.Reasons)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("appeal %s: %w", a.ID, err)
+		}
+	}
+	for _, ref := range w.Overturn {
+		stmt := conn.Prep(`UPDATE records SET overturned_at = ? WHERE id = ? AND overturned_at IS NULL`)
+		stmt.BindInt64(1, now)
+		stmt.BindInt64(2, ref.ID)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("overturn %d: %w", ref.ID, err)
+		}
+	}
 	for _, p := range w.Purges {
 		stmt := conn.Prep(`INSERT OR IGNORE INTO purges (at, record, subject) VALUES (?, ?, ?)`)
 		stmt.BindInt64(1, micros(p.At))

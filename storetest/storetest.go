@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"Notices", testNotices},
 		{"Contacts", testContacts},
 		{"Purges", testPurges},
+		{"Appeals", testAppeals},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -654,5 +655,49 @@ func testPurges(t *testing.T, s socred.Store) {
 	}
 	if n, err := s.PurgeDue(ctx, t0.Add(3*time.Hour), 10); err != nil || n != 0 {
 		t.Fatalf("nothing left: purged %d, %v", n, err)
+	}
+}
+
+func testAppeals(t *testing.T, s socred.Store) {
+	src := record(1, "k1", "li", t0)
+	derived := record(2, "", "zhang", t0)
+	derived.DerivedFrom = &socred.Derivation{Record: "1", Subject: "li", Relation: "guarantor-of"}
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("li"), person("zhang")}, Records: []*socred.Record{src, derived, record(3, "k3", "li", t0)}})
+	ds, err := s.DerivedRecords(ctx, socred.RecordRef{ID: 1, Subject: "li"})
+	if err != nil || len(ds) != 1 || ds[0].ID != "2" || ds[0].Subject != "zhang" {
+		t.Fatalf("derived from 1: got %+v, %v", ds, err)
+	}
+	if ds, _ := s.DerivedRecords(ctx, socred.RecordRef{ID: 3, Subject: "li"}); len(ds) != 0 {
+		t.Errorf("derived from 3: got %+v", ds)
+	}
+	if _, err := s.Appeal(ctx, "apl-1"); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Fatalf("no appeal: got %v", err)
+	}
+	a := &socred.Appeal{ID: "apl-1", Subject: "li", Record: "1", Statement: "I repaid it", FiledAt: t0, ReviewDue: t0.AddDate(0, 0, 30), Status: socred.AppealOpen}
+	b := &socred.Appeal{ID: "apl-2", Subject: "li", List: "defaulters", Designation: "d-1", Statement: "wrong company", FiledAt: t0.Add(time.Hour), ReviewDue: t0.AddDate(0, 0, 30), Status: socred.AppealOpen}
+	commit(t, s, &socred.Write{Appeals: []*socred.Appeal{a, b}})
+	decided := *a
+	at := t0.Add(2 * time.Hour)
+	decided.Status, decided.DecidedAt, decided.DecidedBy, decided.DeciderToken, decided.Reasons = socred.AppealOverturned, &at, "board", "tok-r", "receipt shown"
+	commit(t, s, &socred.Write{Now: at, Appeals: []*socred.Appeal{&decided}, Overturn: []socred.RecordRef{{ID: 1, Subject: "li"}, {ID: 2, Subject: "zhang"}}})
+	got, err := s.Appeal(ctx, "apl-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != socred.AppealOverturned || got.DecidedAt == nil || !got.DecidedAt.Equal(at) || got.DeciderToken != "tok-r" || got.Reasons != "receipt shown" ||
+		got.Statement != "I repaid it" || !got.FiledAt.Equal(t0) || got.Record != "1" {
+		t.Errorf("decided appeal: got %+v", got)
+	}
+	as, err := s.SubjectAppeals(ctx, "li")
+	if err != nil || len(as) != 2 || as[0].ID != "apl-1" || as[1].ID != "apl-2" || as[1].Designation != "d-1" || as[1].Status != socred.AppealOpen {
+		t.Errorf("li's appeals: got %+v, %v", as, err)
+	}
+	recs, err := s.RecordsByRef(ctx, []socred.RecordRef{{ID: 1, Subject: "li"}, {ID: 2, Subject: "zhang"}, {ID: 3, Subject: "li"}})
+	if err != nil || len(recs) != 3 || !recs[0].Overturned || !recs[1].Overturned || recs[2].Overturned {
+		t.Errorf("overturned: got %+v, %v", recs, err)
+	}
+	l := loaded{mu: new(sync.Mutex)}
+	if err := s.Load(ctx, &l); err != nil {
+		t.Fatal(err)
 	}
 }
