@@ -75,9 +75,14 @@ type Scheme struct {
 	// RetainFor is how long a record is kept after it stops counting;
 	// then its personal fields are purged (default 1y).
 	RetainFor Duration `json:"retain_for"`
-	File      string   `json:"-"` // where the scheme was declared, for messages
-	Line      int      `json:"-"`
-	rules     map[string]*Rule
+	// AppealWithin is how long after the notice of a record the subject
+	// may appeal it, and ReviewWithin how long a reviewer has to decide
+	// (both default 30d).
+	AppealWithin Duration `json:"appeal_within"`
+	ReviewWithin Duration `json:"review_within"`
+	File         string   `json:"-"` // where the scheme was declared, for messages
+	Line         int      `json:"-"`
+	rules        map[string]*Rule
 }
 
 // Rule returns the scheme's rule with the id, or nil.
@@ -146,22 +151,27 @@ const (
 // List is a blacklist or redlist. Entry is automatic (When holds) or
 // designated by the list's authority.
 type List struct {
-	ID           string     `json:"id"`
-	Name         string     `json:"name"`
-	Kind         ListKind   `json:"kind"`
-	Authority    string     `json:"authority"`
-	LegalBasis   string     `json:"legal_basis"`
-	Context      string     `json:"context,omitempty"`
-	When         string     `json:"when,omitempty"` // the CEL source
-	Cond         Condition  `json:"-"`              // compiled When; nil for designated lists
-	Designated   bool       `json:"designated"`
-	Term         Duration   `json:"term,omitzero"`
-	MaxTerm      Duration   `json:"max_term,omitzero"`
-	ExtendsTo    []string   `json:"extends_to,omitempty"`
-	Publish      bool       `json:"publish"`
-	PublishAfter Duration   `json:"publish_after,omitzero"`
-	Repair       []string   `json:"repair,omitempty"` // credit-repair routes (ids) by which a reviewer may end a designated entry early
-	Measures     []*Measure `json:"-"`                // the measures bound to this list, in pack order
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Kind         ListKind  `json:"kind"`
+	Authority    string    `json:"authority"`
+	LegalBasis   string    `json:"legal_basis"`
+	Context      string    `json:"context,omitempty"`
+	When         string    `json:"when,omitempty"` // the CEL source
+	Cond         Condition `json:"-"`              // compiled When; nil for designated lists
+	Designated   bool      `json:"designated"`
+	Term         Duration  `json:"term,omitzero"`
+	MaxTerm      Duration  `json:"max_term,omitzero"`
+	ExtendsTo    []string  `json:"extends_to,omitempty"`
+	Publish      bool      `json:"publish"`
+	PublishAfter Duration  `json:"publish_after,omitzero"`
+	Repair       []string  `json:"repair,omitempty"` // credit-repair routes (ids) by which a reviewer may end a designated entry early
+	// AppealWithin and ReviewWithin: how long after a designation the
+	// subject may appeal it, and how long a reviewer has to decide (both
+	// default 30d).
+	AppealWithin Duration   `json:"appeal_within,omitzero"`
+	ReviewWithin Duration   `json:"review_within,omitzero"`
+	Measures     []*Measure `json:"-"` // the measures bound to this list, in pack order
 	File         string     `json:"-"`
 	Line         int        `json:"-"`
 }

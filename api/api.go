@@ -65,6 +65,8 @@ var (
 	authorities    = []socred.Role{socred.RoleAdmin, socred.RoleAuthority}
 	contactWriters = []socred.Role{socred.RoleAdmin, socred.RoleAuthority, socred.RoleSubject}
 	exporters      = []socred.Role{socred.RoleAdmin, socred.RoleSubject}
+	appellants     = []socred.Role{socred.RoleAdmin, socred.RoleSubject}
+	reviewers      = []socred.Role{socred.RoleAdmin, socred.RoleReviewer}
 	listReaders    = []socred.Role{socred.RoleAdmin, socred.RoleAuthority, socred.RoleAuditor}
 	checkers       = []socred.Role{socred.RoleAdmin, socred.RoleProvider}
 	adminOnly      = []socred.Role{socred.RoleAdmin}
@@ -85,6 +87,8 @@ func New(svc *service.Service, cfg Config) *API {
 		{Route: Route{"GET", "/v1/subjects/{id}/file", fileReaders}, handle: a.getFile},
 		{Route: Route{"PUT", "/v1/subjects/{id}/contact", contactWriters}, handle: a.putContact},
 		{Route: Route{"GET", "/v1/subjects/{id}/export", exporters}, handle: a.exportFile},
+		{Route: Route{"POST", "/v1/appeals", appellants}, handle: a.fileAppeal},
+		{Route: Route{"POST", "/v1/appeals/{id}/decision", reviewers}, handle: a.decideAppeal},
 		{Route: Route{"PUT", "/v1/relations", authorities}, handle: a.relate},
 		{Route: Route{"DELETE", "/v1/relations", authorities}, handle: a.unrelate},
 		{Route: Route{"POST", "/v1/records", authorities}, handle: a.submitRecords, maxBody: MaxBody},

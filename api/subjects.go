@@ -159,3 +159,31 @@ func (a *API) exportFile(w http.ResponseWriter, r *http.Request, c *socred.Calle
 	writeJSON(w, http.StatusOK, &v)
 	return nil
 }
+
+// fileAppeal handles POST /v1/appeals.
+func (a *API) fileAppeal(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	var in service.AppealInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	ap, err := a.svc.FileAppeal(r.Context(), c, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, ap)
+	return nil
+}
+
+// decideAppeal handles POST /v1/appeals/{id}/decision.
+func (a *API) decideAppeal(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	var in service.DecisionInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	ap, err := a.svc.DecideAppeal(r.Context(), c, r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ap)
+	return nil
+}

@@ -190,6 +190,8 @@ func (c *checker) scheme(s *socred.Scheme) {
 	if c.has(s, "retain_for") {
 		c.positive(s, "retain_for", s.RetainFor)
 	}
+	c.positive(s, "appeal_within", s.AppealWithin)
+	c.positive(s, "review_within", s.ReviewWithin)
 	for _, r := range s.Rules {
 		c.rule(s, r)
 	}

@@ -82,12 +82,12 @@ var (
 	authorityKeys = []string{"id", "name"}
 	relationKeys  = []string{"id", "name"}
 	actionKeys    = []string{"id", "name", "privilege", "context"}
-	schemeKeys    = []string{"id", "name", "authority", "legal_basis", "context", "applies_to", "baseline", "min", "max", "grades", "rules", "retain_for"}
+	schemeKeys    = []string{"id", "name", "authority", "legal_basis", "context", "applies_to", "baseline", "min", "max", "grades", "rules", "retain_for", "appeal_within", "review_within"}
 	scopeKeys     = []string{"kind", "region", "groups"}
 	bandKeys      = []string{"grade", "min"}
 	ruleKeys      = []string{"id", "name", "points", "counts_for", "legal_basis", "context", "joint"}
 	jointKeys     = []string{"relation", "points"}
-	listKeys      = []string{"id", "name", "kind", "authority", "legal_basis", "context", "when", "designated", "term", "max_term", "extends_to", "publish", "publish_after", "repair"}
+	listKeys      = []string{"id", "name", "kind", "authority", "legal_basis", "context", "when", "designated", "term", "max_term", "extends_to", "publish", "publish_after", "repair", "appeal_within", "review_within"}
 	measureKeys   = []string{"id", "list", "restricts", "grants", "authority", "legal_basis", "justification"}
 )
 
@@ -237,6 +237,10 @@ func (w *walker) item(kind string, n ast.Node, s *src) {
 	}
 }
 
+// DefaultAppealWindow is how long a subject has to appeal, and a reviewer to
+// decide, when the pack does not say.
+var DefaultAppealWindow = socred.Duration{N: 30, Unit: socred.Days}
+
 // DefaultRetention is how long a record is kept after it stops counting
 // when its scheme does not say.
 var DefaultRetention = socred.Duration{N: 1, Unit: socred.Years}
@@ -255,6 +259,7 @@ func (w *walker) scheme(n ast.Node, s *src) {
 	if !m.has("retain_for") {
 		sc.RetainFor = DefaultRetention
 	}
+	sc.AppealWithin, sc.ReviewWithin = m.durationOr("appeal_within", DefaultAppealWindow), m.durationOr("review_within", DefaultAppealWindow)
 	if scope := m.child("applies_to", scopeKeys); scope != nil {
 		sc.Scope = socred.Scope{Kind: socred.SubjectKind(scope.str("kind")), Region: scope.str("region"), Groups: scope.strs("groups")}
 	}
@@ -301,8 +306,9 @@ func (w *walker) list(n ast.Node, s *src) {
 		When: m.str("when"), Designated: m.boolean("designated"),
 		Term: m.duration("term"), MaxTerm: m.duration("max_term"),
 		ExtendsTo: m.strs("extends_to"), Publish: m.boolean("publish"), PublishAfter: m.duration("publish_after"),
-		Repair: m.strs("repair"),
-		File:   s.file, Line: s.line,
+		Repair:       m.strs("repair"),
+		AppealWithin: m.durationOr("appeal_within", DefaultAppealWindow), ReviewWithin: m.durationOr("review_within", DefaultAppealWindow),
+		File: s.file, Line: s.line,
 	}
 	w.d.lists = append(w.d.lists, l)
 	w.d.srcs[l] = s
@@ -486,6 +492,14 @@ func (m *ymap) boolean(key string) bool {
 }
 
 // duration returns the value of a duration key (zero when absent).
+// durationOr is duration, or def when the key is absent.
+func (m *ymap) durationOr(key string, def socred.Duration) socred.Duration {
+	if !m.has(key) {
+		return def
+	}
+	return m.duration(key)
+}
+
 func (m *ymap) duration(key string) socred.Duration {
 	n, ln, ok := m.value(key)
 	if !ok {

@@ -41,6 +41,7 @@ schemes:
       groups: [resident]
     baseline: 1000
     retain_for: 2y
+    appeal_within: 14d
     min: 0
     max: 2000
     grades:
@@ -117,6 +118,7 @@ func TestLoadEveryKey(t *testing.T) {
 		ID: "civic", Name: "Civic credit", Authority: "city", LegalBasis: "Civic Credit Measures art. 2", Context: "civic",
 		Scope:    socred.Scope{Kind: socred.Person, Region: "rongcheng", Groups: []string{"resident"}},
 		Baseline: 1000, Min: &min, Max: &max, RetainFor: socred.Duration{N: 2, Unit: socred.Years},
+		AppealWithin: socred.Duration{N: 14, Unit: socred.Days}, ReviewWithin: socred.Duration{N: 30, Unit: socred.Days},
 		Grades: []socred.Band{{Grade: "A", Min: 960, HasMin: true}, {Grade: "B"}},
 		File:   "pack.yaml", Line: 18,
 	}
@@ -148,7 +150,8 @@ func TestLoadEveryKey(t *testing.T) {
 		ID: "defaulters", Name: "Defaulters", Kind: socred.Black, Authority: "court", LegalBasis: "SPC Provisions art. 1",
 		Context: "judicial", Designated: true, Term: socred.MustParseDuration("2y"), MaxTerm: socred.MustParseDuration("5y"),
 		ExtendsTo: []string{"legal-representative-of"}, Publish: true, PublishAfter: socred.MustParseDuration("10d"),
-		Repair: []string{"obligation-performed"}, File: "pack.yaml", Line: 56,
+		Repair: []string{"obligation-performed"}, File: "pack.yaml", Line: 57,
+		AppealWithin: socred.Duration{N: 30, Unit: socred.Days}, ReviewWithin: socred.Duration{N: 30, Unit: socred.Days},
 	}
 	gotList := *defaulters
 	gotList.Measures = nil

@@ -17,7 +17,7 @@ type File struct {
 	Relations  []socred.Relation   `json:"relations"`
 	Checks     []socred.CheckEntry `json:"checks"`
 	Accesses   []socred.Access     `json:"accesses"`
-	Appeals    []any               `json:"appeals"`
+	Appeals    []*socred.Appeal    `json:"appeals"`
 	Notices    []socred.Notice     `json:"notices"`
 	NextChange *time.Time          `json:"next_change"`
 }
@@ -73,7 +73,6 @@ func (s *Service) File(ctx context.Context, c *socred.Caller, id, purpose string
 		Records:   make([]FileRecord, 0, len(recs)),
 		Listings:  st.Listings,
 		Relations: rels,
-		Appeals:   []any{},
 	}
 	if f.Listings == nil {
 		f.Listings = []socred.Listing{}
@@ -81,7 +80,17 @@ func (s *Service) File(ctx context.Context, c *socred.Caller, id, purpose string
 	if !st.Next.IsZero() {
 		f.NextChange = &st.Next
 	}
+	if f.Appeals, err = s.store.SubjectAppeals(ctx, id); err != nil {
+		return nil, err
+	}
+	contested := map[string]bool{}
+	for _, a := range f.Appeals {
+		if a.Status == socred.AppealOpen && a.Record != "" {
+			contested[a.Record] = true
+		}
+	}
 	for _, r := range recs {
+		r.Contested = contested[r.ID]
 		fr := FileRecord{Record: r, Counting: r.Counting(now), Status: r.Status(now)}
 		if sc := s.pack.Scheme(r.Scheme); sc != nil {
 			if rule := sc.Rule(r.Rule); rule != nil {

@@ -227,6 +227,12 @@ func (s *Service) takeTurn(ctx context.Context) (release func(), err error) {
 // holds s.wmu, which serialises writers; run under locked, a commit that
 // another server's change made stale is planned again.
 func (s *Service) commit(ctx context.Context, now time.Time, c engine.Change) (*engine.Plan, error) {
+	return s.commitWith(ctx, now, c, nil)
+}
+
+// commitWith is commit with more in the same write: extra adds to the
+// write before it is committed.
+func (s *Service) commitWith(ctx context.Context, now time.Time, c engine.Change, extra func(*socred.Write)) (*engine.Plan, error) {
 	s.mu.RLock()
 	plan, err := s.world.Plan(c, now, s.ids.next)
 	s.mu.RUnlock()
@@ -244,6 +250,9 @@ func (s *Service) commit(ctx context.Context, now time.Time, c engine.Change) (*
 		Records:      append(c.Records[:len(c.Records):len(c.Records)], plan.Derived...),
 		Designations: c.Designations,
 		Events:       plan.Events,
+	}
+	if extra != nil {
+		extra(w)
 	}
 	s.addPurges(w)
 	s.addNotices(w)

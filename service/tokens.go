@@ -46,6 +46,13 @@ func (s *Service) CreateToken(ctx context.Context, c *socred.Caller, in TokenInp
 			return NewToken{}, socred.FieldErrorf("authority", "unknown authority %q", in.Authority)
 		}
 		t.Authority = in.Authority
+	case socred.RoleReviewer:
+		// A reviewer may work for an authority, whose entries they then
+		// may not review.
+		if in.Authority != "" && s.pack.Authority(in.Authority) == nil {
+			return NewToken{}, socred.FieldErrorf("authority", "unknown authority %q", in.Authority)
+		}
+		t.Authority = in.Authority
 	case socred.RoleSubject:
 		s.mu.RLock()
 		ok := s.world.Entry(in.Subject) != nil
@@ -62,8 +69,8 @@ func (s *Service) CreateToken(ctx context.Context, c *socred.Caller, in TokenInp
 		}
 		t.Actions = in.Actions
 	}
-	if in.Role != socred.RoleAuthority && in.Authority != "" {
-		return NewToken{}, socred.FieldErrorf("authority", "only an authority token is bound to an authority")
+	if in.Role != socred.RoleAuthority && in.Role != socred.RoleReviewer && in.Authority != "" {
+		return NewToken{}, socred.FieldErrorf("authority", "only an authority or a reviewer token is bound to an authority")
 	}
 	if in.Role != socred.RoleSubject && in.Subject != "" {
 		return NewToken{}, socred.FieldErrorf("subject", "only a subject token is bound to a subject")

@@ -1,0 +1,226 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/engine"
+)
+
+// AppealInput is a subject's appeal: of a record (its id) or of its entry
+// on a designated list (the list's id), with a statement.
+type AppealInput struct {
+	Subject   string `json:"subject"` // for the admin filing on a subject's behalf
+	Record    string `json:"record"`
+	List      string `json:"list"`
+	Statement string `json:"statement"`
+}
+
+// DecisionInput is a reviewer's decision on an appeal.
+type DecisionInput struct {
+	Decision socred.AppealStatus `json:"decision"` // overturned or upheld
+	Reasons  string              `json:"reasons"`
+}
+
+// Notice kinds of appeals.
+const (
+	NoticeAppealFiled   socred.NoticeKind = "appeal-filed"
+	NoticeAppealDecided socred.NoticeKind = "appeal-decided"
+)
+
+// FileAppeal files a subject's appeal of a record or a designated listing
+// of theirs, within the scheme's or list's appeal_within of the notice (the
+// record's acceptance, the listing's start). While it is open the record
+// shows as contested.
+func (s *Service) FileAppeal(ctx context.Context, c *socred.Caller, in AppealInput) (*socred.Appeal, error) {
+	switch c.Role() {
+	case socred.RoleSubject:
+		if in.Subject != "" && in.Subject != c.Token.Subject {
+			return nil, forbidden("a subject token may appeal only for its own subject")
+		}
+		in.Subject = c.Token.Subject
+	case socred.RoleAdmin:
+		if in.Subject == "" {
+			return nil, socred.FieldErrorf("subject", "is required when the admin files an appeal")
+		}
+	default:
+		return nil, forbidden("")
+	}
+	switch {
+	case strings.TrimSpace(in.Statement) == "":
+		return nil, socred.FieldErrorf("statement", "is required: say why the entry is wrong")
+	case len(in.Statement) > 4000 || !utf8.ValidString(in.Statement):
+		return nil, socred.FieldErrorf("statement", "must be at most 4000 bytes of UTF-8")
+	case (in.Record == "") == (in.List == ""):
+		return nil, socred.FieldErrorf("record", "give either record (a record's id) or list (a designated list's id)")
+	}
+	now := s.now()
+	a := &socred.Appeal{ID: newID("apl"), Subject: in.Subject, Statement: in.Statement, FiledAt: now, Status: socred.AppealOpen}
+	var since time.Time
+	var within, review socred.Duration
+	if in.Record != "" {
+		r, err := s.subjectRecord(ctx, in.Subject, in.Record)
+		if err != nil {
+			return nil, err
+		}
+		if r.Overturned {
+			return nil, socred.Errorf(socred.ECONFLICT, "record %s was overturned already", r.ID)
+		}
+		sc := s.pack.Scheme(r.Scheme)
+		if sc == nil {
+			return nil, socred.Errorf(socred.ECONFLICT, "record %s belongs to scheme %q, which is no longer in force", r.ID, r.Scheme)
+		}
+		a.Record, since, within, review = r.ID, r.AcceptedAt, sc.AppealWithin, sc.ReviewWithin
+	} else {
+		l := s.pack.List(in.List)
+		if l == nil || !l.Designated {
+			return nil, socred.FieldErrorf("list", "%q is not a designated list (an automatic list follows the records: appeal those)", in.List)
+		}
+		d, err := s.store.ActiveDesignation(ctx, l.ID, in.Subject, now)
+		if err != nil {
+			if isNotFound(err) {
+				return nil, socred.FieldErrorf("list", "subject %q is not on list %q", in.Subject, l.ID)
+			}
+			return nil, err
+		}
+		a.List, a.Designation, since, within, review = l.ID, d.ID, d.Since, l.AppealWithin, l.ReviewWithin
+	}
+	if deadline := within.AddTo(since); now.After(deadline) {
+		return nil, socred.FieldErrorf("statement", "the time to appeal (%s from %s) ended on %s", within, since.Format("2006-01-02"), deadline.Format("2006-01-02"))
+	}
+	a.ReviewDue = review.AddTo(now)
+	prior, err := s.store.SubjectAppeals(ctx, in.Subject)
+	if err != nil {
+		return nil, err
+	}
+	if i := slices.IndexFunc(prior, func(p *socred.Appeal) bool { return p.Status == socred.AppealOpen && p.Target() == a.Target() }); i >= 0 {
+		return nil, socred.Errorf(socred.ECONFLICT, "appeal %s of the same entry is open", prior[i].ID)
+	}
+	n := socred.Notice{Subject: a.Subject, At: now, Kind: NoticeAppealFiled, Record: a.Record, List: a.List,
+		Message: fmt.Sprintf("Your appeal %s was filed; a reviewer is to decide by %s.", a.ID, a.ReviewDue.Format("2006-01-02"))}
+	w := &socred.Write{Now: now, Appeals: []*socred.Appeal{a}, Notices: []socred.Notice{n}, Deliver: s.delivering()}
+	if err := s.store.Commit(ctx, w); err != nil {
+		return nil, err
+	}
+	s.noticesWritten(w)
+	return a, nil
+}
+
+// subjectRecord returns one of the subject's records by id.
+func (s *Service) subjectRecord(ctx context.Context, subject, id string) (*socred.Record, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return nil, socred.FieldErrorf("record", "%q is not a record id", id)
+	}
+	recs, err := s.store.RecordsByRef(ctx, []socred.RecordRef{{ID: n, Subject: subject}})
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 || recs[0].Subject != subject {
+		return nil, socred.FieldErrorf("record", "subject %q has no record %s", subject, id)
+	}
+	return recs[0], nil
+}
+
+// DecideAppeal records a reviewer's decision. A reviewer may not decide on
+// an entry made by their own authority, nor again on an entry they decided
+// before. An overturned record stops counting everywhere at once, with the
+// records derived from it by joint liability; an overturned listing ends.
+func (s *Service) DecideAppeal(ctx context.Context, c *socred.Caller, id string, in DecisionInput) (*socred.Appeal, error) {
+	if !c.Is(socred.RoleReviewer, socred.RoleAdmin) {
+		return nil, forbidden("")
+	}
+	switch {
+	case in.Decision != socred.AppealOverturned && in.Decision != socred.AppealUpheld:
+		return nil, socred.FieldErrorf("decision", "must be overturned or upheld")
+	case strings.TrimSpace(in.Reasons) == "":
+		return nil, socred.FieldErrorf("reasons", "are required: the subject is told them")
+	case len(in.Reasons) > 4000 || !utf8.ValidString(in.Reasons):
+		return nil, socred.FieldErrorf("reasons", "must be at most 4000 bytes of UTF-8")
+	}
+	var decided *socred.Appeal
+	err := s.locked(ctx, func() error {
+		a, err := s.store.Appeal(ctx, id)
+		if err != nil {
+			return err
+		}
+		if a.Status != socred.AppealOpen {
+			return socred.Errorf(socred.ECONFLICT, "appeal %s was decided already: %s", a.ID, a.Status)
+		}
+		prior, err := s.store.SubjectAppeals(ctx, a.Subject)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(prior, func(p *socred.Appeal) bool {
+			return p.ID != a.ID && p.Target() == a.Target() && p.DeciderToken == c.Token.ID
+		}) {
+			return forbidden("you decided an earlier appeal of this entry: another reviewer must decide this one")
+		}
+		now := s.now()
+		var change engine.Change
+		var overturn []socred.RecordRef
+		var entryBy string
+		if a.Record != "" {
+			r, err := s.subjectRecord(ctx, a.Subject, a.Record)
+			if err != nil {
+				return err
+			}
+			entryBy = r.Reporter
+			if in.Decision == socred.AppealOverturned {
+				n, _ := strconv.ParseInt(r.ID, 10, 64)
+				refs := []socred.RecordRef{{ID: n, Subject: r.Subject}}
+				derived, err := s.store.DerivedRecords(ctx, refs[0])
+				if err != nil {
+					return err
+				}
+				for _, d := range derived {
+					dn, _ := strconv.ParseInt(d.ID, 10, 64)
+					refs = append(refs, socred.RecordRef{ID: dn, Subject: d.Subject})
+				}
+				for _, ref := range refs {
+					change.Overturn = append(change.Overturn, engine.RecordRef{Subject: ref.Subject, ID: strconv.FormatInt(ref.ID, 10)})
+				}
+				overturn = refs
+			}
+		} else {
+			d, err := s.store.ActiveDesignation(ctx, a.List, a.Subject, now)
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+			if d != nil {
+				entryBy = d.Authority
+				if in.Decision == socred.AppealOverturned {
+					ended := *d
+					ended.EndedAt, ended.EndReason = &now, "overturned on appeal "+a.ID+": "+in.Reasons
+					change.Designations = []*socred.Designation{&ended}
+				}
+			}
+		}
+		if c.Token.Authority != "" && c.Token.Authority == entryBy {
+			return forbidden("the entry was made by your own authority, %q: another reviewer must decide", entryBy)
+		}
+		d := *a
+		d.Status, d.DecidedAt, d.DecidedBy, d.DeciderToken, d.Reasons = in.Decision, &now, c.Name(), c.Token.ID, in.Reasons
+		n := socred.Notice{Subject: a.Subject, At: now, Kind: NoticeAppealDecided, Record: a.Record, List: a.List,
+			Message: fmt.Sprintf("Your appeal %s was decided: %s. Reasons: %s", a.ID, in.Decision, in.Reasons)}
+		if _, err := s.commitWith(ctx, now, change, func(w *socred.Write) {
+			w.Appeals = []*socred.Appeal{&d}
+			w.Overturn = overturn
+			w.Notices = append([]socred.Notice{n}, w.Notices...)
+		}); err != nil {
+			return err
+		}
+		decided = &d
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return decided, nil
+}

@@ -1,0 +1,131 @@
+package service_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/service"
+)
+
+// Li appeals the default that cost Zhang, his guarantor, points and the
+// blacklist. While open the record is contested; the reviewer of the
+// reporting authority may not decide; another overturns it, and both Li's
+// and Zhang's points and listings are cleared at once, and both are told.
+func TestAppealOverturnsGuarantorsDerivedRecord(t *testing.T) {
+	c := &clock{t: t0}
+	path := filepath.Join(t.TempDir(), "socred.db")
+	svc, store := open(t, path, c)
+	defer func() { closeAll(t, svc, store) }()
+	subs := []*socred.Subject{
+		{ID: "zhang", Kind: socred.Person, Name: "Zhang", Region: "rongcheng"},
+		{ID: "li", Kind: socred.Person, Name: "Li", Region: "rongcheng"},
+	}
+	if _, err := svc.PutSubjects(ctx, admin, subs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Relate(ctx, admin, socred.Relation{From: "zhang", Type: "guarantor-of", To: "li"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "loan-1", Subject: "li", Scheme: "rongcheng", Rule: "loan-default", OccurredAt: t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allowed(t, svc, "zhang", "ride-high-speed-train") {
+		t.Fatal("zhang may ride high-speed trains after li's default")
+	}
+	li := &socred.Caller{Token: &socred.Token{ID: "li-tok", Role: socred.RoleSubject, Subject: "li", Name: "li"}}
+	zhang := &socred.Caller{Token: &socred.Token{ID: "zhang-tok", Role: socred.RoleSubject, Subject: "zhang", Name: "zhang"}}
+
+	// Refused appeals.
+	for _, tc := range []struct {
+		who  *socred.Caller
+		in   service.AppealInput
+		code string
+	}{
+		{li, service.AppealInput{Record: res[0].ID}, socred.EINVALID},                                              // no statement
+		{zhang, service.AppealInput{Record: res[0].ID, Statement: "not mine"}, socred.EINVALID},                    // not zhang's record
+		{li, service.AppealInput{Record: res[0].ID, List: "judgment-defaulters", Statement: "x"}, socred.EINVALID}, // both
+		{li, service.AppealInput{List: "rongcheng-blacklist", Statement: "x"}, socred.EINVALID},                    // automatic list
+		{provider, service.AppealInput{Record: res[0].ID, Statement: "x"}, socred.EFORBIDDEN},
+	} {
+		if _, err := svc.FileAppeal(ctx, tc.who, tc.in); socred.ErrorCode(err) != tc.code {
+			t.Errorf("appeal %+v by %s: got %v, want %s", tc.in, tc.who.Name(), err, tc.code)
+		}
+	}
+	c.Set(t0.AddDate(0, 0, 3))
+	a, err := svc.FileAppeal(ctx, li, service.AppealInput{Record: res[0].ID, Statement: "I repaid the loan on time; the bank's receipt 8812 shows it."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.FileAppeal(ctx, li, service.AppealInput{Record: res[0].ID, Statement: "again"}); socred.ErrorCode(err) != socred.ECONFLICT {
+		t.Errorf("a second open appeal: got %v, want conflict", err)
+	}
+	f, err := svc.File(ctx, li, "li", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Appeals) != 1 || f.Records[0].Status != socred.RecordContested {
+		t.Errorf("while open: appeals %+v, record status %s", f.Appeals, f.Records[0].Status)
+	}
+
+	// The city's own reviewer may not decide on the city's record.
+	cityReviewer := &socred.Caller{Token: &socred.Token{ID: "r-city", Role: socred.RoleReviewer, Authority: "rongcheng-credit-office", Name: "city review"}}
+	if _, err := svc.DecideAppeal(ctx, cityReviewer, a.ID, service.DecisionInput{Decision: socred.AppealOverturned, Reasons: "ok"}); socred.ErrorCode(err) != socred.EFORBIDDEN {
+		t.Errorf("the reporting authority's reviewer: got %v, want forbidden", err)
+	}
+	board := &socred.Caller{Token: &socred.Token{ID: "r-board", Role: socred.RoleReviewer, Name: "review board"}}
+	if _, err := svc.DecideAppeal(ctx, board, a.ID, service.DecisionInput{Decision: "maybe", Reasons: "x"}); socred.ErrorCode(err) != socred.EINVALID {
+		t.Errorf("a decision of maybe: got %v, want invalid", err)
+	}
+	d, err := svc.DecideAppeal(ctx, board, a.ID, service.DecisionInput{Decision: socred.AppealOverturned, Reasons: "The receipt shows the instalment paid on time."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != socred.AppealOverturned || d.DecidedBy != "review board" {
+		t.Errorf("decided: %+v", d)
+	}
+	if _, err := svc.DecideAppeal(ctx, board, a.ID, service.DecisionInput{Decision: socred.AppealUpheld, Reasons: "x"}); socred.ErrorCode(err) != socred.ECONFLICT {
+		t.Errorf("deciding again: got %v, want conflict", err)
+	}
+
+	// Overturned everywhere at once: li's and zhang's points, zhang's
+	// listing and his checks; both were told.
+	if !allowed(t, svc, "zhang", "ride-high-speed-train") {
+		t.Error("after the appeal: zhang may not ride high-speed trains")
+	}
+	for _, id := range []string{"li", "zhang"} {
+		f, err := svc.File(ctx, admin, id, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Scores[0].Score != 1000 || len(f.Listings) != 0 || f.Records[0].Status != socred.RecordOverturned || f.Records[0].Counting {
+			t.Errorf("%s after the appeal: score %d, listings %v, record %+v", id, f.Scores[0].Score, f.Listings, f.Records[0])
+		}
+		kinds := noticeKinds(f.Notices)
+		if !kinds[socred.NoticeKind(socred.EventScoreChanged)] {
+			t.Errorf("%s was not told the score changed back: %+v", id, f.Notices)
+		}
+	}
+	f, _ = svc.File(ctx, li, "li", "")
+	if !noticeKinds(f.Notices)[service.NoticeAppealDecided] || !noticeKinds(f.Notices)[service.NoticeAppealFiled] {
+		t.Errorf("li was not told of the appeal: %+v", f.Notices)
+	}
+
+	// A restarted server agrees.
+	closeAll(t, svc, store)
+	svc, store = open(t, path, c)
+	if !allowed(t, svc, "zhang", "ride-high-speed-train") {
+		t.Error("after a restart: zhang may not ride high-speed trains")
+	}
+
+	// Too late: an appeal after appeal_within (30 days).
+	res2, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "litter-1", Subject: "li", Scheme: "rongcheng", Rule: "littering", OccurredAt: c.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Set(c.Now().AddDate(0, 0, 31))
+	if _, err := svc.FileAppeal(ctx, li, service.AppealInput{Record: res2[0].ID, Statement: "late"}); socred.ErrorCode(err) != socred.EINVALID {
+		t.Errorf("a late appeal: got %v, want invalid", err)
+	}
+}
