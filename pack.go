@@ -166,6 +166,9 @@ type List struct {
 	Publish      bool      `json:"publish"`
 	PublishAfter Duration  `json:"publish_after,omitzero"`
 	Repair       []string  `json:"repair,omitempty"` // credit-repair routes (ids) by which a reviewer may end a designated entry early
+	// RepairAfter is how long a subject must have been listed before
+	// applying for credit repair (default 0).
+	RepairAfter Duration `json:"repair_after,omitzero"`
 	// AppealWithin and ReviewWithin: how long after a designation the
 	// subject may appeal it, and how long a reviewer has to decide (both
 	// default 30d).

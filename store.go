@@ -43,6 +43,10 @@ type Store interface {
 	Appeal(ctx context.Context, id string) (*Appeal, error)
 	// SubjectAppeals returns the subject's appeals, oldest first.
 	SubjectAppeals(ctx context.Context, subject string) ([]*Appeal, error)
+	// Repair returns a repair application, or a not_found error.
+	Repair(ctx context.Context, id string) (*Repair, error)
+	// SubjectRepairs returns the subject's repair applications, oldest first.
+	SubjectRepairs(ctx context.Context, subject string) ([]*Repair, error)
 	// DerivedRecords returns the records derived from a record by joint
 	// liability.
 	DerivedRecords(ctx context.Context, record RecordRef) ([]*Record, error)
@@ -103,6 +107,8 @@ type Write struct {
 	Deliver bool
 	// Appeals are created, or replaced by id (decided).
 	Appeals []*Appeal
+	// Repairs are created, or replaced by id (decided).
+	Repairs []*Repair
 	// Overturn marks records overturned on appeal: they stop counting.
 	Overturn []RecordRef
 	// Purges schedule the purge of records' personal fields.

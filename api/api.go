@@ -89,6 +89,8 @@ func New(svc *service.Service, cfg Config) *API {
 		{Route: Route{"GET", "/v1/subjects/{id}/export", exporters}, handle: a.exportFile},
 		{Route: Route{"POST", "/v1/appeals", appellants}, handle: a.fileAppeal},
 		{Route: Route{"POST", "/v1/appeals/{id}/decision", reviewers}, handle: a.decideAppeal},
+		{Route: Route{"POST", "/v1/repairs", appellants}, handle: a.applyRepair},
+		{Route: Route{"POST", "/v1/repairs/{id}/decision", reviewers}, handle: a.decideRepair},
 		{Route: Route{"PUT", "/v1/relations", authorities}, handle: a.relate},
 		{Route: Route{"DELETE", "/v1/relations", authorities}, handle: a.unrelate},
 		{Route: Route{"POST", "/v1/records", authorities}, handle: a.submitRecords, maxBody: MaxBody},

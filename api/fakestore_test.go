@@ -32,6 +32,7 @@ type fakeStore struct {
 	contacts     map[string]string
 	purges       []socred.Purge
 	appeals      []*socred.Appeal
+	repairs      []*socred.Repair
 	pending      map[int64]bool
 
 	// Failures to inject, and what the last list read asked for.
@@ -90,6 +91,14 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 			s.appeals[i] = &c
 		} else {
 			s.appeals = append(s.appeals, &c)
+		}
+	}
+	for _, rp := range w.Repairs {
+		c := *rp
+		if i := slices.IndexFunc(s.repairs, func(x *socred.Repair) bool { return x.ID == rp.ID }); i >= 0 {
+			s.repairs[i] = &c
+		} else {
+			s.repairs = append(s.repairs, &c)
 		}
 	}
 	for _, ref := range w.Overturn {
@@ -450,6 +459,31 @@ func (s *fakeStore) SubjectAppeals(ctx context.Context, subject string) ([]*socr
 	for _, a := range s.appeals {
 		if a.Subject == subject {
 			c := *a
+			out = append(out, &c)
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeStore) Repair(ctx context.Context, id string) (*socred.Repair, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.repairs {
+		if r.ID == id {
+			c := *r
+			return &c, nil
+		}
+	}
+	return nil, socred.Errorf(socred.ENOTFOUND, "repair %q not found", id)
+}
+
+func (s *fakeStore) SubjectRepairs(ctx context.Context, subject string) ([]*socred.Repair, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []*socred.Repair{}
+	for _, r := range s.repairs {
+		if r.Subject == subject {
+			c := *r
 			out = append(out, &c)
 		}
 	}

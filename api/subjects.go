@@ -82,6 +82,7 @@ func (a *API) getFile(w http.ResponseWriter, r *http.Request, c *socred.Caller) 
 	v.Accesses = orEmpty(v.Accesses)
 	v.Appeals = orEmpty(v.Appeals)
 	v.Notices = orEmpty(v.Notices)
+	v.Repairs = orEmpty(v.Repairs)
 	writeJSON(w, http.StatusOK, &v)
 	return nil
 }
@@ -185,5 +186,33 @@ func (a *API) decideAppeal(w http.ResponseWriter, r *http.Request, c *socred.Cal
 		return err
 	}
 	writeJSON(w, http.StatusOK, ap)
+	return nil
+}
+
+// applyRepair handles POST /v1/repairs.
+func (a *API) applyRepair(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	var in service.RepairInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	rp, err := a.svc.ApplyRepair(r.Context(), c, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, rp)
+	return nil
+}
+
+// decideRepair handles POST /v1/repairs/{id}/decision.
+func (a *API) decideRepair(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	var in service.RepairDecisionInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	rp, err := a.svc.DecideRepair(r.Context(), c, r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rp)
 	return nil
 }

@@ -308,6 +308,9 @@ func (c *checker) list(l *socred.List) {
 				c.errorf(l, k, "an automatic list has no %s: a subject leaves it when its when turns false", k)
 			}
 		}
+		if c.has(l, "repair_after") {
+			c.errorf(l, "repair_after", "credit repair is for designated lists")
+		}
 		if c.has(l, "repair") {
 			c.errorf(l, "repair", "credit repair is for designated lists: a subject leaves an automatic list when its when turns false")
 		}

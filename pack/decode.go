@@ -87,7 +87,7 @@ var (
 	bandKeys      = []string{"grade", "min"}
 	ruleKeys      = []string{"id", "name", "points", "counts_for", "legal_basis", "context", "joint"}
 	jointKeys     = []string{"relation", "points"}
-	listKeys      = []string{"id", "name", "kind", "authority", "legal_basis", "context", "when", "designated", "term", "max_term", "extends_to", "publish", "publish_after", "repair", "appeal_within", "review_within"}
+	listKeys      = []string{"id", "name", "kind", "authority", "legal_basis", "context", "when", "designated", "term", "max_term", "extends_to", "publish", "publish_after", "repair", "repair_after", "appeal_within", "review_within"}
 	measureKeys   = []string{"id", "list", "restricts", "grants", "authority", "legal_basis", "justification"}
 )
 
@@ -306,7 +306,7 @@ func (w *walker) list(n ast.Node, s *src) {
 		When: m.str("when"), Designated: m.boolean("designated"),
 		Term: m.duration("term"), MaxTerm: m.duration("max_term"),
 		ExtendsTo: m.strs("extends_to"), Publish: m.boolean("publish"), PublishAfter: m.duration("publish_after"),
-		Repair:       m.strs("repair"),
+		Repair: m.strs("repair"), RepairAfter: m.duration("repair_after"),
 		AppealWithin: m.durationOr("appeal_within", DefaultAppealWindow), ReviewWithin: m.durationOr("review_within", DefaultAppealWindow),
 		File: s.file, Line: s.line,
 	}

@@ -479,3 +479,51 @@ func (s *Store) DerivedRecords(ctx context.Context, record socred.RecordRef) ([]
 	}
 	return out, nil
 }
+
+const repairSelect = `SELECT id, subject, list, designation, route, evidence, statement, filed_at, status, decided_at, decided_by, decider_token, reasons FROM repairs`
+
+func scanRepair(row pgx.CollectableRow) (*socred.Repair, error) {
+	var (
+		r       socred.Repair
+		ev      string
+		filed   int64
+		decided *int64
+		status  string
+	)
+	err := row.Scan(&r.ID, &r.Subject, &r.List, &r.Designation, &r.Route, &ev, &r.Statement, &filed, &status, &decided, &r.DecidedBy, &r.DeciderToken, &r.Reasons)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(ev), &r.Evidence); err != nil {
+		return nil, fmt.Errorf("repair %s evidence: %w", r.ID, err)
+	}
+	r.FiledAt, r.Status = fromMicros(filed), socred.RepairStatus(status)
+	if decided != nil {
+		t := fromMicros(*decided)
+		r.DecidedAt = &t
+	}
+	return &r, nil
+}
+
+// Repair returns a repair application.
+func (s *Store) Repair(ctx context.Context, id string) (*socred.Repair, error) {
+	rows, _ := s.pool.Query(ctx, repairSelect+` WHERE id = $1`, id)
+	rs, err := pgx.CollectRows(rows, scanRepair)
+	if err != nil {
+		return nil, fmt.Errorf("repair: %w", err)
+	}
+	if len(rs) == 0 {
+		return nil, socred.Errorf(socred.ENOTFOUND, "repair application %q not found", id)
+	}
+	return rs[0], nil
+}
+
+// SubjectRepairs returns a subject's repair applications, oldest first.
+func (s *Store) SubjectRepairs(ctx context.Context, subject string) ([]*socred.Repair, error) {
+	rows, _ := s.pool.Query(ctx, repairSelect+` WHERE subject = $1 ORDER BY filed_at, id`, subject)
+	out, err := pgx.AppendRows(make([]*socred.Repair, 0), rows, scanRepair)
+	if err != nil {
+		return nil, fmt.Errorf("repairs: %w", err)
+	}
+	return out, nil
+}

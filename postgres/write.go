@@ -62,6 +62,20 @@ func commit(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 			a.ID, a.Subject, a.Record, a.List, a.Designation, a.Statement, micros(a.FiledAt), micros(a.ReviewDue), string(a.Status),
 			decided, a.DecidedBy, a.DeciderToken, a.Reasons)
 	}
+	for _, r := range w.Repairs {
+		var decided *int64
+		if r.DecidedAt != nil {
+			v := micros(*r.DecidedAt)
+			decided = &v
+		}
+		ev, _ := json.Marshal(nonNil(r.Evidence))
+		b.Queue(`INSERT INTO repairs (id, subject, list, designation, route, evidence, statement, filed_at, status, decided_at, decided_by, decider_token, reasons)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			ON CONFLICT (id) DO UPDATE SET status = excluded.status, decided_at = excluded.decided_at, decided_by = excluded.decided_by,
+				decider_token = excluded.decider_token, reasons = excluded.reasons`,
+			r.ID, r.Subject, r.List, r.Designation, r.Route, string(ev), r.Statement, micros(r.FiledAt), string(r.Status),
+			decided, r.DecidedBy, r.DeciderToken, r.Reasons)
+	}
 	for _, ref := range w.Overturn {
 		b.Queue(`UPDATE records SET overturned_at = $1 WHERE subject = $2 AND id = $3 AND overturned_at IS NULL`, now, ref.Subject, ref.ID)
 	}

@@ -18,6 +18,7 @@ type File struct {
 	Checks     []socred.CheckEntry `json:"checks"`
 	Accesses   []socred.Access     `json:"accesses"`
 	Appeals    []*socred.Appeal    `json:"appeals"`
+	Repairs    []*socred.Repair    `json:"repairs"`
 	Notices    []socred.Notice     `json:"notices"`
 	NextChange *time.Time          `json:"next_change"`
 }
@@ -81,6 +82,9 @@ func (s *Service) File(ctx context.Context, c *socred.Caller, id, purpose string
 		f.NextChange = &st.Next
 	}
 	if f.Appeals, err = s.store.SubjectAppeals(ctx, id); err != nil {
+		return nil, err
+	}
+	if f.Repairs, err = s.store.SubjectRepairs(ctx, id); err != nil {
 		return nil, err
 	}
 	contested := map[string]bool{}

@@ -599,3 +599,54 @@ func (s *Store) DerivedRecords(ctx context.Context, record socred.RecordRef) ([]
 	}
 	return out, nil
 }
+
+const repairSelect = `SELECT id, subject, list, designation, route, evidence, statement, filed_at, status, decided_at, decided_by, decider_token, reasons FROM repairs`
+
+func scanRepair(stmt *sqlite3.Stmt) (*socred.Repair, error) {
+	r := &socred.Repair{ID: stmt.ColumnText(0), Subject: stmt.ColumnText(1), List: stmt.ColumnText(2), Designation: stmt.ColumnText(3),
+		Route: stmt.ColumnText(4), Statement: stmt.ColumnText(6), FiledAt: fromMicros(stmt.ColumnInt64(7)),
+		Status: socred.RepairStatus(stmt.ColumnText(8)), DecidedBy: stmt.ColumnText(10), DeciderToken: stmt.ColumnText(11), Reasons: stmt.ColumnText(12)}
+	if err := json.Unmarshal([]byte(stmt.ColumnText(5)), &r.Evidence); err != nil {
+		return nil, fmt.Errorf("repair %s evidence: %w", r.ID, err)
+	}
+	if !stmt.ColumnIsNull(9) {
+		t := fromMicros(stmt.ColumnInt64(9))
+		r.DecidedAt = &t
+	}
+	return r, nil
+}
+
+// Repair returns a repair application.
+func (s *Store) Repair(ctx context.Context, id string) (*socred.Repair, error) {
+	var r *socred.Repair
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(repairSelect + ` WHERE id = ?`)
+		stmt.BindText(1, id)
+		return each(stmt, func(stmt *sqlite3.Stmt) (err error) { r, err = scanRepair(stmt); return err })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("repair: %w", err)
+	}
+	if r == nil {
+		return nil, socred.Errorf(socred.ENOTFOUND, "repair application %q not found", id)
+	}
+	return r, nil
+}
+
+// SubjectRepairs returns a subject's repair applications, oldest first.
+func (s *Store) SubjectRepairs(ctx context.Context, subject string) ([]*socred.Repair, error) {
+	out := []*socred.Repair{}
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(repairSelect + ` WHERE subject = ? ORDER BY filed_at, id`)
+		stmt.BindText(1, subject)
+		return each(stmt, func(stmt *sqlite3.Stmt) error {
+			r, err := scanRepair(stmt)
+			out = append(out, r)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("repairs: %w", err)
+	}
+	return out, nil
+}

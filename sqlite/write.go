@@ -172,6 +172,33 @@ func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) 
 			return fmt.Errorf("appeal %s: %w", a.ID, err)
 		}
 	}
+	for _, r := range w.Repairs {
+		ev, _ := json.Marshal(nonNil(r.Evidence))
+		stmt := conn.Prep(`INSERT INTO repairs (id, subject, list, designation, route, evidence, statement, filed_at, status, decided_at, decided_by, decider_token, reasons)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET status = excluded.status, decided_at = excluded.decided_at, decided_by = excluded.decided_by,
+				decider_token = excluded.decider_token, reasons = excluded.reasons`)
+		stmt.BindText(1, r.ID)
+		stmt.BindText(2, r.Subject)
+		stmt.BindText(3, r.List)
+		stmt.BindText(4, r.Designation)
+		stmt.BindText(5, r.Route)
+		stmt.BindText(6, string(ev))
+		stmt.BindText(7, r.Statement)
+		stmt.BindInt64(8, micros(r.FiledAt))
+		stmt.BindText(9, string(r.Status))
+		if r.DecidedAt != nil {
+			stmt.BindInt64(10, micros(*r.DecidedAt))
+		} else {
+			stmt.BindNull(10)
+		}
+		stmt.BindText(11, r.DecidedBy)
+		stmt.BindText(12, r.DeciderToken)
+		stmt.BindText(13, r.Reasons)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("repair %s: %w", r.ID, err)
+		}
+	}
 	for _, ref := range w.Overturn {
 		stmt := conn.Prep(`UPDATE records SET overturned_at = ? WHERE id = ? AND overturned_at IS NULL`)
 		stmt.BindInt64(1, now)

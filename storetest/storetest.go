@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"Contacts", testContacts},
 		{"Purges", testPurges},
 		{"Appeals", testAppeals},
+		{"Repairs", testRepairs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -699,5 +700,30 @@ func testAppeals(t *testing.T, s socred.Store) {
 	l := loaded{mu: new(sync.Mutex)}
 	if err := s.Load(ctx, &l); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func testRepairs(t *testing.T, s socred.Store) {
+	if _, err := s.Repair(ctx, "rep-1"); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Fatalf("no repair: got %v", err)
+	}
+	r := &socred.Repair{ID: "rep-1", Subject: "acme", List: "defaulters", Designation: "d-1", Route: "obligation-performed",
+		Evidence: []string{"court receipt 2026-118", "bank transfer 77"}, Statement: "paid in full", FiledAt: t0, Status: socred.RepairPending}
+	commit(t, s, &socred.Write{Repairs: []*socred.Repair{r, {ID: "rep-2", Subject: "acme", List: "defaulters", Designation: "d-1", Route: "commitment-letter", FiledAt: t0.Add(time.Hour), Status: socred.RepairPending}}})
+	at := t0.Add(2 * time.Hour)
+	d := *r
+	d.Status, d.DecidedAt, d.DecidedBy, d.DeciderToken, d.Reasons = socred.RepairApproved, &at, "board", "tok-r", "receipts check out"
+	commit(t, s, &socred.Write{Repairs: []*socred.Repair{&d}})
+	got, err := s.Repair(ctx, "rep-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != socred.RepairApproved || !slices.Equal(got.Evidence, r.Evidence) || got.DecidedAt == nil || !got.DecidedAt.Equal(at) ||
+		got.DeciderToken != "tok-r" || got.Route != "obligation-performed" || got.Statement != "paid in full" {
+		t.Errorf("decided repair: got %+v", got)
+	}
+	rs, err := s.SubjectRepairs(ctx, "acme")
+	if err != nil || len(rs) != 2 || rs[0].ID != "rep-1" || rs[1].ID != "rep-2" || rs[1].Evidence == nil || len(rs[1].Evidence) != 0 {
+		t.Errorf("acme's repairs: got %+v, %v", rs, err)
 	}
 }
