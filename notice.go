@@ -103,7 +103,7 @@ func eventMessage(e *Event) string {
 	case EventListed:
 		msg = "You were put on the list " + listDesc(e.Listing) + "."
 	case EventDelisted:
-		msg = "You are no longer on the list " + listDesc(e.Listing) + "."
+		msg = "You are no longer on the list " + listName(e.Listing) + "."
 	case EventRecordCounting:
 		msg = fmt.Sprintf("Record %s now counts.", e.Record)
 	case EventRecordStopped:
@@ -131,7 +131,9 @@ func orNone(s string) string {
 	return s
 }
 
-func listDesc(l *Listing) string {
+// listName names a listing's list, and the relation it reaches the
+// subject through.
+func listName(l *Listing) string {
 	if l == nil {
 		return "(unknown)"
 	}
@@ -139,7 +141,13 @@ func listDesc(l *Listing) string {
 	if l.Via != nil {
 		s += fmt.Sprintf(" through %s (%s)", l.Via.Subject, l.Via.Relation)
 	}
-	if l.Until != nil {
+	return s
+}
+
+// listDesc is listName with the listing's end, if it has one.
+func listDesc(l *Listing) string {
+	s := listName(l)
+	if l != nil && l.Until != nil {
 		s += " until " + l.Until.UTC().Format("2006-01-02")
 	}
 	return s

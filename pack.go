@@ -74,15 +74,35 @@ type Scheme struct {
 	Rules      []*Rule `json:"rules"`
 	// RetainFor is how long a record is kept after it stops counting;
 	// then its personal fields are purged (default 1y).
-	RetainFor Duration `json:"retain_for"`
+	RetainFor Duration `json:"retain_for,omitzero"`
 	// AppealWithin is how long after the notice of a record the subject
 	// may appeal it, and ReviewWithin how long a reviewer has to decide
 	// (both default 30d).
-	AppealWithin Duration `json:"appeal_within"`
-	ReviewWithin Duration `json:"review_within"`
+	AppealWithin Duration `json:"appeal_within,omitzero"`
+	ReviewWithin Duration `json:"review_within,omitzero"`
 	File         string   `json:"-"` // where the scheme was declared, for messages
 	Line         int      `json:"-"`
 	rules        map[string]*Rule
+}
+
+// Defaults of the pack keys that have one.
+var (
+	// DefaultAppealWindow is how long a subject has to appeal, and a
+	// reviewer to decide, when the pack does not say (appeal_within,
+	// review_within).
+	DefaultAppealWindow = Duration{N: 30, Unit: Days}
+	// DefaultRetention is how long a record is kept after it stops
+	// counting when its scheme does not say (retain_for).
+	DefaultRetention = Duration{N: 1, Unit: Years}
+)
+
+// OrDefault returns d, or def when d is zero (a pack built in code rather
+// than read).
+func (d Duration) OrDefault(def Duration) Duration {
+	if d.IsZero() {
+		return def
+	}
+	return d
 }
 
 // Rule returns the scheme's rule with the id, or nil.

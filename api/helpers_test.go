@@ -91,7 +91,7 @@ func testPack() *socred.Pack {
 			{ID: "city-red", Name: "city redlist", Kind: socred.Red, Authority: "city", LegalBasis: "art. 11",
 				When: `score("city") >= 1050`, Cond: scoreAtLeast("city", 1050)},
 			{ID: "defaulters", Name: "judgment defaulters", Kind: socred.Black, Authority: "city", LegalBasis: "SPC 2017",
-				Designated: true, Term: d("2y"), MaxTerm: d("5y"), Publish: true},
+				Designated: true, Term: d("2y"), MaxTerm: d("5y"), Publish: true, Repair: []string{"obligation-performed"}},
 		},
 		Measures: []*socred.Measure{
 			{ID: "black-no-train", List: "city-black", Restricts: []string{"ride-train"}, Authority: "railway", LegalBasis: "art. 15"},

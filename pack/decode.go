@@ -237,14 +237,6 @@ func (w *walker) item(kind string, n ast.Node, s *src) {
 	}
 }
 
-// DefaultAppealWindow is how long a subject has to appeal, and a reviewer to
-// decide, when the pack does not say.
-var DefaultAppealWindow = socred.Duration{N: 30, Unit: socred.Days}
-
-// DefaultRetention is how long a record is kept after it stops counting
-// when its scheme does not say.
-var DefaultRetention = socred.Duration{N: 1, Unit: socred.Years}
-
 func (w *walker) scheme(n ast.Node, s *src) {
 	m := w.mapping(n, s, "", s.line, schemeKeys, "")
 	if m == nil {
@@ -257,9 +249,9 @@ func (w *walker) scheme(n ast.Node, s *src) {
 		RetainFor: m.duration("retain_for"), File: s.file, Line: s.line,
 	}
 	if !m.has("retain_for") {
-		sc.RetainFor = DefaultRetention
+		sc.RetainFor = socred.DefaultRetention
 	}
-	sc.AppealWithin, sc.ReviewWithin = m.durationOr("appeal_within", DefaultAppealWindow), m.durationOr("review_within", DefaultAppealWindow)
+	sc.AppealWithin, sc.ReviewWithin = m.durationOr("appeal_within", socred.DefaultAppealWindow), m.durationOr("review_within", socred.DefaultAppealWindow)
 	if scope := m.child("applies_to", scopeKeys); scope != nil {
 		sc.Scope = socred.Scope{Kind: socred.SubjectKind(scope.str("kind")), Region: scope.str("region"), Groups: scope.strs("groups")}
 	}
@@ -307,7 +299,7 @@ func (w *walker) list(n ast.Node, s *src) {
 		Term: m.duration("term"), MaxTerm: m.duration("max_term"),
 		ExtendsTo: m.strs("extends_to"), Publish: m.boolean("publish"), PublishAfter: m.duration("publish_after"),
 		Repair: m.strs("repair"), RepairAfter: m.duration("repair_after"),
-		AppealWithin: m.durationOr("appeal_within", DefaultAppealWindow), ReviewWithin: m.durationOr("review_within", DefaultAppealWindow),
+		AppealWithin: m.durationOr("appeal_within", socred.DefaultAppealWindow), ReviewWithin: m.durationOr("review_within", socred.DefaultAppealWindow),
 		File: s.file, Line: s.line,
 	}
 	w.d.lists = append(w.d.lists, l)

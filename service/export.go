@@ -128,7 +128,7 @@ func (s *Service) Export(ctx context.Context, c *socred.Caller, id string) (*Exp
 	for _, r := range f.Records {
 		er := ExportRecord{FileRecord: r, Source: r.Reporter, PurgeAfter: r.CountsUntil}
 		if sc := s.pack.Scheme(r.Scheme); sc != nil {
-			er.PurgeAfter = sc.RetainFor.AddTo(r.CountsUntil)
+			er.PurgeAfter = sc.RetainFor.OrDefault(socred.DefaultRetention).AddTo(r.CountsUntil)
 		}
 		x.Records = append(x.Records, er)
 	}

@@ -1,0 +1,77 @@
+package api_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/service"
+	"github.com/socred/socred/sqlite"
+)
+
+// TestDueProcessOverHTTP runs notices, appeals, credit repair, contacts
+// and the export over HTTP on the real SQLite store, every answer
+// validated against the OpenAPI document.
+func TestDueProcessOverHTTP(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "socred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	f := newFixtureOn(t, store)
+
+	// li defaults; zhang, her guarantor, is liable, blacklisted, and told.
+	var out struct{ Records []service.RecordResult }
+	f.must(200, "POST", "/v1/records", asAuthority, records(record("loan-1", "li", "loan-default"))).decode(&out)
+	var file service.File
+	f.must(200, "GET", "/v1/subjects/zhang/file", asSubject, nil).decode(&file)
+	if len(file.Notices) == 0 || file.Notices[0].Kind != socred.NoticeRecordDerived || len(file.Listings) == 0 {
+		t.Fatalf("zhang's file: notices %+v, listings %+v", file.Notices, file.Listings)
+	}
+
+	// zhang gives an address; li may not set it for him.
+	f.must(403, "PUT", "/v1/subjects/zhang/contact", asOtherSubject, map[string]string{"email": "li@example.cn"})
+	f.must(400, "PUT", "/v1/subjects/zhang/contact", asSubject, map[string]string{"email": "not an address"})
+	f.must(200, "PUT", "/v1/subjects/zhang/contact", asSubject, map[string]string{"email": "zhang@example.cn"})
+
+	// li appeals the default; zhang may not appeal li's record.
+	f.must(400, "POST", "/v1/appeals", asSubject, map[string]string{"record": out.Records[0].ID, "statement": "not mine"})
+	var ap socred.Appeal
+	f.must(201, "POST", "/v1/appeals", asOtherSubject, map[string]string{"record": out.Records[0].ID, "statement": "repaid on time, receipt 8812"}).decode(&ap)
+	f.must(409, "POST", "/v1/appeals", asOtherSubject, map[string]string{"record": out.Records[0].ID, "statement": "again"})
+	f.must(200, "GET", "/v1/subjects/li/file", asOtherSubject, nil).decode(&file)
+	if len(file.Appeals) != 1 || file.Records[0].Status != socred.RecordContested {
+		t.Errorf("li's file while the appeal is open: appeals %+v, status %s", file.Appeals, file.Records[0].Status)
+	}
+	f.must(403, "POST", "/v1/appeals/"+ap.ID+"/decision", asAuthority, map[string]string{"decision": "overturned", "reasons": "x"})
+	f.must(400, "POST", "/v1/appeals/"+ap.ID+"/decision", asReviewer, map[string]string{"decision": "overturned"})
+	f.must(200, "POST", "/v1/appeals/"+ap.ID+"/decision", asReviewer, map[string]string{"decision": "overturned", "reasons": "the receipt shows it paid"}).decode(&ap)
+	f.must(409, "POST", "/v1/appeals/"+ap.ID+"/decision", asReviewer, map[string]string{"decision": "upheld", "reasons": "x"})
+	f.must(200, "GET", "/v1/subjects/zhang/file", asSubject, nil).decode(&file)
+	if ap.Status != socred.AppealOverturned || len(file.Listings) != 0 || file.Scores[0].Score != 1000 {
+		t.Errorf("after the appeal: %+v; zhang's listings %+v, score %d", ap, file.Listings, file.Scores[0].Score)
+	}
+
+	// Credit repair of a designated entry.
+	f.must(201, "POST", "/v1/lists/defaulters/entries", asAuthority, map[string]string{"subject": "zhang", "reason": "unpaid judgment"})
+	f.must(400, "POST", "/v1/repairs", asSubject, map[string]any{"list": "defaulters", "route": "wishful-thinking", "evidence": []string{"x"}})
+	var rp socred.Repair
+	f.must(201, "POST", "/v1/repairs", asSubject, map[string]any{"list": "defaulters", "route": "obligation-performed", "evidence": []string{"court receipt 77-3"}}).decode(&rp)
+	f.must(200, "POST", "/v1/repairs/"+rp.ID+"/decision", asReviewer, map[string]string{"decision": "approved", "reasons": "paid"}).decode(&rp)
+	var d socred.Decision
+	f.must(200, "POST", "/v1/checks", asProvider, map[string]string{"subject": "zhang", "action": "buy-flight"}).decode(&d)
+	if rp.Status != socred.RepairApproved || !d.Allowed {
+		t.Errorf("after the repair: %+v, check %+v", rp, d)
+	}
+
+	// zhang's export, and no one else's.
+	f.must(403, "GET", "/v1/subjects/zhang/export", asOtherSubject, nil)
+	f.must(403, "GET", "/v1/subjects/zhang/export", asReviewer, nil)
+	var x service.Export
+	res := f.must(200, "GET", "/v1/subjects/zhang/export", asSubject, nil)
+	res.decode(&x)
+	if x.Contact == nil || x.Contact.Email != "zhang@example.cn" || len(x.Records) != 1 || len(x.Recipients.Checks) != 1 || len(x.Logic.Schemes) != 1 || len(x.Purposes) == 0 {
+		t.Errorf("export: contact %+v, records %d, checks %d, logic %+v, purposes %+v", x.Contact, len(x.Records), len(x.Recipients.Checks), x.Logic, x.Purposes)
+	}
+}
