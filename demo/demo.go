@@ -42,6 +42,8 @@ type Stats struct {
 	Designations int
 	Checks       int
 	Denied       int // checks denied
+	Appeals      int // appeals filed
+	Overturned   int // appeals decided for the subject
 }
 
 // admin is the caller the seeding acts as.
@@ -104,7 +106,17 @@ type gen struct {
 	orgs     []*socred.Subject
 	crowd    []*socred.Subject // persons other than the story subjects
 	seq      int
+	pending  []pendingAppeal // appeals to decide, by day
 }
+
+// pendingAppeal is an appeal the review board decides on a later day.
+type pendingAppeal struct {
+	id  string
+	day time.Time
+}
+
+// reviewer is the review board that decides the demo's appeals.
+var reviewer = &socred.Caller{Token: &socred.Token{ID: "demo-review", Role: socred.RoleReviewer, Name: "Rongcheng credit review board"}}
 
 // population registers the subjects and their relations: persons spread
 // over the regions and groups the pack's schemes name, some organisations
@@ -289,11 +301,39 @@ func (g *gen) day(ctx context.Context, evs []event, day time.Time) error {
 		if err != nil {
 			return err
 		}
-		for _, r := range res {
+		for j, r := range res {
 			g.stats.Records++
 			g.stats.Derived += len(r.Derived)
+			// About one in a hundred penalised subjects appeals.
+			in := recs[i+j]
+			if rule := g.p.Scheme(in.Scheme).Rule(in.Rule); rule != nil && rule.Points < 0 && r.Status == "accepted" && g.rng.IntN(100) == 0 {
+				a, err := g.svc.FileAppeal(ctx, admin, service.AppealInput{Subject: in.Subject, Record: r.ID,
+					Statement: "I was not there at that time; the report confuses me with someone else."})
+				if err != nil {
+					return fmt.Errorf("appeal: %w", err)
+				}
+				g.stats.Appeals++
+				g.pending = append(g.pending, pendingAppeal{id: a.ID, day: day.AddDate(0, 0, 2+g.rng.IntN(20))})
+			}
 		}
 	}
+	// The review board decides the appeals that fell due: most stand.
+	keep := g.pending[:0]
+	for _, pa := range g.pending {
+		if pa.day.After(day) {
+			keep = append(keep, pa)
+			continue
+		}
+		in := service.DecisionInput{Decision: socred.AppealUpheld, Reasons: "The reporter's evidence identifies the subject."}
+		if g.rng.IntN(3) == 0 {
+			in = service.DecisionInput{Decision: socred.AppealOverturned, Reasons: "The evidence does not identify the subject."}
+			g.stats.Overturned++
+		}
+		if _, err := g.svc.DecideAppeal(ctx, reviewer, pa.id, in); err != nil {
+			return fmt.Errorf("decide appeal: %w", err)
+		}
+	}
+	g.pending = keep
 	for _, e := range evs {
 		if e.list == "" {
 			continue

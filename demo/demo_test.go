@@ -54,8 +54,8 @@ func TestSeed(t *testing.T) {
 	if st.Subjects != 500 || svc.Population() != 500 {
 		t.Errorf("subjects: stats %d, service %d, want 500", st.Subjects, svc.Population())
 	}
-	if st.Records < 500 || st.Relations < 10 || st.Designations < 1 || st.Checks != 600 {
-		t.Errorf("stats %+v: want records, relations, designations and 600 checks", st)
+	if st.Records < 500 || st.Relations < 10 || st.Designations < 1 || st.Checks != 600 || st.Appeals < 1 {
+		t.Errorf("stats %+v: want records, relations, designations, 600 checks and appeals", st)
 	}
 	admin := &socred.Caller{Token: &socred.Token{Role: socred.RoleAdmin, Name: "t"}}
 	// The story subjects are left untouched for the README's walk-through.

@@ -102,8 +102,8 @@ Flags:
 			fmt.Fprintln(stderr, "\nsocred demo: seeding:", err)
 			return exitFail
 		}
-		fmt.Fprintf(stdout, "socred demo: seeded %d subjects, %d relations, %d records (+%d by joint liability), %d designations and %d checks (%d denied) over %d days in %s\n",
-			stats.Subjects, stats.Relations, stats.Records, stats.Derived, stats.Designations, stats.Checks, stats.Denied, *days, time.Since(start).Round(100*time.Millisecond))
+		fmt.Fprintf(stdout, "socred demo: seeded %d subjects, %d relations, %d records (+%d by joint liability), %d designations, %d checks (%d denied) and %d appeals (%d overturned) over %d days in %s\n",
+			stats.Subjects, stats.Relations, stats.Records, stats.Derived, stats.Designations, stats.Checks, stats.Denied, stats.Appeals, stats.Overturned, *days, time.Since(start).Round(100*time.Millisecond))
 	}
 	tokens, err := demoTokens(ctx, srv.svc, admin)
 	if err != nil {
