@@ -22,6 +22,9 @@ type Appeal struct {
 	DecidedBy    string `json:"decided_by,omitempty"`
 	DeciderToken string `json:"-"`
 	Reasons      string `json:"reasons,omitempty"`
+	// SuspendedAt is when the entry's effect was suspended because the
+	// review was not decided by ReviewDue; it lasts until the decision.
+	SuspendedAt *time.Time `json:"suspended_at,omitempty"`
 }
 
 // AppealStatus is where an appeal stands.

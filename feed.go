@@ -35,8 +35,11 @@ type Change struct {
 	// Records are the records written, own and derived, by id.
 	Records      []RecordRef
 	Designations []*Designation
-	// Overturn names the records an appeal overturned.
-	Overturn []RecordRef
+	// Overturn names the records an appeal overturned, Suspend those
+	// suspended by an overdue review, Reinstate those it reinstated.
+	Overturn  []RecordRef
+	Suspend   []RecordRef
+	Reinstate []RecordRef
 	Settled  *time.Time
 	// Due and DueSubjects: the time-driven changes of the subjects that
 	// fell due by Due were applied.
@@ -61,6 +64,8 @@ type changeBody struct {
 	Designations   []*Designation `json:"designations,omitempty"`
 	OverturnIDs    []int64        `json:"overturn_ids,omitempty"`
 	OverturnSubj   []string       `json:"overturn_subjects,omitempty"`
+	Suspend        [][2]string    `json:"suspend,omitempty"`   // (subject, id)
+	Reinstate      [][2]string    `json:"reinstate,omitempty"` // (subject, id)
 	Settled        *time.Time     `json:"settled,omitempty"`
 	Due            *time.Time     `json:"due,omitempty"`
 	DueSubjects    []string       `json:"due_subjects,omitempty"`
@@ -81,6 +86,12 @@ func ChangeBody(w *Write) ([]byte, error) {
 	for _, r := range w.Overturn {
 		b.OverturnIDs = append(b.OverturnIDs, r.ID)
 		b.OverturnSubj = append(b.OverturnSubj, r.Subject)
+	}
+	for _, r := range w.Suspend {
+		b.Suspend = append(b.Suspend, [2]string{r.Subject, strconv.FormatInt(r.ID, 10)})
+	}
+	for _, r := range w.Reinstate {
+		b.Reinstate = append(b.Reinstate, [2]string{r.Subject, strconv.FormatInt(r.ID, 10)})
 	}
 	return json.Marshal(b)
 }
@@ -104,6 +115,18 @@ func DecodeChange(seq int64, at time.Time, body []byte) (Change, error) {
 	}
 	for i, id := range b.OverturnIDs {
 		c.Overturn = append(c.Overturn, RecordRef{ID: id, Subject: b.OverturnSubj[i]})
+	}
+	for _, pairs := range []struct {
+		in  [][2]string
+		out *[]RecordRef
+	}{{b.Suspend, &c.Suspend}, {b.Reinstate, &c.Reinstate}} {
+		for _, p := range pairs.in {
+			id, err := strconv.ParseInt(p[1], 10, 64)
+			if err != nil {
+				return Change{}, fmt.Errorf("change %d: record id %q: %w", seq, p[1], err)
+			}
+			*pairs.out = append(*pairs.out, RecordRef{ID: id, Subject: p[0]})
+		}
 	}
 	return c, nil
 }

@@ -34,6 +34,7 @@ type Record struct {
 	AcceptedAt  time.Time   `json:"accepted_at"`
 	Contested   bool        `json:"-"` // an appeal against it is open
 	Overturned  bool        `json:"-"` // an appeal overturned it
+	Suspended   bool        `json:"-"` // its appeal's review is overdue: it does not count until decided
 	// PurgedAt is when its personal fields (the evidence) were removed,
 	// its scheme's retain_for after it stopped counting.
 	PurgedAt *time.Time `json:"purged_at,omitempty"`
@@ -50,7 +51,7 @@ type Derivation struct {
 // Counting reports whether the record counts at now: it has occurred, has
 // not run out and has not been overturned.
 func (r *Record) Counting(now time.Time) bool {
-	return !r.Overturned && !now.Before(r.OccurredAt) && now.Before(r.CountsUntil)
+	return !r.Overturned && !r.Suspended && !now.Before(r.OccurredAt) && now.Before(r.CountsUntil)
 }
 
 // Status returns the record's status at now.

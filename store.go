@@ -47,6 +47,9 @@ type Store interface {
 	Repair(ctx context.Context, id string) (*Repair, error)
 	// SubjectRepairs returns the subject's repair applications, oldest first.
 	SubjectRepairs(ctx context.Context, subject string) ([]*Repair, error)
+	// OverdueAppeals returns up to limit open appeals whose review was due
+	// by now and whose entry is not yet suspended, oldest due first.
+	OverdueAppeals(ctx context.Context, now time.Time, limit int) ([]*Appeal, error)
 	// DerivedRecords returns the records derived from a record by joint
 	// liability.
 	DerivedRecords(ctx context.Context, record RecordRef) ([]*Record, error)
@@ -111,6 +114,10 @@ type Write struct {
 	Repairs []*Repair
 	// Overturn marks records overturned on appeal: they stop counting.
 	Overturn []RecordRef
+	// Suspend marks records suspended (an overdue review): they stop
+	// counting until Reinstate, or Overturn, names them.
+	Suspend   []RecordRef
+	Reinstate []RecordRef
 	// Purges schedule the purge of records' personal fields.
 	Purges []Purge
 	// Contacts are set (an empty address removes the contact).

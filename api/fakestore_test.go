@@ -108,6 +108,20 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 			}
 		}
 	}
+	for _, ref := range w.Suspend {
+		for _, r := range s.records {
+			if r.ID == strconv.FormatInt(ref.ID, 10) {
+				r.Suspended = true
+			}
+		}
+	}
+	for _, ref := range w.Reinstate {
+		for _, r := range s.records {
+			if r.ID == strconv.FormatInt(ref.ID, 10) {
+				r.Suspended = false
+			}
+		}
+	}
 	for _, c := range w.Contacts {
 		if s.contacts == nil {
 			s.contacts = map[string]string{}
@@ -484,6 +498,19 @@ func (s *fakeStore) SubjectRepairs(ctx context.Context, subject string) ([]*socr
 	for _, r := range s.repairs {
 		if r.Subject == subject {
 			c := *r
+			out = append(out, &c)
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeStore) OverdueAppeals(ctx context.Context, now time.Time, limit int) ([]*socred.Appeal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []*socred.Appeal{}
+	for _, a := range s.appeals {
+		if a.Status == socred.AppealOpen && a.SuspendedAt == nil && !a.ReviewDue.After(now) && len(out) < limit {
+			c := *a
 			out = append(out, &c)
 		}
 	}

@@ -100,7 +100,7 @@ func load(ctx context.Context, tx pgx.Tx, l socred.Loader) error {
 // and decodes them itself, which costs about half the CPU of pgx's Scan,
 // and shares the strings of the few schemes and rules.
 func loadRecords(ctx context.Context, tx pgx.Tx, settled int64, l socred.Loader) error {
-	rows, _ := tx.Query(ctx, `SELECT id, subject, scheme, rule, points, occurred_at, counts_until, overturned_at IS NOT NULL
+	rows, _ := tx.Query(ctx, `SELECT id, subject, scheme, rule, points, occurred_at, counts_until, overturned_at IS NOT NULL OR suspended_at IS NOT NULL
 		FROM records WHERE counts_until > $1`, pgx.QueryResultFormats{pgx.BinaryFormatCode}, settled)
 	var (
 		r     socred.CountingRecord

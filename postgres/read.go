@@ -62,7 +62,7 @@ func (s *Store) Relations(ctx context.Context, subject string) ([]socred.Relatio
 }
 
 const recordSelect = `SELECT r.id, r.reporter, COALESCE(r.key, ''), r.subject, r.scheme, r.rule, r.points, r.occurred_at, r.counts_until,
-	r.evidence, r.derived_from, COALESCE(r.derived_subject, ''), COALESCE(r.derived_relation, ''), r.accepted_at, r.overturned_at IS NOT NULL, r.purged_at
+	r.evidence, r.derived_from, COALESCE(r.derived_subject, ''), COALESCE(r.derived_relation, ''), r.accepted_at, r.overturned_at IS NOT NULL, r.purged_at, r.suspended_at IS NOT NULL
 	FROM records r`
 
 func scanRecord(row pgx.CollectableRow) (*socred.Record, error) {
@@ -73,7 +73,7 @@ func scanRecord(row pgx.CollectableRow) (*socred.Record, error) {
 		derivedSubject, derivedRelation string
 	)
 	err := row.Scan(&id, &r.Reporter, &r.Key, &r.Subject, &r.Scheme, &r.Rule, &r.Points, &occurred, &until,
-		&r.Evidence, &derivedFrom, &derivedSubject, &derivedRelation, &accepted, &r.Overturned, &purged)
+		&r.Evidence, &derivedFrom, &derivedSubject, &derivedRelation, &accepted, &r.Overturned, &purged, &r.Suspended)
 	if err != nil {
 		return nil, err
 	}
@@ -426,7 +426,7 @@ func (s *Store) PurgeDue(ctx context.Context, now time.Time, limit int) (int, er
 	return len(ds), nil
 }
 
-const appealSelect = `SELECT id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons FROM appeals`
+const appealSelect = `SELECT id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons, suspended_at FROM appeals`
 
 func scanAppeal(row pgx.CollectableRow) (*socred.Appeal, error) {
 	var (
@@ -435,9 +435,14 @@ func scanAppeal(row pgx.CollectableRow) (*socred.Appeal, error) {
 		decided    *int64
 		status     string
 	)
-	err := row.Scan(&a.ID, &a.Subject, &a.Record, &a.List, &a.Designation, &a.Statement, &filed, &due, &status, &decided, &a.DecidedBy, &a.DeciderToken, &a.Reasons)
+	var suspended *int64
+	err := row.Scan(&a.ID, &a.Subject, &a.Record, &a.List, &a.Designation, &a.Statement, &filed, &due, &status, &decided, &a.DecidedBy, &a.DeciderToken, &a.Reasons, &suspended)
 	if err != nil {
 		return nil, err
+	}
+	if suspended != nil {
+		t := fromMicros(*suspended)
+		a.SuspendedAt = &t
 	}
 	a.FiledAt, a.ReviewDue, a.Status = fromMicros(filed), fromMicros(due), socred.AppealStatus(status)
 	if decided != nil {
@@ -524,6 +529,17 @@ func (s *Store) SubjectRepairs(ctx context.Context, subject string) ([]*socred.R
 	out, err := pgx.AppendRows(make([]*socred.Repair, 0), rows, scanRepair)
 	if err != nil {
 		return nil, fmt.Errorf("repairs: %w", err)
+	}
+	return out, nil
+}
+
+// OverdueAppeals returns open appeals past their review_due whose entry is
+// not yet suspended.
+func (s *Store) OverdueAppeals(ctx context.Context, now time.Time, limit int) ([]*socred.Appeal, error) {
+	rows, _ := s.pool.Query(ctx, appealSelect+` WHERE status = 'open' AND suspended_at IS NULL AND review_due <= $1 ORDER BY review_due, id LIMIT $2`, micros(now), limit)
+	out, err := pgx.AppendRows(make([]*socred.Appeal, 0), rows, scanAppeal)
+	if err != nil {
+		return nil, fmt.Errorf("overdue appeals: %w", err)
 	}
 	return out, nil
 }

@@ -55,12 +55,23 @@ func commit(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 			v := micros(*a.DecidedAt)
 			decided = &v
 		}
-		b.Queue(`INSERT INTO appeals (id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		var suspended *int64
+		if a.SuspendedAt != nil {
+			v := micros(*a.SuspendedAt)
+			suspended = &v
+		}
+		b.Queue(`INSERT INTO appeals (id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons, suspended_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (id) DO UPDATE SET status = excluded.status, decided_at = excluded.decided_at, decided_by = excluded.decided_by,
-				decider_token = excluded.decider_token, reasons = excluded.reasons`,
+				decider_token = excluded.decider_token, reasons = excluded.reasons, suspended_at = excluded.suspended_at`,
 			a.ID, a.Subject, a.Record, a.List, a.Designation, a.Statement, micros(a.FiledAt), micros(a.ReviewDue), string(a.Status),
-			decided, a.DecidedBy, a.DeciderToken, a.Reasons)
+			decided, a.DecidedBy, a.DeciderToken, a.Reasons, suspended)
+	}
+	for _, ref := range w.Suspend {
+		b.Queue(`UPDATE records SET suspended_at = $1 WHERE subject = $2 AND id = $3`, now, ref.Subject, ref.ID)
+	}
+	for _, ref := range w.Reinstate {
+		b.Queue(`UPDATE records SET suspended_at = NULL WHERE subject = $1 AND id = $2`, ref.Subject, ref.ID)
 	}
 	for _, r := range w.Repairs {
 		var decided *int64

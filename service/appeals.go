@@ -164,7 +164,7 @@ func (s *Service) DecideAppeal(ctx context.Context, c *socred.Caller, id string,
 		}
 		now := s.now()
 		var change engine.Change
-		var overturn []socred.RecordRef
+		var overturn, reinstate []socred.RecordRef
 		var entryBy string
 		if a.Record != "" {
 			r, err := s.subjectRecord(ctx, a.Subject, a.Record)
@@ -172,33 +172,47 @@ func (s *Service) DecideAppeal(ctx context.Context, c *socred.Caller, id string,
 				return err
 			}
 			entryBy = r.Reporter
-			if in.Decision == socred.AppealOverturned {
-				n, _ := strconv.ParseInt(r.ID, 10, 64)
-				refs := []socred.RecordRef{{ID: n, Subject: r.Subject}}
-				derived, err := s.store.DerivedRecords(ctx, refs[0])
-				if err != nil {
-					return err
-				}
-				for _, d := range derived {
-					dn, _ := strconv.ParseInt(d.ID, 10, 64)
-					refs = append(refs, socred.RecordRef{ID: dn, Subject: d.Subject})
-				}
+			refs, err := s.withDerived(ctx, r)
+			if err != nil {
+				return err
+			}
+			switch {
+			case in.Decision == socred.AppealOverturned:
 				for _, ref := range refs {
 					change.Overturn = append(change.Overturn, engine.RecordRef{Subject: ref.Subject, ID: strconv.FormatInt(ref.ID, 10)})
 				}
 				overturn = refs
+			case a.SuspendedAt != nil:
+				// Upheld after its suspension: the records count again.
+				back, err := s.store.RecordsByRef(ctx, refs)
+				if err != nil {
+					return err
+				}
+				for _, b := range back {
+					b.Suspended = false
+				}
+				change.Records, change.Stored, reinstate = back, true, refs
 			}
 		} else {
-			d, err := s.store.ActiveDesignation(ctx, a.List, a.Subject, now)
-			if err != nil && !isNotFound(err) {
+			d, err := s.designation(ctx, a.Subject, a.Designation)
+			if err != nil {
 				return err
 			}
 			if d != nil {
 				entryBy = d.Authority
-				if in.Decision == socred.AppealOverturned {
+				suspendedNow := a.SuspendedAt != nil && d.EndedAt != nil && d.EndedAt.Equal(*a.SuspendedAt)
+				switch {
+				case in.Decision == socred.AppealOverturned && (d.EndedAt == nil || suspendedNow):
 					ended := *d
 					ended.EndedAt, ended.EndReason = &now, "overturned on appeal "+a.ID+": "+in.Reasons
+					if suspendedNow {
+						ended.EndedAt = d.EndedAt
+					}
 					change.Designations = []*socred.Designation{&ended}
+				case in.Decision == socred.AppealUpheld && suspendedNow && now.Before(d.Until):
+					back := *d
+					back.EndedAt, back.EndReason = nil, ""
+					change.Designations = []*socred.Designation{&back}
 				}
 			}
 		}
@@ -211,7 +225,10 @@ func (s *Service) DecideAppeal(ctx context.Context, c *socred.Caller, id string,
 			Message: fmt.Sprintf("Your appeal %s was decided: %s. Reasons: %s", a.ID, in.Decision, in.Reasons)}
 		if _, err := s.commitWith(ctx, now, change, func(w *socred.Write) {
 			w.Appeals = []*socred.Appeal{&d}
-			w.Overturn = overturn
+			w.Overturn, w.Reinstate = overturn, reinstate
+			if reinstate != nil {
+				w.Records = nil // stored already: they count again, they are not new
+			}
 			w.Notices = append([]socred.Notice{n}, w.Notices...)
 		}); err != nil {
 			return err
@@ -223,4 +240,102 @@ func (s *Service) DecideAppeal(ctx context.Context, c *socred.Caller, id string,
 		return nil, err
 	}
 	return decided, nil
+}
+
+// withDerived returns a record and the records derived from it by joint
+// liability.
+func (s *Service) withDerived(ctx context.Context, r *socred.Record) ([]socred.RecordRef, error) {
+	n, _ := strconv.ParseInt(r.ID, 10, 64)
+	refs := []socred.RecordRef{{ID: n, Subject: r.Subject}}
+	derived, err := s.store.DerivedRecords(ctx, refs[0])
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range derived {
+		dn, _ := strconv.ParseInt(d.ID, 10, 64)
+		refs = append(refs, socred.RecordRef{ID: dn, Subject: d.Subject})
+	}
+	return refs, nil
+}
+
+// designation returns one of the subject's designations by id, ended or
+// not, or nil.
+func (s *Service) designation(ctx context.Context, subject, id string) (*socred.Designation, error) {
+	ds, err := s.store.SubjectDesignations(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		if d.ID == id {
+			return d, nil
+		}
+	}
+	return nil, nil
+}
+
+// NoticeAppealOverdue is the notice that an appeal's review is overdue and
+// the entry's effect suspended.
+const NoticeAppealOverdue socred.NoticeKind = "appeal-overdue"
+
+// suspendOverdue suspends the effect of every entry whose appeal was not
+// decided by its review_due, until it is decided: a record (and those
+// derived from it) stops counting, a listing ends for the time being. It
+// returns how many it suspended.
+func (s *Service) suspendOverdue(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		overdue, err := s.store.OverdueAppeals(ctx, s.now(), 100)
+		if err != nil || len(overdue) == 0 {
+			return n, err
+		}
+		for _, a := range overdue {
+			if err := s.suspend(ctx, a.ID); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+}
+
+func (s *Service) suspend(ctx context.Context, id string) error {
+	return s.locked(ctx, func() error {
+		a, err := s.store.Appeal(ctx, id)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if a.Status != socred.AppealOpen || a.SuspendedAt != nil || now.Before(a.ReviewDue) {
+			return nil
+		}
+		var change engine.Change
+		var suspend []socred.RecordRef
+		if a.Record != "" {
+			r, err := s.subjectRecord(ctx, a.Subject, a.Record)
+			if err != nil {
+				return err
+			}
+			if suspend, err = s.withDerived(ctx, r); err != nil {
+				return err
+			}
+			for _, ref := range suspend {
+				change.Overturn = append(change.Overturn, engine.RecordRef{Subject: ref.Subject, ID: strconv.FormatInt(ref.ID, 10)})
+			}
+		} else if d, err := s.designation(ctx, a.Subject, a.Designation); err != nil {
+			return err
+		} else if d != nil && d.Active(now) {
+			ended := *d
+			ended.EndedAt, ended.EndReason = &now, "suspended: the review of appeal "+a.ID+" is overdue"
+			change.Designations = []*socred.Designation{&ended}
+		}
+		sa := *a
+		sa.SuspendedAt = &now
+		notice := socred.Notice{Subject: a.Subject, At: now, Kind: NoticeAppealOverdue, Record: a.Record, List: a.List,
+			Message: fmt.Sprintf("Your appeal %s was not decided by %s: the entry has no effect until it is.", a.ID, a.ReviewDue.Format("2006-01-02"))}
+		_, err = s.commitWith(ctx, now, change, func(w *socred.Write) {
+			w.Appeals = []*socred.Appeal{&sa}
+			w.Suspend = suspend
+			w.Notices = append([]socred.Notice{notice}, w.Notices...)
+		})
+		return err
+	})
 }

@@ -2,7 +2,9 @@ package service_test
 
 import (
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/service"
@@ -127,5 +129,80 @@ func TestAppealOverturnsGuarantorsDerivedRecord(t *testing.T) {
 	c.Set(c.Now().AddDate(0, 0, 31))
 	if _, err := svc.FileAppeal(ctx, li, service.AppealInput{Record: res2[0].ID, Statement: "late"}); socred.ErrorCode(err) != socred.EINVALID {
 		t.Errorf("a late appeal: got %v, want invalid", err)
+	}
+}
+
+// An appeal not decided by its review_due suspends the entry's effect until
+// it is decided: the record and the guarantor's derived one stop counting;
+// upheld, they count again; overturned, they stay off.
+func TestOverdueReviewSuspends(t *testing.T) {
+	c := &clock{t: t0}
+	path := filepath.Join(t.TempDir(), "socred.db")
+	svc, store := open(t, path, c)
+	defer func() { closeAll(t, svc, store) }()
+	board := &socred.Caller{Token: &socred.Token{ID: "r-board", Role: socred.RoleReviewer, Name: "review board"}}
+	for i, decision := range []socred.AppealStatus{socred.AppealUpheld, socred.AppealOverturned} {
+		// A guarantor and a debtor of their own for each decision.
+		zhang, liID := "zhang"+strconv.Itoa(i), "li"+strconv.Itoa(i)
+		start := t0.AddDate(0, i*3, 0)
+		c.Set(start)
+		subs := []*socred.Subject{
+			{ID: zhang, Kind: socred.Person, Name: "Zhang", Region: "rongcheng"},
+			{ID: liID, Kind: socred.Person, Name: "Li", Region: "rongcheng"},
+		}
+		if _, err := svc.PutSubjects(ctx, admin, subs); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Relate(ctx, admin, socred.Relation{From: zhang, Type: "guarantor-of", To: liID}); err != nil {
+			t.Fatal(err)
+		}
+		li := &socred.Caller{Token: &socred.Token{ID: "li-tok", Role: socred.RoleSubject, Subject: liID, Name: "li"}}
+		res, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "loan-" + string(decision), Subject: liID, Scheme: "rongcheng", Rule: "loan-default", OccurredAt: start}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := svc.FileAppeal(ctx, li, service.AppealInput{Record: res[0].ID, Statement: "repaid"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if allowed(t, svc, zhang, "ride-high-speed-train") {
+			t.Fatalf("%s: before the review is due, zhang may ride", decision)
+		}
+		c.Set(a.ReviewDue.Add(time.Minute))
+		if _, err := svc.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !allowed(t, svc, zhang, "ride-high-speed-train") {
+			t.Errorf("%s: with the review overdue, zhang may not ride", decision)
+		}
+		f, err := svc.File(ctx, li, liID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Appeals[len(f.Appeals)-1]; got.SuspendedAt == nil || !noticeKinds(f.Notices)[service.NoticeAppealOverdue] {
+			t.Errorf("%s: appeal %+v, notices %+v", decision, got, f.Notices)
+		}
+		// A restarted server keeps the suspension.
+		closeAll(t, svc, store)
+		svc, store = open(t, path, c)
+		if !allowed(t, svc, zhang, "ride-high-speed-train") {
+			t.Errorf("%s: after a restart, the suspension is lost", decision)
+		}
+		if _, err := svc.DecideAppeal(ctx, board, a.ID, service.DecisionInput{Decision: decision, Reasons: "decided late"}); err != nil {
+			t.Fatal(err)
+		}
+		want := decision == socred.AppealOverturned
+		if got := allowed(t, svc, zhang, "ride-high-speed-train"); got != want {
+			t.Errorf("%s: after the decision zhang may ride: %v, want %v", decision, got, want)
+		}
+		f, err = svc.File(ctx, admin, liID, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range f.Records {
+			if r.ID == res[0].ID && r.Counting == want {
+				t.Errorf("%s: li's record counting %v, status %s", decision, r.Counting, r.Status)
+			}
+		}
 	}
 }

@@ -70,8 +70,15 @@ func (s *Service) applyChange(ctx context.Context, c *socred.Change) error {
 		Subjects: c.Subjects, Relate: c.Relate, Unrelate: c.Unrelate,
 		Records: recs, Designations: c.Designations, Stored: true,
 	}
-	for _, r := range c.Overturn {
+	for _, r := range append(c.Overturn, c.Suspend...) {
 		ec.Overturn = append(ec.Overturn, engine.RecordRef{Subject: r.Subject, ID: strconv.FormatInt(r.ID, 10)})
+	}
+	if len(c.Reinstate) > 0 {
+		back, err := s.store.RecordsByRef(ctx, c.Reinstate)
+		if err != nil {
+			return err
+		}
+		ec.Records = append(ec.Records, back...)
 	}
 	at := c.At
 	if c.Due != nil {

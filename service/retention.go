@@ -11,8 +11,14 @@ import (
 // record that w makes stop counting (or that was accepted already expired):
 // its scheme's retain_for after it stopped counting.
 func (s *Service) addPurges(w *socred.Write) {
+	suspended := make(map[string]bool, len(w.Suspend))
+	for _, r := range w.Suspend {
+		suspended[strconv.FormatInt(r.ID, 10)] = true
+	}
 	for _, e := range w.Events {
-		if e.Kind != socred.EventRecordStopped {
+		// A suspended record may count again: it is purged only if it is
+		// overturned, or once it stops counting by time.
+		if e.Kind != socred.EventRecordStopped || suspended[e.Record] {
 			continue
 		}
 		id, err := strconv.ParseInt(e.Record, 10, 64)

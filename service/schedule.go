@@ -42,9 +42,19 @@ func (s *Service) schedule(ctx context.Context) {
 }
 
 // Tick applies every time-driven change due by now and records the settled
-// time. It returns how many subjects changed. The scheduler calls it; tests
-// with a fake clock call it directly.
+// time, purges what is past its retention, and suspends the entries whose
+// appeal's review is overdue. It returns how many subjects changed. The
+// scheduler calls it; tests with a fake clock call it directly.
 func (s *Service) Tick(ctx context.Context) (int, error) {
+	n, err := s.tick(ctx)
+	if err != nil {
+		return n, err
+	}
+	m, err := s.suspendOverdue(ctx)
+	return n + m, err
+}
+
+func (s *Service) tick(ctx context.Context) (int, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	release, err := s.takeTurn(ctx)

@@ -216,7 +216,7 @@ func loadRange(ctx context.Context, pool *readPool, settled, lo, hi int64, l soc
 	}
 	defer unmap()
 	defer sqlitex.Transaction(conn)(&err)
-	stmt := conn.Prep(`SELECT id, subject, scheme, rule, points, occurred_at, counts_until, overturned_at IS NOT NULL
+	stmt := conn.Prep(`SELECT id, subject, scheme, rule, points, occurred_at, counts_until, overturned_at IS NOT NULL OR suspended_at IS NOT NULL
 				FROM records WHERE id > ? AND id <= ? AND counts_until > ?`)
 	stmt.BindInt64(1, lo)
 	stmt.BindInt64(2, hi)

@@ -68,7 +68,7 @@ func (s *Store) Relations(ctx context.Context, subject string) ([]socred.Relatio
 }
 
 const recordSelect = `SELECT id, reporter, COALESCE(key, ''), subject, scheme, rule, points, occurred_at, counts_until,
-	evidence, derived_from, COALESCE(derived_subject, ''), COALESCE(derived_relation, ''), accepted_at, overturned_at, purged_at FROM records`
+	evidence, derived_from, COALESCE(derived_subject, ''), COALESCE(derived_relation, ''), accepted_at, overturned_at, purged_at, suspended_at FROM records`
 
 func scanRecord(stmt *sqlite3.Stmt) *socred.Record {
 	r := &socred.Record{
@@ -84,6 +84,7 @@ func scanRecord(stmt *sqlite3.Stmt) *socred.Record {
 		t := fromMicros(stmt.ColumnInt64(15))
 		r.PurgedAt = &t
 	}
+	r.Suspended = !stmt.ColumnIsNull(16)
 	return r
 }
 
@@ -541,7 +542,7 @@ func (s *Store) PurgeDue(ctx context.Context, now time.Time, limit int) (int, er
 	return n, nil
 }
 
-const appealSelect = `SELECT id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons FROM appeals`
+const appealSelect = `SELECT id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons, suspended_at FROM appeals`
 
 func scanAppeal(stmt *sqlite3.Stmt) *socred.Appeal {
 	a := &socred.Appeal{ID: stmt.ColumnText(0), Subject: stmt.ColumnText(1), Record: stmt.ColumnText(2), List: stmt.ColumnText(3),
@@ -552,7 +553,27 @@ func scanAppeal(stmt *sqlite3.Stmt) *socred.Appeal {
 		t := fromMicros(stmt.ColumnInt64(9))
 		a.DecidedAt = &t
 	}
+	if !stmt.ColumnIsNull(13) {
+		t := fromMicros(stmt.ColumnInt64(13))
+		a.SuspendedAt = &t
+	}
 	return a
+}
+
+// OverdueAppeals returns open appeals past their review_due whose entry is
+// not yet suspended.
+func (s *Store) OverdueAppeals(ctx context.Context, now time.Time, limit int) ([]*socred.Appeal, error) {
+	out := []*socred.Appeal{}
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(appealSelect + ` WHERE status = 'open' AND suspended_at IS NULL AND review_due <= ? ORDER BY review_due, id LIMIT ?`)
+		stmt.BindInt64(1, micros(now))
+		stmt.BindInt64(2, int64(limit))
+		return each(stmt, func(stmt *sqlite3.Stmt) error { out = append(out, scanAppeal(stmt)); return nil })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("overdue appeals: %w", err)
+	}
+	return out, nil
 }
 
 // Appeal returns an appeal.

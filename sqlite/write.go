@@ -147,10 +147,10 @@ func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) 
 		}
 	}
 	for _, a := range w.Appeals {
-		stmt := conn.Prep(`INSERT INTO appeals (id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		stmt := conn.Prep(`INSERT INTO appeals (id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons, suspended_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET status = excluded.status, decided_at = excluded.decided_at, decided_by = excluded.decided_by,
-				decider_token = excluded.decider_token, reasons = excluded.reasons`)
+				decider_token = excluded.decider_token, reasons = excluded.reasons, suspended_at = excluded.suspended_at`)
 		stmt.BindText(1, a.ID)
 		stmt.BindText(2, a.Subject)
 		stmt.BindText(3, a.Record)
@@ -168,8 +168,28 @@ func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) 
 		stmt.BindText(11, a.DecidedBy)
 		stmt.BindText(12, a.DeciderToken)
 		stmt.BindText(13, a.Reasons)
+		if a.SuspendedAt != nil {
+			stmt.BindInt64(14, micros(*a.SuspendedAt))
+		} else {
+			stmt.BindNull(14)
+		}
 		if err := exec(stmt); err != nil {
 			return fmt.Errorf("appeal %s: %w", a.ID, err)
+		}
+	}
+	for _, ref := range w.Suspend {
+		stmt := conn.Prep(`UPDATE records SET suspended_at = ? WHERE id = ?`)
+		stmt.BindInt64(1, now)
+		stmt.BindInt64(2, ref.ID)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("suspend %d: %w", ref.ID, err)
+		}
+	}
+	for _, ref := range w.Reinstate {
+		stmt := conn.Prep(`UPDATE records SET suspended_at = NULL WHERE id = ?`)
+		stmt.BindInt64(1, ref.ID)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("reinstate %d: %w", ref.ID, err)
 		}
 	}
 	for _, r := range w.Repairs {

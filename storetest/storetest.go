@@ -697,9 +697,31 @@ func testAppeals(t *testing.T, s socred.Store) {
 	if err != nil || len(recs) != 3 || !recs[0].Overturned || !recs[1].Overturned || recs[2].Overturned {
 		t.Errorf("overturned: got %+v, %v", recs, err)
 	}
-	l := loaded{mu: new(sync.Mutex)}
-	if err := s.Load(ctx, &l); err != nil {
-		t.Fatal(err)
+	// Overdue: apl-2 is open and past its review_due; once suspended it
+	// is not overdue any more.
+	late := t0.AddDate(0, 0, 31)
+	if od, err := s.OverdueAppeals(ctx, t0, 10); err != nil || len(od) != 0 {
+		t.Errorf("overdue before the due date: %+v, %v", od, err)
+	}
+	od, err := s.OverdueAppeals(ctx, late, 10)
+	if err != nil || len(od) != 1 || od[0].ID != "apl-2" {
+		t.Fatalf("overdue: %+v, %v", od, err)
+	}
+	sus := *od[0]
+	sus.SuspendedAt = &late
+	commit(t, s, &socred.Write{Now: late, Appeals: []*socred.Appeal{&sus}, Suspend: []socred.RecordRef{{ID: 3, Subject: "li"}}})
+	if od, _ := s.OverdueAppeals(ctx, late, 10); len(od) != 0 {
+		t.Errorf("overdue after the suspension: %+v", od)
+	}
+	if got, _ := s.Appeal(ctx, "apl-2"); got.SuspendedAt == nil || !got.SuspendedAt.Equal(late) {
+		t.Errorf("suspended appeal: %+v", got)
+	}
+	if recs, _ := s.RecordsByRef(ctx, []socred.RecordRef{{ID: 3, Subject: "li"}}); len(recs) != 1 || !recs[0].Suspended {
+		t.Errorf("suspended record: %+v", recs)
+	}
+	commit(t, s, &socred.Write{Now: late, Reinstate: []socred.RecordRef{{ID: 3, Subject: "li"}}})
+	if recs, _ := s.RecordsByRef(ctx, []socred.RecordRef{{ID: 3, Subject: "li"}}); len(recs) != 1 || recs[0].Suspended {
+		t.Errorf("reinstated record: %+v", recs)
 	}
 }
 

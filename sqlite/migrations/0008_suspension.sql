@@ -1,0 +1,6 @@
+-- socred schema, version 8: an appeal not decided by its review_due
+-- suspends the entry's effect until it is decided.
+
+ALTER TABLE appeals ADD COLUMN suspended_at INTEGER;
+ALTER TABLE records ADD COLUMN suspended_at INTEGER;
+CREATE INDEX appeals_due ON appeals (review_due) WHERE status = 'open' AND suspended_at IS NULL;
