@@ -40,7 +40,7 @@ type Change struct {
 	Overturn  []RecordRef
 	Suspend   []RecordRef
 	Reinstate []RecordRef
-	Settled  *time.Time
+	Settled   *time.Time
 	// Due and DueSubjects: the time-driven changes of the subjects that
 	// fell due by Due were applied.
 	Due         *time.Time
