@@ -3,7 +3,9 @@ package api_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/service"
@@ -73,5 +75,79 @@ func TestDueProcessOverHTTP(t *testing.T) {
 	res.decode(&x)
 	if x.Contact == nil || x.Contact.Email != "zhang@example.cn" || len(x.Records) != 1 || len(x.Recipients.Checks) != 1 || len(x.Logic.Schemes) != 1 || len(x.Purposes) == 0 {
 		t.Errorf("export: contact %+v, records %d, checks %d, logic %+v, purposes %+v", x.Contact, len(x.Records), len(x.Recipients.Checks), x.Logic, x.Purposes)
+	}
+}
+
+// testClock is a settable clock for the service under test.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// TestDeadlinesOverHTTP moves an injectable clock under the HTTP API: a
+// one-month designation from 31 January ends on 29 February of a leap year,
+// an appeal filed too late is refused, and a review not decided in time
+// suspends the record's effect, which the scheduler applies by itself.
+func TestDeadlinesOverHTTP(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "socred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	clock := &testClock{t: time.Date(2028, 1, 31, 10, 0, 0, 0, time.UTC)}
+	f := newFixtureAt(t, store, clock.Now)
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 2 s", what)
+			}
+		}
+	}
+	var l socred.Listing
+	f.must(201, "POST", "/v1/lists/defaulters/entries", asAuthority, map[string]string{"subject": "acme-co", "reason": "unpaid", "term": "1mo"}).decode(&l)
+	if want := time.Date(2028, 2, 29, 10, 0, 0, 0, time.UTC); l.Until == nil || !l.Until.Equal(want) {
+		t.Fatalf("until: got %v, want %v", l.Until, want)
+	}
+	onList := func() bool {
+		var es struct{ Entries []socred.Listing }
+		f.must(200, "GET", "/v1/lists/defaulters/entries", asAuditor, nil).decode(&es)
+		return len(es.Entries) == 1
+	}
+	clock.Set(time.Date(2028, 2, 29, 9, 59, 0, 0, time.UTC))
+	time.Sleep(50 * time.Millisecond)
+	if !onList() {
+		t.Fatal("off the list before the end of 29 February's term")
+	}
+	clock.Set(time.Date(2028, 2, 29, 10, 0, 1, 0, time.UTC))
+	eventually("the term's end", func() bool { return !onList() })
+
+	// li's default and a red light; she appeals the default the next day,
+	// in time; appealing the red light 31 days on is too late; the
+	// default's review is not decided within 30 days.
+	var out struct{ Records []service.RecordResult }
+	f.must(200, "POST", "/v1/records", asAuthority, records(record("loan-1", "li", "loan-default"), record("red-1", "li", "red-light"))).decode(&out)
+	accepted := clock.Now()
+	clock.Set(accepted.AddDate(0, 0, 1))
+	var ap socred.Appeal
+	f.must(201, "POST", "/v1/appeals", asOtherSubject, map[string]string{"record": out.Records[0].ID, "statement": "repaid"}).decode(&ap)
+	denied := func() bool {
+		var d socred.Decision
+		f.must(200, "POST", "/v1/checks", asTrainProvider, map[string]string{"subject": "zhang", "action": "ride-train"}).decode(&d)
+		return !d.Allowed
+	}
+	if !denied() {
+		t.Fatal("zhang, li's guarantor, may ride before the review is overdue")
+	}
+	clock.Set(accepted.AddDate(0, 0, 31))
+	f.must(400, "POST", "/v1/appeals", asOtherSubject, map[string]string{"record": out.Records[1].ID, "statement": "late"})
+	clock.Set(ap.ReviewDue.Add(time.Second))
+	eventually("the suspension", func() bool { return !denied() })
+	f.must(200, "POST", "/v1/appeals/"+ap.ID+"/decision", asReviewer, map[string]string{"decision": "upheld", "reasons": "the record stands"})
+	if !denied() {
+		t.Error("upheld after the suspension: zhang may ride")
 	}
 }

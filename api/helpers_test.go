@@ -144,10 +144,21 @@ func newFixture(t *testing.T) *fixture {
 // newFixtureOn returns a fixture over a store of any kind; its store field
 // is nil.
 func newFixtureOn(t *testing.T, store socred.Store) *fixture {
+	return newFixtureAt(t, store, nil)
+}
+
+// newFixtureAt is newFixtureOn with the service's clock replaced by now
+// (when not nil) and its scheduler looking every 10 ms for what fell due,
+// so that moving the clock shows over HTTP.
+func newFixtureAt(t *testing.T, store socred.Store, now func() time.Time) *fixture {
 	t.Helper()
 	svc, err := service.New(store, testPack())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if now != nil {
+		svc.Now = now
+		svc.SchedulerIdle = 10 * time.Millisecond
 	}
 	svc.AdminToken = adminToken
 	if err := svc.Open(context.Background()); err != nil {
