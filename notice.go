@@ -15,9 +15,9 @@ import (
 type Notice struct {
 	// ID is assigned by the store; deliveries carry "notice-<ID>" as their
 	// idempotency key.
-	ID      int64      `json:"id"`
-	Subject string     `json:"subject"`
-	At      time.Time  `json:"at"`
+	ID      int64      `json:"id,omitzero"`
+	Subject string     `json:"subject,omitempty"`
+	At      time.Time  `json:"at,omitzero"`
 	Kind    NoticeKind `json:"kind"`
 	Message string     `json:"message"`
 	// Record, List, Action and By name what the notice is about, where
@@ -46,8 +46,36 @@ const (
 // EncodeNotice is the form in which stores keep a notice: JSON, without
 // the id, which the store assigns.
 func EncodeNotice(n Notice) ([]byte, error) {
-	n.ID = 0
+	// What the store keeps beside the body (id, subject, time) is left out
+	// of it, and so is each event's subject, which is the notice's: a
+	// notice is about as large as a record, and ingest writes one per
+	// record.
+	n.ID, n.Subject, n.At = 0, "", time.Time{}
+	if len(n.Events) > 0 {
+		evs := make([]Event, len(n.Events))
+		for i, e := range n.Events {
+			e.Subject = ""
+			evs[i] = e
+		}
+		n.Events = evs
+	}
 	return json.Marshal(&n)
+}
+
+// DecodeNotice makes a notice of what a store keeps: its id, subject and
+// time, and the body EncodeNotice made.
+func DecodeNotice(id int64, subject string, at time.Time, body []byte) (Notice, error) {
+	var n Notice
+	if err := json.Unmarshal(body, &n); err != nil {
+		return n, fmt.Errorf("notice %d: %w", id, err)
+	}
+	n.ID, n.Subject, n.At = id, subject, at
+	for i := range n.Events {
+		if n.Events[i].Subject == "" {
+			n.Events[i].Subject = subject
+		}
+	}
+	return n, nil
 }
 
 // IdempotencyKey is the key a delivery of the notice carries, the same at

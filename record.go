@@ -198,7 +198,7 @@ const (
 // Event is one change in a subject's standing, for notices and the audit log.
 type Event struct {
 	Kind     EventKind `json:"kind"`
-	Subject  string    `json:"subject"`
+	Subject  string    `json:"subject,omitempty"`
 	At       time.Time `json:"at"`
 	Scheme   string    `json:"scheme,omitempty"`
 	OldScore int64     `json:"old_score,omitempty"`

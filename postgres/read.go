@@ -332,7 +332,7 @@ func (s *Store) RecordsByRef(ctx context.Context, refs []socred.RecordRef) ([]*s
 // Notices returns a subject's notices, newest first.
 func (s *Store) Notices(ctx context.Context, subject string, page socred.Page) ([]socred.Notice, error) {
 	lim, off := limit(page)
-	rows, _ := s.pool.Query(ctx, `SELECT id, body FROM notices WHERE subject = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, subject, lim, off)
+	rows, _ := s.pool.Query(ctx, `SELECT id, subject, at, body FROM notices WHERE subject = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, subject, lim, off)
 	out, err := pgx.AppendRows(make([]socred.Notice, 0), rows, scanNotice)
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
@@ -343,7 +343,7 @@ func (s *Store) Notices(ctx context.Context, subject string, page socred.Page) (
 // PendingNotices returns up to limit notices not yet delivered, oldest
 // first.
 func (s *Store) PendingNotices(ctx context.Context, limit int) ([]socred.Notice, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id, body FROM notices WHERE pending ORDER BY id LIMIT $1`, limit)
+	rows, _ := s.pool.Query(ctx, `SELECT id, subject, at, body FROM notices WHERE pending ORDER BY id LIMIT $1`, limit)
 	out, err := pgx.AppendRows(make([]socred.Notice, 0), rows, scanNotice)
 	if err != nil {
 		return nil, fmt.Errorf("pending notices: %w", err)
@@ -361,18 +361,14 @@ func (s *Store) MarkDelivered(ctx context.Context, ids []int64) error {
 
 func scanNotice(row pgx.CollectableRow) (socred.Notice, error) {
 	var (
-		n    socred.Notice
-		id   int64
-		body []byte
+		id, at  int64
+		subject string
+		body    []byte
 	)
-	if err := row.Scan(&id, &body); err != nil {
-		return n, err
+	if err := row.Scan(&id, &subject, &at, &body); err != nil {
+		return socred.Notice{}, err
 	}
-	if err := json.Unmarshal(body, &n); err != nil {
-		return n, fmt.Errorf("notice %d: %w", id, err)
-	}
-	n.ID = id
-	return n, nil
+	return socred.DecodeNotice(id, subject, fromMicros(at), body)
 }
 
 // Contact returns the subject's contact.

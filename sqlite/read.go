@@ -425,7 +425,7 @@ func (s *Store) Notices(ctx context.Context, subject string, page socred.Page) (
 			return err
 		}
 		var scanErr error
-		err = byIDs(conn, `SELECT id, body FROM notices`, newest(ids, page), func(stmt *sqlite3.Stmt) {
+		err = byIDs(conn, `SELECT id, subject, at, body FROM notices`, newest(ids, page), func(stmt *sqlite3.Stmt) {
 			n, err := scanNotice(stmt)
 			if err != nil && scanErr == nil {
 				scanErr = err
@@ -445,7 +445,7 @@ func (s *Store) Notices(ctx context.Context, subject string, page socred.Page) (
 func (s *Store) PendingNotices(ctx context.Context, limit int) ([]socred.Notice, error) {
 	var out []socred.Notice
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
-		stmt := conn.Prep(`SELECT id, body FROM notices WHERE pending <> 0 ORDER BY id LIMIT ?`)
+		stmt := conn.Prep(`SELECT id, subject, at, body FROM notices WHERE pending <> 0 ORDER BY id LIMIT ?`)
 		stmt.BindInt64(1, int64(limit))
 		return each(stmt, func(stmt *sqlite3.Stmt) error {
 			n, err := scanNotice(stmt)
@@ -474,14 +474,9 @@ func (s *Store) MarkDelivered(ctx context.Context, ids []int64) error {
 }
 
 func scanNotice(stmt *sqlite3.Stmt) (socred.Notice, error) {
-	var n socred.Notice
-	body := make([]byte, stmt.ColumnLen(1))
-	stmt.ColumnBytes(1, body)
-	if err := json.Unmarshal(body, &n); err != nil {
-		return n, fmt.Errorf("notice %d: %w", stmt.ColumnInt64(0), err)
-	}
-	n.ID = stmt.ColumnInt64(0)
-	return n, nil
+	body := make([]byte, stmt.ColumnLen(3))
+	stmt.ColumnBytes(3, body)
+	return socred.DecodeNotice(stmt.ColumnInt64(0), stmt.ColumnText(1), fromMicros(stmt.ColumnInt64(2)), body)
 }
 
 // Contact returns the subject's contact.

@@ -521,31 +521,46 @@ func appendChange(conn *sqlite3.Conn, w *socred.Write) error {
 	return nil
 }
 
+// insertNotices appends notices with INSERTs of noticesPerInsert rows, the
+// rest one row at a time, as insertRecords does.
 func insertNotices(conn *sqlite3.Conn, w *socred.Write, first int64) error {
 	ns := w.Notices
-	if len(ns) == 0 {
-		return nil
-	}
-	stmt := conn.Prep(`INSERT INTO notices (id, subject, at, body, pending) VALUES (?, ?, ?, ?, ?)`)
-	for i := range ns {
-		n := &ns[i]
-		var body []byte
-		if len(w.NoticeBodies) == len(ns) {
-			body = w.NoticeBodies[i]
-		} else {
-			var err error
-			if body, err = socred.EncodeNotice(*n); err != nil {
-				return fmt.Errorf("notice: %w", err)
-			}
+	for i := 0; i < len(ns); {
+		stmt, n := conn.Prep(insertManyNotices), noticesPerInsert
+		if len(ns)-i < noticesPerInsert {
+			stmt, n = conn.Prep(insertOneNotice), 1
 		}
-		stmt.BindInt64(1, first+int64(i))
-		stmt.BindText(2, n.Subject)
-		stmt.BindInt64(3, micros(n.At))
-		stmt.BindBytes(4, body)
-		stmt.BindBool(5, w.Deliver)
+		for k := range n {
+			nt := &ns[i+k]
+			var body []byte
+			if len(w.NoticeBodies) == len(ns) {
+				body = w.NoticeBodies[i+k]
+			} else {
+				var err error
+				if body, err = socred.EncodeNotice(*nt); err != nil {
+					return fmt.Errorf("notice: %w", err)
+				}
+			}
+			o := 5 * k
+			stmt.BindInt64(o+1, first+int64(i+k))
+			stmt.BindText(o+2, nt.Subject)
+			stmt.BindInt64(o+3, micros(nt.At))
+			stmt.BindBytes(o+4, body)
+			stmt.BindBool(o+5, w.Deliver)
+		}
 		if err := exec(stmt); err != nil {
 			return fmt.Errorf("notice: %w", err)
 		}
+		i += n
 	}
 	return nil
+}
+
+// noticesPerInsert is how many notices one INSERT of a large write adds.
+const noticesPerInsert = 32
+
+var insertOneNotice, insertManyNotices = noticeInsert(1), noticeInsert(noticesPerInsert)
+
+func noticeInsert(rows int) string {
+	return `INSERT INTO notices (id, subject, at, body, pending) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", rows), ", ")
 }
