@@ -195,7 +195,7 @@ func (s *Service) DecideAppeal(ctx context.Context, c *socred.Caller, id string,
 			}
 		} else {
 			d, err := s.designation(ctx, a.Subject, a.Designation)
-			if err != nil {
+			if err != nil && !isNotFound(err) {
 				return err
 			}
 			if d != nil {
@@ -259,7 +259,7 @@ func (s *Service) withDerived(ctx context.Context, r *socred.Record) ([]socred.R
 }
 
 // designation returns one of the subject's designations by id, ended or
-// not, or nil.
+// not, or a not_found error.
 func (s *Service) designation(ctx context.Context, subject, id string) (*socred.Designation, error) {
 	ds, err := s.store.SubjectDesignations(ctx, subject)
 	if err != nil {
@@ -270,7 +270,7 @@ func (s *Service) designation(ctx context.Context, subject, id string) (*socred.
 			return d, nil
 		}
 	}
-	return nil, nil
+	return nil, socred.Errorf(socred.ENOTFOUND, "designation %q of subject %q not found", id, subject)
 }
 
 // NoticeAppealOverdue is the notice that an appeal's review is overdue and
@@ -320,7 +320,7 @@ func (s *Service) suspend(ctx context.Context, id string) error {
 			for _, ref := range suspend {
 				change.Overturn = append(change.Overturn, engine.RecordRef{Subject: ref.Subject, ID: strconv.FormatInt(ref.ID, 10)})
 			}
-		} else if d, err := s.designation(ctx, a.Subject, a.Designation); err != nil {
+		} else if d, err := s.designation(ctx, a.Subject, a.Designation); err != nil && !isNotFound(err) {
 			return err
 		} else if d != nil && d.Active(now) {
 			ended := *d
