@@ -1,0 +1,148 @@
+// Package audit is socred's tamper-evident log: a Merkle tree with RFC 6962
+// hashing, kept as golang.org/x/mod/sumdb/tlog keeps it (every stored hash
+// by its index), and checkpoints in the signed-note format
+// (golang.org/x/mod/sumdb/note, Ed25519). A leaf is the hash of an event
+// salted per subject, never the event itself, so that purging a record's
+// personal fields leaves the log verifiable.
+//
+// This package is the log's arithmetic and signatures. Where the hashes are
+// stored (in the store, in the transaction of the change they log) is the
+// stores' business, through tlog.HashReader.
+package audit
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Hash is a node of the tree.
+type Hash = tlog.Hash
+
+// Tree is a size and the root hash at that size.
+type Tree = tlog.Tree
+
+// EventHash is what a leaf records of an event: the SHA-256 of the
+// subject's salt and the event's canonical encoding. The salt is secret to
+// the server and per subject, so leaves reveal nothing about subjects and
+// cannot be matched across subjects by guessing events.
+func EventHash(salt, event []byte) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write(event)
+	var out [sha256.Size]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// LeafHash is the RFC 6962 leaf hash of an event hash.
+func LeafHash(event [sha256.Size]byte) Hash { return tlog.RecordHash(event[:]) }
+
+// Append returns the hashes to store when the leaf with hash leaf becomes
+// record n of a log of n records, in order of their stored indexes from
+// tlog.StoredHashCount(n). r reads the hashes stored before.
+func Append(n int64, leaf Hash, r tlog.HashReader) ([]Hash, error) {
+	return tlog.StoredHashesForRecordHash(n, leaf, r)
+}
+
+// Root returns the tree of the first n records.
+func Root(n int64, r tlog.HashReader) (Tree, error) {
+	h, err := tlog.TreeHash(n, r)
+	if err != nil {
+		return Tree{}, err
+	}
+	return Tree{N: n, Hash: h}, nil
+}
+
+// ProveInclusion returns the proof that record i is in the tree of size n.
+func ProveInclusion(i, n int64, r tlog.HashReader) (tlog.RecordProof, error) {
+	return tlog.ProveRecord(n, i, r)
+}
+
+// CheckInclusion checks a proof that the leaf is record i of tree t.
+func CheckInclusion(p tlog.RecordProof, t Tree, i int64, leaf Hash) error {
+	return tlog.CheckRecord(p, t.N, t.Hash, i, leaf)
+}
+
+// ProveConsistency returns the proof that the tree of size from is a prefix
+// of the tree of size to.
+func ProveConsistency(from, to int64, r tlog.HashReader) (tlog.TreeProof, error) {
+	return tlog.ProveTree(to, from, r)
+}
+
+// CheckConsistency checks a proof that old is a prefix of t: that the log
+// only grew.
+func CheckConsistency(p tlog.TreeProof, old, t Tree) error {
+	return tlog.CheckTree(p, t.N, t.Hash, old.N, old.Hash)
+}
+
+// NewKey returns a new Ed25519 signing key for checkpoints, and its
+// verifier key, in the signed-note format, for the log named name (a
+// server's host name, say).
+func NewKey(name string) (signer, verifier string, err error) {
+	return note.GenerateKey(rand.Reader, name)
+}
+
+// Sign returns the checkpoint of t: the tree in tlog's text form, signed.
+func Sign(t Tree, skey string) ([]byte, error) {
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint key: %w", err)
+	}
+	return note.Sign(&note.Note{Text: string(tlog.FormatTree(t))}, s)
+}
+
+// ErrBadCheckpoint is the error of a checkpoint that does not verify.
+var ErrBadCheckpoint = errors.New("audit: checkpoint not signed by the log's key")
+
+// Open verifies a checkpoint with the verifier key and returns its tree.
+func Open(checkpoint []byte, vkey string) (Tree, error) {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return Tree{}, fmt.Errorf("checkpoint verifier key: %w", err)
+	}
+	n, err := note.Open(checkpoint, note.VerifierList(v))
+	if err != nil {
+		return Tree{}, fmt.Errorf("%w: %v", ErrBadCheckpoint, err)
+	}
+	return tlog.ParseTree([]byte(n.Text))
+}
+
+// Verify recomputes every stored hash of a log from its leaves and
+// compares it with the stored ones: any changed, missing, reordered or
+// extra leaf or hash is reported with its index. stored holds the hashes
+// by stored index.
+func Verify(leaves []Hash, stored []Hash) error {
+	var rebuilt []Hash
+	r := tlog.HashReaderFunc(func(idx []int64) ([]Hash, error) {
+		out := make([]Hash, len(idx))
+		for i, x := range idx {
+			if x >= int64(len(rebuilt)) {
+				return nil, fmt.Errorf("hash %d not computed", x)
+			}
+			out[i] = rebuilt[x]
+		}
+		return out, nil
+	})
+	for n, leaf := range leaves {
+		hs, err := Append(int64(n), leaf, r)
+		if err != nil {
+			return err
+		}
+		rebuilt = append(rebuilt, hs...)
+	}
+	if len(stored) != len(rebuilt) {
+		return fmt.Errorf("audit: %d hashes stored for %d leaves, want %d", len(stored), len(leaves), len(rebuilt))
+	}
+	for i := range rebuilt {
+		if stored[i] != rebuilt[i] {
+			level, n := tlog.SplitStoredHashIndex(int64(i))
+			return fmt.Errorf("audit: stored hash %d (level %d, node %d) differs from the one its leaves make", i, level, n)
+		}
+	}
+	return nil
+}

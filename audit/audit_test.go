@@ -1,0 +1,170 @@
+package audit_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/socred/socred/audit"
+)
+
+// memLog is a log whose stored hashes are a slice, as a store keeps them
+// by index.
+type memLog struct {
+	leaves []audit.Hash
+	hashes []audit.Hash
+}
+
+func (l *memLog) ReadHashes(idx []int64) ([]audit.Hash, error) {
+	out := make([]audit.Hash, len(idx))
+	for i, x := range idx {
+		if x < 0 || x >= int64(len(l.hashes)) {
+			return nil, fmt.Errorf("no hash %d", x)
+		}
+		out[i] = l.hashes[x]
+	}
+	return out, nil
+}
+
+func (l *memLog) add(t *testing.T, event string) {
+	t.Helper()
+	leaf := audit.LeafHash(audit.EventHash([]byte("salt of "+event[:1]), []byte(event)))
+	n := int64(len(l.leaves))
+	if got := tlog.StoredHashCount(n); got != int64(len(l.hashes)) {
+		t.Fatalf("before record %d: %d hashes stored, want %d", n, len(l.hashes), got)
+	}
+	hs, err := audit.Append(n, leaf, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.leaves = append(l.leaves, leaf)
+	l.hashes = append(l.hashes, hs...)
+}
+
+func newLog(t *testing.T, n int) *memLog {
+	l := &memLog{}
+	for i := range n {
+		l.add(t, fmt.Sprintf("event %d", i))
+	}
+	return l
+}
+
+// Inclusion and consistency proofs from the stored hashes verify with the
+// library's checks, and fail for another leaf or a changed root.
+func TestProofs(t *testing.T) {
+	l := newLog(t, 1000)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		n := 1 + rng.Int64N(1000)
+		i := rng.Int64N(n)
+		tree, err := audit.Root(n, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := audit.ProveInclusion(i, n, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := audit.CheckInclusion(p, tree, i, l.leaves[i]); err != nil {
+			t.Fatalf("record %d of %d: %v", i, n, err)
+		}
+		if other := (i + 1) % n; other != i {
+			if err := audit.CheckInclusion(p, tree, i, l.leaves[other]); err == nil {
+				t.Fatalf("record %d's proof accepted leaf %d", i, other)
+			}
+		}
+		from := 1 + rng.Int64N(n)
+		old, err := audit.Root(from, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := audit.ProveConsistency(from, n, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := audit.CheckConsistency(cp, old, tree); err != nil {
+			t.Fatalf("%d to %d: %v", from, n, err)
+		}
+		forked := old
+		forked.Hash[0] ^= 1
+		if err := audit.CheckConsistency(cp, forked, tree); err == nil && from != n {
+			t.Fatalf("%d to %d: a forked old tree passed", from, n)
+		}
+	}
+}
+
+// Verify finds every single-byte flip, deletion, reordering and truncation
+// of the stored leaves or hashes.
+func TestVerifyFindsTampering(t *testing.T) {
+	l := newLog(t, 300)
+	if err := audit.Verify(l.leaves, l.hashes); err != nil {
+		t.Fatalf("intact log: %v", err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	clone := func(xs []audit.Hash) []audit.Hash { return append([]audit.Hash(nil), xs...) }
+	for k := range 1000 {
+		leaves, hashes := clone(l.leaves), clone(l.hashes)
+		var what string
+		switch k % 5 {
+		case 0:
+			i := rng.IntN(len(leaves))
+			leaves[i][rng.IntN(32)] ^= byte(1 + rng.IntN(255))
+			what = fmt.Sprintf("leaf %d flipped", i)
+		case 1:
+			i := rng.IntN(len(hashes))
+			hashes[i][rng.IntN(32)] ^= byte(1 + rng.IntN(255))
+			what = fmt.Sprintf("hash %d flipped", i)
+		case 2:
+			i := rng.IntN(len(leaves))
+			leaves = append(leaves[:i], leaves[i+1:]...)
+			what = fmt.Sprintf("leaf %d deleted", i)
+		case 3:
+			i := rng.IntN(len(leaves) - 1)
+			leaves[i], leaves[i+1] = leaves[i+1], leaves[i]
+			what = fmt.Sprintf("leaves %d and %d swapped", i, i+1)
+		case 4:
+			hashes = hashes[:rng.IntN(len(hashes))]
+			what = fmt.Sprintf("hashes truncated to %d", len(hashes))
+		}
+		if err := audit.Verify(leaves, hashes); err == nil {
+			t.Fatalf("%s: not detected", what)
+		}
+	}
+}
+
+// A checkpoint opens with the log's key and not with another's, and not
+// after a change to its text.
+func TestCheckpoints(t *testing.T) {
+	l := newLog(t, 10)
+	tree, err := audit.Root(10, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey, err := audit.NewKey("socred.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := audit.Sign(tree, skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := audit.Open(cp, vkey)
+	if err != nil || got != tree {
+		t.Fatalf("open: got %+v, %v, want %+v", got, err, tree)
+	}
+	_, otherV, err := audit.NewKey("socred.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := audit.Open(cp, otherV); !errors.Is(err, audit.ErrBadCheckpoint) {
+		t.Errorf("another key: got %v, want ErrBadCheckpoint", err)
+	}
+	bad := append([]byte(nil), cp...)
+	bad[len("go.sum database tree\n")] ^= 1 // a digit of the size
+	if _, err := audit.Open(bad, vkey); err == nil {
+		t.Error("a changed checkpoint opened")
+	}
+}
