@@ -56,44 +56,66 @@ type RecordRef struct {
 
 // changeBody is a Change as the stores keep it.
 type changeBody struct {
-	Subjects       []*Subject     `json:"subjects,omitempty"`
-	Relate         []Relation     `json:"relate,omitempty"`
-	Unrelate       []Relation     `json:"unrelate,omitempty"`
-	RecordIDs      []int64        `json:"record_ids,omitempty"`
-	RecordSubjects []string       `json:"record_subjects,omitempty"`
-	Designations   []*Designation `json:"designations,omitempty"`
-	OverturnIDs    []int64        `json:"overturn_ids,omitempty"`
-	OverturnSubj   []string       `json:"overturn_subjects,omitempty"`
-	Suspend        [][2]string    `json:"suspend,omitempty"`   // (subject, id)
-	Reinstate      [][2]string    `json:"reinstate,omitempty"` // (subject, id)
-	Settled        *time.Time     `json:"settled,omitempty"`
-	Due            *time.Time     `json:"due,omitempty"`
-	DueSubjects    []string       `json:"due_subjects,omitempty"`
+	Subjects     []*Subject     `json:"subjects,omitempty"`
+	Relate       []Relation     `json:"relate,omitempty"`
+	Unrelate     []Relation     `json:"unrelate,omitempty"`
+	Records      *refList       `json:"records,omitempty"`
+	Designations []*Designation `json:"designations,omitempty"`
+	Overturn     *refList       `json:"overturn,omitempty"`
+	Suspend      *refList       `json:"suspend,omitempty"`
+	Reinstate    *refList       `json:"reinstate,omitempty"`
+	Settled      *time.Time     `json:"settled,omitempty"`
+	Due          *time.Time     `json:"due,omitempty"`
+	DueSubjects  []string       `json:"due_subjects,omitempty"`
+}
+
+// refList is a list of RecordRefs as two parallel arrays, which is
+// compact in JSON.
+type refList struct {
+	IDs      []int64  `json:"ids"`
+	Subjects []string `json:"subjects"`
+}
+
+func newRefList(refs []RecordRef) *refList {
+	if len(refs) == 0 {
+		return nil
+	}
+	l := &refList{IDs: make([]int64, len(refs)), Subjects: make([]string, len(refs))}
+	for i, r := range refs {
+		l.IDs[i], l.Subjects[i] = r.ID, r.Subject
+	}
+	return l
+}
+
+func (l *refList) refs() ([]RecordRef, error) {
+	if l == nil {
+		return nil, nil
+	}
+	if len(l.IDs) != len(l.Subjects) {
+		return nil, fmt.Errorf("%d record ids but %d subjects", len(l.IDs), len(l.Subjects))
+	}
+	refs := make([]RecordRef, len(l.IDs))
+	for i, id := range l.IDs {
+		refs[i] = RecordRef{ID: id, Subject: l.Subjects[i]}
+	}
+	return refs, nil
 }
 
 // ChangeBody encodes what w changes for the feed.
 func ChangeBody(w *Write) ([]byte, error) {
-	b := changeBody{Subjects: w.Subjects, Relate: w.Relate, Unrelate: w.Unrelate, Designations: w.Designations, Settled: w.Settled,
-		Due: w.Due, DueSubjects: w.DueSubjects}
-	for _, r := range w.Records {
+	recs := make([]RecordRef, len(w.Records))
+	for i, r := range w.Records {
 		id, err := strconv.ParseInt(r.ID, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("record id %q: %w", r.ID, err)
 		}
-		b.RecordIDs = append(b.RecordIDs, id)
-		b.RecordSubjects = append(b.RecordSubjects, r.Subject)
+		recs[i] = RecordRef{ID: id, Subject: r.Subject}
 	}
-	for _, r := range w.Overturn {
-		b.OverturnIDs = append(b.OverturnIDs, r.ID)
-		b.OverturnSubj = append(b.OverturnSubj, r.Subject)
-	}
-	for _, r := range w.Suspend {
-		b.Suspend = append(b.Suspend, [2]string{r.Subject, strconv.FormatInt(r.ID, 10)})
-	}
-	for _, r := range w.Reinstate {
-		b.Reinstate = append(b.Reinstate, [2]string{r.Subject, strconv.FormatInt(r.ID, 10)})
-	}
-	return json.Marshal(b)
+	return json.Marshal(changeBody{
+		Subjects: w.Subjects, Relate: w.Relate, Unrelate: w.Unrelate, Designations: w.Designations,
+		Records: newRefList(recs), Overturn: newRefList(w.Overturn), Suspend: newRefList(w.Suspend), Reinstate: newRefList(w.Reinstate),
+		Settled: w.Settled, Due: w.Due, DueSubjects: w.DueSubjects,
+	})
 }
 
 // DecodeChange makes a Change of a stored body.
@@ -104,29 +126,15 @@ func DecodeChange(seq int64, at time.Time, body []byte) (Change, error) {
 	}
 	c := Change{Seq: seq, At: at, Subjects: b.Subjects, Relate: b.Relate, Unrelate: b.Unrelate, Designations: b.Designations, Settled: b.Settled,
 		Due: b.Due, DueSubjects: b.DueSubjects}
-	if len(b.RecordIDs) != len(b.RecordSubjects) {
-		return Change{}, fmt.Errorf("change %d: %d record ids but %d subjects", seq, len(b.RecordIDs), len(b.RecordSubjects))
-	}
-	for i, id := range b.RecordIDs {
-		c.Records = append(c.Records, RecordRef{ID: id, Subject: b.RecordSubjects[i]})
-	}
-	if len(b.OverturnIDs) != len(b.OverturnSubj) {
-		return Change{}, fmt.Errorf("change %d: %d overturned ids but %d subjects", seq, len(b.OverturnIDs), len(b.OverturnSubj))
-	}
-	for i, id := range b.OverturnIDs {
-		c.Overturn = append(c.Overturn, RecordRef{ID: id, Subject: b.OverturnSubj[i]})
-	}
-	for _, pairs := range []struct {
-		in  [][2]string
+	for _, l := range []struct {
+		in  *refList
 		out *[]RecordRef
-	}{{b.Suspend, &c.Suspend}, {b.Reinstate, &c.Reinstate}} {
-		for _, p := range pairs.in {
-			id, err := strconv.ParseInt(p[1], 10, 64)
-			if err != nil {
-				return Change{}, fmt.Errorf("change %d: record id %q: %w", seq, p[1], err)
-			}
-			*pairs.out = append(*pairs.out, RecordRef{ID: id, Subject: p[0]})
+	}{{b.Records, &c.Records}, {b.Overturn, &c.Overturn}, {b.Suspend, &c.Suspend}, {b.Reinstate, &c.Reinstate}} {
+		refs, err := l.in.refs()
+		if err != nil {
+			return Change{}, fmt.Errorf("change %d: %w", seq, err)
 		}
+		*l.out = refs
 	}
 	return c, nil
 }

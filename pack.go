@@ -96,8 +96,7 @@ var (
 	DefaultRetention = Duration{N: 1, Unit: Years}
 )
 
-// OrDefault returns d, or def when d is zero (a pack built in code rather
-// than read).
+// OrDefault returns d, or def when d is zero (not given).
 func (d Duration) OrDefault(def Duration) Duration {
 	if d.IsZero() {
 		return def
@@ -272,6 +271,15 @@ func (p *Pack) Index() {
 		s.rules = nil
 		for _, r := range s.Rules {
 			r.Scheme = s.ID
+		}
+		s.RetainFor = s.RetainFor.OrDefault(DefaultRetention)
+		s.AppealWithin = s.AppealWithin.OrDefault(DefaultAppealWindow)
+		s.ReviewWithin = s.ReviewWithin.OrDefault(DefaultAppealWindow)
+	}
+	for _, l := range p.Lists {
+		if l.Designated {
+			l.AppealWithin = l.AppealWithin.OrDefault(DefaultAppealWindow)
+			l.ReviewWithin = l.ReviewWithin.OrDefault(DefaultAppealWindow)
 		}
 	}
 }

@@ -246,12 +246,9 @@ func (w *walker) scheme(n ast.Node, s *src) {
 		ID: m.str("id"), Name: m.str("name"), Authority: m.str("authority"),
 		LegalBasis: m.str("legal_basis"), Context: m.str("context"),
 		Baseline: m.integer("baseline"), Min: m.intPtr("min"), Max: m.intPtr("max"),
-		RetainFor: m.duration("retain_for"), File: s.file, Line: s.line,
+		RetainFor: m.duration("retain_for"), AppealWithin: m.duration("appeal_within"), ReviewWithin: m.duration("review_within"),
+		File: s.file, Line: s.line,
 	}
-	if !m.has("retain_for") {
-		sc.RetainFor = socred.DefaultRetention
-	}
-	sc.AppealWithin, sc.ReviewWithin = m.durationOr("appeal_within", socred.DefaultAppealWindow), m.durationOr("review_within", socred.DefaultAppealWindow)
 	if scope := m.child("applies_to", scopeKeys); scope != nil {
 		sc.Scope = socred.Scope{Kind: socred.SubjectKind(scope.str("kind")), Region: scope.str("region"), Groups: scope.strs("groups")}
 	}
@@ -299,7 +296,7 @@ func (w *walker) list(n ast.Node, s *src) {
 		Term: m.duration("term"), MaxTerm: m.duration("max_term"),
 		ExtendsTo: m.strs("extends_to"), Publish: m.boolean("publish"), PublishAfter: m.duration("publish_after"),
 		Repair: m.strs("repair"), RepairAfter: m.duration("repair_after"),
-		AppealWithin: m.durationOr("appeal_within", socred.DefaultAppealWindow), ReviewWithin: m.durationOr("review_within", socred.DefaultAppealWindow),
+		AppealWithin: m.duration("appeal_within"), ReviewWithin: m.duration("review_within"),
 		File: s.file, Line: s.line,
 	}
 	w.d.lists = append(w.d.lists, l)
@@ -484,14 +481,6 @@ func (m *ymap) boolean(key string) bool {
 }
 
 // duration returns the value of a duration key (zero when absent).
-// durationOr is duration, or def when the key is absent.
-func (m *ymap) durationOr(key string, def socred.Duration) socred.Duration {
-	if !m.has(key) {
-		return def
-	}
-	return m.duration(key)
-}
-
 func (m *ymap) duration(key string) socred.Duration {
 	n, ln, ok := m.value(key)
 	if !ok {

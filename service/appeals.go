@@ -76,7 +76,7 @@ func (s *Service) FileAppeal(ctx context.Context, c *socred.Caller, in AppealInp
 		if sc == nil {
 			return nil, socred.Errorf(socred.ECONFLICT, "record %s belongs to scheme %q, which is no longer in force", r.ID, r.Scheme)
 		}
-		a.Record, since, within, review = r.ID, r.AcceptedAt, sc.AppealWithin.OrDefault(socred.DefaultAppealWindow), sc.ReviewWithin.OrDefault(socred.DefaultAppealWindow)
+		a.Record, since, within, review = r.ID, r.AcceptedAt, sc.AppealWithin, sc.ReviewWithin
 	} else {
 		l := s.pack.List(in.List)
 		if l == nil || !l.Designated {
@@ -89,7 +89,7 @@ func (s *Service) FileAppeal(ctx context.Context, c *socred.Caller, in AppealInp
 			}
 			return nil, err
 		}
-		a.List, a.Designation, since, within, review = l.ID, d.ID, d.Since, l.AppealWithin.OrDefault(socred.DefaultAppealWindow), l.ReviewWithin.OrDefault(socred.DefaultAppealWindow)
+		a.List, a.Designation, since, within, review = l.ID, d.ID, d.Since, l.AppealWithin, l.ReviewWithin
 	}
 	if deadline := within.AddTo(since); now.After(deadline) {
 		return nil, socred.FieldErrorf("statement", "the time to appeal (%s from %s) ended on %s", within, since.Format("2006-01-02"), deadline.Format("2006-01-02"))

@@ -91,7 +91,7 @@ func (s *Service) Export(ctx context.Context, c *socred.Caller, id string) (*Exp
 	default:
 		return nil, forbidden("")
 	}
-	f, err := s.File(ctx, c, id, "export of the whole file (GDPR article 15)")
+	f, err := s.file(ctx, c, id, "export of the whole file (GDPR article 15)", true)
 	if err != nil {
 		return nil, err
 	}
@@ -128,19 +128,11 @@ func (s *Service) Export(ctx context.Context, c *socred.Caller, id string) (*Exp
 	for _, r := range f.Records {
 		er := ExportRecord{FileRecord: r, Source: r.Reporter, PurgeAfter: r.CountsUntil}
 		if sc := s.pack.Scheme(r.Scheme); sc != nil {
-			er.PurgeAfter = sc.RetainFor.OrDefault(socred.DefaultRetention).AddTo(r.CountsUntil)
+			er.PurgeAfter = sc.RetainFor.AddTo(r.CountsUntil)
 		}
 		x.Records = append(x.Records, er)
 	}
-	if x.Notices, err = all(ctx, id, s.store.Notices); err != nil {
-		return nil, err
-	}
-	if x.Recipients.Checks, err = all(ctx, id, s.store.Checks); err != nil {
-		return nil, err
-	}
-	if x.Recipients.Accesses, err = all(ctx, id, s.store.Accesses); err != nil {
-		return nil, err
-	}
+	x.Notices, x.Recipients.Checks, x.Recipients.Accesses = f.Notices, f.Checks, f.Accesses
 	if ct, err := s.store.Contact(ctx, id); err == nil {
 		x.Contact = &ct
 	} else if !isNotFound(err) {
@@ -151,21 +143,6 @@ func (s *Service) Export(ctx context.Context, c *socred.Caller, id string) (*Exp
 	x.Logic.Schemes = orEmpty(x.Logic.Schemes)
 	x.Logic.Lists = orEmpty(x.Logic.Lists)
 	return x, nil
-}
-
-// all reads every page of a subject's rows, newest first.
-func all[T any](ctx context.Context, id string, read func(context.Context, string, socred.Page) ([]T, error)) ([]T, error) {
-	out := []T{}
-	for {
-		page, err := read(ctx, id, socred.Page{Limit: 1000, Offset: len(out)})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page...)
-		if len(page) < 1000 {
-			return out, nil
-		}
-	}
 }
 
 func orEmpty[T any](xs []T) []T {

@@ -38,6 +38,12 @@ const fileLimit = 100
 // File returns a subject's file. A read by anyone but the subject is logged,
 // durably, before the file is returned, with the purpose the reader gives.
 func (s *Service) File(ctx context.Context, c *socred.Caller, id, purpose string) (*File, error) {
+	return s.file(ctx, c, id, purpose, false)
+}
+
+// file is File with, when whole is set, every check, access and notice
+// rather than the latest.
+func (s *Service) file(ctx context.Context, c *socred.Caller, id, purpose string, whole bool) (*File, error) {
 	if err := mayRead(c, id); err != nil {
 		return nil, err
 	}
@@ -103,14 +109,34 @@ func (s *Service) File(ctx context.Context, c *socred.Caller, id, purpose string
 		}
 		f.Records = append(f.Records, fr)
 	}
-	if f.Checks, err = s.store.Checks(ctx, id, socred.Page{Limit: fileLimit}); err != nil {
+	if f.Checks, err = latest(ctx, id, whole, s.store.Checks); err != nil {
 		return nil, err
 	}
-	if f.Accesses, err = s.store.Accesses(ctx, id, socred.Page{Limit: fileLimit}); err != nil {
+	if f.Accesses, err = latest(ctx, id, whole, s.store.Accesses); err != nil {
 		return nil, err
 	}
-	if f.Notices, err = s.store.Notices(ctx, id, socred.Page{Limit: fileLimit}); err != nil {
+	if f.Notices, err = latest(ctx, id, whole, s.store.Notices); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// latest reads a subject's rows, newest first: the latest fileLimit, or
+// every one, page by page.
+func latest[T any](ctx context.Context, id string, whole bool, read func(context.Context, string, socred.Page) ([]T, error)) ([]T, error) {
+	if !whole {
+		return read(ctx, id, socred.Page{Limit: fileLimit})
+	}
+	const page = 1000
+	out := []T{}
+	for {
+		rows, err := read(ctx, id, socred.Page{Limit: page, Offset: len(out)})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+		if len(rows) < page {
+			return out, nil
+		}
+	}
 }

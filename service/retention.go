@@ -26,7 +26,7 @@ func (s *Service) addPurges(w *socred.Write) {
 		if err != nil || sc == nil {
 			continue
 		}
-		w.Purges = append(w.Purges, socred.Purge{Subject: e.Subject, Record: id, At: sc.RetainFor.OrDefault(socred.DefaultRetention).AddTo(e.At)})
+		w.Purges = append(w.Purges, socred.Purge{Subject: e.Subject, Record: id, At: sc.RetainFor.AddTo(e.At)})
 	}
 	for _, r := range w.Records {
 		if r.CountsUntil.After(w.Now) {
@@ -37,7 +37,7 @@ func (s *Service) addPurges(w *socred.Write) {
 		if err != nil || sc == nil {
 			continue
 		}
-		at := sc.RetainFor.OrDefault(socred.DefaultRetention).AddTo(r.CountsUntil)
+		at := sc.RetainFor.AddTo(r.CountsUntil)
 		if at.Before(w.Now) {
 			at = w.Now
 		}

@@ -3,11 +3,11 @@ package sqlite_test
 import (
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/socred/socred"
+	"github.com/socred/socred/storetest"
 )
 
 // records returns n records numbered from first, spread over 10,000
@@ -56,25 +56,13 @@ func BenchmarkLoad(b *testing.B) {
 	s = mustOpen(b, path)
 	defer s.Close()
 	for b.Loop() {
-		var l countingLoader
+		var l storetest.CountingLoader
 		if err := s.Load(ctx, &l); err != nil {
 			b.Fatal(err)
 		}
-		if l.records.Load() != int64(n) {
-			b.Fatalf("loaded %d records, want %d", l.records.Load(), n)
+		if l.Records.Load() != int64(n) {
+			b.Fatalf("loaded %d records, want %d", l.Records.Load(), n)
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
-
-// countingLoader counts the records it is given and keeps nothing.
-type countingLoader struct{ records atomic.Int64 }
-
-func (l *countingLoader) Subject(*socred.Subject) error           { return nil }
-func (l *countingLoader) Relation(socred.Relation) error          { return nil }
-func (l *countingLoader) Record(*socred.CountingRecord) error     { l.records.Add(1); return nil }
-func (l *countingLoader) Designation(*socred.Designation) error   { return nil }
-func (l *countingLoader) Listing(string, string, time.Time) error { return nil }
-func (l *countingLoader) Settled(time.Time, int64) error          { return nil }
-
-var _ socred.Loader = (*countingLoader)(nil)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -400,6 +401,7 @@ type loaded struct {
 	subjects []string
 	rels     []socred.Relation
 	records  []int64
+	stopped  []int64 // records loaded as overturned or suspended
 	desigs   []string
 	listings []string
 	settled  time.Time
@@ -430,6 +432,9 @@ func (l *loaded) Record(r *socred.CountingRecord) error {
 	defer l.mu.Unlock()
 	l.step("records")
 	l.records = append(l.records, r.ID)
+	if r.Overturned {
+		l.stopped = append(l.stopped, r.ID)
+	}
 	return nil
 }
 func (l *loaded) Designation(d *socred.Designation) error {
@@ -719,7 +724,24 @@ func testAppeals(t *testing.T, s socred.Store) {
 	if recs, _ := s.RecordsByRef(ctx, []socred.RecordRef{{ID: 3, Subject: "li"}}); len(recs) != 1 || !recs[0].Suspended {
 		t.Errorf("suspended record: %+v", recs)
 	}
+	// A restarted server loads overturned and suspended records as not
+	// counting.
+	stopped := func() []int64 {
+		t.Helper()
+		l := loaded{mu: new(sync.Mutex)}
+		if err := s.Load(ctx, &l); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(l.stopped)
+		return l.stopped
+	}
+	if got := stopped(); !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Errorf("loaded as not counting: got %v, want 1, 2 (overturned) and 3 (suspended)", got)
+	}
 	commit(t, s, &socred.Write{Now: late, Reinstate: []socred.RecordRef{{ID: 3, Subject: "li"}}})
+	if got := stopped(); !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("loaded as not counting after the reinstatement: got %v, want 1, 2", got)
+	}
 	if recs, _ := s.RecordsByRef(ctx, []socred.RecordRef{{ID: 3, Subject: "li"}}); len(recs) != 1 || recs[0].Suspended {
 		t.Errorf("reinstated record: %+v", recs)
 	}
@@ -749,3 +771,16 @@ func testRepairs(t *testing.T, s socred.Store) {
 		t.Errorf("acme's repairs: got %+v, %v", rs, err)
 	}
 }
+
+// CountingLoader is a socred.Loader that counts the records it is given and
+// keeps nothing, for benchmarks of Load.
+type CountingLoader struct{ Records atomic.Int64 }
+
+func (l *CountingLoader) Subject(*socred.Subject) error           { return nil }
+func (l *CountingLoader) Relation(socred.Relation) error          { return nil }
+func (l *CountingLoader) Record(*socred.CountingRecord) error     { l.Records.Add(1); return nil }
+func (l *CountingLoader) Designation(*socred.Designation) error   { return nil }
+func (l *CountingLoader) Listing(string, string, time.Time) error { return nil }
+func (l *CountingLoader) Settled(time.Time, int64) error          { return nil }
+
+var _ socred.Loader = (*CountingLoader)(nil)
