@@ -38,6 +38,9 @@ type Record struct {
 	// PurgedAt is when its personal fields (the evidence) were removed,
 	// its scheme's retain_for after it stopped counting.
 	PurgedAt *time.Time `json:"purged_at,omitempty"`
+	// LogIndex is the record's receipt: the index of its entry in the
+	// audit log (nil for a record stored before the log began).
+	LogIndex *int64 `json:"log_index,omitempty"`
 }
 
 // Derivation says where a joint-liability record came from: the offender's
@@ -166,6 +169,8 @@ type Decision struct {
 	Allowed   bool      `json:"allowed"`
 	CheckedAt time.Time `json:"checked_at"`
 	Reasons   []Reason  `json:"reasons"`
+	// LogIndex is the check's receipt: its entry in the audit log.
+	LogIndex *int64 `json:"log_index,omitempty"`
 }
 
 // Reason is one measure bearing on a decision.

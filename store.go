@@ -3,6 +3,8 @@ package socred
 import (
 	"context"
 	"time"
+
+	"github.com/socred/socred/audit"
 )
 
 // Store keeps socred's state durably. Every method is one transaction; an
@@ -70,6 +72,28 @@ type Store interface {
 	// found are left out.
 	RecordsByRef(ctx context.Context, refs []RecordRef) ([]*Record, error)
 
+	// AuditKeys returns the audit log's keys, storing first first when
+	// none are kept, so that every server sharing the store uses the same;
+	// with first's Salt empty it only reads them.
+	AuditKeys(ctx context.Context, first AuditKeys) (AuditKeys, error)
+	// AuditSize returns the number of leaves in the audit log.
+	AuditSize(ctx context.Context) (int64, error)
+	// AuditHashes reads stored hashes of the audit log by stored index (a
+	// tlog.HashReader).
+	AuditHashes(ctx context.Context, indexes []int64) ([]audit.Hash, error)
+	// AuditBlocks returns up to limit blocks of the audit log in order,
+	// from the one that holds leaf from.
+	AuditBlocks(ctx context.Context, from int64, limit int) ([]AuditBlock, error)
+	// SaveCheckpoint keeps a signed checkpoint; one of the same size kept
+	// before stays.
+	SaveCheckpoint(ctx context.Context, c Checkpoint) error
+	// Checkpoints returns the kept checkpoints, largest first.
+	Checkpoints(ctx context.Context, page Page) ([]Checkpoint, error)
+	// AuditSources calls fn with every record and check that has an entry
+	// in the audit log (one of the two set), for audit verify; fn may keep
+	// neither.
+	AuditSources(ctx context.Context, fn func(*Record, *CheckEntry) error) error
+
 	// Load streams everything the engine needs to rebuild its world.
 	Load(ctx context.Context, l Loader) error
 	// Ping checks that the store is reachable.
@@ -132,6 +156,10 @@ type Write struct {
 	// DueSubjects that fell due by then: the scheduler's writes.
 	Due         *time.Time
 	DueSubjects []string
+	// Audit are the write's entries in the audit log, appended in order
+	// in the same transaction; the store fills in their receipts, and the
+	// records' and checks' LogIndex from them.
+	Audit []AuditEntry
 	// Seq, when positive, makes the write change Seq of the change feed:
 	// Commit fails with ErrStale unless the last change stored is Seq-1.
 	// Writes that change the world carry one; checks, accesses and tokens
@@ -149,6 +177,9 @@ type CheckEntry struct {
 	Action  string    `json:"action"`
 	Purpose string    `json:"purpose,omitempty"`
 	Allowed bool      `json:"allowed"`
+	// LogIndex is the check's receipt: the index of its entry in the
+	// audit log.
+	LogIndex *int64 `json:"log_index,omitempty"`
 }
 
 // Access is a read of a subject's file by someone other than the subject.

@@ -100,6 +100,10 @@ func New(svc *service.Service, cfg Config) *API {
 		{Route: Route{"DELETE", "/v1/lists/{list}/entries/{subject}", authorities}, handle: a.undesignate},
 		{Route: Route{"GET", "/v1/register", nil}, handle: a.register},
 		{Route: Route{"GET", "/v1/schemes", anyRole}, handle: a.schemes},
+		{Route: Route{"GET", "/v1/audit/checkpoint", nil}, handle: a.auditCheckpoint},
+		{Route: Route{"GET", "/v1/audit/key", nil}, handle: a.auditKey},
+		{Route: Route{"GET", "/v1/audit/proof/{index}", nil}, handle: a.auditProof},
+		{Route: Route{"GET", "/v1/audit/consistency", nil}, handle: a.auditConsistency},
 		{Route: Route{"GET", "/healthz", nil}, handle: a.health},
 		{Route: Route{"GET", "/metrics", metricsReaders}, handle: a.serveMetrics},
 	}

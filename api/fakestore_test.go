@@ -34,6 +34,7 @@ type fakeStore struct {
 	appeals      []*socred.Appeal
 	repairs      []*socred.Repair
 	pending      map[int64]bool
+	audit        fakeAudit
 
 	// Failures to inject, and what the last list read asked for.
 	pingErr   error
@@ -83,6 +84,9 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 			return err
 		}
 		s.changes = append(s.changes, c)
+	}
+	if err := s.appendAudit(w); err != nil {
+		return err
 	}
 	s.purges = append(s.purges, w.Purges...)
 	for _, a := range w.Appeals {

@@ -11,10 +11,14 @@
 package audit
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -87,13 +91,16 @@ func NewKey(name string) (signer, verifier string, err error) {
 	return note.GenerateKey(rand.Reader, name)
 }
 
-// Sign returns the checkpoint of t: the tree in tlog's text form, signed.
+// Sign returns the checkpoint of t in the C2SP tlog-checkpoint format —
+// the log's origin (the key's name), the size and the base64 root hash,
+// one a line — signed as a note with the key.
 func Sign(t Tree, skey string) ([]byte, error) {
 	s, err := note.NewSigner(skey)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint key: %w", err)
 	}
-	return note.Sign(&note.Note{Text: string(tlog.FormatTree(t))}, s)
+	text := fmt.Sprintf("%s\n%d\n%s\n", s.Name(), t.N, base64.StdEncoding.EncodeToString(t.Hash[:]))
+	return note.Sign(&note.Note{Text: text}, s)
 }
 
 // ErrBadCheckpoint is the error of a checkpoint that does not verify.
@@ -109,7 +116,37 @@ func Open(checkpoint []byte, vkey string) (Tree, error) {
 	if err != nil {
 		return Tree{}, fmt.Errorf("%w: %v", ErrBadCheckpoint, err)
 	}
-	return tlog.ParseTree([]byte(n.Text))
+	lines := strings.SplitN(n.Text, "\n", 4)
+	if len(lines) < 4 || lines[0] != v.Name() {
+		return Tree{}, fmt.Errorf("%w: not a checkpoint of the log %q", ErrBadCheckpoint, v.Name())
+	}
+	var t Tree
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	root, err2 := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || err2 != nil || size < 0 || len(root) != len(t.Hash) {
+		return Tree{}, fmt.Errorf("%w: malformed size or root", ErrBadCheckpoint)
+	}
+	t.N = size
+	copy(t.Hash[:], root)
+	return t, nil
+}
+
+// VerifierKey returns the verifier key of a signer key.
+func VerifierKey(skey string) (string, error) {
+	// A signer key is "PRIVATE+KEY+name+hash+base64(algorithm, seed)".
+	parts := strings.Split(skey, "+")
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", errors.New("audit: malformed signer key")
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return "", errors.New("audit: signer key is not an Ed25519 key")
+	}
+	if _, err := note.NewSigner(skey); err != nil {
+		return "", fmt.Errorf("audit: signer key: %w", err)
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	return note.NewEd25519VerifierKey(parts[2], pub)
 }
 
 // Verify recomputes every stored hash of a log from its leaves and

@@ -163,8 +163,96 @@ func TestCheckpoints(t *testing.T) {
 		t.Errorf("another key: got %v, want ErrBadCheckpoint", err)
 	}
 	bad := append([]byte(nil), cp...)
-	bad[len("go.sum database tree\n")] ^= 1 // a digit of the size
+	bad[len("socred.example\n")] ^= 1 // a digit of the size
 	if _, err := audit.Open(bad, vkey); err == nil {
 		t.Error("a changed checkpoint opened")
+	}
+}
+
+// Appending through an edge gives the hashes, and roots, that appending
+// with every stored hash at hand gives, in blocks of any size.
+func TestEdge(t *testing.T) {
+	full := newLog(t, 700)
+	edge, err := audit.NewEdge(0, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var hashes []audit.Hash
+	for n := 0; n < len(full.leaves); {
+		k := min(1+rng.IntN(40), len(full.leaves)-n)
+		added, next, err := edge.Append(full.leaves[n : n+k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, added...)
+		n += k
+		edge = next
+		want, err := audit.Root(int64(n), full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := edge.Root(); err != nil || got != want {
+			t.Fatalf("root at %d: got %v, %v, want %v", n, got, err, want)
+		}
+		// An edge read back from the stored hashes is the same.
+		again, err := audit.NewEdge(int64(n), full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := again.Root(); got != want {
+			t.Fatalf("edge read at %d: root %v, want %v", n, got, want)
+		}
+	}
+	if len(hashes) != len(full.hashes) {
+		t.Fatalf("%d hashes, want %d", len(hashes), len(full.hashes))
+	}
+	for i := range hashes {
+		if hashes[i] != full.hashes[i] {
+			t.Fatalf("hash %d differs", i)
+		}
+	}
+}
+
+// Leaves survive a block's encoding, and a damaged block is refused.
+func TestLeaves(t *testing.T) {
+	leaves := []audit.Leaf{
+		{Kind: audit.KindRecord, Ref: "17", Event: [32]byte{1, 2, 3}},
+		{Kind: audit.KindCheck, Ref: "", Event: [32]byte{4}},
+		{Kind: audit.KindPack, Ref: "ab12", Event: [32]byte{31: 9}},
+	}
+	block := audit.AppendLeaves(nil, leaves)
+	got, err := audit.ParseLeaves(block)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(leaves) {
+		t.Fatalf("got %v, %v, want %v", got, err, leaves)
+	}
+	if _, err := audit.ParseLeaves(block[:len(block)-1]); err == nil {
+		t.Error("a truncated block parsed")
+	}
+	if _, err := audit.ParseLeaves(append([]byte{0x01}, block...)); err == nil {
+		t.Error("a block with a short leaf parsed")
+	}
+	if leaves[0].Hash() == leaves[1].Hash() {
+		t.Error("two leaves hash alike")
+	}
+	a := new(audit.Canonical).String("ab").String("c").Bytes()
+	b := new(audit.Canonical).String("a").String("bc").Bytes()
+	if string(a) == string(b) {
+		t.Error("canonical encodings of different fields are equal")
+	}
+}
+
+// A signer key's verifier key is the one NewKey made with it.
+func TestVerifierKey(t *testing.T) {
+	skey, vkey, err := audit.NewKey("socred")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := audit.VerifierKey(skey)
+	if err != nil || got != vkey {
+		t.Fatalf("got %q, %v, want %q", got, err, vkey)
+	}
+	if _, err := audit.VerifierKey(vkey); err == nil {
+		t.Error("a verifier key was taken for a signer key")
 	}
 }

@@ -105,7 +105,7 @@ func (s *Service) FileAppeal(ctx context.Context, c *socred.Caller, in AppealInp
 	n := socred.Notice{Subject: a.Subject, At: now, Kind: NoticeAppealFiled, Record: a.Record, List: a.List,
 		Message: fmt.Sprintf("Your appeal %s was filed; a reviewer is to decide by %s.", a.ID, a.ReviewDue.Format("2006-01-02"))}
 	w := &socred.Write{Now: now, Appeals: []*socred.Appeal{a}, Notices: []socred.Notice{n}, Deliver: s.delivering()}
-	if err := s.store.Commit(ctx, w); err != nil {
+	if err := s.commitLogged(ctx, w); err != nil {
 		return nil, err
 	}
 	s.noticesWritten(w)

@@ -43,5 +43,6 @@ func (s *Service) Check(ctx context.Context, c *socred.Caller, in CheckInput) (s
 	if err := s.journal.add(ctx, entry, nil); err != nil {
 		return socred.Decision{}, err
 	}
+	d.LogIndex = entry.LogIndex
 	return d, nil
 }

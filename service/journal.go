@@ -19,10 +19,12 @@ type journal struct {
 	// every committed write.
 	deliver bool
 	written func(*socred.Write)
-	mu      sync.Mutex
-	next    *journalBatch
-	kick    chan struct{}
-	closed  bool
+	// audit adds a write's entries in the audit log.
+	audit  func(*socred.Write)
+	mu     sync.Mutex
+	next   *journalBatch
+	kick   chan struct{}
+	closed bool
 }
 
 type journalBatch struct {
@@ -38,6 +40,9 @@ func newJournal(store socred.Store, log *slog.Logger) *journal {
 // add logs a check or an access (either may be nil) and returns once it is
 // durable.
 func (j *journal) add(ctx context.Context, c *socred.CheckEntry, a *socred.Access) error {
+	if c != nil && c.LogIndex == nil {
+		c.LogIndex = new(int64) // the check's receipt, filled in by the store
+	}
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
@@ -50,6 +55,9 @@ func (j *journal) add(ctx context.Context, c *socred.CheckEntry, a *socred.Acces
 		}
 		if a != nil {
 			w.Accesses = []socred.Access{*a}
+		}
+		if j.audit != nil {
+			j.audit(w)
 		}
 		return j.store.Commit(ctx, w)
 	}
@@ -106,6 +114,9 @@ func (j *journal) flush(ctx context.Context) {
 	j.mu.Unlock()
 	if b == nil {
 		return
+	}
+	if j.audit != nil {
+		j.audit(&b.w)
 	}
 	b.err = j.store.Commit(ctx, &b.w)
 	if b.err != nil {

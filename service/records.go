@@ -21,6 +21,8 @@ type RecordResult struct {
 	ID      string          `json:"id"`
 	Status  string          `json:"status"` // accepted or duplicate
 	Derived []DerivedResult `json:"derived"`
+	// LogIndex is the record's receipt: its entry in the audit log.
+	LogIndex *int64 `json:"log_index,omitempty"`
 }
 
 // DerivedResult is a joint-liability record made from a submitted one.
@@ -28,6 +30,8 @@ type DerivedResult struct {
 	ID      string `json:"id"`
 	Subject string `json:"subject"`
 	Points  int64  `json:"points"`
+	// LogIndex is the derived record's entry in the audit log.
+	LogIndex *int64 `json:"log_index,omitempty"`
 }
 
 // SubmitRecords stores a batch of records atomically: if any record is
@@ -287,6 +291,7 @@ func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) 
 	f.write.Records = append(f.write.Records, plan.Derived...)
 	s.addPurges(f.write)
 	s.addNotices(f.write)
+	s.audit(f.write)
 	return f
 }
 
@@ -354,7 +359,7 @@ func (s *Service) land(f *flight, err error) (bool, []*ingest) {
 	}
 	for _, d := range f.plan.Derived {
 		if res := byID[d.DerivedFrom.Record]; res != nil {
-			res.Derived = append(res.Derived, DerivedResult{ID: d.ID, Subject: d.Subject, Points: d.Points})
+			res.Derived = append(res.Derived, DerivedResult{ID: d.ID, Subject: d.Subject, Points: d.Points, LogIndex: d.LogIndex})
 		}
 	}
 	for _, req := range f.reqs {
@@ -404,11 +409,14 @@ func (s *Service) resolve(req *ingest, existing map[[2]string]*socred.Record) er
 				return &socred.Error{Code: socred.ECONFLICT, Field: "records[" + strconv.Itoa(i) + "].key",
 					Message: "records[" + strconv.Itoa(i) + "].key: key " + strconv.Quote(r.Key) + " was already used for a different record (" + old.ID + ")"}
 			}
-			req.results[i] = RecordResult{Key: r.Key, ID: old.ID, Status: "duplicate", Derived: []DerivedResult{}}
+			req.results[i] = RecordResult{Key: r.Key, ID: old.ID, Status: "duplicate", Derived: []DerivedResult{}, LogIndex: old.LogIndex}
 			continue
 		}
 		req.fresh = append(req.fresh, r)
-		req.results[i] = RecordResult{Key: r.Key, Status: "accepted", Derived: []DerivedResult{}}
+		if r.LogIndex == nil {
+			r.LogIndex = new(int64) // the receipt, filled in by the store
+		}
+		req.results[i] = RecordResult{Key: r.Key, Status: "accepted", Derived: []DerivedResult{}, LogIndex: r.LogIndex}
 	}
 	for _, r := range req.fresh {
 		r.ID = strconv.FormatInt(s.ids.next(), 10)

@@ -93,7 +93,7 @@ func (s *Service) ApplyRepair(ctx context.Context, c *socred.Caller, in RepairIn
 	n := socred.Notice{Subject: r.Subject, At: now, Kind: NoticeRepairFiled, List: l.ID,
 		Message: fmt.Sprintf("Your application %s to leave the list %q by %s was filed; a reviewer will decide.", r.ID, l.ID, r.Route)}
 	w := &socred.Write{Now: now, Repairs: []*socred.Repair{r}, Notices: []socred.Notice{n}, Deliver: s.delivering()}
-	if err := s.store.Commit(ctx, w); err != nil {
+	if err := s.commitLogged(ctx, w); err != nil {
 		return nil, err
 	}
 	s.noticesWritten(w)

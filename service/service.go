@@ -38,6 +38,13 @@ type Service struct {
 	// FeedPoll is how often the service looks for changes that other
 	// servers sharing the store made, when the store cannot tell it.
 	FeedPoll time.Duration
+	// AuditSigner, when set, is the key that signs the audit log's
+	// checkpoints (a signed-note Ed25519 signer key); without it the key
+	// kept with the data signs, made at the first start.
+	AuditSigner string
+	// AuditOff leaves changes and checks out of the audit log; only for
+	// measuring what the log costs.
+	AuditOff bool
 
 	store  socred.Store
 	eng    *engine.Engine
@@ -52,6 +59,7 @@ type Service struct {
 	ids   idBlock
 
 	journal *journal
+	keys    socred.AuditKeys // the audit log's, from Open
 
 	ingestMu    sync.Mutex
 	ingestQueue []*ingest // batches waiting for the writer
@@ -128,8 +136,11 @@ func (s *Service) Open(ctx context.Context) error {
 	debug.SetGCPercent(gogc)
 	s.log.Info("world loaded", "subjects", s.world.Len(), "records", ld.records.Load(), "settled", settled, "took", time.Since(start).Round(time.Millisecond))
 	s.ids.store = s.store
+	if err := s.openAudit(ctx); err != nil {
+		return err
+	}
 	s.journal = newJournal(s.store, s.log)
-	s.journal.deliver, s.journal.written = s.delivering(), s.noticesWritten
+	s.journal.deliver, s.journal.written, s.journal.audit = s.delivering(), s.noticesWritten, s.audit
 	ctx, s.cancel = context.WithCancel(context.Background())
 	n, err := s.catchUp(ctx)
 	if err != nil {
@@ -263,6 +274,7 @@ func (s *Service) commitWith(ctx context.Context, now time.Time, c engine.Change
 // to the world. The caller holds s.wmu.
 func (s *Service) publish(ctx context.Context, plan *engine.Plan, w *socred.Write) error {
 	w.Seq = s.seq + 1
+	s.audit(w)
 	if err := s.store.Commit(ctx, w); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}

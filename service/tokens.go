@@ -86,7 +86,7 @@ func (s *Service) CreateToken(ctx context.Context, c *socred.Caller, in TokenInp
 	h := sha256.Sum256([]byte(tok))
 	t.Hash = h[:]
 	t.CreatedAt = s.now()
-	if err := s.store.Commit(ctx, &socred.Write{Now: t.CreatedAt, Tokens: []*socred.Token{t}}); err != nil {
+	if err := s.commitLogged(ctx, &socred.Write{Now: t.CreatedAt, Tokens: []*socred.Token{t}}); err != nil {
 		return NewToken{}, err
 	}
 	return NewToken{ID: t.ID, Token: tok}, nil

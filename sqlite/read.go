@@ -68,7 +68,7 @@ func (s *Store) Relations(ctx context.Context, subject string) ([]socred.Relatio
 }
 
 const recordSelect = `SELECT id, reporter, COALESCE(key, ''), subject, scheme, rule, points, occurred_at, counts_until,
-	evidence, derived_from, COALESCE(derived_subject, ''), COALESCE(derived_relation, ''), accepted_at, overturned_at, purged_at, suspended_at FROM records`
+	evidence, derived_from, COALESCE(derived_subject, ''), COALESCE(derived_relation, ''), accepted_at, overturned_at, purged_at, suspended_at, log_index FROM records`
 
 func scanRecord(stmt *sqlite3.Stmt) *socred.Record {
 	r := &socred.Record{
@@ -85,6 +85,7 @@ func scanRecord(stmt *sqlite3.Stmt) *socred.Record {
 		r.PurgedAt = &t
 	}
 	r.Suspended = !stmt.ColumnIsNull(16)
+	r.LogIndex = columnNullInt(stmt, 17)
 	return r
 }
 
@@ -254,17 +255,33 @@ func (s *Store) Checks(ctx context.Context, subject string, page socred.Page) ([
 		if err != nil {
 			return err
 		}
-		return byIDs(conn, `SELECT id, subject, at, by, token_id, action, purpose, allowed FROM checks`, newest(ids, page), func(stmt *sqlite3.Stmt) {
-			out = append(out, socred.CheckEntry{
-				ID: stmt.ColumnInt64(0), Subject: stmt.ColumnText(1), At: fromMicros(stmt.ColumnInt64(2)), By: stmt.ColumnText(3),
-				TokenID: stmt.ColumnText(4), Action: stmt.ColumnText(5), Purpose: stmt.ColumnText(6), Allowed: stmt.ColumnBool(7),
-			})
+		return byIDs(conn, checkSelect, newest(ids, page), func(stmt *sqlite3.Stmt) {
+			out = append(out, scanCheck(stmt))
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("checks: %w", err)
 	}
 	return out, nil
+}
+
+const checkSelect = `SELECT id, subject, at, by, token_id, action, purpose, allowed, log_index FROM checks`
+
+func scanCheck(stmt *sqlite3.Stmt) socred.CheckEntry {
+	return socred.CheckEntry{
+		ID: stmt.ColumnInt64(0), Subject: stmt.ColumnText(1), At: fromMicros(stmt.ColumnInt64(2)), By: stmt.ColumnText(3),
+		TokenID: stmt.ColumnText(4), Action: stmt.ColumnText(5), Purpose: stmt.ColumnText(6), Allowed: stmt.ColumnBool(7),
+		LogIndex: columnNullInt(stmt, 8),
+	}
+}
+
+// columnNullInt reads an integer column that may be NULL.
+func columnNullInt(stmt *sqlite3.Stmt, col int) *int64 {
+	if stmt.ColumnIsNull(col) {
+		return nil
+	}
+	n := stmt.ColumnInt64(col)
+	return &n
 }
 
 // Accesses returns the reads of a subject's file by others, newest first.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/socred/socred"
+	"github.com/socred/socred/audit"
 	sqlite3 "zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 )
@@ -43,6 +44,9 @@ type Store struct {
 	allowUnsafe bool
 	// closed is set by Close, under wmu.
 	closed bool
+	// edge is the audit log's right edge as last committed, under wmu
+	// (nil until the first append reads it).
+	edge *audit.Edge
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -307,6 +311,15 @@ func bindNullText(stmt *sqlite3.Stmt, param int, s string) {
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(n int64) time.Time { return time.UnixMicro(n).UTC() }
+
+// bindNullInt binds *n, or NULL when n is nil.
+func bindNullInt(stmt *sqlite3.Stmt, param int, n *int64) {
+	if n == nil {
+		stmt.BindNull(param)
+	} else {
+		stmt.BindInt64(param, *n)
+	}
+}
 
 // bindNullMicros binds t as microseconds, or NULL when t is nil.
 func bindNullMicros(stmt *sqlite3.Stmt, param int, t *time.Time) {

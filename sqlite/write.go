@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/socred/socred"
+	"github.com/socred/socred/audit"
 	sqlite3 "zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 )
@@ -20,7 +21,12 @@ func (s *Store) Commit(ctx context.Context, w *socred.Write) error {
 	defer s.wmu.Unlock()
 	firstCheck, firstAccess := s.checks.reserve(len(w.Checks)), s.accesses.reserve(len(w.Accesses))
 	firstNotice := s.notices.reserve(len(w.Notices))
-	err := s.writeLocked(ctx, func(conn *sqlite3.Conn) error {
+	var edge *audit.Edge
+	err := s.writeLocked(ctx, func(conn *sqlite3.Conn) (err error) {
+		// The log first: it gives records and checks their receipts.
+		if edge, err = s.appendAudit(conn, w, firstCheck); err != nil {
+			return err
+		}
 		if err := commit(conn, w, firstCheck, firstAccess); err != nil {
 			return err
 		}
@@ -31,6 +37,9 @@ func (s *Store) Commit(ctx context.Context, w *socred.Write) error {
 		s.accesses.release(firstAccess)
 		s.notices.release(firstNotice)
 		return err
+	}
+	if edge != nil {
+		s.edge = edge
 	}
 	if len(w.Notices) > 0 {
 		subjects, ids := make([]string, len(w.Notices)), make([]int64, len(w.Notices))
@@ -314,7 +323,7 @@ func insertRecords(conn *sqlite3.Conn, recs []*socred.Record) error {
 const (
 	recordsPerInsert = 64
 	// recordCols are the columns of one record row, in insert order.
-	recordCols = 14
+	recordCols = 15
 )
 
 var insertOneRecord, insertManyRecords = recordInsert(1), recordInsert(recordsPerInsert)
@@ -322,7 +331,7 @@ var insertOneRecord, insertManyRecords = recordInsert(1), recordInsert(recordsPe
 func recordInsert(rows int) string {
 	row := "(" + strings.Repeat("?, ", recordCols-1) + "?)"
 	return `INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until,
-		evidence, derived_from, derived_subject, derived_relation, accepted_at) VALUES ` +
+		evidence, derived_from, derived_subject, derived_relation, accepted_at, log_index) VALUES ` +
 		strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
 }
 
@@ -356,6 +365,7 @@ func bindRecord(stmt *sqlite3.Stmt, off int, r *socred.Record) error {
 		stmt.BindNull(off + 13)
 	}
 	stmt.BindInt64(off+14, micros(r.AcceptedAt))
+	bindNullInt(stmt, off+15, r.LogIndex)
 	return nil
 }
 
@@ -429,7 +439,7 @@ func insertChecks(conn *sqlite3.Conn, cs []socred.CheckEntry, first int64) error
 	if len(cs) == 0 {
 		return nil
 	}
-	stmt := conn.Prep(`INSERT INTO checks (id, subject, at, by, token_id, action, purpose, allowed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	stmt := conn.Prep(`INSERT INTO checks (id, subject, at, by, token_id, action, purpose, allowed, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	for i := range cs {
 		c := &cs[i]
 		stmt.BindInt64(1, first+int64(i))
@@ -440,6 +450,7 @@ func insertChecks(conn *sqlite3.Conn, cs []socred.CheckEntry, first int64) error
 		stmt.BindText(6, c.Action)
 		stmt.BindText(7, c.Purpose)
 		stmt.BindBool(8, c.Allowed)
+		bindNullInt(stmt, 9, c.LogIndex)
 		if err := exec(stmt); err != nil {
 			return fmt.Errorf("check: %w", err)
 		}

@@ -42,6 +42,9 @@ func Run(t *testing.T, open Opener) {
 		{"Purges", testPurges},
 		{"Appeals", testAppeals},
 		{"Repairs", testRepairs},
+		{"AuditKeys", testAuditKeys},
+		{"Audit", testAudit},
+		{"Checkpoints", testCheckpoints},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -38,6 +38,7 @@ var commands = []command{
 	{"demo", "seed a synthetic population and serve it", runDemo},
 	{"lint", "validate a scheme pack directory", runLint},
 	{"bench", "measure ingest, checks and start-up against baselines", runBench},
+	{"audit", "verify the tamper-evident audit log (audit verify)", runAudit},
 	{"version", "print the version", runVersion},
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/socred/socred"
@@ -31,6 +32,10 @@ type serverConfig struct {
 	webhook   string
 	smtp      string
 	smtpFrom  string
+	auditKey  string
+	// noAudit turns the audit log off: for measuring what it costs
+	// (socred bench), never offered as a flag.
+	noAudit bool
 	// now, when set, replaces the service's clock (the demo's simulated
 	// year).
 	now func() time.Time
@@ -45,6 +50,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet, defaultDB string) {
 	fs.StringVar(&c.webhook, "webhook", "", "deliver every notice to subjects as a JSON POST to this URL (at least once, with an Idempotency-Key header)")
 	fs.StringVar(&c.smtp, "smtp", "", "SMTP server (host:port) to e-mail every notice to subjects who gave an address")
 	fs.StringVar(&c.smtpFrom, "smtp-from", "notices@socred.invalid", "sender address of notice e-mails")
+	fs.StringVar(&c.auditKey, "audit-key", "", "file holding the signed-note Ed25519 signer key of the audit log's checkpoints (default: the key made at the first start, kept in the database)")
 }
 
 func (c *serverConfig) logger(w io.Writer) (*slog.Logger, error) {
@@ -110,6 +116,15 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 		return nil, err
 	}
 	svc.AdminToken = adminToken
+	svc.AuditOff = c.noAudit
+	if c.auditKey != "" {
+		k, err := os.ReadFile(c.auditKey)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("--audit-key: %w", err)
+		}
+		svc.AuditSigner = strings.TrimSpace(string(k))
+	}
 	svc.Logger = log.With("component", "service")
 	if c.now != nil {
 		svc.Now = c.now

@@ -1,0 +1,133 @@
+package audit
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Kind says what a leaf logs.
+type Kind uint8
+
+// The kinds of events the log holds.
+const (
+	KindRecord      Kind = 1 + iota // a record accepted; Ref is its id
+	KindDerived                     // a record derived by joint liability; Ref is its id
+	KindCheck                       // a check answered; Ref is the check's id
+	KindListing                     // a listing began, ended, changed term or was published; Ref is the list
+	KindDesignation                 // a designation made, extended or ended; Ref is its id
+	KindAppeal                      // an appeal filed or decided; Ref is its id
+	KindRepair                      // a repair application filed or decided; Ref is its id
+	KindOverturn                    // a record overturned; Ref is its id
+	KindSuspend                     // a record suspended (overdue review); Ref is its id
+	KindReinstate                   // a suspended record reinstated; Ref is its id
+	KindToken                       // a token created; Ref is its id
+	KindPack                        // a scheme pack loaded; Ref is the SHA-256 of its files
+	KindSubject                     // a subject registered or changed; Ref is empty
+	KindRelation                    // a relation made or removed; Ref is the relation's type
+	kindEnd
+)
+
+var kindNames = [kindEnd]string{"", "record", "derived", "check", "listing", "designation", "appeal",
+	"repair", "overturn", "suspend", "reinstate", "token", "pack", "subject", "relation"}
+
+func (k Kind) String() string {
+	if k > 0 && k < kindEnd {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind-%d", uint8(k))
+}
+
+// Leaf is one entry of the log: what it logs, by kind and a reference
+// that is never personal data (an id, a list, a hash), and the salted hash
+// of the event itself.
+type Leaf struct {
+	Kind  Kind
+	Ref   string
+	Event [32]byte
+}
+
+// Data is the leaf as the tree hashes it: the kind, the event's hash and
+// the reference, so that none of them can change without the tree
+// changing.
+func (l *Leaf) Data() []byte {
+	b := make([]byte, 0, 1+32+len(l.Ref))
+	b = append(b, byte(l.Kind))
+	b = append(b, l.Event[:]...)
+	return append(b, l.Ref...)
+}
+
+// Hash is the leaf's RFC 6962 hash.
+func (l *Leaf) Hash() Hash { return tlog.RecordHash(l.Data()) }
+
+// ParseLeaf reads what Data wrote.
+func ParseLeaf(b []byte) (Leaf, error) {
+	var l Leaf
+	if len(b) < 33 || b[0] == 0 || Kind(b[0]) >= kindEnd {
+		return l, errors.New("audit: malformed leaf")
+	}
+	l.Kind = Kind(b[0])
+	copy(l.Event[:], b[1:33])
+	l.Ref = string(b[33:])
+	return l, nil
+}
+
+// AppendLeaves appends leaves to a block as stores keep them: each leaf's
+// data after its length.
+func AppendLeaves(dst []byte, leaves []Leaf) []byte {
+	for i := range leaves {
+		d := leaves[i].Data()
+		dst = binary.AppendUvarint(dst, uint64(len(d)))
+		dst = append(dst, d...)
+	}
+	return dst
+}
+
+// ParseLeaves reads a block that AppendLeaves wrote.
+func ParseLeaves(b []byte) ([]Leaf, error) {
+	var out []Leaf
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, fmt.Errorf("audit: leaf %d: malformed length", len(out))
+		}
+		l, err := ParseLeaf(b[k : k+int(n)])
+		if err != nil {
+			return nil, fmt.Errorf("audit: leaf %d: %w", len(out), err)
+		}
+		out = append(out, l)
+		b = b[k+int(n):]
+	}
+	return out, nil
+}
+
+// Canonical builds an event's canonical encoding, in which events are
+// hashed: its fields in a fixed order, strings after their length,
+// integers as varints, so that no two events encode alike.
+type Canonical struct{ b []byte }
+
+// String appends a string field.
+func (c *Canonical) String(s string) *Canonical {
+	c.b = binary.AppendUvarint(c.b, uint64(len(s)))
+	c.b = append(c.b, s...)
+	return c
+}
+
+// Int appends an integer field.
+func (c *Canonical) Int(v int64) *Canonical {
+	c.b = binary.AppendVarint(c.b, v)
+	return c
+}
+
+// Bool appends a boolean field.
+func (c *Canonical) Bool(v bool) *Canonical {
+	if v {
+		return c.Int(1)
+	}
+	return c.Int(0)
+}
+
+// Bytes returns the encoding.
+func (c *Canonical) Bytes() []byte { return c.b }

@@ -1,0 +1,97 @@
+package socred
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"time"
+
+	"github.com/socred/socred/audit"
+)
+
+// AuditEntry is an event for the audit log, carried by the write that
+// makes the change it logs, so that the change and its leaf are stored
+// together or not at all.
+type AuditEntry struct {
+	Kind audit.Kind
+	// Ref names what the entry logs (see audit.Kind), never personal data.
+	// A check's is left empty: the store names it by the check's id, the
+	// k-th check entry of a write being the write's k-th check.
+	Ref string
+	// Event is the event's hash, salted for its subject (AuditKeys.Event).
+	Event [32]byte
+	// Receipt, when set, receives the entry's index in the log.
+	Receipt *int64
+}
+
+// AuditBlock is the leaves one write appended to the audit log, as a
+// store keeps them: their data (audit.AppendLeaves) and the tree's hashes
+// they added, 32 bytes each, in order of stored index from
+// tlog.StoredHashCount(First).
+type AuditBlock struct {
+	First  int64
+	Leaves []byte
+	Hashes []byte
+}
+
+// AuditKeys are the audit log's secrets, made at the first start and kept
+// with the data: the checkpoints' signing key (empty when the server is
+// given its own) and its verifier, and the key of the subjects' salts.
+type AuditKeys struct {
+	Signer   string
+	Verifier string
+	Salt     []byte
+}
+
+// Checkpoint is a signed statement of the log's size and root (the C2SP
+// tlog-checkpoint format, signed as a note).
+type Checkpoint struct {
+	Size int64
+	At   time.Time
+	Note []byte
+}
+
+// SubjectSalt is the salt of a subject's events: secret to the server, and
+// different for every subject, so leaves reveal nothing of subjects and
+// cannot be linked across subjects.
+func (k *AuditKeys) SubjectSalt(subject string) []byte {
+	m := hmac.New(sha256.New, k.Salt)
+	m.Write([]byte(subject))
+	return m.Sum(nil)
+}
+
+// RecordEvent is the salted hash of a record as it was accepted. Its
+// evidence is part of it; once purged, a record can no longer be hashed
+// again, and its leaf stands for it.
+func (k *AuditKeys) RecordEvent(r *Record) [32]byte {
+	return audit.EventHash(k.SubjectSalt(r.Subject), recordCanonical(r))
+}
+
+func recordCanonical(r *Record) []byte {
+	c := new(audit.Canonical).String("record").String(r.ID).String(r.Reporter).String(r.Key).
+		String(r.Subject).String(r.Scheme).String(r.Rule).Int(r.Points).
+		Int(r.OccurredAt.UnixMicro()).Int(r.CountsUntil.UnixMicro()).Int(r.AcceptedAt.UnixMicro()).
+		String(r.Evidence)
+	if d := r.DerivedFrom; d != nil {
+		c.String(d.Record).String(d.Subject).String(d.Relation)
+	}
+	return c.Bytes()
+}
+
+// CheckEvent is the salted hash of a logged check.
+func (k *AuditKeys) CheckEvent(c *CheckEntry) [32]byte {
+	b := new(audit.Canonical).String("check").String(c.Subject).Int(c.At.UnixMicro()).String(c.By).
+		String(c.TokenID).String(c.Action).String(c.Purpose).Bool(c.Allowed).Bytes()
+	return audit.EventHash(k.SubjectSalt(c.Subject), b)
+}
+
+// ObjectEvent is the salted hash of any other event: its kind and its
+// JSON form, salted for the subject it concerns ("" for none).
+func (k *AuditKeys) ObjectEvent(kind audit.Kind, subject string, v any) [32]byte {
+	j, err := json.Marshal(v)
+	if err != nil {
+		// Every value logged is a plain struct of the domain.
+		panic("socred: audit event: " + err.Error())
+	}
+	return audit.EventHash(k.SubjectSalt(subject), new(audit.Canonical).String(kind.String()).String(string(j)).Bytes())
+}

@@ -1,0 +1,258 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	sqlite3 "zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	domain "github.com/socred/socred"
+	"github.com/socred/socred/audit"
+	"github.com/socred/socred/service"
+	"github.com/socred/socred/sqlite"
+)
+
+// auditStory fills a server's log: subjects, a relation, records with
+// joint liability, checks, a designation and its removal, with a
+// checkpoint saved in the middle. It returns the saved checkpoint's file.
+func auditStory(t *testing.T, s *server) string {
+	t.Helper()
+	now := time.Now().UTC()
+	city := s.token(map[string]any{"role": "authority", "authority": "rongcheng-credit-office", "name": "clerk"})
+	court := s.token(map[string]any{"role": "authority", "authority": "spc", "name": "court clerk"})
+	railway := s.token(map[string]any{"role": "provider", "name": "12306"})
+	for i := range 12 {
+		id := fmt.Sprintf("p%d", i)
+		s.must(201, "PUT", "/v1/subjects/"+id, city, map[string]any{"kind": "person", "name": "Person " + id, "region": "rongcheng"})
+	}
+	s.must(201, "PUT", "/v1/relations", city, map[string]any{"from": "p1", "type": "guarantor-of", "to": "p0"})
+	var recs []map[string]any
+	for i := range 30 {
+		recs = append(recs, rec(fmt.Sprintf("k%d", i), fmt.Sprintf("p%d", i%12), "rongcheng", []string{"loan-default", "blood-donation", "littering"}[i%3], now.Add(-time.Duration(i+1)*time.Hour)))
+	}
+	s.must(200, "POST", "/v1/records", city, batch(recs[:15]...))
+	cp := filepath.Join(t.TempDir(), "checkpoint")
+	if err := os.WriteFile(cp, s.must(200, "GET", "/v1/audit/checkpoint", "", nil).body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A record that stopped counting long ago: its evidence is purged
+	// retain_for later.
+	recs = append(recs, rec("old", "p3", "rongcheng", "littering", now.AddDate(-5, 0, 0)))
+	s.must(200, "POST", "/v1/records", city, batch(recs[15:]...))
+	for i := range 10 {
+		s.must(200, "POST", "/v1/checks", railway, map[string]any{"subject": fmt.Sprintf("p%d", i), "action": "ride-high-speed-train"})
+	}
+	s.must(201, "POST", "/v1/lists/judgment-defaulters/entries", court, map[string]any{"subject": "p5", "reason": "unpaid judgment", "case": "(2026) 1"})
+	s.must(200, "DELETE", "/v1/lists/judgment-defaulters/entries/p5", court, map[string]any{"reason": "paid"})
+	s.must(200, "GET", "/v1/audit/checkpoint", "", nil)
+	return cp
+}
+
+// TestAuditVerify: a server's log verifies from the database and, against
+// a checkpoint saved earlier, over HTTP; a purge keeps it verifiable; and
+// 1,000 random single-byte flips, deletions, reorderings and truncations
+// of the stored entries, hashes, records and checks are each detected.
+func TestAuditVerify(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "socred.db")
+	s := startServer(t, db)
+	cp := auditStory(t, s)
+
+	out, errOut, code := socred(t, "audit", "verify", "--url", s.url, "--checkpoint", cp)
+	if code != 0 || !strings.Contains(out, "audit log only grew") {
+		t.Fatalf("verify --url: exit %d\n%s%s", code, out, errOut)
+	}
+	// A checkpoint of another log (another key) is refused.
+	skey, vkey, _ := audit.NewKey(service.AuditName)
+	forged, _ := audit.Sign(audit.Tree{N: 3}, skey)
+	forgedFile := filepath.Join(t.TempDir(), "forged")
+	os.WriteFile(forgedFile, forged, 0o600)
+	if out, errOut, code := socred(t, "audit", "verify", "--url", s.url, "--checkpoint", forgedFile); code != 1 {
+		t.Errorf("forged checkpoint: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := socred(t, "audit", "verify", "--url", s.url, "--checkpoint", forgedFile, "--key", vkey); code != 1 || !strings.Contains(errOut, "server's checkpoint") {
+		t.Errorf("the server's checkpoint with another key: exit %d\n%s%s", code, out, errOut)
+	}
+	s.stop()
+
+	out, errOut, code = socred(t, "audit", "verify", "--db", db)
+	if code != 0 || !strings.Contains(out, "audit log verified") {
+		t.Fatalf("verify --db: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Log(strings.TrimSpace(out))
+
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	raw, err := sqlite3.OpenConn(db, sqlite3.OpenReadWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetBusyTimeout(10 * time.Second)
+	if err := sqlitex.ExecuteTransient(raw, "PRAGMA synchronous = OFF", nil); err != nil {
+		t.Fatal(err)
+	}
+	tamperLoop(t, 1000, &sqliteTamperer{conn: raw}, func() error { _, err := service.VerifyLog(ctx, st); return err })
+
+	// Purging the records' evidence keeps the log verifiable: the server
+	// purged the old record's; purge every other one's too.
+	if _, err := st.PurgeDue(ctx, time.Now().AddDate(50, 0, 0), 1000); err != nil {
+		t.Fatalf("purge: %v", err)
+	}
+	rep, err := service.VerifyLog(ctx, st)
+	if err != nil || rep.Purged == 0 {
+		t.Fatalf("after purging: %+v, %v", rep, err)
+	}
+	t.Logf("after purging: %+v", rep)
+}
+
+// tamperer changes a store's audit data in one way and undoes it.
+type tamperer interface {
+	blocks(t *testing.T) []domain.AuditBlock
+	setBlock(t *testing.T, first int64, leaves, hashes []byte)
+	deleteBlock(t *testing.T, first int64)
+	insertBlock(t *testing.T, b domain.AuditBlock)
+	// exec runs a statement that changes a record or check, and the one
+	// that undoes it.
+	exec(t *testing.T, sql string)
+}
+
+func tamperLoop(t *testing.T, n int, tm tamperer, verify func() error) {
+	t.Helper()
+	if err := verify(); err != nil {
+		t.Fatalf("before tampering: %v", err)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	blocks := tm.blocks(t)
+	if len(blocks) < 4 {
+		t.Fatalf("%d blocks, want several", len(blocks))
+	}
+	flip := func(b []byte) []byte {
+		c := append([]byte(nil), b...)
+		c[rng.IntN(len(c))] ^= byte(1 + rng.IntN(255))
+		return c
+	}
+	detected := map[string]int{}
+	for k := range n {
+		b := blocks[rng.IntN(len(blocks))]
+		var what string
+		var undo func()
+		switch k % 8 {
+		case 0:
+			what = "a byte of the leaves flipped"
+			tm.setBlock(t, b.First, flip(b.Leaves), b.Hashes)
+			undo = func() { tm.setBlock(t, b.First, b.Leaves, b.Hashes) }
+		case 1:
+			what = "a byte of the tree hashes flipped"
+			tm.setBlock(t, b.First, b.Leaves, flip(b.Hashes))
+			undo = func() { tm.setBlock(t, b.First, b.Leaves, b.Hashes) }
+		case 2:
+			what = "a block deleted"
+			tm.deleteBlock(t, b.First)
+			undo = func() { tm.insertBlock(t, b) }
+		case 3:
+			what = "two blocks swapped"
+			i := rng.IntN(len(blocks) - 1)
+			x, y := blocks[i], blocks[i+1+rng.IntN(len(blocks)-i-1)]
+			tm.setBlock(t, x.First, y.Leaves, y.Hashes)
+			tm.setBlock(t, y.First, x.Leaves, x.Hashes)
+			undo = func() { tm.setBlock(t, x.First, x.Leaves, x.Hashes); tm.setBlock(t, y.First, y.Leaves, y.Hashes) }
+		case 4:
+			what = "the log truncated"
+			i := rng.IntN(len(blocks))
+			for _, d := range blocks[i:] {
+				tm.deleteBlock(t, d.First)
+			}
+			undo = func() {
+				for _, d := range blocks[i:] {
+					tm.insertBlock(t, d)
+				}
+			}
+		case 5:
+			what = "a block's bytes truncated"
+			cut := 1 + rng.IntN(len(b.Leaves)-1)
+			if rng.IntN(2) == 0 {
+				tm.setBlock(t, b.First, b.Leaves[:cut], b.Hashes)
+			} else {
+				tm.setBlock(t, b.First, b.Leaves, b.Hashes[:rng.IntN(len(b.Hashes))])
+			}
+			undo = func() { tm.setBlock(t, b.First, b.Leaves, b.Hashes) }
+		case 6:
+			what = "a record's points changed"
+			tm.exec(t, "UPDATE records SET points = points + 1 WHERE log_index = (SELECT MIN(log_index) FROM records)")
+			undo = func() {
+				tm.exec(t, "UPDATE records SET points = points - 1 WHERE log_index = (SELECT MIN(log_index) FROM records)")
+			}
+		case 7:
+			what = "a check's answer changed"
+			tm.exec(t, "UPDATE checks SET allowed = NOT allowed WHERE log_index = (SELECT MAX(log_index) FROM checks)")
+			undo = func() {
+				tm.exec(t, "UPDATE checks SET allowed = NOT allowed WHERE log_index = (SELECT MAX(log_index) FROM checks)")
+			}
+		}
+		err := verify()
+		undo()
+		if err == nil {
+			t.Fatalf("tampering %d (%s, block at %d) not detected", k, what, b.First)
+		}
+		detected[what]++
+	}
+	if err := verify(); err != nil {
+		t.Fatalf("after undoing every change: %v", err)
+	}
+	t.Logf("detected: %v", detected)
+}
+
+type sqliteTamperer struct{ conn *sqlite3.Conn }
+
+func (s *sqliteTamperer) blocks(t *testing.T) []domain.AuditBlock {
+	var out []domain.AuditBlock
+	err := sqlitex.Execute(s.conn, "SELECT first, leaves, hashes FROM audit_log ORDER BY first", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite3.Stmt) error {
+			b := domain.AuditBlock{First: stmt.ColumnInt64(0), Leaves: make([]byte, stmt.ColumnLen(1)), Hashes: make([]byte, stmt.ColumnLen(2))}
+			stmt.ColumnBytes(1, b.Leaves)
+			stmt.ColumnBytes(2, b.Hashes)
+			out = append(out, b)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (s *sqliteTamperer) setBlock(t *testing.T, first int64, leaves, hashes []byte) {
+	if err := sqlitex.Execute(s.conn, "UPDATE audit_log SET leaves = ?, hashes = ? WHERE first = ?", &sqlitex.ExecOptions{Args: []any{leaves, hashes, first}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *sqliteTamperer) deleteBlock(t *testing.T, first int64) {
+	if err := sqlitex.Execute(s.conn, "DELETE FROM audit_log WHERE first = ?", &sqlitex.ExecOptions{Args: []any{first}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *sqliteTamperer) insertBlock(t *testing.T, b domain.AuditBlock) {
+	if err := sqlitex.Execute(s.conn, "INSERT INTO audit_log (first, leaves, hashes) VALUES (?, ?, ?)", &sqlitex.ExecOptions{Args: []any{b.First, b.Leaves, b.Hashes}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *sqliteTamperer) exec(t *testing.T, sql string) {
+	if err := sqlitex.ExecuteTransient(s.conn, sql, nil); err != nil {
+		t.Fatal(err)
+	}
+}

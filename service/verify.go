@@ -1,0 +1,214 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/audit"
+)
+
+// VerifyReport says what VerifyLog checked.
+type VerifyReport struct {
+	Entries     int64 // leaves in the log
+	Blocks      int   // blocks they were appended in
+	Checkpoints int   // signed checkpoints checked against the recomputed tree
+	Records     int   // records hashed again and found in their leaves
+	Checks      int   // checks hashed again and found in their leaves
+	Purged      int   // purged records, whose leaves stand for them
+}
+
+// VerifyLog recomputes the audit log kept in st from its stored leaves and
+// compares it with everything stored about it: the tree's hashes, the
+// log's size, every kept checkpoint (its signature and root), and every
+// record and check that has a receipt, hashed again from its row (a purged
+// record's evidence is gone, so its leaf is checked by reference only).
+// Every leaf of a record or check must be claimed by one. The first
+// difference is the error.
+func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
+	var rep VerifyReport
+	keys, err := st.AuditKeys(ctx, socred.AuditKeys{})
+	if err != nil {
+		return rep, err
+	}
+	// The checkpoints, each opened with the log's key.
+	var trees []audit.Tree
+	for off := 0; ; {
+		cps, err := st.Checkpoints(ctx, socred.Page{Limit: 1000, Offset: off})
+		if err != nil {
+			return rep, err
+		}
+		for _, c := range cps {
+			t, err := audit.Open(c.Note, keys.Verifier)
+			if err != nil {
+				return rep, fmt.Errorf("checkpoint of size %d: %w", c.Size, err)
+			}
+			if t.N != c.Size {
+				return rep, fmt.Errorf("checkpoint kept as size %d says size %d", c.Size, t.N)
+			}
+			trees = append(trees, t)
+		}
+		if len(cps) < 1000 {
+			break
+		}
+		off += len(cps)
+	}
+	slices.SortFunc(trees, func(a, b audit.Tree) int { return int(a.N - b.N) })
+	size, err := st.AuditSize(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if len(trees) > 0 && trees[len(trees)-1].N > size {
+		return rep, fmt.Errorf("a checkpoint of %d entries, but the log holds %d: entries are missing", trees[len(trees)-1].N, size)
+	}
+
+	// The tree, recomputed block by block.
+	edge, err := audit.NewEdge(0, nil)
+	if err != nil {
+		return rep, err
+	}
+	var leaves []audit.Leaf
+	checkRoot := func() error {
+		for len(trees) > 0 && trees[0].N == edge.Size() {
+			root, err := edge.Root()
+			if err != nil {
+				return err
+			}
+			if root != trees[0] {
+				return fmt.Errorf("the checkpoint of %d entries has root %v; the stored entries make %v", trees[0].N, trees[0].Hash, root.Hash)
+			}
+			rep.Checkpoints++
+			trees = trees[1:]
+		}
+		return nil
+	}
+	if err := checkRoot(); err != nil {
+		return rep, err
+	}
+	for {
+		blocks, err := st.AuditBlocks(ctx, int64(len(leaves)), 1000)
+		if err != nil {
+			return rep, err
+		}
+		if len(leaves) > 0 && len(blocks) > 0 && blocks[0].First < int64(len(leaves)) {
+			blocks = blocks[1:] // the last block read, again
+		}
+		if len(blocks) == 0 {
+			break
+		}
+		for _, b := range blocks {
+			if b.First != int64(len(leaves)) {
+				return rep, fmt.Errorf("block at entry %d follows entry %d: entries are missing or reordered", b.First, len(leaves)-1)
+			}
+			ls, err := audit.ParseLeaves(b.Leaves)
+			if err != nil {
+				return rep, fmt.Errorf("block at entry %d: %w", b.First, err)
+			}
+			if len(ls) == 0 {
+				return rep, fmt.Errorf("block at entry %d holds no entries", b.First)
+			}
+			hashes := make([]audit.Hash, len(ls))
+			for i := range ls {
+				hashes[i] = ls[i].Hash()
+			}
+			// Appended in parts that end at checkpoints, to check their roots.
+			var added []byte
+			for rest := hashes; len(rest) > 0; {
+				k := len(rest)
+				if len(trees) > 0 && trees[0].N-edge.Size() < int64(k) {
+					k = int(trees[0].N - edge.Size())
+				}
+				hs, next, err := edge.Append(rest[:k])
+				if err != nil {
+					return rep, err
+				}
+				for _, h := range hs {
+					added = append(added, h[:]...)
+				}
+				edge, rest = next, rest[k:]
+				if err := checkRoot(); err != nil {
+					return rep, err
+				}
+			}
+			if !bytes.Equal(added, b.Hashes) {
+				return rep, fmt.Errorf("block at entry %d: %s", b.First, hashDiff(added, b.Hashes))
+			}
+			leaves = append(leaves, ls...)
+			rep.Blocks++
+		}
+	}
+	rep.Entries = int64(len(leaves))
+	if rep.Entries != size {
+		return rep, fmt.Errorf("the log says it holds %d entries; its blocks hold %d", size, rep.Entries)
+	}
+	if len(trees) > 0 {
+		return rep, fmt.Errorf("a checkpoint of %d entries, but the log holds %d", trees[0].N, rep.Entries)
+	}
+
+	// The records and checks, hashed again.
+	claimed := make([]bool, len(leaves))
+	claim := func(idx *int64, kinds []audit.Kind, ref string, event func() [32]byte, what string) error {
+		i := *idx
+		if i < 0 || i >= int64(len(leaves)) {
+			return fmt.Errorf("%s has receipt %d, beyond the log's %d entries", what, i, len(leaves))
+		}
+		l := &leaves[i]
+		if !slices.Contains(kinds, l.Kind) || l.Ref != ref {
+			return fmt.Errorf("%s has receipt %d, but entry %d logs %s %q", what, i, i, l.Kind, l.Ref)
+		}
+		if claimed[i] {
+			return fmt.Errorf("entry %d is claimed twice (%s)", i, what)
+		}
+		claimed[i] = true
+		if event != nil && event() != l.Event {
+			return fmt.Errorf("%s differs from the event entry %d logged", what, i)
+		}
+		return nil
+	}
+	err = st.AuditSources(ctx, func(r *socred.Record, c *socred.CheckEntry) error {
+		switch {
+		case r != nil:
+			var event func() [32]byte
+			if r.PurgedAt == nil {
+				event = func() [32]byte { return keys.RecordEvent(r) }
+				rep.Records++
+			} else {
+				rep.Purged++
+			}
+			return claim(r.LogIndex, []audit.Kind{audit.KindRecord, audit.KindDerived}, r.ID, event, "record "+r.ID)
+		case c != nil:
+			rep.Checks++
+			id := strconv.FormatInt(c.ID, 10)
+			return claim(c.LogIndex, []audit.Kind{audit.KindCheck}, id, func() [32]byte { return keys.CheckEvent(c) }, "check "+id)
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	for i := range leaves {
+		switch leaves[i].Kind {
+		case audit.KindRecord, audit.KindDerived, audit.KindCheck:
+			if !claimed[i] {
+				return rep, fmt.Errorf("entry %d logs %s %q, which the store does not hold", i, leaves[i].Kind, leaves[i].Ref)
+			}
+		}
+	}
+	return rep, nil
+}
+
+// hashDiff says where two blocks of hashes differ.
+func hashDiff(want, got []byte) string {
+	if len(want) != len(got) {
+		return fmt.Sprintf("%d tree hashes stored, its entries make %d", len(got)/32, len(want)/32)
+	}
+	for i := 0; i < len(want); i += 32 {
+		if !bytes.Equal(want[i:i+32], got[i:i+32]) {
+			return fmt.Sprintf("stored tree hash %d of the block differs from the one its entries make", i/32)
+		}
+	}
+	return "differs"
+}
