@@ -157,8 +157,9 @@ type Write struct {
 	Due         *time.Time
 	DueSubjects []string
 	// Audit are the write's entries in the audit log, appended in order
-	// in the same transaction; the store fills in their receipts, and the
-	// records' and checks' LogIndex from them.
+	// in the same transaction; the store fills in their receipts before it
+	// stores the records and checks, so a receipt that points at a
+	// record's or check's LogIndex is stored with it.
 	Audit []AuditEntry
 	// Seq, when positive, makes the write change Seq of the change feed:
 	// Commit fails with ErrStale unless the last change stored is Seq-1.

@@ -43,9 +43,6 @@ func EventHash(salt, event []byte) [sha256.Size]byte {
 	return out
 }
 
-// LeafHash is the RFC 6962 leaf hash of an event hash.
-func LeafHash(event [sha256.Size]byte) Hash { return tlog.RecordHash(event[:]) }
-
 // Append returns the hashes to store when the leaf with hash leaf becomes
 // record n of a log of n records, in order of their stored indexes from
 // tlog.StoredHashCount(n). r reads the hashes stored before.
@@ -134,7 +131,7 @@ func Open(checkpoint []byte, vkey string) (Tree, error) {
 // VerifierKey returns the verifier key of a signer key.
 func VerifierKey(skey string) (string, error) {
 	// A signer key is "PRIVATE+KEY+name+hash+base64(algorithm, seed)".
-	parts := strings.Split(skey, "+")
+	parts := strings.SplitN(skey, "+", 5) // the base64 may hold "+"
 	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
 		return "", errors.New("audit: malformed signer key")
 	}

@@ -31,7 +31,8 @@ func (l *memLog) ReadHashes(idx []int64) ([]audit.Hash, error) {
 
 func (l *memLog) add(t *testing.T, event string) {
 	t.Helper()
-	leaf := audit.LeafHash(audit.EventHash([]byte("salt of "+event[:1]), []byte(event)))
+	lf := audit.Leaf{Kind: audit.KindRecord, Ref: event, Event: audit.EventHash([]byte("salt of "+event[:1]), []byte(event))}
+	leaf := lf.Hash()
 	n := int64(len(l.leaves))
 	if got := tlog.StoredHashCount(n); got != int64(len(l.hashes)) {
 		t.Fatalf("before record %d: %d hashes stored, want %d", n, len(l.hashes), got)

@@ -7,16 +7,24 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/socred/socred"
+	"github.com/socred/socred/audit"
 )
 
 // Store is the PostgreSQL implementation of socred.Store.
 type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+
+	mu sync.Mutex
+	// edge is the audit log's right edge as this store last committed it,
+	// under mu (nil until its first append). Other servers may have
+	// appended since: an append uses it only at the size it locks.
+	edge *audit.Edge
 }
 
 // Option configures Open.

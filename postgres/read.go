@@ -62,8 +62,8 @@ func (s *Store) Relations(ctx context.Context, subject string) ([]socred.Relatio
 }
 
 const recordSelect = `SELECT r.id, r.reporter, COALESCE(r.key, ''), r.subject, r.scheme, r.rule, r.points, r.occurred_at, r.counts_until,
-	r.evidence, r.derived_from, COALESCE(r.derived_subject, ''), COALESCE(r.derived_relation, ''), r.accepted_at, r.overturned_at IS NOT NULL, r.purged_at, r.suspended_at IS NOT NULL
-	FROM records r`
+	r.evidence, r.derived_from, COALESCE(r.derived_subject, ''), COALESCE(r.derived_relation, ''), r.accepted_at, r.overturned_at IS NOT NULL, r.purged_at, r.suspended_at IS NOT NULL,
+	r.log_index FROM records r`
 
 func scanRecord(row pgx.CollectableRow) (*socred.Record, error) {
 	var (
@@ -73,7 +73,7 @@ func scanRecord(row pgx.CollectableRow) (*socred.Record, error) {
 		derivedSubject, derivedRelation string
 	)
 	err := row.Scan(&id, &r.Reporter, &r.Key, &r.Subject, &r.Scheme, &r.Rule, &r.Points, &occurred, &until,
-		&r.Evidence, &derivedFrom, &derivedSubject, &derivedRelation, &accepted, &r.Overturned, &purged, &r.Suspended)
+		&r.Evidence, &derivedFrom, &derivedSubject, &derivedRelation, &accepted, &r.Overturned, &purged, &r.Suspended, &r.LogIndex)
 	if err != nil {
 		return nil, err
 	}
@@ -188,21 +188,24 @@ func (s *Store) ListEntries(ctx context.Context, list string, page socred.Page) 
 // Checks returns a subject's checks, newest first.
 func (s *Store) Checks(ctx context.Context, subject string, page socred.Page) ([]socred.CheckEntry, error) {
 	lim, off := limit(page)
-	rows, _ := s.pool.Query(ctx, `SELECT id, subject, at, by, token_id, action, purpose, allowed
-		FROM checks WHERE subject = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, subject, lim, off)
-	out, err := pgx.AppendRows(make([]socred.CheckEntry, 0), rows, func(row pgx.CollectableRow) (socred.CheckEntry, error) {
-		var (
-			c  socred.CheckEntry
-			at int64
-		)
-		err := row.Scan(&c.ID, &c.Subject, &at, &c.By, &c.TokenID, &c.Action, &c.Purpose, &c.Allowed)
-		c.At = fromMicros(at)
-		return c, err
-	})
+	rows, _ := s.pool.Query(ctx, checkSelect+` WHERE subject = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, subject, lim, off)
+	out, err := pgx.AppendRows(make([]socred.CheckEntry, 0), rows, scanCheck)
 	if err != nil {
 		return nil, fmt.Errorf("checks: %w", err)
 	}
 	return out, nil
+}
+
+const checkSelect = `SELECT id, subject, at, by, token_id, action, purpose, allowed, log_index FROM checks`
+
+func scanCheck(row pgx.CollectableRow) (socred.CheckEntry, error) {
+	var (
+		c  socred.CheckEntry
+		at int64
+	)
+	err := row.Scan(&c.ID, &c.Subject, &at, &c.By, &c.TokenID, &c.Action, &c.Purpose, &c.Allowed, &c.LogIndex)
+	c.At = fromMicros(at)
+	return c, err
 }
 
 // Accesses returns the reads of a subject's file by others, newest first.

@@ -10,30 +10,38 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/socred/socred"
+	"github.com/socred/socred/audit"
 )
 
 // Commit writes w in one transaction: the small statements in one pipelined
-// batch, then the records, checks and accesses with COPY.
+// batch, which ends by taking the audit log's lock, then the log's block,
+// then the records, checks and accesses with COPY.
 func (s *Store) Commit(ctx context.Context, w *socred.Write) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("commit: begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if err := commit(ctx, tx, w); err != nil {
+	edge, err := s.commit(ctx, tx, w)
+	if err != nil {
 		return mapError(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return mapError(fmt.Errorf("commit: %w", err))
 	}
+	if edge != nil {
+		s.keepEdge(edge)
+	}
 	return nil
 }
 
-func commit(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
+// commit writes w in tx and returns the audit log's edge after it (nil
+// when w logs nothing).
+func (s *Store) commit(ctx context.Context, tx pgx.Tx, w *socred.Write) (*audit.Edge, error) {
 	now := micros(w.Now)
 	if w.Seq > 0 {
 		if err := appendChange(ctx, tx, w); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	b := &pgx.Batch{}
@@ -104,21 +112,40 @@ func commit(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 	if w.Settled != nil {
 		b.Queue(`UPDATE meta SET value = $1 WHERE key = 'settled'`, micros(*w.Settled))
 	}
+	var auditing *auditAppend
+	if len(w.Audit) > 0 {
+		auditing = s.queueAudit(b, w)
+	}
 	if b.Len() > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("commit: %w", err)
+			return nil, fmt.Errorf("commit: %w", err)
 		}
 	}
-	if err := copyRecords(ctx, tx, w.Records); err != nil {
-		return err
+	// The log before the records and checks: it gives them their receipts.
+	var (
+		edge     *audit.Edge
+		checkIDs []int64
+	)
+	if auditing != nil {
+		var err error
+		if edge, err = auditing.append(ctx, tx, w); err != nil {
+			return nil, err
+		}
+		checkIDs = auditing.checkIDs
 	}
-	if err := copyChecks(ctx, tx, w.Checks); err != nil {
-		return err
+	if err := copyRecords(ctx, tx, w.Records); err != nil {
+		return nil, err
+	}
+	if err := copyChecks(ctx, tx, w.Checks, checkIDs); err != nil {
+		return nil, err
 	}
 	if err := copyNotices(ctx, tx, w); err != nil {
-		return err
+		return nil, err
 	}
-	return copyAccesses(ctx, tx, w.Accesses)
+	if err := copyAccesses(ctx, tx, w.Accesses); err != nil {
+		return nil, err
+	}
+	return edge, nil
 }
 
 func nonNil(xs []string) []string {
@@ -252,7 +279,7 @@ func copyRecords(ctx context.Context, tx pgx.Tx, recs []*socred.Record) error {
 			}
 			row[10], row[11], row[12] = from, d.Subject, d.Relation
 		}
-		row[13] = micros(r.AcceptedAt)
+		row[13], row[14] = micros(r.AcceptedAt), r.LogIndex
 		return row, nil
 	}))
 	if err != nil {
@@ -262,18 +289,29 @@ func copyRecords(ctx context.Context, tx pgx.Tx, recs []*socred.Record) error {
 }
 
 var recordColumns = []string{"subject", "id", "reporter", "key", "scheme", "rule", "points", "occurred_at", "counts_until",
-	"evidence", "derived_from", "derived_subject", "derived_relation", "accepted_at"}
+	"evidence", "derived_from", "derived_subject", "derived_relation", "accepted_at", "log_index"}
 
-// copyChecks appends checks; the table numbers them.
-func copyChecks(ctx context.Context, tx pgx.Tx, cs []socred.CheckEntry) error {
+// copyChecks appends checks with the ids given, or, when ids is nil, ids
+// the table gives them.
+func copyChecks(ctx context.Context, tx pgx.Tx, cs []socred.CheckEntry, ids []int64) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	row := make([]any, 7)
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"checks"}, []string{"subject", "at", "by", "token_id", "action", "purpose", "allowed"},
+	cols := []string{"subject", "at", "by", "token_id", "action", "purpose", "allowed", "log_index", "id"}
+	if ids == nil {
+		cols = cols[:len(cols)-1]
+	} else if len(ids) != len(cs) {
+		return fmt.Errorf("checks: %d ids for %d checks", len(ids), len(cs))
+	}
+	row := make([]any, len(cols))
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"checks"}, cols,
 		pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
 			c := &cs[i]
 			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = c.Subject, micros(c.At), c.By, c.TokenID, c.Action, c.Purpose, c.Allowed
+			row[7] = c.LogIndex
+			if ids != nil {
+				row[8] = ids[i]
+			}
 			return row, nil
 		}))
 	if err != nil {

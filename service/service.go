@@ -42,9 +42,6 @@ type Service struct {
 	// checkpoints (a signed-note Ed25519 signer key); without it the key
 	// kept with the data signs, made at the first start.
 	AuditSigner string
-	// AuditOff leaves changes and checks out of the audit log; only for
-	// measuring what the log costs.
-	AuditOff bool
 
 	store  socred.Store
 	eng    *engine.Engine
@@ -60,6 +57,9 @@ type Service struct {
 
 	journal *journal
 	keys    socred.AuditKeys // the audit log's, from Open
+	// auditOff leaves changes and checks out of the audit log; only for
+	// measuring what the log costs (SetAuditOff).
+	auditOff atomic.Bool
 
 	ingestMu    sync.Mutex
 	ingestQueue []*ingest // batches waiting for the writer

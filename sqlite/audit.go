@@ -37,6 +37,9 @@ func (s *Store) appendAudit(conn *sqlite3.Conn, w *socred.Write, firstCheck int6
 		e := &w.Audit[i]
 		leaves[i] = audit.Leaf{Kind: e.Kind, Ref: e.Ref, Event: e.Event}
 		if e.Kind == audit.KindCheck && e.Ref == "" {
+			if checks >= len(w.Checks) {
+				return nil, fmt.Errorf("audit: more check entries than the write's %d checks", len(w.Checks))
+			}
 			leaves[i].Ref = strconv.FormatInt(firstCheck+int64(checks), 10)
 			checks++
 		}

@@ -60,6 +60,19 @@ Run "socred bench NAME --help" for the flags of one.
 	return exitUsage
 }
 
+// auditModes reads --audit: whether each socred run has the audit log off.
+func auditModes(s string) ([]bool, error) {
+	switch s {
+	case "on":
+		return []bool{false}, nil
+	case "off":
+		return []bool{true}, nil
+	case "both":
+		return []bool{true, false}, nil
+	}
+	return nil, fmt.Errorf("--audit: want on, off or both, not %q", s)
+}
+
 // benchEnv is a socred server started for a benchmark.
 type benchEnv struct {
 	srv   *server

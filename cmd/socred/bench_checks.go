@@ -36,8 +36,14 @@ and the connections spread over them.
 	dirFlag := fs.String("dir", "", "working directory; a database already there is reused (default: a temporary one, removed after)")
 	dbFlag := fs.String("db", "", "a postgres:// URL to measure PostgreSQL (a schema of its own is made and dropped); default: SQLite in the working directory")
 	servers := fs.Int("servers", 1, "servers sharing the database (PostgreSQL)")
+	auditFlag := fs.String("audit", "on", "the audit log: on, off, or both (without it, then with it, in the same run: its cost)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
+	}
+	modes, err := auditModes(*auditFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitUsage
 	}
 	dir, cleanup, err := benchDir(*dirFlag)
 	if err != nil {
@@ -117,19 +123,28 @@ and the connections spread over them.
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "  %-22s %s\n", "bare net/http handler", base)
-	stopProfile, err := profile()
-	if err != nil {
-		fmt.Fprintln(stderr, "socred bench:", err)
-		return exitFail
+	for _, off := range modes {
+		for _, e := range envs {
+			e.srv.svc.SetAuditOff(off)
+		}
+		stopProfile, err := profile()
+		if err != nil {
+			fmt.Fprintln(stderr, "socred bench:", err)
+			return exitFail
+		}
+		res, err := load(urls(envs), tok.Token)
+		stopProfile()
+		if err != nil || res.Errors > 0 {
+			fmt.Fprintf(stderr, "socred bench: socred: %v (%d errors)\n", err, res.Errors)
+			return exitFail
+		}
+		what := "socred checks"
+		if off {
+			what += ", no log"
+		}
+		fmt.Fprintf(stdout, "  %-22s %s\n", what, res)
+		fmt.Fprintf(stdout, "  %-22s %.2f\n", "socred / bare", res.Rate()/base.Rate())
 	}
-	res, err := load(urls(envs), tok.Token)
-	stopProfile()
-	if err != nil || res.Errors > 0 {
-		fmt.Fprintf(stderr, "socred bench: socred: %v (%d errors)\n", err, res.Errors)
-		return exitFail
-	}
-	fmt.Fprintf(stdout, "  %-22s %s\n", "socred checks", res)
-	fmt.Fprintf(stdout, "  %-22s %.2f\n", "socred / bare", res.Rate()/base.Rate())
 	return exitOK
 }
 

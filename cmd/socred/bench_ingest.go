@@ -50,8 +50,14 @@ database (--servers), the clients spread over them.
 	dbFlag := fs.String("db", "", "a postgres:// URL to measure PostgreSQL (a schema of its own is made and dropped); default: SQLite in the working directory")
 	servers := fs.Int("servers", 1, "servers sharing the database (PostgreSQL)")
 	dirFlag := fs.String("dir", "", "working directory (default: a temporary one under the current directory, removed after)")
+	auditFlag := fs.String("audit", "on", "the audit log: on, off, or both (without it, then with it, in the same run: its cost)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
+	}
+	modes, err := auditModes(*auditFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred bench:", err)
+		return exitUsage
 	}
 	dir, cleanup, err := benchDir(*dirFlag)
 	if err != nil {
@@ -123,21 +129,35 @@ database (--servers), the clients spread over them.
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
-	var bodies [][]byte
 	at := occurred.Format(time.RFC3339)
-	for i := 0; i < len(recs); i += *batch {
-		var b strings.Builder
-		b.WriteString(`{"records":[`)
-		for j, r := range recs[i:min(i+*batch, len(recs))] {
-			if j > 0 {
-				b.WriteByte(',')
+	for run, off := range modes {
+		// Each run submits keys of its own.
+		var bodies [][]byte
+		for i := 0; i < len(recs); i += *batch {
+			var b strings.Builder
+			b.WriteString(`{"records":[`)
+			for j, r := range recs[i:min(i+*batch, len(recs))] {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				k, _ := json.Marshal(fmt.Sprintf("%d-%s", run, r.key))
+				fmt.Fprintf(&b, `{"key":%s,"subject":"%s","scheme":"rongcheng","rule":"%s","occurred_at":"%s","evidence":"bench report %s"}`, k, r.subject, r.rule, at, r.key)
 			}
-			k, _ := json.Marshal(r.key)
-			fmt.Fprintf(&b, `{"key":%s,"subject":"%s","scheme":"rongcheng","rule":"%s","occurred_at":"%s","evidence":"bench report %s"}`, k, r.subject, r.rule, at, r.key)
+			b.WriteString(`]}`)
+			bodies = append(bodies, []byte(b.String()))
 		}
-		b.WriteString(`]}`)
-		bodies = append(bodies, []byte(b.String()))
+		for _, e := range envs {
+			e.srv.svc.SetAuditOff(off)
+		}
+		if code := ingestRun(ctx, envs, *clients, tok.Token, bodies, len(recs), rawRate, off, stdout, stderr); code != exitOK {
+			return code
+		}
 	}
+	return exitOK
+}
+
+// ingestRun submits the batches and prints the rate.
+func ingestRun(ctx context.Context, envs []*benchEnv, clients int, token string, bodies [][]byte, n int, rawRate float64, auditOff bool, stdout, stderr io.Writer) int {
 	stopProfile, err := profile()
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
@@ -145,13 +165,13 @@ database (--servers), the clients spread over them.
 	}
 	var next atomic.Int64
 	res, err := loadgen.Run(ctx, loadgen.Config{
-		URLs: urls(envs), Connections: *clients,
+		URLs: urls(envs), Connections: clients,
 		Next: func(c, i int) loadgen.Request {
 			n := next.Add(1) - 1
 			if n >= int64(len(bodies)) {
 				return loadgen.Request{}
 			}
-			return loadgen.Request{Method: "POST", Path: "/v1/records", Token: tok.Token, Body: bodies[n]}
+			return loadgen.Request{Method: "POST", Path: "/v1/records", Token: token, Body: bodies[n]}
 		},
 	})
 	stopProfile()
@@ -159,10 +179,13 @@ database (--servers), the clients spread over them.
 		fmt.Fprintf(stderr, "socred bench: ingest: %v (%d errors)\n", err, res.Errors)
 		return exitFail
 	}
-	rate := float64(len(recs)) / res.Elapsed.Seconds()
+	rate := float64(n) / res.Elapsed.Seconds()
 	what := "socred over HTTP"
 	if len(envs) > 1 {
 		what = fmt.Sprintf("socred over HTTP, %d servers", len(envs))
+	}
+	if auditOff {
+		what += ", audit log off"
 	}
 	fmt.Fprintf(stdout, "  %-44s %9.0f records/s (%d batches in %s; batch latency p50 %s, p99 %s)\n", what, rate, len(bodies),
 		res.Elapsed.Round(time.Millisecond), res.P50.Round(time.Millisecond), res.P99.Round(time.Millisecond))

@@ -33,9 +33,6 @@ type serverConfig struct {
 	smtp      string
 	smtpFrom  string
 	auditKey  string
-	// noAudit turns the audit log off: for measuring what it costs
-	// (socred bench), never offered as a flag.
-	noAudit bool
 	// now, when set, replaces the service's clock (the demo's simulated
 	// year).
 	now func() time.Time
@@ -116,7 +113,6 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 		return nil, err
 	}
 	svc.AdminToken = adminToken
-	svc.AuditOff = c.noAudit
 	if c.auditKey != "" {
 		k, err := os.ReadFile(c.auditKey)
 		if err != nil {

@@ -1,0 +1,443 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/audit"
+)
+
+// maxCatchUp is how many leaves other servers may have appended since this
+// store's last append for Commit to read their blocks, 64 bytes of hashes
+// a leaf, in the batch that takes the log's lock, and so bring its edge up
+// to date without another round trip. Past it, Commit reads the edge's
+// hashes alone, in one more.
+const maxCatchUp = 4096
+
+// hashSize is the size of a hash of the tree, as blocks store them.
+const hashSize = tlog.HashSize
+
+// auditAppend is a write's append to the audit log. The write's batch
+// takes the log's lock and, through the callbacks queueAudit sets, reads
+// its size, the ids of the write's checks and the blocks appended since the
+// edge the store kept; append then stores the block.
+type auditAppend struct {
+	kept     *audit.Edge // the store's edge when the batch was queued, or nil
+	size     int64
+	checkIDs []int64
+	since    []socred.AuditBlock // from kept.Size(), hashes only
+}
+
+// checkEntries counts the entries that log w's checks.
+func checkEntries(w *socred.Write) int {
+	n := 0
+	for i := range w.Audit {
+		if w.Audit[i].Kind == audit.KindCheck && w.Audit[i].Ref == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// queueAudit queues in b, the write's batch, what appending w.Audit needs
+// to read once it holds the log's lock. The lock is the row lock on meta
+// 'audit_size', taken after the batch's other statements, so that it is
+// held for as little as can be: it serialises appenders, from this server
+// or another. Once it holds it, an appender only inserts rows (the block,
+// records, checks, notices, accesses) and locks no row that a writer
+// waiting for the lock may hold, so it adds no deadlock to the batch's row
+// locks. A write with a change locks meta 'feed_seq' first, so the two are
+// always taken in the same order.
+func (s *Store) queueAudit(b *pgx.Batch, w *socred.Write) *auditAppend {
+	a := &auditAppend{kept: s.keptEdge()}
+	b.Queue(`SELECT value FROM meta WHERE key = 'audit_size' FOR UPDATE`).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&a.size)
+	})
+	if checkEntries(w) > 0 && len(w.Checks) > 0 {
+		// Check entries are named by the checks' ids, so the write takes
+		// them from the table's sequence rather than letting COPY do it.
+		b.Queue(`SELECT nextval(pg_get_serial_sequence('checks', 'id')) FROM generate_series(1, $1)`, len(w.Checks)).
+			Query(func(rows pgx.Rows) (err error) {
+				a.checkIDs, err = pgx.AppendRows(make([]int64, 0, len(w.Checks)), rows, pgx.RowTo[int64])
+				return err
+			})
+	}
+	if a.kept != nil {
+		// Each statement sees what committed before it started, so this
+		// one, after the lock, sees every block before the size locked.
+		b.Queue(`SELECT first, hashes FROM audit_log
+			WHERE first >= $1 AND (SELECT value FROM meta WHERE key = 'audit_size') <= $1 + $2 ORDER BY first`,
+			a.kept.Size(), int64(maxCatchUp)).Query(func(rows pgx.Rows) (err error) {
+			a.since, err = pgx.AppendRows(a.since[:0], rows, func(row pgx.CollectableRow) (socred.AuditBlock, error) {
+				var b socred.AuditBlock
+				err := row.Scan(&b.First, &b.Hashes)
+				return b, err
+			})
+			return err
+		})
+	}
+	return a
+}
+
+// append appends w's entries to the log as one block, at the size the
+// batch locked, and fills in their receipts. It returns the log's edge
+// after them, for the store to keep once the transaction commits.
+func (a *auditAppend) append(ctx context.Context, tx pgx.Tx, w *socred.Write) (*audit.Edge, error) {
+	if n := checkEntries(w); n > len(w.Checks) {
+		return nil, fmt.Errorf("audit: %d check entries for %d checks", n, len(w.Checks))
+	}
+	if len(a.checkIDs) != 0 && len(a.checkIDs) != len(w.Checks) {
+		return nil, fmt.Errorf("audit: %d check ids reserved for %d checks", len(a.checkIDs), len(w.Checks))
+	}
+	slices.Sort(a.checkIDs)
+	edge := a.kept
+	if edge == nil || edge.Size() != a.size {
+		var err error
+		if edge, err = audit.NewEdge(a.size, a.edgeReader(ctx, tx)); err != nil {
+			return nil, fmt.Errorf("audit edge: %w", err)
+		}
+	}
+	leaves, hashes := make([]audit.Leaf, len(w.Audit)), make([]audit.Hash, len(w.Audit))
+	checks, blockSize := 0, 0
+	for i := range w.Audit {
+		e := &w.Audit[i]
+		leaves[i] = audit.Leaf{Kind: e.Kind, Ref: e.Ref, Event: e.Event}
+		if e.Kind == audit.KindCheck && e.Ref == "" {
+			leaves[i].Ref = strconv.FormatInt(a.checkIDs[checks], 10)
+			checks++
+		}
+		blockSize += binary.MaxVarintLen16 + 1 + len(e.Event) + len(leaves[i].Ref)
+		hashes[i] = leaves[i].Hash()
+		if e.Receipt != nil {
+			*e.Receipt = a.size + int64(i)
+		}
+	}
+	added, next, err := edge.Append(hashes)
+	if err != nil {
+		return nil, fmt.Errorf("audit append: %w", err)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO audit_log (first, leaves, hashes) VALUES ($1, $2, $3)`, a.size, audit.AppendLeaves(make([]byte, 0, blockSize), leaves), joinHashes(added))
+	b.Queue(`UPDATE meta SET value = $1 WHERE key = 'audit_size'`, next.Size())
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("audit append: %w", err)
+	}
+	return next, nil
+}
+
+// edgeReader reads the hashes that the edge at the locked size needs. When
+// the log only grew since the edge kept, each of them is on that edge or
+// was stored since, in the blocks the batch read; the database is asked
+// for the rest (all of them when the store kept no edge, or the batch read
+// no blocks).
+func (a *auditAppend) edgeReader(ctx context.Context, tx pgx.Tx) tlog.HashReader {
+	db := hashReader(ctx, tx)
+	old := a.kept
+	if old == nil || old.Size() >= a.size {
+		return db
+	}
+	// The blocks since old, if they reach the locked size without a gap,
+	// hold the stored hashes from tlog.StoredHashCount(old.Size()) on.
+	var since []byte
+	from := tlog.StoredHashCount(old.Size())
+	if n := len(a.since); n > 0 && a.since[0].First == old.Size() {
+		ok := true
+		for i, b := range a.since {
+			end := a.size
+			if i+1 < n {
+				end = a.since[i+1].First
+			}
+			if int64(len(b.Hashes)) != (tlog.StoredHashCount(end)-tlog.StoredHashCount(b.First))*hashSize {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			for _, b := range a.since {
+				since = append(since, b.Hashes...)
+			}
+		}
+	}
+	return tlog.HashReaderFunc(func(idx []int64) ([]audit.Hash, error) {
+		out := make([]audit.Hash, len(idx))
+		var missing []int
+		for i, x := range idx {
+			if h, err := old.ReadHashes(idx[i : i+1]); err == nil {
+				out[i] = h[0]
+			} else if off := x - from; off >= 0 && (off+1)*hashSize <= int64(len(since)) {
+				copy(out[i][:], since[off*hashSize:])
+			} else {
+				missing = append(missing, i)
+			}
+		}
+		if len(missing) == 0 {
+			return out, nil
+		}
+		xs := make([]int64, len(missing))
+		for j, i := range missing {
+			xs[j] = idx[i]
+		}
+		hs, err := db.ReadHashes(xs)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range missing {
+			out[i] = hs[j]
+		}
+		return out, nil
+	})
+}
+
+// keptEdge returns the edge the store kept, or nil.
+func (s *Store) keptEdge() *audit.Edge {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.edge
+}
+
+// keepEdge keeps the edge of a committed append, unless the store already
+// keeps a larger one: commits from several goroutines may finish in any
+// order, and the log only grows.
+func (s *Store) keepEdge(e *audit.Edge) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.edge == nil || e.Size() > s.edge.Size() {
+		s.edge = e
+	}
+}
+
+func joinHashes(hs []audit.Hash) []byte {
+	b := make([]byte, 0, len(hs)*hashSize)
+	for i := range hs {
+		b = append(b, hs[i][:]...)
+	}
+	return b
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// hashQuery reads stored hashes by index ($1), in one statement however
+// many blocks hold them. The hash with stored index x is in the block of
+// the leaf that completed its subtree ($2), the last block whose first
+// leaf is not after it, at x - tlog.StoredHashCount(first); the statement
+// counts StoredHashCount(n) = 2n - popcount(n) as the sum of n >> s for
+// every s. Only the 32 bytes are read: a large block's hashes are stored
+// out of line, uncompressed (hashes do not compress), and substring reads
+// only the chunk that holds them.
+const hashQuery = `SELECT x.i, substring(b.hashes FROM
+		(32 * (x.idx - (SELECT SUM(b.first >> s) FROM generate_series(0, 62) AS s)) + 1)::INTEGER FOR 32)
+	FROM unnest($1::BIGINT[], $2::BIGINT[]) WITH ORDINALITY AS x (idx, leaf, i)
+	CROSS JOIN LATERAL (SELECT first, hashes FROM audit_log WHERE first <= x.leaf ORDER BY first DESC LIMIT 1) AS b`
+
+// hashReader reads stored hashes of the log with q.
+func hashReader(ctx context.Context, q querier) tlog.HashReader {
+	return tlog.HashReaderFunc(func(idx []int64) ([]audit.Hash, error) {
+		out := make([]audit.Hash, len(idx))
+		if len(idx) == 0 {
+			return out, nil
+		}
+		leaves := make([]int64, len(idx))
+		for i, x := range idx {
+			if x < 0 {
+				return nil, fmt.Errorf("audit: no hash %d", x)
+			}
+			level, n := tlog.SplitStoredHashIndex(x)
+			leaves[i] = (n+1)<<level - 1
+		}
+		found := make([]bool, len(idx))
+		rows, _ := q.Query(ctx, hashQuery, idx, leaves)
+		var (
+			i int64
+			h []byte
+		)
+		err := each(rows, func() error {
+			if err := rows.Scan(&i, &h); err != nil {
+				return err
+			}
+			if i < 1 || i > int64(len(idx)) {
+				return fmt.Errorf("audit: hash row %d of %d", i, len(idx))
+			}
+			if len(h) != hashSize {
+				return fmt.Errorf("audit: hash %d missing from its block", idx[i-1])
+			}
+			copy(out[i-1][:], h)
+			found[i-1] = true
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for i, ok := range found {
+			if !ok {
+				return nil, fmt.Errorf("audit: no block holds hash %d", idx[i])
+			}
+		}
+		return out, nil
+	})
+}
+
+// AuditKeys returns the log's keys, storing first when none are kept.
+func (s *Store) AuditKeys(ctx context.Context, first socred.AuditKeys) (socred.AuditKeys, error) {
+	var keys socred.AuditKeys
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return keys, fmt.Errorf("audit keys: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	b := &pgx.Batch{}
+	for _, k := range []struct {
+		name  string
+		value []byte
+	}{{"signer", []byte(first.Signer)}, {"verifier", []byte(first.Verifier)}, {"salt", first.Salt}} {
+		if len(first.Salt) == 0 {
+			break // only reading
+		}
+		if k.value == nil {
+			k.value = []byte{} // pgx sends a nil slice as NULL
+		}
+		b.Queue(`INSERT INTO audit_keys (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING`, k.name, k.value)
+	}
+	// A statement sees what committed before it started: keys stored
+	// concurrently by another server, whose insert this one waited for.
+	b.Queue(`SELECT name, value FROM audit_keys`).Query(func(rows pgx.Rows) error {
+		var (
+			name  string
+			value []byte
+		)
+		_, err := pgx.ForEachRow(rows, []any{&name, &value}, func() error {
+			switch name {
+			case "signer":
+				keys.Signer = string(value)
+			case "verifier":
+				keys.Verifier = string(value)
+			case "salt":
+				keys.Salt = value
+			}
+			return nil
+		})
+		return err
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return socred.AuditKeys{}, mapError(fmt.Errorf("audit keys: %w", err))
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return socred.AuditKeys{}, mapError(fmt.Errorf("audit keys: %w", err))
+	}
+	return keys, nil
+}
+
+// AuditSize returns the number of leaves in the log.
+func (s *Store) AuditSize(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'audit_size'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("audit size: %w", err)
+	}
+	return n, nil
+}
+
+// AuditHashes reads stored hashes of the log by index.
+func (s *Store) AuditHashes(ctx context.Context, indexes []int64) ([]audit.Hash, error) {
+	out, err := hashReader(ctx, s.pool).ReadHashes(indexes)
+	if err != nil {
+		return nil, fmt.Errorf("audit hashes: %w", err)
+	}
+	return out, nil
+}
+
+// AuditBlocks returns up to limit blocks, from the one holding leaf from.
+// A negative limit, as in the SQLite store, is no limit.
+func (s *Store) AuditBlocks(ctx context.Context, from int64, limit int) ([]socred.AuditBlock, error) {
+	var lim *int64
+	if limit >= 0 {
+		l := int64(limit)
+		lim = &l
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT first, leaves, hashes FROM audit_log
+		WHERE first >= COALESCE((SELECT MAX(first) FROM audit_log WHERE first <= $1), 0) ORDER BY first LIMIT $2`, from, lim)
+	out, err := pgx.AppendRows(make([]socred.AuditBlock, 0), rows, func(row pgx.CollectableRow) (socred.AuditBlock, error) {
+		var b socred.AuditBlock
+		err := row.Scan(&b.First, &b.Leaves, &b.Hashes)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit blocks: %w", err)
+	}
+	return out, nil
+}
+
+// SaveCheckpoint keeps a checkpoint, unless one of its size is kept.
+func (s *Store) SaveCheckpoint(ctx context.Context, c socred.Checkpoint) error {
+	note := c.Note
+	if note == nil {
+		note = []byte{}
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO audit_checkpoints (size, at, note) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		c.Size, micros(c.At), note)
+	if err != nil {
+		return mapError(fmt.Errorf("save checkpoint: %w", err))
+	}
+	return nil
+}
+
+// Checkpoints returns the kept checkpoints, largest first.
+func (s *Store) Checkpoints(ctx context.Context, page socred.Page) ([]socred.Checkpoint, error) {
+	lim, off := limit(page)
+	rows, _ := s.pool.Query(ctx, `SELECT size, at, note FROM audit_checkpoints ORDER BY size DESC LIMIT $1 OFFSET $2`, lim, off)
+	out, err := pgx.AppendRows(make([]socred.Checkpoint, 0), rows, func(row pgx.CollectableRow) (socred.Checkpoint, error) {
+		var (
+			c  socred.Checkpoint
+			at int64
+		)
+		err := row.Scan(&c.Size, &at, &c.Note)
+		c.At = fromMicros(at)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints: %w", err)
+	}
+	return out, nil
+}
+
+// AuditSources calls fn with every record and check that has a leaf, from
+// one read-only repeatable-read transaction (a consistent snapshot). Rows
+// are handed to fn as they arrive, never collected.
+func (s *Store) AuditSources(ctx context.Context, fn func(*socred.Record, *socred.CheckEntry) error) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("audit sources: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	rows, _ := tx.Query(ctx, recordSelect+` WHERE r.log_index IS NOT NULL`)
+	err = each(rows, func() error {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return err
+		}
+		return fn(r, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("audit sources: records: %w", err)
+	}
+	rows, _ = tx.Query(ctx, checkSelect+` WHERE log_index IS NOT NULL`)
+	err = each(rows, func() error {
+		c, err := scanCheck(rows)
+		if err != nil {
+			return err
+		}
+		return fn(nil, &c)
+	})
+	if err != nil {
+		return fmt.Errorf("audit sources: checks: %w", err)
+	}
+	return tx.Commit(ctx)
+}
