@@ -26,13 +26,8 @@ type AuditEntry struct {
 
 // AuditBlock is the leaves one write appended to the audit log, as a
 // store keeps them: their data (audit.AppendLeaves) and the tree's hashes
-// they added, 32 bytes each, in order of stored index from
-// tlog.StoredHashCount(First).
-type AuditBlock struct {
-	First  int64
-	Leaves []byte
-	Hashes []byte
-}
+// they added at audit.KeptLevel and above (audit.Keep).
+type AuditBlock = audit.Block
 
 // AuditKeys are the audit log's secrets, made at the first start and kept
 // with the data: the checkpoints' signing key (empty when the server is

@@ -56,11 +56,7 @@ func (s *fakeStore) appendAudit(w *socred.Write) error {
 			*e.Receipt = a.n + int64(i)
 		}
 	}
-	var hb []byte
-	for _, h := range added {
-		hb = append(hb, h[:]...)
-	}
-	a.blocks = append(a.blocks, socred.AuditBlock{First: a.n, Leaves: audit.AppendLeaves(nil, leaves), Hashes: hb})
+	a.blocks = append(a.blocks, socred.AuditBlock{First: a.n, Leaves: audit.AppendLeaves(nil, leaves), Hashes: audit.Keep(a.n, added)})
 	a.hashes = append(a.hashes, added...)
 	a.n += int64(len(leaves))
 	for i := range w.Checks {

@@ -14,6 +14,7 @@ import (
 // memLog is a log whose stored hashes are a slice, as a store keeps them
 // by index.
 type memLog struct {
+	data   []audit.Leaf
 	leaves []audit.Hash
 	hashes []audit.Hash
 }
@@ -42,6 +43,7 @@ func (l *memLog) add(t *testing.T, event string) {
 		t.Fatal(err)
 	}
 	l.leaves = append(l.leaves, leaf)
+	l.data = append(l.data, lf)
 	l.hashes = append(l.hashes, hs...)
 }
 
@@ -255,5 +257,46 @@ func TestVerifierKey(t *testing.T) {
 	}
 	if _, err := audit.VerifierKey(vkey); err == nil {
 		t.Error("a verifier key was taken for a signer key")
+	}
+}
+
+// A log kept in blocks, with only the hashes at KeptLevel and above, reads
+// every stored hash back: a proof needs any of them.
+func TestBlocks(t *testing.T) {
+	full := newLog(t, 300)
+	edge, _ := audit.NewEdge(0, full)
+	rng := rand.New(rand.NewPCG(7, 8))
+	var blocks []audit.Block
+	for n := 0; n < len(full.leaves); {
+		k := min(1+rng.IntN(20), len(full.leaves)-n)
+		added, next, err := edge.Append(full.leaves[n : n+k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, audit.Block{First: int64(n), Leaves: audit.AppendLeaves(nil, full.data[n:n+k]), Hashes: audit.Keep(int64(n), added)})
+		n += k
+		edge = next
+	}
+	src := func(from, to int64) ([]audit.Block, error) {
+		var out []audit.Block
+		for i, b := range blocks {
+			end := int64(len(full.leaves))
+			if i+1 < len(blocks) {
+				end = blocks[i+1].First
+			}
+			if end > from && b.First < to {
+				out = append(out, b)
+			}
+		}
+		return out, nil
+	}
+	for x := range int64(len(full.hashes)) {
+		hs, err := audit.ReadHashes(src, []int64{x})
+		if err != nil {
+			t.Fatalf("hash %d: %v", x, err)
+		}
+		if hs[0] != full.hashes[x] {
+			t.Fatalf("hash %d read from its block differs", x)
+		}
 	}
 }

@@ -8,12 +8,12 @@ import (
 )
 
 // Edge is the right edge of a log: its size and the roots of its perfect
-// subtrees, one per bit set in the size. That is all that appending leaves
-// or computing the root needs, so a store that keeps the edge in memory
-// reads no hashes to append.
+// subtrees, one per bit set in the size (a compact range). That is all
+// that appending leaves or computing the root needs, so a store that keeps
+// the edge in memory reads no hashes to append.
 type Edge struct {
 	n     int64
-	roots map[int64]Hash // by stored index
+	roots [64]Hash // by level; roots[k] is set when bit k of n is
 }
 
 // EdgeIndexes returns the stored indexes of the hashes on the edge of a
@@ -30,9 +30,10 @@ func EdgeIndexes(n int64) []int64 {
 
 // NewEdge reads the edge of a log of n leaves.
 func NewEdge(n int64, r tlog.HashReader) (*Edge, error) {
+	e := &Edge{n: n}
 	idx := EdgeIndexes(n)
 	if len(idx) == 0 {
-		return &Edge{roots: map[int64]Hash{}}, nil
+		return e, nil
 	}
 	hs, err := r.ReadHashes(idx)
 	if err != nil {
@@ -41,9 +42,9 @@ func NewEdge(n int64, r tlog.HashReader) (*Edge, error) {
 	if len(hs) != len(idx) {
 		return nil, fmt.Errorf("audit: read %d edge hashes, want %d", len(hs), len(idx))
 	}
-	e := &Edge{n: n, roots: make(map[int64]Hash, len(idx))}
 	for i, x := range idx {
-		e.roots[x] = hs[i]
+		level, _ := tlog.SplitStoredHashIndex(x)
+		e.roots[level] = hs[i]
 	}
 	return e, nil
 }
@@ -51,19 +52,38 @@ func NewEdge(n int64, r tlog.HashReader) (*Edge, error) {
 // Size is the number of leaves in the log.
 func (e *Edge) Size() int64 { return e.n }
 
-// Root returns the tree of the log.
-func (e *Edge) Root() (Tree, error) { return Root(e.n, e) }
+// Root returns the tree of the log: its perfect subtrees combined from
+// the smallest up, as RFC 6962 defines the root of any size.
+func (e *Edge) Root() (Tree, error) {
+	t := Tree{N: e.n}
+	if e.n == 0 {
+		h, err := tlog.TreeHash(0, nil)
+		return Tree{Hash: h}, err
+	}
+	first := true
+	for k := range 64 {
+		if e.n&(1<<k) == 0 {
+			continue
+		}
+		if first {
+			t.Hash, first = e.roots[k], false
+		} else {
+			t.Hash = tlog.NodeHash(e.roots[k], t.Hash)
+		}
+	}
+	return t, nil
+}
 
 // ReadHashes reads hashes of the edge: a tlog.HashReader for what the
 // edge holds.
 func (e *Edge) ReadHashes(idx []int64) ([]Hash, error) {
 	out := make([]Hash, len(idx))
 	for i, x := range idx {
-		h, ok := e.roots[x]
-		if !ok {
+		level, node := tlog.SplitStoredHashIndex(x)
+		if level > 63 || e.n&(1<<level) == 0 || node != e.n>>level-1 {
 			return nil, fmt.Errorf("audit: hash %d is not on the edge of a log of %d", x, e.n)
 		}
-		out[i] = h
+		out[i] = e.roots[level]
 	}
 	return out, nil
 }
@@ -72,42 +92,62 @@ func (e *Edge) ReadHashes(idx []int64) ([]Hash, error) {
 // in order of stored index from tlog.StoredHashCount(e.Size()), and the
 // edge after them. e is unchanged, so that a failed write can be retried.
 func (e *Edge) Append(leaves []Hash) ([]Hash, *Edge, error) {
-	first := tlog.StoredHashCount(e.n)
-	var added []Hash
-	r := tlog.HashReaderFunc(func(idx []int64) ([]Hash, error) {
-		out := make([]Hash, len(idx))
-		for i, x := range idx {
-			if x >= first {
-				if x-first >= int64(len(added)) {
-					return nil, fmt.Errorf("audit: hash %d not yet computed", x)
-				}
-				out[i] = added[x-first]
-				continue
-			}
-			h, ok := e.roots[x]
-			if !ok {
-				return nil, fmt.Errorf("audit: hash %d is not on the edge of a log of %d", x, e.n)
-			}
-			out[i] = h
+	next := *e
+	added := make([]Hash, 0, 2*len(leaves)+1)
+	for _, h := range leaves {
+		added = append(added, h)
+		// Each trailing one bit of n completes a subtree with the root
+		// beside it on the edge.
+		k := 0
+		for ; next.n&(1<<k) != 0; k++ {
+			h = tlog.NodeHash(next.roots[k], h)
+			added = append(added, h)
 		}
-		return out, nil
-	})
-	for i, leaf := range leaves {
-		hs, err := tlog.StoredHashesForRecordHash(e.n+int64(i), leaf, r)
-		if err != nil {
-			return nil, nil, err
+		next.roots[k] = h
+		next.n++
+	}
+	return added, &next, nil
+}
+
+// KeptLevel is the lowest level of the tree whose hashes blocks keep.
+// Hashes below it are computed again from the leaves when read (at most
+// 2^KeptLevel of them), so a block keeps an eighth of a hash per leaf
+// rather than two: the log costs ingest and checks fewer bytes.
+const KeptLevel = 4
+
+// Keep returns what a block keeps of the hashes its leaves added (as
+// Append returns them, the first leaf being leaf first): those at
+// KeptLevel and above, 32 bytes each, in stored-index order.
+func Keep(first int64, added []Hash) []byte {
+	b := make([]byte, 0, 32*(len(added)/16+1)) // never nil: a store's column is NOT NULL
+	j := 0
+	for n := first; j < len(added); n++ {
+		// Leaf n adds its own hash (level 0) and one a level for each
+		// trailing one bit of n.
+		top := bits.TrailingZeros64(uint64(n + 1))
+		for level := 0; level <= top && j < len(added); level++ {
+			if level >= KeptLevel {
+				b = append(b, added[j][:]...)
+			}
+			j++
 		}
-		added = append(added, hs...)
 	}
-	next := &Edge{n: e.n + int64(len(leaves))}
-	idx := EdgeIndexes(next.n)
-	hs, err := r.ReadHashes(idx)
-	if err != nil {
-		return nil, nil, err
+	return b
+}
+
+// KeptOffset returns where, among the kept hashes of the block whose
+// first leaf is first, the hash with stored index x is, in hashes; false
+// when x is below KeptLevel. The hash is kept by the block of the leaf
+// that completes its subtree.
+func KeptOffset(first, x int64) (int64, bool) {
+	level, node := tlog.SplitStoredHashIndex(x)
+	if level < KeptLevel {
+		return 0, false
 	}
-	next.roots = make(map[int64]Hash, bits.OnesCount64(uint64(next.n)))
-	for i, x := range idx {
-		next.roots[x] = hs[i]
+	c := (node+1)<<level - 1
+	var off int64
+	for k := KeptLevel; k < 63; k++ {
+		off += c>>k - first>>k
 	}
-	return added, next, nil
+	return off + int64(level-KeptLevel), true
 }

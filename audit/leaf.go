@@ -60,7 +60,12 @@ func (l *Leaf) Data() []byte {
 }
 
 // Hash is the leaf's RFC 6962 hash.
-func (l *Leaf) Hash() Hash { return tlog.RecordHash(l.Data()) }
+func (l *Leaf) Hash() Hash {
+	var buf [1 + 32 + 64]byte
+	b := append(buf[:0], byte(l.Kind))
+	b = append(b, l.Event[:]...)
+	return tlog.RecordHash(append(b, l.Ref...))
+}
 
 // ParseLeaf reads what Data wrote.
 func ParseLeaf(b []byte) (Leaf, error) {
@@ -78,9 +83,11 @@ func ParseLeaf(b []byte) (Leaf, error) {
 // data after its length.
 func AppendLeaves(dst []byte, leaves []Leaf) []byte {
 	for i := range leaves {
-		d := leaves[i].Data()
-		dst = binary.AppendUvarint(dst, uint64(len(d)))
-		dst = append(dst, d...)
+		l := &leaves[i]
+		dst = binary.AppendUvarint(dst, uint64(1+len(l.Event)+len(l.Ref)))
+		dst = append(dst, byte(l.Kind))
+		dst = append(dst, l.Event[:]...)
+		dst = append(dst, l.Ref...)
 	}
 	return dst
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -14,25 +15,14 @@ import (
 	"github.com/socred/socred/audit"
 )
 
-// maxCatchUp is how many leaves other servers may have appended since this
-// store's last append for Commit to read their blocks, 64 bytes of hashes
-// a leaf, in the batch that takes the log's lock, and so bring its edge up
-// to date without another round trip. Past it, Commit reads the edge's
-// hashes alone, in one more.
-const maxCatchUp = 4096
-
-// hashSize is the size of a hash of the tree, as blocks store them.
-const hashSize = tlog.HashSize
-
 // auditAppend is a write's append to the audit log. The write's batch
 // takes the log's lock and, through the callbacks queueAudit sets, reads
-// its size, the ids of the write's checks and the blocks appended since the
-// edge the store kept; append then stores the block.
+// its size and the ids of the write's checks; append then stores the
+// block.
 type auditAppend struct {
 	kept     *audit.Edge // the store's edge when the batch was queued, or nil
 	size     int64
 	checkIDs []int64
-	since    []socred.AuditBlock // from kept.Size(), hashes only
 }
 
 // checkEntries counts the entries that log w's checks.
@@ -69,20 +59,6 @@ func (s *Store) queueAudit(b *pgx.Batch, w *socred.Write) *auditAppend {
 				return err
 			})
 	}
-	if a.kept != nil {
-		// Each statement sees what committed before it started, so this
-		// one, after the lock, sees every block before the size locked.
-		b.Queue(`SELECT first, hashes FROM audit_log
-			WHERE first >= $1 AND (SELECT value FROM meta WHERE key = 'audit_size') <= $1 + $2 ORDER BY first`,
-			a.kept.Size(), int64(maxCatchUp)).Query(func(rows pgx.Rows) (err error) {
-			a.since, err = pgx.AppendRows(a.since[:0], rows, func(row pgx.CollectableRow) (socred.AuditBlock, error) {
-				var b socred.AuditBlock
-				err := row.Scan(&b.First, &b.Hashes)
-				return b, err
-			})
-			return err
-		})
-	}
 	return a
 }
 
@@ -100,7 +76,8 @@ func (a *auditAppend) append(ctx context.Context, tx pgx.Tx, w *socred.Write) (*
 	edge := a.kept
 	if edge == nil || edge.Size() != a.size {
 		var err error
-		if edge, err = audit.NewEdge(a.size, a.edgeReader(ctx, tx)); err != nil {
+		// Another server appended since: read the edge at the locked size.
+		if edge, err = audit.NewEdge(a.size, hashReader(ctx, tx)); err != nil {
 			return nil, fmt.Errorf("audit edge: %w", err)
 		}
 	}
@@ -124,75 +101,12 @@ func (a *auditAppend) append(ctx context.Context, tx pgx.Tx, w *socred.Write) (*
 		return nil, fmt.Errorf("audit append: %w", err)
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO audit_log (first, leaves, hashes) VALUES ($1, $2, $3)`, a.size, audit.AppendLeaves(make([]byte, 0, blockSize), leaves), joinHashes(added))
+	b.Queue(`INSERT INTO audit_log (first, leaves, hashes) VALUES ($1, $2, $3)`, a.size, audit.AppendLeaves(make([]byte, 0, blockSize), leaves), audit.Keep(a.size, added))
 	b.Queue(`UPDATE meta SET value = $1 WHERE key = 'audit_size'`, next.Size())
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("audit append: %w", err)
 	}
 	return next, nil
-}
-
-// edgeReader reads the hashes that the edge at the locked size needs. When
-// the log only grew since the edge kept, each of them is on that edge or
-// was stored since, in the blocks the batch read; the database is asked
-// for the rest (all of them when the store kept no edge, or the batch read
-// no blocks).
-func (a *auditAppend) edgeReader(ctx context.Context, tx pgx.Tx) tlog.HashReader {
-	db := hashReader(ctx, tx)
-	old := a.kept
-	if old == nil || old.Size() >= a.size {
-		return db
-	}
-	// The blocks since old, if they reach the locked size without a gap,
-	// hold the stored hashes from tlog.StoredHashCount(old.Size()) on.
-	var since []byte
-	from := tlog.StoredHashCount(old.Size())
-	if n := len(a.since); n > 0 && a.since[0].First == old.Size() {
-		ok := true
-		for i, b := range a.since {
-			end := a.size
-			if i+1 < n {
-				end = a.since[i+1].First
-			}
-			if int64(len(b.Hashes)) != (tlog.StoredHashCount(end)-tlog.StoredHashCount(b.First))*hashSize {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			for _, b := range a.since {
-				since = append(since, b.Hashes...)
-			}
-		}
-	}
-	return tlog.HashReaderFunc(func(idx []int64) ([]audit.Hash, error) {
-		out := make([]audit.Hash, len(idx))
-		var missing []int
-		for i, x := range idx {
-			if h, err := old.ReadHashes(idx[i : i+1]); err == nil {
-				out[i] = h[0]
-			} else if off := x - from; off >= 0 && (off+1)*hashSize <= int64(len(since)) {
-				copy(out[i][:], since[off*hashSize:])
-			} else {
-				missing = append(missing, i)
-			}
-		}
-		if len(missing) == 0 {
-			return out, nil
-		}
-		xs := make([]int64, len(missing))
-		for j, i := range missing {
-			xs[j] = idx[i]
-		}
-		hs, err := db.ReadHashes(xs)
-		if err != nil {
-			return nil, err
-		}
-		for j, i := range missing {
-			out[i] = hs[j]
-		}
-		return out, nil
-	})
 }
 
 // keptEdge returns the edge the store kept, or nil.
@@ -213,76 +127,60 @@ func (s *Store) keepEdge(e *audit.Edge) {
 	}
 }
 
-func joinHashes(hs []audit.Hash) []byte {
-	b := make([]byte, 0, len(hs)*hashSize)
-	for i := range hs {
-		b = append(b, hs[i][:]...)
-	}
-	return b
-}
-
 // querier is a pool or a transaction.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// hashQuery reads stored hashes by index ($1), in one statement however
-// many blocks hold them. The hash with stored index x is in the block of
-// the leaf that completed its subtree ($2), the last block whose first
-// leaf is not after it, at x - tlog.StoredHashCount(first); the statement
-// counts StoredHashCount(n) = 2n - popcount(n) as the sum of n >> s for
-// every s. Only the 32 bytes are read: a large block's hashes are stored
-// out of line, uncompressed (hashes do not compress), and substring reads
-// only the chunk that holds them.
-const hashQuery = `SELECT x.i, substring(b.hashes FROM
-		(32 * (x.idx - (SELECT SUM(b.first >> s) FROM generate_series(0, 62) AS s)) + 1)::INTEGER FOR 32)
-	FROM unnest($1::BIGINT[], $2::BIGINT[]) WITH ORDINALITY AS x (idx, leaf, i)
-	CROSS JOIN LATERAL (SELECT first, hashes FROM audit_log WHERE first <= x.leaf ORDER BY first DESC LIMIT 1) AS b`
+// blocksQuery reads the blocks that hold the leaf ranges [$1[i], $2[i]),
+// in one statement however many ranges.
+const blocksQuery = `SELECT first, leaves, hashes FROM audit_log WHERE first IN (
+		SELECT b.first FROM unnest($1::BIGINT[], $2::BIGINT[]) AS r (lo, hi)
+		CROSS JOIN LATERAL (SELECT first FROM audit_log
+			WHERE first >= COALESCE((SELECT MAX(first) FROM audit_log WHERE first <= r.lo), 0) AND first < r.hi) AS b)
+	ORDER BY first`
 
-// hashReader reads stored hashes of the log with q.
+// hashReader reads stored hashes of the log with q: it reads every block
+// the hashes need in one statement, then audit.ReadHashes takes them from
+// the blocks (those below audit.KeptLevel from the leaves).
 func hashReader(ctx context.Context, q querier) tlog.HashReader {
 	return tlog.HashReaderFunc(func(idx []int64) ([]audit.Hash, error) {
-		out := make([]audit.Hash, len(idx))
-		if len(idx) == 0 {
-			return out, nil
-		}
-		leaves := make([]int64, len(idx))
+		los, his := make([]int64, len(idx)), make([]int64, len(idx))
 		for i, x := range idx {
 			if x < 0 {
 				return nil, fmt.Errorf("audit: no hash %d", x)
 			}
 			level, n := tlog.SplitStoredHashIndex(x)
-			leaves[i] = (n+1)<<level - 1
+			los[i], his[i] = n<<level, (n+1)<<level
+			if level >= audit.KeptLevel {
+				los[i] = his[i] - 1 // the block of the leaf that completed it
+			}
 		}
-		found := make([]bool, len(idx))
-		rows, _ := q.Query(ctx, hashQuery, idx, leaves)
-		var (
-			i int64
-			h []byte
-		)
+		rows, _ := q.Query(ctx, blocksQuery, los, his)
+		var blocks []audit.Block
+		var b audit.Block
 		err := each(rows, func() error {
-			if err := rows.Scan(&i, &h); err != nil {
+			if err := rows.Scan(&b.First, &b.Leaves, &b.Hashes); err != nil {
 				return err
 			}
-			if i < 1 || i > int64(len(idx)) {
-				return fmt.Errorf("audit: hash row %d of %d", i, len(idx))
-			}
-			if len(h) != hashSize {
-				return fmt.Errorf("audit: hash %d missing from its block", idx[i-1])
-			}
-			copy(out[i-1][:], h)
-			found[i-1] = true
+			blocks = append(blocks, b)
+			b = audit.Block{}
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
-		for i, ok := range found {
-			if !ok {
-				return nil, fmt.Errorf("audit: no block holds hash %d", idx[i])
+		return audit.ReadHashes(func(from, to int64) ([]audit.Block, error) {
+			// The block holding from, and those after it that start
+			// before to.
+			i := sort.Search(len(blocks), func(i int) bool { return blocks[i].First > from }) - 1
+			i = max(i, 0)
+			j := sort.Search(len(blocks), func(j int) bool { return blocks[j].First >= to })
+			if i >= j {
+				return nil, nil
 			}
-		}
-		return out, nil
+			return blocks[i:j], nil
+		}, idx)
 	})
 }
 

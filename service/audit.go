@@ -133,6 +133,18 @@ func (s *Service) audit(w *socred.Write) {
 	}
 }
 
+// auditCheck returns a check's entry in the audit log, unless the log is
+// off.
+func (s *Service) auditCheck(c *socred.CheckEntry) (socred.AuditEntry, bool) {
+	if s.auditOff.Load() {
+		return socred.AuditEntry{}, false
+	}
+	if c.LogIndex == nil {
+		c.LogIndex = new(int64)
+	}
+	return socred.AuditEntry{Kind: audit.KindCheck, Event: s.keys.CheckEvent(c), Receipt: c.LogIndex}, true
+}
+
 type relationEvent struct {
 	Op       string          `json:"op"`
 	Relation socred.Relation `json:"relation"`
@@ -188,6 +200,29 @@ func (s *Service) AuditCheckpoint(ctx context.Context) (Checkpoint, error) {
 		return Checkpoint{}, err
 	}
 	return Checkpoint{Size: n, Note: note, Verifier: s.keys.Verifier}, nil
+}
+
+// checkpointLoop signs and keeps a checkpoint every CheckpointEvery when
+// the log grew, and a last one when ctx ends.
+func (s *Service) checkpointLoop(ctx context.Context) {
+	t := time.NewTicker(s.CheckpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			// The server stops: cover what it logged.
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if _, err := s.AuditCheckpoint(cctx); err != nil {
+				s.log.Warn("audit checkpoint at stop", "err", err)
+			}
+			cancel()
+			return
+		}
+		if _, err := s.AuditCheckpoint(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("audit checkpoint", "err", err)
+		}
+	}
 }
 
 // AuditVerifier returns the verifier key of the log's checkpoints.

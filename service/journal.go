@@ -19,8 +19,10 @@ type journal struct {
 	// every committed write.
 	deliver bool
 	written func(*socred.Write)
-	// audit adds a write's entries in the audit log.
-	audit  func(*socred.Write)
+	// audit returns a check's entry in the audit log, if it is logged;
+	// it is called by the checking goroutine, so that hashing is not
+	// done in turn by the committing one.
+	audit  func(*socred.CheckEntry) (socred.AuditEntry, bool)
 	mu     sync.Mutex
 	next   *journalBatch
 	kick   chan struct{}
@@ -43,6 +45,11 @@ func (j *journal) add(ctx context.Context, c *socred.CheckEntry, a *socred.Acces
 	if c != nil && c.LogIndex == nil {
 		c.LogIndex = new(int64) // the check's receipt, filled in by the store
 	}
+	var entry socred.AuditEntry
+	logged := false
+	if c != nil && j.audit != nil {
+		entry, logged = j.audit(c)
+	}
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
@@ -56,8 +63,10 @@ func (j *journal) add(ctx context.Context, c *socred.CheckEntry, a *socred.Acces
 		if a != nil {
 			w.Accesses = []socred.Access{*a}
 		}
-		if j.audit != nil {
-			j.audit(w)
+		if c != nil && j.audit != nil {
+			if e, ok := j.audit(c); ok {
+				w.Audit = []socred.AuditEntry{e}
+			}
 		}
 		return j.store.Commit(ctx, w)
 	}
@@ -68,6 +77,10 @@ func (j *journal) add(ctx context.Context, c *socred.CheckEntry, a *socred.Acces
 	}
 	if c != nil {
 		b.w.Checks = append(b.w.Checks, *c)
+		if logged {
+			// The k-th check entry names the write's k-th check.
+			b.w.Audit = append(b.w.Audit, entry)
+		}
 		if !c.Allowed {
 			// A denial is notified to the subject with the check's log.
 			b.w.Notices = append(b.w.Notices, socred.CheckNotice(c))
@@ -114,9 +127,6 @@ func (j *journal) flush(ctx context.Context) {
 	j.mu.Unlock()
 	if b == nil {
 		return
-	}
-	if j.audit != nil {
-		j.audit(&b.w)
 	}
 	b.err = j.store.Commit(ctx, &b.w)
 	if b.err != nil {

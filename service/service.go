@@ -38,6 +38,9 @@ type Service struct {
 	// FeedPoll is how often the service looks for changes that other
 	// servers sharing the store made, when the store cannot tell it.
 	FeedPoll time.Duration
+	// CheckpointEvery is how often the audit log is checkpointed when it
+	// grew: entries after the last checkpoint are covered by no signature.
+	CheckpointEvery time.Duration
 	// AuditSigner, when set, is the key that signs the audit log's
 	// checkpoints (a signed-note Ed25519 signer key); without it the key
 	// kept with the data signs, made at the first start.
@@ -80,15 +83,16 @@ func New(store socred.Store, p *socred.Pack) (*Service, error) {
 		return nil, fmt.Errorf("compile pack: %w", err)
 	}
 	return &Service{
-		Now:           time.Now,
-		SchedulerIdle: 10 * time.Second,
-		FeedPoll:      FeedPoll,
-		store:         store,
-		eng:           eng,
-		pack:          p,
-		world:         engine.NewWorld(eng),
-		wake:          make(chan struct{}, 1),
-		noticeWake:    make(chan struct{}, 1),
+		Now:             time.Now,
+		SchedulerIdle:   10 * time.Second,
+		FeedPoll:        FeedPoll,
+		CheckpointEvery: time.Minute,
+		store:           store,
+		eng:             eng,
+		pack:            p,
+		world:           engine.NewWorld(eng),
+		wake:            make(chan struct{}, 1),
+		noticeWake:      make(chan struct{}, 1),
 	}, nil
 }
 
@@ -140,7 +144,7 @@ func (s *Service) Open(ctx context.Context) error {
 		return err
 	}
 	s.journal = newJournal(s.store, s.log)
-	s.journal.deliver, s.journal.written, s.journal.audit = s.delivering(), s.noticesWritten, s.audit
+	s.journal.deliver, s.journal.written, s.journal.audit = s.delivering(), s.noticesWritten, s.auditCheck
 	ctx, s.cancel = context.WithCancel(context.Background())
 	n, err := s.catchUp(ctx)
 	if err != nil {
@@ -149,7 +153,8 @@ func (s *Service) Open(ctx context.Context) error {
 	if n > 0 {
 		s.log.Info("caught up on time-driven changes", "subjects", n)
 	}
-	s.wg.Add(3)
+	s.wg.Add(4)
+	go func() { defer s.wg.Done(); s.checkpointLoop(ctx) }()
 	if s.delivering() {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.deliver(ctx) }()

@@ -115,7 +115,7 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 				hashes[i] = ls[i].Hash()
 			}
 			// Appended in parts that end at checkpoints, to check their roots.
-			var added []byte
+			var added []audit.Hash
 			for rest := hashes; len(rest) > 0; {
 				k := len(rest)
 				if len(trees) > 0 && trees[0].N-edge.Size() < int64(k) {
@@ -125,16 +125,14 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 				if err != nil {
 					return rep, err
 				}
-				for _, h := range hs {
-					added = append(added, h[:]...)
-				}
+				added = append(added, hs...)
 				edge, rest = next, rest[k:]
 				if err := checkRoot(); err != nil {
 					return rep, err
 				}
 			}
-			if !bytes.Equal(added, b.Hashes) {
-				return rep, fmt.Errorf("block at entry %d: %s", b.First, hashDiff(added, b.Hashes))
+			if kept := audit.Keep(b.First, added); !bytes.Equal(kept, b.Hashes) {
+				return rep, fmt.Errorf("block at entry %d: %s", b.First, hashDiff(kept, b.Hashes))
 			}
 			leaves = append(leaves, ls...)
 			rep.Blocks++

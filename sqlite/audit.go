@@ -55,7 +55,7 @@ func (s *Store) appendAudit(conn *sqlite3.Conn, w *socred.Write, firstCheck int6
 	stmt := conn.Prep(`INSERT INTO audit_log (first, leaves, hashes) VALUES (?, ?, ?)`)
 	stmt.BindInt64(1, size)
 	stmt.BindBytes(2, audit.AppendLeaves(nil, leaves))
-	stmt.BindBytes(3, joinHashes(added))
+	stmt.BindBytes(3, audit.Keep(size, added))
 	if err := exec(stmt); err != nil {
 		return nil, fmt.Errorf("audit append: %w", err)
 	}
@@ -67,49 +67,32 @@ func (s *Store) appendAudit(conn *sqlite3.Conn, w *socred.Write, firstCheck int6
 	return next, nil
 }
 
-func joinHashes(hs []audit.Hash) []byte {
-	b := make([]byte, 0, len(hs)*len(audit.Hash{}))
-	for i := range hs {
-		b = append(b, hs[i][:]...)
-	}
-	return b
-}
-
-// hashReader reads stored hashes of the log on conn. The hash with stored
-// index x is in the block of the leaf that completed its subtree.
+// hashReader reads stored hashes of the log on conn.
 func hashReader(conn *sqlite3.Conn) tlog.HashReader {
 	return tlog.HashReaderFunc(func(idx []int64) ([]audit.Hash, error) {
-		out := make([]audit.Hash, len(idx))
-		var first int64 = -1
-		var hashes []byte
-		for i, x := range idx {
-			level, n := tlog.SplitStoredHashIndex(x)
-			leaf := (n+1)<<level - 1
-			if first < 0 || leaf < first || tlog.StoredHashCount(first)+int64(len(hashes)/32) <= x {
-				stmt := conn.Prep(`SELECT first, hashes FROM audit_log WHERE first <= ? ORDER BY first DESC LIMIT 1`)
-				stmt.BindInt64(1, leaf)
-				found := false
-				err := each(stmt, func(stmt *sqlite3.Stmt) error {
-					first, found = stmt.ColumnInt64(0), true
-					hashes = make([]byte, stmt.ColumnLen(1))
-					stmt.ColumnBytes(1, hashes)
-					return nil
-				})
-				if err != nil {
-					return nil, err
-				}
-				if !found {
-					return nil, fmt.Errorf("audit: no block holds hash %d", x)
-				}
-			}
-			off := x - tlog.StoredHashCount(first)
-			if off < 0 || (off+1)*32 > int64(len(hashes)) {
-				return nil, fmt.Errorf("audit: hash %d missing from the block at %d", x, first)
-			}
-			copy(out[i][:], hashes[off*32:])
-		}
-		return out, nil
+		return audit.ReadHashes(func(from, to int64) ([]audit.Block, error) { return blocks(conn, from, to) }, idx)
 	})
+}
+
+// blocks reads the blocks that hold leaves from up to to.
+func blocks(conn *sqlite3.Conn, from, to int64) ([]audit.Block, error) {
+	var out []audit.Block
+	stmt := conn.Prep(`SELECT first, leaves, hashes FROM audit_log
+		WHERE first >= COALESCE((SELECT MAX(first) FROM audit_log WHERE first <= ?1), 0) AND first < ?2 ORDER BY first`)
+	stmt.BindInt64(1, from)
+	stmt.BindInt64(2, to)
+	err := each(stmt, func(stmt *sqlite3.Stmt) error {
+		out = append(out, scanBlock(stmt))
+		return nil
+	})
+	return out, err
+}
+
+func scanBlock(stmt *sqlite3.Stmt) audit.Block {
+	b := audit.Block{First: stmt.ColumnInt64(0), Leaves: make([]byte, stmt.ColumnLen(1)), Hashes: make([]byte, stmt.ColumnLen(2))}
+	stmt.ColumnBytes(1, b.Leaves)
+	stmt.ColumnBytes(2, b.Hashes)
+	return b
 }
 
 // AuditKeys returns the log's keys, storing first when none are kept.
@@ -181,10 +164,7 @@ func (s *Store) AuditBlocks(ctx context.Context, from int64, limit int) ([]socre
 		stmt.BindInt64(1, from)
 		stmt.BindInt64(2, int64(limit))
 		return each(stmt, func(stmt *sqlite3.Stmt) error {
-			b := socred.AuditBlock{First: stmt.ColumnInt64(0), Leaves: make([]byte, stmt.ColumnLen(1)), Hashes: make([]byte, stmt.ColumnLen(2))}
-			stmt.ColumnBytes(1, b.Leaves)
-			stmt.ColumnBytes(2, b.Hashes)
-			out = append(out, b)
+			out = append(out, scanBlock(stmt))
 			return nil
 		})
 	})

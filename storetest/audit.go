@@ -105,7 +105,7 @@ func testAudit(t *testing.T, s socred.Store) {
 	// The blocks: every leaf, in order, checks named by their ids, and the
 	// hashes the leaves make.
 	var leaves []audit.Leaf
-	var stored []audit.Hash
+	var blocks []socred.AuditBlock
 	for from := int64(0); from < n; {
 		blocks, err := s.AuditBlocks(ctx, from, 7)
 		if err != nil || len(blocks) == 0 {
@@ -120,9 +120,7 @@ func testAudit(t *testing.T, s socred.Store) {
 				t.Fatal(err)
 			}
 			leaves = append(leaves, ls...)
-			for off := 0; off+32 <= len(b.Hashes); off += 32 {
-				stored = append(stored, audit.Hash(b.Hashes[off:off+32]))
-			}
+			blocks = append(blocks, b)
 		}
 		from = int64(len(leaves))
 	}
@@ -145,24 +143,32 @@ func testAudit(t *testing.T, s socred.Store) {
 			t.Fatalf("leaf %d: got %v %q, want %v %q", i, leaves[i].Kind, leaves[i].Ref, m.leaves[i].Kind, m.leaves[i].Ref)
 		}
 	}
+	// Each block keeps the hashes at audit.KeptLevel and above that its
+	// leaves added.
 	want := m.hashes(t)
-	if len(stored) != len(want) {
-		t.Fatalf("%d hashes stored, want %d", len(stored), len(want))
-	}
-	for i := range want {
-		if stored[i] != want[i] {
-			t.Fatalf("stored hash %d differs", i)
+	for i, b := range blocks {
+		end := n
+		if i+1 < len(blocks) {
+			end = blocks[i+1].First
+		}
+		kept := audit.Keep(b.First, want[tlog.StoredHashCount(b.First):tlog.StoredHashCount(end)])
+		if !bytes.Equal(kept, b.Hashes) {
+			t.Fatalf("block at %d: kept hashes differ", b.First)
 		}
 	}
-	// Hashes by index, as proofs read them.
-	idx := []int64{0, 5, int64(len(want)) - 1, 17, 3}
+	// Every hash by index, as proofs read them, those below the kept
+	// level from the leaves.
+	idx := make([]int64, len(want))
+	for i := range idx {
+		idx[i] = int64(len(want) - 1 - i)
+	}
 	hs, err := s.AuditHashes(ctx, idx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, x := range idx {
 		if hs[i] != want[x] {
-			t.Errorf("hash %d read by index differs", x)
+			t.Fatalf("hash %d read by index differs", x)
 		}
 	}
 

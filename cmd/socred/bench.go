@@ -14,6 +14,7 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,17 +61,24 @@ Run "socred bench NAME --help" for the flags of one.
 	return exitUsage
 }
 
-// auditModes reads --audit: whether each socred run has the audit log off.
+// auditModes reads --audit: whether each socred run, in order, has the
+// audit log off. "both" is "off,on".
 func auditModes(s string) ([]bool, error) {
-	switch s {
-	case "on":
-		return []bool{false}, nil
-	case "off":
-		return []bool{true}, nil
-	case "both":
-		return []bool{true, false}, nil
+	if s == "both" {
+		s = "off,on"
 	}
-	return nil, fmt.Errorf("--audit: want on, off or both, not %q", s)
+	var modes []bool
+	for _, m := range strings.Split(s, ",") {
+		switch m {
+		case "on":
+			modes = append(modes, false)
+		case "off":
+			modes = append(modes, true)
+		default:
+			return nil, fmt.Errorf("--audit: want on, off, both or a list such as on,off, not %q", s)
+		}
+	}
+	return modes, nil
 }
 
 // benchEnv is a socred server started for a benchmark.

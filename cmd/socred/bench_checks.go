@@ -36,7 +36,7 @@ and the connections spread over them.
 	dirFlag := fs.String("dir", "", "working directory; a database already there is reused (default: a temporary one, removed after)")
 	dbFlag := fs.String("db", "", "a postgres:// URL to measure PostgreSQL (a schema of its own is made and dropped); default: SQLite in the working directory")
 	servers := fs.Int("servers", 1, "servers sharing the database (PostgreSQL)")
-	auditFlag := fs.String("audit", "on", "the audit log: on, off, or both (without it, then with it, in the same run: its cost)")
+	auditFlag := fs.String("audit", "on", "the audit log: on, off, both (off,on: its cost, in one run) or a list of runs such as on,off")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}

@@ -50,7 +50,7 @@ database (--servers), the clients spread over them.
 	dbFlag := fs.String("db", "", "a postgres:// URL to measure PostgreSQL (a schema of its own is made and dropped); default: SQLite in the working directory")
 	servers := fs.Int("servers", 1, "servers sharing the database (PostgreSQL)")
 	dirFlag := fs.String("dir", "", "working directory (default: a temporary one under the current directory, removed after)")
-	auditFlag := fs.String("audit", "on", "the audit log: on, off, or both (without it, then with it, in the same run: its cost)")
+	auditFlag := fs.String("audit", "on", "the audit log: on, off, both (off,on: its cost, in one run) or a list of runs such as on,off")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
