@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -101,21 +102,42 @@ database (--servers), the clients spread over them.
 		}
 	}
 
-	db, dropDB, err := benchDatabase(ctx, *dbFlag, dir)
+	// Each run starts on a fresh database of its own, so that runs with
+	// and without the audit log compare alike.
+	for run, off := range modes {
+		runDir := filepath.Join(dir, fmt.Sprintf("run%d", run))
+		if err := os.MkdirAll(runDir, 0o755); err != nil {
+			fmt.Fprintln(stderr, "socred bench:", err)
+			return exitFail
+		}
+		if code := ingestOn(ctx, *dbFlag, runDir, *servers, *subjects, *clients, *batch, recs, occurred, rawRate, off, stdout, stderr); code != exitOK {
+			return code
+		}
+	}
+	return exitOK
+}
+
+// ingestOn starts servers on a fresh database, registers the population
+// and submits the records.
+func ingestOn(ctx context.Context, dbURL, dir string, servers, subjects, clients, batch int, recs []benchRecord, occurred time.Time, rawRate float64, auditOff bool, stdout, stderr io.Writer) int {
+	db, dropDB, err := benchDatabase(ctx, dbURL, dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
 	defer dropDB()
-	envs, stopServers, err := startServers(ctx, db, *servers, stderr)
+	envs, stopServers, err := startServers(ctx, db, servers, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
 	defer stopServers()
+	for _, e := range envs {
+		e.srv.svc.SetAuditOff(auditOff)
+	}
 	env := envs[0]
 	t := time.Now()
-	if err := seedSubjects(ctx, env.srv.svc, env.admin, *subjects, nil); err != nil {
+	if err := seedSubjects(ctx, env.srv.svc, env.admin, subjects, nil); err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
@@ -123,37 +145,28 @@ database (--servers), the clients spread over them.
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "  registered %d subjects in %s\n", *subjects, since(t))
+	fmt.Fprintf(stdout, "  registered %d subjects in %s\n", subjects, since(t))
 	tok, err := env.srv.svc.CreateToken(ctx, env.admin, service.TokenInput{Role: socred.RoleAuthority, Authority: "rongcheng-credit-office", Name: "bench reporter"})
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
 	at := occurred.Format(time.RFC3339)
-	for run, off := range modes {
-		// Each run submits keys of its own.
-		var bodies [][]byte
-		for i := 0; i < len(recs); i += *batch {
-			var b strings.Builder
-			b.WriteString(`{"records":[`)
-			for j, r := range recs[i:min(i+*batch, len(recs))] {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				k, _ := json.Marshal(fmt.Sprintf("%d-%s", run, r.key))
-				fmt.Fprintf(&b, `{"key":%s,"subject":"%s","scheme":"rongcheng","rule":"%s","occurred_at":"%s","evidence":"bench report %s"}`, k, r.subject, r.rule, at, r.key)
+	var bodies [][]byte
+	for i := 0; i < len(recs); i += batch {
+		var b strings.Builder
+		b.WriteString(`{"records":[`)
+		for j, r := range recs[i:min(i+batch, len(recs))] {
+			if j > 0 {
+				b.WriteByte(',')
 			}
-			b.WriteString(`]}`)
-			bodies = append(bodies, []byte(b.String()))
+			k, _ := json.Marshal(r.key)
+			fmt.Fprintf(&b, `{"key":%s,"subject":"%s","scheme":"rongcheng","rule":"%s","occurred_at":"%s","evidence":"bench report %s"}`, k, r.subject, r.rule, at, r.key)
 		}
-		for _, e := range envs {
-			e.srv.svc.SetAuditOff(off)
-		}
-		if code := ingestRun(ctx, envs, *clients, tok.Token, bodies, len(recs), rawRate, off, stdout, stderr); code != exitOK {
-			return code
-		}
+		b.WriteString(`]}`)
+		bodies = append(bodies, []byte(b.String()))
 	}
-	return exitOK
+	return ingestRun(ctx, envs, clients, tok.Token, bodies, len(recs), rawRate, auditOff, stdout, stderr)
 }
 
 // ingestRun submits the batches and prints the rate.
