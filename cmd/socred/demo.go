@@ -122,9 +122,10 @@ socred is serving %s (database %s)
   public register %s/v1/register       (no token needed)
   health          %s/healthz
   metrics         %s/metrics           (admin or auditor token)
+  audit log       %s/v1/audit/checkpoint (signed; proofs at /v1/audit/proof/{log_index})
 
 Tokens, one per role (send as "Authorization: Bearer TOKEN"):
-`, u, c.db, u, u, u, u)
+`, u, c.db, u, u, u, u, u)
 	for _, t := range tokens {
 		fmt.Fprintf(stdout, "  %-10s %s  %s\n", t.role, t.token, t.note)
 	}
