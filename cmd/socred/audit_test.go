@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	sqlite3 "zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	domain "github.com/socred/socred"
 	"github.com/socred/socred/audit"
+	"github.com/socred/socred/postgres"
 	"github.com/socred/socred/service"
 	"github.com/socred/socred/sqlite"
 )
@@ -123,9 +125,8 @@ type tamperer interface {
 	setBlock(t *testing.T, first int64, leaves, hashes []byte)
 	deleteBlock(t *testing.T, first int64)
 	insertBlock(t *testing.T, b domain.AuditBlock)
-	// exec runs a statement that changes a record or check, and the one
-	// that undoes it.
-	exec(t *testing.T, sql string)
+	// exec runs a statement that changes a record or check, or undoes it.
+	exec(t *testing.T, sql string, args ...any)
 }
 
 func tamperLoop(t *testing.T, n int, tm tamperer, verify func() error) {
@@ -263,8 +264,88 @@ func (s *sqliteTamperer) insertBlock(t *testing.T, b domain.AuditBlock) {
 	}
 }
 
-func (s *sqliteTamperer) exec(t *testing.T, sql string) {
+func (s *sqliteTamperer) exec(t *testing.T, sql string, _ ...any) {
 	if err := sqlitex.ExecuteTransient(s.conn, sql, nil); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAuditVerifyPostgres: the same on PostgreSQL, two servers sharing the
+// database and so the log.
+func TestAuditVerifyPostgres(t *testing.T) {
+	db := postgresDB(t)
+	a := startServer(t, db)
+	b := startServer(t, db)
+	cp := auditStory(t, a)
+	provider := b.token(map[string]any{"role": "provider", "name": "Air China"})
+	for i := range 5 {
+		b.must(200, "POST", "/v1/checks", provider, map[string]any{"subject": fmt.Sprintf("p%d", i), "action": "buy-flight-ticket"})
+	}
+	if out, errOut, code := socred(t, "audit", "verify", "--url", b.url, "--checkpoint", cp); code != 0 {
+		t.Fatalf("verify --url at the other server: exit %d\n%s%s", code, out, errOut)
+	}
+	a.stop()
+	b.stop()
+	out, errOut, code := socred(t, "audit", "verify", "--db", db)
+	if code != 0 || !strings.Contains(out, "audit log verified") {
+		t.Fatalf("verify --db: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Log(strings.TrimSpace(out))
+
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tamperLoop(t, 1000, &pgTamperer{ctx: ctx, conn: conn}, func() error { _, err := service.VerifyLog(ctx, st); return err })
+}
+
+type pgTamperer struct {
+	ctx  context.Context
+	conn *pgx.Conn
+}
+
+func (p *pgTamperer) exec(t *testing.T, sql string, args ...any) {
+	if _, err := p.conn.Exec(p.ctx, sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (p *pgTamperer) blocks(t *testing.T) []domain.AuditBlock {
+	rows, _ := p.conn.Query(p.ctx, "SELECT first, leaves, hashes FROM audit_log ORDER BY first")
+	bs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.AuditBlock, error) {
+		var b domain.AuditBlock
+		err := row.Scan(&b.First, &b.Leaves, &b.Hashes)
+		return b, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bs
+}
+
+func (p *pgTamperer) setBlock(t *testing.T, first int64, leaves, hashes []byte) {
+	p.exec(t, "UPDATE audit_log SET leaves = $1, hashes = $2 WHERE first = $3", nonNil(leaves), nonNil(hashes), first)
+}
+
+func (p *pgTamperer) deleteBlock(t *testing.T, first int64) {
+	p.exec(t, "DELETE FROM audit_log WHERE first = $1", first)
+}
+
+func (p *pgTamperer) insertBlock(t *testing.T, b domain.AuditBlock) {
+	p.exec(t, "INSERT INTO audit_log (first, leaves, hashes) VALUES ($1, $2, $3)", b.First, nonNil(b.Leaves), nonNil(b.Hashes))
+}
+
+// nonNil keeps pgx from sending an empty slice as NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
