@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -21,18 +22,22 @@ import (
 // consistency proofs between checkpoints that verify with tlog's
 // verifiers; bad parameters named.
 func TestAuditOverHTTP(t *testing.T) {
-	t.Run("fake", func(t *testing.T) { auditFlow(t, newFixture(t)) })
+	t.Run("fake", func(t *testing.T) {
+		clock := &testClock{t: time.Now().UTC()}
+		auditFlow(t, newFixtureAt(t, newFakeStore(), clock.Now), clock)
+	})
 	t.Run("sqlite", func(t *testing.T) {
 		store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "socred.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { store.Close() })
-		auditFlow(t, newFixtureOn(t, store))
+		clock := &testClock{t: time.Now().UTC()}
+		auditFlow(t, newFixtureAt(t, store, clock.Now), clock)
 	})
 }
 
-func auditFlow(t *testing.T, f *fixture) {
+func auditFlow(t *testing.T, f *fixture, clock *testClock) {
 	key := strings.TrimSpace(string(f.must(200, "GET", "/v1/audit/key", asAnonymous, nil).Body))
 	checkpoint := func() audit.Tree {
 		t.Helper()
@@ -85,6 +90,12 @@ func auditFlow(t *testing.T, f *fixture) {
 		}
 	}
 
+	// Within a second the checkpoint served is the last one kept, so that
+	// public reads do not make the server sign and write at every request.
+	if again := checkpoint(); again != first {
+		t.Fatalf("checkpoint within a second: %v, want the last one, %v", again, first)
+	}
+	clock.Set(clock.Now().Add(service.CheckpointStale))
 	second := checkpoint()
 	if second.N <= first.N {
 		t.Fatalf("log did not grow: %d, then %d", first.N, second.N)

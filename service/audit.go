@@ -174,9 +174,21 @@ type Checkpoint struct {
 	Verifier string
 }
 
-// AuditCheckpoint returns a checkpoint of the log as it is: the last one
-// kept when the log has not grown since, else a new one, signed and kept.
+// AuditCheckpoint returns a checkpoint of the log as it is, give or take
+// CheckpointStale: the last one kept when the log has not grown since or
+// it is younger than that, else a new one, signed and kept. Public reads
+// so cannot make a server sign and write at every request.
 func (s *Service) AuditCheckpoint(ctx context.Context) (Checkpoint, error) {
+	return s.checkpoint(ctx, -1, CheckpointStale)
+}
+
+// CheckpointStale is how old the checkpoint GET /v1/audit/checkpoint
+// serves may be while the log grows.
+const CheckpointStale = time.Second
+
+// checkpoint returns the last checkpoint kept if it holds entry cover and
+// is younger than stale or as large as the log, else a new one.
+func (s *Service) checkpoint(ctx context.Context, cover int64, stale time.Duration) (Checkpoint, error) {
 	n, err := s.store.AuditSize(ctx)
 	if err != nil {
 		return Checkpoint{}, err
@@ -185,7 +197,7 @@ func (s *Service) AuditCheckpoint(ctx context.Context) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if len(kept) > 0 && kept[0].Size >= n {
+	if len(kept) > 0 && kept[0].Size > cover && (kept[0].Size >= n || s.now().Sub(kept[0].At) < stale) {
 		return Checkpoint{Size: kept[0].Size, Note: kept[0].Note, Verifier: s.keys.Verifier}, nil
 	}
 	root, err := audit.Root(n, s.hashReader(ctx))
@@ -213,13 +225,13 @@ func (s *Service) checkpointLoop(ctx context.Context) {
 		case <-ctx.Done():
 			// The server stops: cover what it logged.
 			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if _, err := s.AuditCheckpoint(cctx); err != nil {
+			if _, err := s.checkpoint(cctx, -1, 0); err != nil {
 				s.log.Warn("audit checkpoint at stop", "err", err)
 			}
 			cancel()
 			return
 		}
-		if _, err := s.AuditCheckpoint(ctx); err != nil && ctx.Err() == nil {
+		if _, err := s.checkpoint(ctx, -1, 0); err != nil && ctx.Err() == nil {
 			s.log.Error("audit checkpoint", "err", err)
 		}
 	}
@@ -255,14 +267,14 @@ type LeafView struct {
 
 // AuditProof returns the proof that entry index is in the log of size
 // entries; size 0 means the log's size at its latest checkpoint, made now
-// if the log grew.
+// if that does not hold the entry.
 func (s *Service) AuditProof(ctx context.Context, index, size int64) (*Proof, error) {
 	n, err := s.store.AuditSize(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if size == 0 {
-		cp, err := s.AuditCheckpoint(ctx)
+		cp, err := s.checkpoint(ctx, index, CheckpointStale)
 		if err != nil {
 			return nil, err
 		}
