@@ -103,6 +103,7 @@ type server struct {
 // does not listen yet. adminToken may be empty (no admin).
 func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socred.Pack, adminToken string) (*server, error) {
 	start := time.Now()
+	tuneGC(log)
 	store, err := openStore(ctx, c.db, log)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", displayDB(c.db), err)
