@@ -36,6 +36,17 @@ type Token struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Session is a browser signed in to the web pages with a token. Its
+// cookie holds a secret that only the browser knows; the store keeps its
+// hash, so a copy of the database signs no one in.
+type Session struct {
+	Hash      []byte // SHA-256 of the cookie's secret
+	TokenHash []byte // the hash of the token signed in with (the admin's included)
+	CSRF      string // the anti-forgery token every form of the session carries
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 // Caller is who makes a request: a token, or the admin from the
 // environment, or nobody (public endpoints).
 type Caller struct {

@@ -94,6 +94,15 @@ type Store interface {
 	// neither.
 	AuditSources(ctx context.Context, fn func(*Record, *CheckEntry) error) error
 
+	// PutSession stores a signed-in session of the web pages.
+	PutSession(ctx context.Context, s *Session) error
+	// Session returns the session whose secret hashes to hash, or a
+	// not_found error; an expired session is not found.
+	Session(ctx context.Context, hash []byte, now time.Time) (*Session, error)
+	// DeleteSession ends a session (one already gone is not an error), and
+	// removes every session expired by now.
+	DeleteSession(ctx context.Context, hash []byte, now time.Time) error
+
 	// Load streams everything the engine needs to rebuild its world.
 	Load(ctx context.Context, l Loader) error
 	// Ping checks that the store is reachable.

@@ -35,6 +35,7 @@ type fakeStore struct {
 	repairs      []*socred.Repair
 	pending      map[int64]bool
 	audit        fakeAudit
+	sessions     map[string]socred.Session // by string(hash); fakesession_test.go
 
 	// Failures to inject, and what the last list read asked for.
 	pingErr   error

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"AuditKeys", testAuditKeys},
 		{"Audit", testAudit},
 		{"Checkpoints", testCheckpoints},
+		{"Sessions", testSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/socred/socred/pack"
 	"github.com/socred/socred/packs"
 	"github.com/socred/socred/service"
+	"github.com/socred/socred/web"
 )
 
 // serverConfig is what serve and demo share.
@@ -151,12 +152,20 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 	}
 	log.Info("store open", "db", displayDB(c.db), "pack", p.Hash[:12], "schemes", len(p.Schemes), "lists", len(p.Lists), "took", time.Since(start).Round(time.Millisecond))
 	a := api.New(svc, api.Config{Logger: log.With("component", "api")})
+	pages := web.New(svc, web.Config{Logger: log.With("component", "web")})
+	// The pages answer their own paths; the API everything else, with its
+	// JSON 404 for what neither knows.
+	mux := http.NewServeMux()
+	mux.Handle("/", a.Handler())
+	for _, p := range web.Paths {
+		mux.Handle(p, pages.Handler())
+	}
 	return &server{
 		log:   log,
 		store: store,
 		svc:   svc,
 		http: &http.Server{
-			Handler:           a.Handler(),
+			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,
 			WriteTimeout:      60 * time.Second,

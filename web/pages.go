@@ -1,0 +1,308 @@
+package web
+
+import (
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/service"
+)
+
+// signInPage is the sign-in form's data.
+type signInPage struct {
+	Title, CSRF, Next, Error string
+}
+
+func (w *Web) signInForm(rw http.ResponseWriter, r *http.Request) {
+	rw.Header().Set("Cache-Control", "no-store")
+	csrf := randomToken()
+	setCookie(rw, r, csrfCookie, csrf, 3600)
+	w.render(rw, r, http.StatusOK, "signin", signInPage{Title: "Sign in", CSRF: csrf, Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+// signIn starts a new session for the token given, and sends the browser
+// to the page for its role.
+func (w *Web) signIn(rw http.ResponseWriter, r *http.Request) {
+	rw.Header().Set("Cache-Control", "no-store")
+	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
+	ck, err := r.Cookie(csrfCookie)
+	if err != nil || ck.Value == "" || r.PostFormValue("csrf") != ck.Value {
+		w.fail(rw, r, socred.Errorf(socred.EFORBIDDEN, "the form's anti-forgery token does not match; reload the sign-in page"))
+		return
+	}
+	secret, sess, c, err := w.svc.StartSession(r.Context(), strings.TrimSpace(r.PostFormValue("token")))
+	if err != nil {
+		if code := socred.ErrorCode(err); code == socred.EUNAUTHORIZED || code == socred.EINVALID {
+			csrf := randomToken()
+			setCookie(rw, r, csrfCookie, csrf, 3600)
+			w.render(rw, r, http.StatusUnauthorized, "signin", signInPage{Title: "Sign in", CSRF: csrf,
+				Next: safeNext(r.PostFormValue("next")), Error: "That token is not known. Paste the whole token, starting with sct_."})
+			return
+		}
+		w.fail(rw, r, err)
+		return
+	}
+	setCookie(rw, r, csrfCookie, "", -1)
+	setCookie(rw, r, sessionCookie, secret, int(sess.ExpiresAt.Sub(sess.CreatedAt).Seconds()))
+	next := safeNext(r.PostFormValue("next"))
+	if next == "" || next == "/sign-in" {
+		next = home(c)
+	}
+	http.Redirect(rw, r, next, http.StatusSeeOther)
+}
+
+// home is the page a caller starts on.
+func home(c *socred.Caller) string {
+	if c.Is(socred.RoleProvider) {
+		return "/check"
+	}
+	if c.Is(socred.RoleSubject) {
+		return "/me"
+	}
+	return "/board"
+}
+
+func (w *Web) signOut(rw http.ResponseWriter, r *http.Request, s *session) {
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if err := w.svc.EndSession(r.Context(), ck.Value); err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+	}
+	setCookie(rw, r, sessionCookie, "", -1)
+	http.Redirect(rw, r, "/sign-in", http.StatusSeeOther)
+}
+
+// mePage is the subject's portal.
+type mePage struct {
+	Title   string
+	CSRF    string
+	Who     string
+	File    *service.File
+	Schemes []schemeView
+	// Charts is the data of the score charts, for the chart script.
+	Charts   template.JS
+	Lists    []listView
+	Records  []recordView
+	Notice   string
+	Appealed map[string]bool // records and lists with an open appeal
+}
+
+type schemeView struct {
+	socred.Score
+	Name string
+}
+
+type recordView struct {
+	service.FileRecord
+	Appealable bool
+}
+
+// listView is a listing with how to get off it.
+type listView struct {
+	socred.Listing
+	Name        string
+	Restricts   []string
+	Designated  bool
+	RepairRoute []string
+}
+
+// chartSeries is one scheme's score over time: x in Unix seconds.
+type chartSeries struct {
+	Scheme string  `json:"scheme"`
+	X      []int64 `json:"x"`
+	Y      []int64 `json:"y"`
+}
+
+func (w *Web) me(rw http.ResponseWriter, r *http.Request, s *session) {
+	if !s.caller.Is(socred.RoleSubject) {
+		w.fail(rw, r, socred.Errorf(socred.EFORBIDDEN, "this page is a subject's own; sign in with a subject token"))
+		return
+	}
+	id := s.caller.Token.Subject
+	f, err := w.svc.File(r.Context(), s.caller, id, "")
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	p := w.svc.Pack()
+	page := mePage{Title: "Your file", CSRF: s.CSRF, Who: f.Subject.Name, File: f, Appealed: map[string]bool{}, Notice: r.URL.Query().Get("done")}
+	for _, a := range f.Appeals {
+		if a.Status == socred.AppealOpen {
+			page.Appealed[a.Record+"|"+a.List] = true
+		}
+	}
+	var charts []chartSeries
+	for _, sc := range f.Scores {
+		v := schemeView{Score: sc, Name: sc.Scheme}
+		if scheme := p.Scheme(sc.Scheme); scheme != nil {
+			v.Name = scheme.Name
+		}
+		page.Schemes = append(page.Schemes, v)
+		charts = append(charts, scoreSeries(sc, f.Records, time.Now()))
+	}
+	b, _ := json.Marshal(charts)
+	page.Charts = template.JS(b)
+	for _, rec := range f.Records {
+		page.Records = append(page.Records, recordView{FileRecord: rec, Appealable: rec.Status == socred.RecordActive && !page.Appealed[rec.ID+"|"]})
+	}
+	for _, l := range f.Listings {
+		v := listView{Listing: l, Name: l.List, Designated: l.Designation != ""}
+		if list := p.List(l.List); list != nil {
+			v.Name = list.Name
+			for _, route := range list.Repair {
+				v.RepairRoute = append(v.RepairRoute, route)
+			}
+		}
+		for _, m := range p.Measures {
+			if m.List == l.List {
+				v.Restricts = append(v.Restricts, m.Restricts...)
+			}
+		}
+		slices.Sort(v.Restricts)
+		page.Lists = append(page.Lists, v)
+	}
+	w.render(rw, r, http.StatusOK, "me", page)
+}
+
+// scoreSeries is a scheme's score over time from the records that moved
+// it: each record adds its points when it occurs and takes them away when
+// it stops counting (or when overturned).
+func scoreSeries(sc socred.Score, recs []service.FileRecord, now time.Time) chartSeries {
+	type step struct {
+		at    time.Time
+		delta int64
+	}
+	var steps []step
+	for _, r := range recs {
+		if r.Scheme != sc.Scheme || r.Overturned || r.Suspended {
+			continue
+		}
+		steps = append(steps, step{r.OccurredAt, r.Points})
+		if r.CountsUntil.Before(now) {
+			steps = append(steps, step{r.CountsUntil, -r.Points})
+		}
+	}
+	slices.SortFunc(steps, func(a, b step) int { return a.at.Compare(b.at) })
+	out := chartSeries{Scheme: sc.Scheme}
+	score := sc.Baseline
+	if len(steps) > 0 {
+		out.X, out.Y = append(out.X, steps[0].at.Add(-24*time.Hour).Unix()), append(out.Y, score)
+	}
+	for _, s := range steps {
+		score += s.delta
+		out.X, out.Y = append(out.X, s.at.Unix()), append(out.Y, score)
+	}
+	out.X, out.Y = append(out.X, now.Unix()), append(out.Y, sc.Score)
+	return out
+}
+
+func (w *Web) appeal(rw http.ResponseWriter, r *http.Request, s *session) {
+	in := service.AppealInput{Record: r.PostFormValue("record"), List: r.PostFormValue("list"), Statement: r.PostFormValue("statement")}
+	a, err := w.svc.FileAppeal(r.Context(), s.caller, in)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	http.Redirect(rw, r, "/me?done=appeal+"+a.ID+"+filed", http.StatusSeeOther)
+}
+
+func (w *Web) repair(rw http.ResponseWriter, r *http.Request, s *session) {
+	var evidence []string
+	for _, line := range strings.Split(r.PostFormValue("evidence"), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			evidence = append(evidence, line)
+		}
+	}
+	in := service.RepairInput{List: r.PostFormValue("list"), Route: r.PostFormValue("route"), Evidence: evidence, Statement: r.PostFormValue("statement")}
+	rp, err := w.svc.ApplyRepair(r.Context(), s.caller, in)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	http.Redirect(rw, r, "/me?done=application+"+rp.ID+"+filed", http.StatusSeeOther)
+}
+
+func (w *Web) export(rw http.ResponseWriter, r *http.Request, s *session) {
+	if !s.caller.Is(socred.RoleSubject) {
+		w.fail(rw, r, socred.Errorf(socred.EFORBIDDEN, "only a subject downloads their own file here"))
+		return
+	}
+	x, err := w.svc.Export(r.Context(), s.caller, s.caller.Token.Subject)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	b, err := json.MarshalIndent(x, "", "  ")
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	rw.Header().Set("Content-Type", "application/json")
+	rw.Header().Set("Content-Disposition", `attachment; filename="socred-`+s.caller.Token.Subject+`.json"`)
+	rw.Write(b)
+}
+
+// checkPage is a provider's check form and its answer.
+type checkPage struct {
+	Title    string
+	CSRF     string
+	Who      string
+	Actions  []*socred.Action
+	Subject  string
+	Action   string
+	Purpose  string
+	Decision *socred.Decision
+}
+
+func (w *Web) checkPage(s *session) checkPage {
+	p := checkPage{Title: "Check", CSRF: s.CSRF, Who: s.caller.Name()}
+	for _, a := range w.svc.Pack().Actions {
+		if acts := s.caller.Token.Actions; len(acts) == 0 || slices.Contains(acts, a.ID) {
+			p.Actions = append(p.Actions, a)
+		}
+	}
+	return p
+}
+
+func (w *Web) checkForm(rw http.ResponseWriter, r *http.Request, s *session) {
+	if !s.caller.Is(socred.RoleProvider, socred.RoleAdmin) {
+		w.fail(rw, r, socred.Errorf(socred.EFORBIDDEN, "only a provider checks; sign in with a provider token"))
+		return
+	}
+	w.render(rw, r, http.StatusOK, "check", w.checkPage(s))
+}
+
+func (w *Web) check(rw http.ResponseWriter, r *http.Request, s *session) {
+	in := service.CheckInput{Subject: strings.TrimSpace(r.PostFormValue("subject")), Action: r.PostFormValue("action"), Purpose: r.PostFormValue("purpose")}
+	d, err := w.svc.Check(r.Context(), s.caller, in)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	p := w.checkPage(s)
+	p.Subject, p.Action, p.Purpose, p.Decision = in.Subject, in.Action, in.Purpose, &d
+	w.render(rw, r, http.StatusOK, "check", p)
+}
+
+// boardPage is the public board.
+type boardPage struct {
+	Title   string
+	Q       string
+	Entries []socred.RegisterEntry
+	At      time.Time
+}
+
+func (w *Web) board(rw http.ResponseWriter, r *http.Request) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	entries, err := w.svc.Register(r.Context(), "", q, socred.Page{Limit: 50})
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	w.render(rw, r, http.StatusOK, "board", boardPage{Title: "Public board", Q: q, Entries: entries, At: time.Now()})
+}

@@ -1,0 +1,242 @@
+// Package web serves socred's pages: the subject's portal (/me), the public
+// board (/board) and a provider's check form (/check). They are rendered on
+// the server with html/template from embedded files; the only script is
+// the one that draws charts with uPlot, embedded too, so the pages need no
+// network. Every page carries a strict Content-Security-Policy, and
+// personal pages are not cached.
+package web
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/service"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config configures the pages.
+type Config struct {
+	Logger *slog.Logger
+}
+
+// Web serves the pages over an application service.
+type Web struct {
+	svc  *service.Service
+	log  *slog.Logger
+	mux  *http.ServeMux
+	tmpl map[string]*template.Template
+}
+
+// Cookie names. The __Host- prefix binds a cookie to this host and path
+// /, and browsers accept it only with Secure.
+const (
+	sessionCookie = "__Host-socred-session"
+	csrfCookie    = "__Host-socred-csrf" // before sign-in, for the sign-in form
+)
+
+// New returns the pages over a service.
+func New(svc *service.Service, cfg Config) *Web {
+	w := &Web{svc: svc, log: cfg.Logger, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	funcs := template.FuncMap{
+		"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"until": func(t *time.Time) string {
+			if t == nil {
+				return "no end date"
+			}
+			return t.UTC().Format("2006-01-02")
+		},
+		"signed": func(n int64) string {
+			if n > 0 {
+				return "+" + itoa(n)
+			}
+			return itoa(n)
+		},
+	}
+	for _, page := range []string{"signin", "me", "board", "check", "error"} {
+		w.tmpl[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html"))
+	}
+	static, _ := fs.Sub(staticFS, "static")
+	w.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	w.mux.HandleFunc("GET /sign-in", w.signInForm)
+	w.mux.HandleFunc("POST /sign-in", w.signIn)
+	w.mux.HandleFunc("POST /sign-out", w.signedIn(w.signOut))
+	w.mux.HandleFunc("GET /me", w.signedIn(w.me))
+	w.mux.HandleFunc("GET /me/export", w.signedIn(w.export))
+	w.mux.HandleFunc("POST /me/appeals", w.signedIn(w.appeal))
+	w.mux.HandleFunc("POST /me/repairs", w.signedIn(w.repair))
+	w.mux.HandleFunc("GET /check", w.signedIn(w.checkForm))
+	w.mux.HandleFunc("POST /check", w.signedIn(w.check))
+	w.mux.HandleFunc("GET /board", w.board)
+	w.mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, r *http.Request) { http.Redirect(rw, r, "/board", http.StatusSeeOther) })
+	return w
+}
+
+// Handler returns the pages' handler, with the security headers every
+// page carries.
+func (w *Web) Handler() http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		h := rw.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+			"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		w.mux.ServeHTTP(rw, r)
+	})
+}
+
+// Paths are the path patterns the pages answer, for the server's mux.
+var Paths = []string{"/static/", "/sign-in", "/sign-out", "/me", "/me/", "/check", "/board", "/{$}"}
+
+// session is a signed-in request's session and caller.
+type session struct {
+	*socred.Session
+	caller *socred.Caller
+}
+
+// signedIn wraps a handler for signed-in callers: without a live session
+// it sends the browser to sign in; a POST must carry the session's CSRF
+// token. Personal pages are never cached.
+func (w *Web) signedIn(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "no-store")
+		ck, err := r.Cookie(sessionCookie)
+		if err != nil {
+			http.Redirect(rw, r, "/sign-in?next="+r.URL.Path, http.StatusSeeOther)
+			return
+		}
+		sess, c, err := w.svc.SessionCaller(r.Context(), ck.Value)
+		if err != nil {
+			if socred.ErrorCode(err) == socred.EUNAUTHORIZED {
+				http.Redirect(rw, r, "/sign-in?next="+r.URL.Path, http.StatusSeeOther)
+				return
+			}
+			w.fail(rw, r, err)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(rw, r.Body, 64<<10)
+			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.CSRF)) != 1 {
+				w.fail(rw, r, socred.Errorf(socred.EFORBIDDEN, "the form's anti-forgery token does not match this session; reload the page"))
+				return
+			}
+		}
+		h(rw, r, &session{Session: sess, caller: c})
+	}
+}
+
+// render writes a page.
+func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	var buf bytes.Buffer
+	if err := w.tmpl[page].Execute(&buf, data); err != nil {
+		w.log.ErrorContext(r.Context(), "render", "page", page, "err", err)
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
+	}
+	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	rw.WriteHeader(status)
+	rw.Write(buf.Bytes())
+}
+
+// errorPage is the error page's data.
+type errorPage struct {
+	Title   string
+	Status  int
+	Message string
+	Field   string
+}
+
+// fail renders an error: the application's errors with their status and
+// message, anything else as an internal error, logged.
+func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
+	var e *socred.Error
+	status, msg, field := http.StatusInternalServerError, "Something went wrong on our side; it was logged.", ""
+	if errors.As(err, &e) {
+		status, msg, field = statusOf(e.Code), e.Message, e.Field
+	} else {
+		w.log.ErrorContext(r.Context(), "page failed", "path", r.URL.Path, "err", err)
+	}
+	w.render(rw, r, status, "error", errorPage{Title: http.StatusText(status), Status: status, Message: msg, Field: field})
+}
+
+// secure reports whether cookies may be marked Secure: over TLS, or on
+// the loopback host, which browsers treat as a secure context.
+func secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func setCookie(rw http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(rw, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// statusOf is an error code's HTTP status, as the API answers it.
+func statusOf(code string) int {
+	switch code {
+	case socred.EINVALID:
+		return http.StatusBadRequest
+	case socred.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case socred.EFORBIDDEN:
+		return http.StatusForbidden
+	case socred.ENOTFOUND:
+		return http.StatusNotFound
+	case socred.ECONFLICT:
+		return http.StatusConflict
+	case socred.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+// safeNext returns a local path to go to after sign-in.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") {
+		return next
+	}
+	return ""
+}

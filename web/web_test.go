@@ -1,0 +1,282 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/pack"
+	"github.com/socred/socred/packs"
+	"github.com/socred/socred/service"
+	"github.com/socred/socred/sqlite"
+	"github.com/socred/socred/web"
+)
+
+const admin = "sct_web-test-admin"
+
+// site is the pages over a real service on SQLite with the example pack,
+// Zhang on the Rongcheng blacklist by his friend Li's default.
+type site struct {
+	t        *testing.T
+	h        http.Handler
+	svc      *service.Service
+	subject  string // Zhang's token
+	provider string
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "socred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	p, _, err := pack.Load(packs.Example)
+	if err != nil || p == nil {
+		t.Fatalf("example pack: %v", err)
+	}
+	svc, err := service.New(st, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.AdminToken = admin
+	if err := svc.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close(context.Background()) })
+	a, err := svc.Authenticate(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"zhang", "li"} {
+		if _, err := svc.PutSubject(ctx, a, &socred.Subject{ID: id, Kind: socred.Person, Name: "Person " + id, Region: "rongcheng", Groups: []string{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.Relate(ctx, a, socred.Relation{From: "zhang", Type: "guarantor-of", To: "li"}); err != nil {
+		t.Fatal(err)
+	}
+	city, err := svc.CreateToken(ctx, a, service.TokenInput{Role: socred.RoleAuthority, Authority: "rongcheng-credit-office", Name: "clerk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, _ := svc.Authenticate(ctx, city.Token)
+	if _, err := svc.SubmitRecords(ctx, cc, []socred.RecordInput{{Key: "k1", Subject: "li", Scheme: "rongcheng", Rule: "loan-default",
+		OccurredAt: time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second), Evidence: "loan contract 4471"}}); err != nil {
+		t.Fatal(err)
+	}
+	s := &site{t: t, h: web.New(svc, web.Config{}).Handler(), svc: svc}
+	for _, in := range []service.TokenInput{
+		{Role: socred.RoleSubject, Subject: "zhang", Name: "zhang"},
+		{Role: socred.RoleProvider, Name: "China Railway 12306"},
+	} {
+		tok, err := svc.CreateToken(ctx, a, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Role == socred.RoleSubject {
+			s.subject = tok.Token
+		} else {
+			s.provider = tok.Token
+		}
+	}
+	return s
+}
+
+// do makes a request from the loopback host with the cookies given.
+func (s *site) do(method, path string, form url.Values, cookies ...*http.Cookie) *http.Response {
+	s.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, "http://127.0.0.1:8080"+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	s.h.ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func text(t *testing.T, r *http.Response) string {
+	t.Helper()
+	b, _ := io.ReadAll(r.Body)
+	return string(b)
+}
+
+func cookie(r *http.Response, name string) *http.Cookie {
+	for _, c := range r.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// signIn signs in with a token and returns the session cookie and the
+// session's CSRF token, from the page signed in to.
+func (s *site) signIn(token string) (*http.Cookie, string) {
+	s.t.Helper()
+	form := s.do("GET", "/sign-in", nil)
+	pre := cookie(form, "__Host-socred-csrf")
+	m := csrfField.FindStringSubmatch(text(s.t, form))
+	if pre == nil || m == nil {
+		s.t.Fatal("sign-in form without its anti-forgery token")
+	}
+	r := s.do("POST", "/sign-in", url.Values{"csrf": {m[1]}, "token": {token}}, pre)
+	sess := cookie(r, "__Host-socred-session")
+	if r.StatusCode != http.StatusSeeOther || sess == nil {
+		s.t.Fatalf("sign-in: %d, cookie %v", r.StatusCode, sess)
+	}
+	if !sess.HttpOnly || !sess.Secure || sess.SameSite != http.SameSiteStrictMode || sess.Path != "/" || sess.Domain != "" {
+		s.t.Errorf("session cookie %+v: want HttpOnly, Secure, SameSite=Strict, Path=/, no Domain", sess)
+	}
+	page := s.do("GET", r.Header.Get("Location"), nil, sess)
+	m = csrfField.FindStringSubmatch(text(s.t, page))
+	if m == nil {
+		s.t.Fatalf("page %s without the session's anti-forgery token", r.Header.Get("Location"))
+	}
+	return sess, m[1]
+}
+
+func securityHeaders(t *testing.T, path string, r *http.Response, personal bool) {
+	t.Helper()
+	h := r.Header
+	csp := h.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "frame-ancestors 'none'", "form-action 'self'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("%s: CSP %q lacks %q", path, csp, want)
+		}
+	}
+	if h.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("%s: no nosniff", path)
+	}
+	if personal && h.Get("Cache-Control") != "no-store" {
+		t.Errorf("%s: Cache-Control %q, want no-store", path, h.Get("Cache-Control"))
+	}
+}
+
+// Every page renders with its content and the security headers; the
+// subject signs in, sees his listing and its reason, appeals, downloads
+// his file and signs out, which ends the session on the server.
+func TestPages(t *testing.T) {
+	s := newSite(t)
+
+	r := s.do("GET", "/board", nil)
+	body := text(t, r)
+	if r.StatusCode != 200 || !strings.Contains(body, "Public register") || !strings.Contains(body, `http-equiv="refresh"`) {
+		t.Fatalf("board: %d\n%s", r.StatusCode, body)
+	}
+	securityHeaders(t, "/board", r, false)
+
+	if r := s.do("GET", "/me", nil); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/sign-in") {
+		t.Fatalf("/me signed out: %d %s, want a redirect to sign in", r.StatusCode, r.Header.Get("Location"))
+	}
+	// A sign-in without the form's token, or with an unknown token.
+	if r := s.do("POST", "/sign-in", url.Values{"token": {s.subject}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in without CSRF: %d, want 403", r.StatusCode)
+	}
+	form := s.do("GET", "/sign-in", nil)
+	securityHeaders(t, "/sign-in", form, true)
+	m := csrfField.FindStringSubmatch(text(t, form))
+	bad := s.do("POST", "/sign-in", url.Values{"csrf": {m[1]}, "token": {"sct_nobody"}}, cookie(form, "__Host-socred-csrf"))
+	if b := text(t, bad); bad.StatusCode != http.StatusUnauthorized || !strings.Contains(b, "not known") || cookie(bad, "__Host-socred-session") != nil {
+		t.Errorf("unknown token: %d\n%s", bad.StatusCode, b)
+	}
+
+	sess, csrf := s.signIn(s.subject)
+	again, _ := s.signIn(s.subject)
+	if again.Value == sess.Value {
+		t.Error("a second sign-in reused the session")
+	}
+	r = s.do("GET", "/me", nil, sess)
+	body = text(t, r)
+	securityHeaders(t, "/me", r, true)
+	for _, want := range []string{
+		"Your file, Person zhang", "950", // the score after the derived -50
+		"Rongcheng dishonest residents (below 960)", `score(&#34;rongcheng&#34;) &lt; 960`, // the listing and its reason
+		"ride-high-speed-train", "loan contract 4471", "derived from record", "receipt ", // restriction, evidence, joint liability, audit receipt
+		`id="chart-data"`, "/static/vendor/uplot/uPlot.iife.min.js", "Download your file",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/me lacks %q", want)
+		}
+	}
+	var charts []struct {
+		Scheme string
+		X, Y   []int64
+	}
+	cd := regexp.MustCompile(`(?s)<script type="application/json" id="chart-data">(.*?)</script>`).FindStringSubmatch(body)
+	if cd == nil || json.Unmarshal([]byte(cd[1]), &charts) != nil || len(charts) == 0 || charts[0].Y[len(charts[0].Y)-1] != 950 {
+		t.Errorf("chart data: %v", cd)
+	}
+
+	// Appeal the derived record: without the form's token, refused.
+	recID := regexp.MustCompile(`name="record" value="(\d+)"`).FindStringSubmatch(body)
+	if recID == nil {
+		t.Fatal("no appeal form for the record")
+	}
+	if r := s.do("POST", "/me/appeals", url.Values{"record": {recID[1]}, "statement": {"I did not guarantee this loan"}}, sess); r.StatusCode != http.StatusForbidden {
+		t.Errorf("appeal without CSRF: %d, want 403", r.StatusCode)
+	}
+	r = s.do("POST", "/me/appeals", url.Values{"csrf": {csrf}, "record": {recID[1]}, "statement": {"I did not guarantee this loan"}}, sess)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("appeal: %d %s", r.StatusCode, text(t, r))
+	}
+	if body := text(t, s.do("GET", r.Header.Get("Location"), nil, sess)); !strings.Contains(body, "appeal apl-") || !strings.Contains(body, "<strong>open</strong>") {
+		t.Errorf("after appealing, the page does not show the open appeal")
+	}
+
+	r = s.do("GET", "/me/export", nil, sess)
+	if r.StatusCode != 200 || !strings.Contains(r.Header.Get("Content-Disposition"), "attachment") || !json.Valid([]byte(text(t, r))) {
+		t.Errorf("export: %d %s", r.StatusCode, r.Header.Get("Content-Disposition"))
+	}
+
+	// A provider's check, with every reason.
+	psess, pcsrf := s.signIn(s.provider)
+	r = s.do("POST", "/check", url.Values{"csrf": {pcsrf}, "subject": {"zhang"}, "action": {"ride-high-speed-train"}, "purpose": {"G1234"}}, psess)
+	body = text(t, r)
+	securityHeaders(t, "/check", r, true)
+	for _, want := range []string{"Not allowed: zhang, ride-high-speed-train", "rongcheng-blacklist", "Rongcheng Credit Points Measures"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/check lacks %q", want)
+		}
+	}
+	if r := s.do("GET", "/me", nil, psess); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a provider's /me: %d, want 403", r.StatusCode)
+	}
+	if r := s.do("GET", "/check", nil, sess); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a subject's /check: %d, want 403", r.StatusCode)
+	}
+
+	// Signing out ends the session on the server: the cookie, kept, no
+	// longer signs in.
+	if r := s.do("POST", "/sign-out", url.Values{"csrf": {csrf}}, sess); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", r.StatusCode)
+	}
+	if r := s.do("GET", "/me", nil, sess); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("/me with a signed-out cookie: %d, want a redirect to sign in", r.StatusCode)
+	}
+
+	for _, path := range []string{"/static/app.css", "/static/charts.js", "/static/vendor/uplot/uPlot.iife.min.js", "/static/vendor/uplot/LICENSE"} {
+		if r := s.do("GET", path, nil); r.StatusCode != 200 {
+			t.Errorf("%s: %d", path, r.StatusCode)
+		}
+	}
+}
