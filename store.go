@@ -94,6 +94,20 @@ type Store interface {
 	// neither.
 	AuditSources(ctx context.Context, fn func(*Record, *CheckEntry) error) error
 
+	// OpenAppeals returns appeals not yet decided, oldest filed first: the
+	// reviewers' queue.
+	OpenAppeals(ctx context.Context, page Page) ([]*Appeal, error)
+	// PendingRepairs returns repair applications not yet decided, oldest
+	// filed first.
+	PendingRepairs(ctx context.Context, page Page) ([]*Repair, error)
+	// RecentRecords returns the newest records, own and derived, newest
+	// first.
+	RecentRecords(ctx context.Context, page Page) ([]*Record, error)
+	// ListingFlow counts, for each UTC day from since (inclusive) to the
+	// day of until, the subjects' own entries on the list that began and
+	// that ended that day, days without either left out, oldest first.
+	ListingFlow(ctx context.Context, list string, since, until time.Time) ([]ListingDay, error)
+
 	// PutSession stores a signed-in session of the web pages.
 	PutSession(ctx context.Context, s *Session) error
 	// Session returns the session whose secret hashes to hash, or a
@@ -108,6 +122,13 @@ type Store interface {
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// ListingDay is how many entries began and ended on a list in a day.
+type ListingDay struct {
+	Day     time.Time // midnight UTC
+	Entered int
+	Left    int
 }
 
 // Purge is a record's personal fields to remove at a moment.

@@ -60,6 +60,7 @@ type Service struct {
 
 	journal *journal
 	keys    socred.AuditKeys // the audit log's, from Open
+	grades  gradeCache
 	// auditOff leaves changes and checks out of the audit log; only for
 	// measuring what the log costs (SetAuditOff).
 	auditOff atomic.Bool

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"Audit", testAudit},
 		{"Checkpoints", testCheckpoints},
 		{"Sessions", testSessions},
+		{"Console", testConsole},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

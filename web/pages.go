@@ -63,6 +63,9 @@ func home(c *socred.Caller) string {
 	if c.Is(socred.RoleSubject) {
 		return "/me"
 	}
+	if c.Is(socred.RoleAdmin, socred.RoleAuthority, socred.RoleReviewer) {
+		return "/console"
+	}
 	return "/board"
 }
 

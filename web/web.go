@@ -35,6 +35,9 @@ var staticFS embed.FS
 // Config configures the pages.
 type Config struct {
 	Logger *slog.Logger
+	// PackWarnings are the linter's warnings on the loaded pack, which the
+	// console shows.
+	PackWarnings []string
 }
 
 // Web serves the pages over an application service.
@@ -43,6 +46,8 @@ type Web struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	tmpl map[string]*template.Template
+	// warnings are the loaded pack's lint warnings.
+	warnings []string
 }
 
 // Cookie names. The __Host- prefix binds a cookie to this host and path
@@ -54,7 +59,7 @@ const (
 
 // New returns the pages over a service.
 func New(svc *service.Service, cfg Config) *Web {
-	w := &Web{svc: svc, log: cfg.Logger, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}}
+	w := &Web{svc: svc, log: cfg.Logger, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}, warnings: cfg.PackWarnings}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -74,7 +79,7 @@ func New(svc *service.Service, cfg Config) *Web {
 			return itoa(n)
 		},
 	}
-	for _, page := range []string{"signin", "me", "board", "check", "error"} {
+	for _, page := range []string{"signin", "me", "board", "check", "console", "error"} {
 		w.tmpl[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html"))
 	}
 	static, _ := fs.Sub(staticFS, "static")
@@ -88,6 +93,10 @@ func New(svc *service.Service, cfg Config) *Web {
 	w.mux.HandleFunc("POST /me/repairs", w.signedIn(w.repair))
 	w.mux.HandleFunc("GET /check", w.signedIn(w.checkForm))
 	w.mux.HandleFunc("POST /check", w.signedIn(w.check))
+	w.mux.HandleFunc("GET /console", w.signedIn(w.console))
+	w.mux.HandleFunc("POST /console/appeals/{id}/decision", w.signedIn(w.decideAppeal))
+	w.mux.HandleFunc("POST /console/repairs/{id}/decision", w.signedIn(w.decideRepair))
+	w.mux.HandleFunc("POST /console/designations", w.signedIn(w.designate))
 	w.mux.HandleFunc("GET /board", w.board)
 	w.mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, r *http.Request) { http.Redirect(rw, r, "/board", http.StatusSeeOther) })
 	return w
@@ -111,7 +120,7 @@ func (w *Web) Handler() http.Handler {
 }
 
 // Paths are the path patterns the pages answer, for the server's mux.
-var Paths = []string{"/static/", "/sign-in", "/sign-out", "/me", "/me/", "/check", "/board", "/{$}"}
+var Paths = []string{"/static/", "/sign-in", "/sign-out", "/me", "/me/", "/check", "/console", "/console/", "/board", "/{$}"}
 
 // session is a signed-in request's session and caller.
 type session struct {

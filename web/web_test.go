@@ -31,6 +31,8 @@ type site struct {
 	svc      *service.Service
 	subject  string // Zhang's token
 	provider string
+	reviewer string
+	court    string // an authority designating on spc's lists
 }
 
 func newSite(t *testing.T) *site {
@@ -76,19 +78,20 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	s := &site{t: t, h: web.New(svc, web.Config{}).Handler(), svc: svc}
-	for _, in := range []service.TokenInput{
-		{Role: socred.RoleSubject, Subject: "zhang", Name: "zhang"},
-		{Role: socred.RoleProvider, Name: "China Railway 12306"},
+	for _, tk := range []struct {
+		in  service.TokenInput
+		dst *string
+	}{
+		{service.TokenInput{Role: socred.RoleSubject, Subject: "zhang", Name: "zhang"}, &s.subject},
+		{service.TokenInput{Role: socred.RoleProvider, Name: "China Railway 12306"}, &s.provider},
+		{service.TokenInput{Role: socred.RoleReviewer, Name: "review board"}, &s.reviewer},
+		{service.TokenInput{Role: socred.RoleAuthority, Authority: "spc", Name: "court clerk"}, &s.court},
 	} {
-		tok, err := svc.CreateToken(ctx, a, in)
+		tok, err := svc.CreateToken(ctx, a, tk.in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if in.Role == socred.RoleSubject {
-			s.subject = tok.Token
-		} else {
-			s.provider = tok.Token
-		}
+		*tk.dst = tok.Token
 	}
 	return s
 }
@@ -243,17 +246,53 @@ func TestPages(t *testing.T) {
 		t.Errorf("after appealing, the page does not show the open appeal")
 	}
 
+	// The reviewer overturns it in the console; Zhang's page shows it.
+	rsess, rcsrf := s.signIn(s.reviewer)
+	r = s.do("GET", "/console", nil, rsess)
+	body = text(t, r)
+	securityHeaders(t, "/console", r, true)
+	apl := regexp.MustCompile(`id="appeal-(apl-[^"]+)"`).FindStringSubmatch(body)
+	if apl == nil {
+		t.Fatalf("console without the appeal:\n%s", body)
+	}
+	for _, want := range []string{"Review queue", "I did not guarantee this loan", "Population by grade", `id="console-data"`, "Entries coming and going", "The loaded scheme pack"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/console lacks %q", want)
+		}
+	}
+	r = s.do("POST", "/console/appeals/"+apl[1]+"/decision", url.Values{"csrf": {rcsrf}, "decision": {"overturned"}, "reasons": {"no guarantee contract on file"}}, rsess)
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/console?done=") {
+		t.Fatalf("decision: %d %s", r.StatusCode, text(t, r))
+	}
+	body = text(t, s.do("GET", "/me", nil, sess))
+	if !strings.Contains(body, "overturned") || strings.Contains(body, "Rongcheng dishonest residents (below 960)") {
+		t.Errorf("after the overturn, /me still shows the listing or not the overturned record")
+	}
+
+	// A court designates in the console.
+	csess, ccsrf := s.signIn(s.court)
+	if b := text(t, s.do("GET", "/console", nil, csess)); !strings.Contains(b, `id="designate-form"`) || strings.Contains(b, "Review queue") {
+		t.Errorf("the court's console: no designation form, or a review queue it may not see")
+	}
+	r = s.do("POST", "/console/designations", url.Values{"csrf": {ccsrf}, "list": {"judgment-defaulters"}, "subject": {"li"}, "reason": {"unpaid judgment"}, "case": {"(2026) 1"}}, csess)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Errorf("designation: %d %s", r.StatusCode, text(t, r))
+	}
+	if r := s.do("GET", "/console", nil, sess); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a subject's /console: %d, want 403", r.StatusCode)
+	}
+
 	r = s.do("GET", "/me/export", nil, sess)
 	if r.StatusCode != 200 || !strings.Contains(r.Header.Get("Content-Disposition"), "attachment") || !json.Valid([]byte(text(t, r))) {
 		t.Errorf("export: %d %s", r.StatusCode, r.Header.Get("Content-Disposition"))
 	}
 
-	// A provider's check, with every reason.
+	// A provider's check of Li, still listed by her default, with every reason.
 	psess, pcsrf := s.signIn(s.provider)
-	r = s.do("POST", "/check", url.Values{"csrf": {pcsrf}, "subject": {"zhang"}, "action": {"ride-high-speed-train"}, "purpose": {"G1234"}}, psess)
+	r = s.do("POST", "/check", url.Values{"csrf": {pcsrf}, "subject": {"li"}, "action": {"ride-high-speed-train"}, "purpose": {"G1234"}}, psess)
 	body = text(t, r)
 	securityHeaders(t, "/check", r, true)
-	for _, want := range []string{"Not allowed: zhang, ride-high-speed-train", "rongcheng-blacklist", "Rongcheng Credit Points Measures"} {
+	for _, want := range []string{"Not allowed: li, ride-high-speed-train", "rongcheng-blacklist", "Rongcheng Credit Points Measures"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/check lacks %q", want)
 		}

@@ -34,6 +34,8 @@ type serverConfig struct {
 	smtp      string
 	smtpFrom  string
 	auditKey  string
+	// packWarnings are the linter's warnings on the pack loaded.
+	packWarnings []string
 	// now, when set, replaces the service's clock (the demo's simulated
 	// year).
 	now func() time.Time
@@ -84,6 +86,7 @@ func (c *serverConfig) loadPack(stderr io.Writer) (*socred.Pack, error) {
 	}
 	for _, pr := range probs {
 		fmt.Fprintln(stderr, pr)
+		c.packWarnings = append(c.packWarnings, pr.String())
 	}
 	if p == nil {
 		return nil, fmt.Errorf("scheme pack refused: %s", probs.Summary())
@@ -152,7 +155,7 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 	}
 	log.Info("store open", "db", displayDB(c.db), "pack", p.Hash[:12], "schemes", len(p.Schemes), "lists", len(p.Lists), "took", time.Since(start).Round(time.Millisecond))
 	a := api.New(svc, api.Config{Logger: log.With("component", "api")})
-	pages := web.New(svc, web.Config{Logger: log.With("component", "web")})
+	pages := web.New(svc, web.Config{Logger: log.With("component", "web"), PackWarnings: c.packWarnings})
 	// The pages answer their own paths; the API everything else, with its
 	// JSON 404 for what neither knows.
 	mux := http.NewServeMux()
