@@ -195,6 +195,9 @@ func scoreSeries(sc socred.Score, recs []service.FileRecord, now time.Time) char
 	score := sc.Baseline
 	if len(steps) > 0 {
 		out.X, out.Y = append(out.X, steps[0].at.Add(-24*time.Hour).Unix()), append(out.Y, score)
+	} else {
+		// Nothing moved the score: a flat line over the last month.
+		out.X, out.Y = append(out.X, now.AddDate(0, -1, 0).Unix()), append(out.Y, score)
 	}
 	for _, s := range steps {
 		score += s.delta

@@ -118,6 +118,10 @@ Flags:
 	fmt.Fprintf(stdout, `
 socred is serving %s (database %s)
 
+  pages           %s/me  your file (subject token)
+                  %s/console  console (authority, reviewer or admin token)
+                  %s/check  a provider's check (provider token)
+                  %s/board  the public board (no token needed)
   API             %s/v1/schemes        (the loaded scheme pack; OpenAPI in docs/openapi.yaml)
   public register %s/v1/register       (no token needed)
   health          %s/healthz
@@ -125,7 +129,7 @@ socred is serving %s (database %s)
   audit log       %s/v1/audit/checkpoint (signed; proofs at /v1/audit/proof/{log_index})
 
 Tokens, one per role (send as "Authorization: Bearer TOKEN"):
-`, u, c.db, u, u, u, u, u)
+`, u, c.db, u, u, u, u, u, u, u, u, u)
 	for _, t := range tokens {
 		fmt.Fprintf(stdout, "  %-10s %s  %s\n", t.role, t.token, t.note)
 	}

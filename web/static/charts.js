@@ -31,7 +31,7 @@
         width: width(box), height: 160, legend: { show: false },
         scales: { x: { time: false, range: [-0.5, xs.length - 0.5] } },
         series: [{}, { label: "subjects", fill: "rgba(31,95,168,0.6)", stroke: "#1f5fa8", paths: uPlot.paths.bars({ size: [0.6] }), points: { show: false } }],
-        axes: [{ values: function (u, ticks) { return ticks.map(function (t) { return g.grades[t] === undefined ? "" : g.grades[t]; }); }, incrs: [1] }, { size: 60 }]
+        axes: [{ space: 10, incrs: [1], values: function (u, ticks) { return ticks.map(function (t) { return g.grades[t] === undefined ? "" : g.grades[t]; }); } }, { size: 60 }]
       }, [xs, g.subjects], box);
     });
   }
