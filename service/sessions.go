@@ -31,6 +31,11 @@ func (s *Service) StartSession(ctx context.Context, token string) (string, *socr
 	if err := s.store.PutSession(ctx, sess); err != nil {
 		return "", nil, nil, err
 	}
+	// Sessions that ran out go now and then: at every sign-in and
+	// sign-out.
+	if err := s.store.DeleteSession(ctx, nil, now); err != nil {
+		s.log.Warn("removing expired sessions", "err", err)
+	}
 	return secret, sess, c, nil
 }
 

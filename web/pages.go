@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"html/template"
 	"net/http"
@@ -30,7 +31,7 @@ func (w *Web) signIn(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("Cache-Control", "no-store")
 	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
 	ck, err := r.Cookie(csrfCookie)
-	if err != nil || ck.Value == "" || r.PostFormValue("csrf") != ck.Value {
+	if err != nil || ck.Value == "" || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(ck.Value)) != 1 {
 		w.fail(rw, r, socred.Errorf(socred.EFORBIDDEN, "the form's anti-forgery token does not match; reload the sign-in page"))
 		return
 	}

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -136,13 +137,13 @@ func (w *Web) signedIn(h func(http.ResponseWriter, *http.Request, *session)) htt
 		rw.Header().Set("Cache-Control", "no-store")
 		ck, err := r.Cookie(sessionCookie)
 		if err != nil {
-			http.Redirect(rw, r, "/sign-in?next="+r.URL.Path, http.StatusSeeOther)
+			http.Redirect(rw, r, "/sign-in?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
 			return
 		}
 		sess, c, err := w.svc.SessionCaller(r.Context(), ck.Value)
 		if err != nil {
 			if socred.ErrorCode(err) == socred.EUNAUTHORIZED {
-				http.Redirect(rw, r, "/sign-in?next="+r.URL.Path, http.StatusSeeOther)
+				http.Redirect(rw, r, "/sign-in?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
 				return
 			}
 			w.fail(rw, r, err)
