@@ -16,6 +16,8 @@ import (
 	"github.com/socred/socred"
 	"github.com/socred/socred/pack"
 	"github.com/socred/socred/packs"
+	"github.com/socred/socred/postgres"
+	"github.com/socred/socred/postgres/postgrestest"
 	"github.com/socred/socred/service"
 	"github.com/socred/socred/sqlite"
 	"github.com/socred/socred/web"
@@ -35,13 +37,9 @@ type site struct {
 	court    string // an authority designating on spc's lists
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t *testing.T, st socred.Store) *site {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "socred.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { st.Close() })
 	p, _, err := pack.Load(packs.Example)
 	if err != nil || p == nil {
@@ -179,8 +177,24 @@ func securityHeaders(t *testing.T, path string, r *http.Response, personal bool)
 // subject signs in, sees his listing and its reason, appeals, downloads
 // his file and signs out, which ends the session on the server.
 func TestPages(t *testing.T) {
-	s := newSite(t)
+	t.Run("sqlite", func(t *testing.T) {
+		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "socred.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages(t, newSite(t, st))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		db := postgrestest.Schema(t, postgrestest.Database(t, "the pages on PostgreSQL"))
+		st, err := postgres.Open(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages(t, newSite(t, st))
+	})
+}
 
+func pages(t *testing.T, s *site) {
 	r := s.do("GET", "/board", nil)
 	body := text(t, r)
 	if r.StatusCode != 200 || !strings.Contains(body, "Public register") || !strings.Contains(body, `http-equiv="refresh"`) {
