@@ -14,6 +14,7 @@ const (
 	ENOTFOUND     = "not_found"
 	ECONFLICT     = "conflict"
 	ETOOLARGE     = "too_large"
+	ETOOMANY      = "too_many_requests"
 	EINTERNAL     = "internal"
 )
 

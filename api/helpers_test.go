@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,6 +119,10 @@ type fixture struct {
 	tokens map[string]string // by caller name, see newFixture
 }
 
+// requestSeq numbers the requests fixtures send, which each get an
+// address of their own.
+var requestSeq atomic.Int64
+
 // Callers with a token in every fixture.
 const (
 	asAdmin          = "admin"
@@ -161,6 +167,8 @@ func newFixtureAt(t *testing.T, store socred.Store, now func() time.Time) *fixtu
 		svc.SchedulerIdle = 10 * time.Millisecond
 	}
 	svc.AdminToken = adminToken
+	logs := &syncBuffer{}
+	svc.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if err := svc.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +177,6 @@ func newFixtureAt(t *testing.T, store socred.Store, now func() time.Time) *fixtu
 			t.Error(err)
 		}
 	})
-	logs := &syncBuffer{}
 	a := api.New(svc, api.Config{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	f := &fixture{t: t, svc: svc, api: a, h: a.Handler(), logs: logs,
 		tokens: map[string]string{asAdmin: adminToken, asUnknown: unknownToken}, routes: http.NewServeMux()}
@@ -278,6 +285,11 @@ func (f *fixture) send(req *http.Request, as string) *response {
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
+	// Each request from an address of its own: the tests call with
+	// unknown tokens on purpose, more often than the limit on failed
+	// authentications from one address allows (TestFailedAuthenticationRateLimit).
+	n := requestSeq.Add(1)
+	req.RemoteAddr = fmt.Sprintf("10.%d.%d.%d:4000", n>>16&255, n>>8&255, n&255)
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, req)
 	res := &response{t: f.t, Code: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}

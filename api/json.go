@@ -39,6 +39,8 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case socred.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case socred.ETOOMANY:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

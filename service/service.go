@@ -61,6 +61,8 @@ type Service struct {
 	journal *journal
 	keys    socred.AuditKeys // the audit log's, from Open
 	grades  gradeCache
+	// authFails counts failed authentications by client.
+	authFails authLimiter
 	// auditOff leaves changes and checks out of the audit log; only for
 	// measuring what the log costs (SetAuditOff).
 	auditOff atomic.Bool

@@ -16,11 +16,11 @@ const SessionTTL = 8 * time.Hour
 // StartSession signs a browser in with a token: it returns the secret for
 // the session's cookie (shown once; the store keeps its hash), the session
 // and its caller. Every sign-in makes a new session.
-func (s *Service) StartSession(ctx context.Context, token string) (string, *socred.Session, *socred.Caller, error) {
+func (s *Service) StartSession(ctx context.Context, token, client string) (string, *socred.Session, *socred.Caller, error) {
 	if token == "" {
 		return "", nil, nil, socred.FieldErrorf("token", "is required")
 	}
-	c, err := s.Authenticate(ctx, token)
+	c, err := s.AuthenticateFrom(ctx, token, client)
 	if err != nil {
 		return "", nil, nil, err
 	}

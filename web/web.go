@@ -239,8 +239,19 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case socred.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case socred.ETOOMANY:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
+}
+
+// clientOf is the request's network address without its port: the
+// client failed sign-ins are counted by.
+func clientOf(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
 }
 
 // safeNext returns a local path to go to after sign-in.
