@@ -158,9 +158,7 @@ func (w *Web) me(rw http.ResponseWriter, r *http.Request, s *session) {
 		v := listView{Listing: l, Name: l.List, Designated: l.Designation != ""}
 		if list := p.List(l.List); list != nil {
 			v.Name = list.Name
-			for _, route := range list.Repair {
-				v.RepairRoute = append(v.RepairRoute, route)
-			}
+			v.RepairRoute = list.Repair
 		}
 		for _, m := range p.Measures {
 			if m.List == l.List {

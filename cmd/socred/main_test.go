@@ -20,7 +20,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "socred")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// The go command that runs the tests builds the binary too.
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		panic("the go command is not on the PATH: " + err.Error())
+	}
 	build := exec.Command(goTool, "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", binary, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
