@@ -84,6 +84,12 @@ type RecordInput struct {
 // allow for clocks that run a little ahead.
 const MaxFutureSkew = 5 * time.Minute
 
+// minOccurredAt is the earliest occurred_at a record may have: the Unix
+// epoch, well inside what socred can keep. The engine keeps times as Unix
+// nanoseconds, which wrap before 1677 (a record of 1441 would count as
+// recent), and JSON cannot write years before 0.
+var minOccurredAt = time.Unix(0, 0).UTC()
+
 // Validate checks the fields that need no pack or store; prefix names the
 // input in messages (e.g. "records[2]").
 func (in *RecordInput) Validate(prefix string, now time.Time) error {
@@ -104,6 +110,8 @@ func (in *RecordInput) Validate(prefix string, now time.Time) error {
 		return FieldErrorf(prefix+".occurred_at", "is required (RFC 3339)")
 	case in.OccurredAt.After(now.Add(MaxFutureSkew)):
 		return FieldErrorf(prefix+".occurred_at", "%s is in the future", in.OccurredAt.UTC().Format(time.RFC3339))
+	case in.OccurredAt.Before(minOccurredAt):
+		return FieldErrorf(prefix+".occurred_at", "%s is before %s", in.OccurredAt.UTC().Format(time.RFC3339), minOccurredAt.Format(time.RFC3339))
 	case len(in.Evidence) > 2000 || !utf8.ValidString(in.Evidence):
 		return FieldErrorf(prefix+".evidence", "must be at most 2000 bytes of UTF-8")
 	}

@@ -50,6 +50,9 @@ func locateValue(raw []byte, t reflect.Type, path string) (string, string, bool)
 			f, ok := jsonField(t, key)
 			if !ok {
 				problem = [2]string{join(path, key), "unknown field; the fields are " + strings.Join(jsonFields(t), ", ")}
+				if key == "" { // no path names it: name the object holding it
+					problem = [2]string{path, `has a member with an empty name; the fields are ` + strings.Join(jsonFields(t), ", ")}
+				}
 				found = true
 				return false
 			}

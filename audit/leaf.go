@@ -97,7 +97,10 @@ func ParseLeaves(b []byte) ([]Leaf, error) {
 	var out []Leaf
 	for len(b) > 0 {
 		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
+		// A length AppendLeaves did not write (a varint with a needless
+		// zero group, as 0xa1 0x00 for 33) is refused: a block has one
+		// encoding.
+		if k <= 0 || k > 1 && b[k-1] == 0 || n > uint64(len(b)-k) {
 			return nil, fmt.Errorf("audit: leaf %d: malformed length", len(out))
 		}
 		l, err := ParseLeaf(b[k : k+int(n)])
