@@ -19,6 +19,8 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+	// allowUnsafe lets Open accept durability settings that are off.
+	allowUnsafe bool
 
 	mu sync.Mutex
 	// edge is the audit log's right edge as this store last committed it,
@@ -33,12 +35,16 @@ type Option func(*Store)
 // WithLogger sets the store's logger.
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
+// WithAllowUnsafeDurability lets Open accept a server or session with fsync
+// or synchronous_commit off, with a warning, instead of refusing it.
+func WithAllowUnsafeDurability(allow bool) Option { return func(s *Store) { s.allowUnsafe = allow } }
+
 var _ socred.Store = (*Store)(nil)
 
 // Open connects to the database at url (postgres://user:password@host/db;
 // pgx's parameters such as pool_max_conns and runtime parameters such as
-// search_path may be given as query parameters), applies the embedded
-// migrations and checks the schema version and durability.
+// search_path may be given as query parameters), checks durability, applies
+// the embedded migrations and checks the schema version.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	s := &Store{log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -55,11 +61,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		s.pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	// Refused before migrating: a refused database is left as it was.
+	if err := s.checkDurability(ctx); err != nil {
 		s.pool.Close()
 		return nil, err
 	}
-	if err := s.checkDurability(ctx); err != nil {
+	if err := s.migrate(ctx); err != nil {
 		s.pool.Close()
 		return nil, err
 	}
@@ -77,6 +84,10 @@ func (s *Store) checkDurability(ctx context.Context) error {
 		return fmt.Errorf("postgres: durability settings: %w", err)
 	}
 	if (fsync != nil && *fsync == "off") || (syncCommit != nil && *syncCommit == "off") {
+		if s.allowUnsafe {
+			s.log.Warn("durability is off, as allowed: an acknowledged write may be lost in a crash", "fsync", deref(fsync), "synchronous_commit", deref(syncCommit))
+			return nil
+		}
 		return fmt.Errorf("postgres: durability is off (fsync=%s, synchronous_commit=%s; want both on): an acknowledged write could be lost in a crash",
 			deref(fsync), deref(syncCommit))
 	}

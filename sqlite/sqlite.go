@@ -58,6 +58,10 @@ type Option func(*Store)
 // WithLogger sets the store's logger.
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
+// WithAllowUnsafeDurability lets Open accept a database it cannot put in
+// WAL mode with synchronous=FULL, with a warning, instead of refusing it.
+func WithAllowUnsafeDurability(allow bool) Option { return func(s *Store) { s.allowUnsafe = allow } }
+
 // WithMergeThreshold sets how many rows a subject index keeps in memory
 // before merging them to disk (default 500,000).
 func WithMergeThreshold(n int) Option { return func(s *Store) { s.MergeThreshold = n } }
@@ -95,8 +99,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// openWriter configures the writing connection, migrates the schema, checks
-// durability and rebuilds the subject indexes' tails.
+// openWriter configures the writing connection, checks durability, migrates
+// the schema and rebuilds the subject indexes' tails.
 func (s *Store) openWriter(ctx context.Context) error {
 	s.w.SetInterrupt(ctx.Done())
 	defer s.w.SetInterrupt(nil)
@@ -109,10 +113,11 @@ func (s *Store) openWriter(ctx context.Context) error {
 	if err := pragmas(s.w, "page_size = 16384", "journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON", cacheSize); err != nil {
 		return err
 	}
-	if err := s.migrate(); err != nil {
+	// Refused before migrating: a refused database is left as it was.
+	if err := s.checkDurability(); err != nil {
 		return err
 	}
-	if err := s.checkDurability(); err != nil {
+	if err := s.migrate(); err != nil {
 		return err
 	}
 	for _, x := range s.indexes() {
@@ -207,9 +212,13 @@ func (s *Store) checkDurability() error {
 	if err != nil {
 		return err
 	}
-	if (mode != "wal" || sync < 2) && !s.allowUnsafe {
+	if mode == "wal" && sync >= 2 {
+		return nil
+	}
+	if !s.allowUnsafe {
 		return fmt.Errorf("sqlite: durability is off (journal_mode=%s, synchronous=%d; want wal and FULL=2)", mode, sync)
 	}
+	s.log.Warn("durability is off, as allowed: an acknowledged write may be lost in a crash", "journal_mode", mode, "synchronous", sync)
 	return nil
 }
 

@@ -62,7 +62,7 @@ earlier (a consistency proof), as an outside auditor does.
 
 func verifyDB(ctx context.Context, db string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := openStore(ctx, db, log)
+	st, err := openStore(ctx, db, log, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "socred audit verify: open %s: %v\n", displayDB(db), err)
 		return exitFail

@@ -34,6 +34,9 @@ type serverConfig struct {
 	smtp      string
 	smtpFrom  string
 	auditKey  string
+	// allowUnsafeDurability lets the server start on a database that
+	// could lose acknowledged writes in a crash (serve's flag).
+	allowUnsafeDurability bool
 	// packWarnings are the linter's warnings on the pack loaded.
 	packWarnings []string
 	// now, when set, replaces the service's clock (the demo's simulated
@@ -108,7 +111,7 @@ type server struct {
 func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socred.Pack, adminToken string) (*server, error) {
 	start := time.Now()
 	tuneGC(log)
-	store, err := openStore(ctx, c.db, log)
+	store, err := openStore(ctx, c.db, log, c.allowUnsafeDurability)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", displayDB(c.db), err)
 	}
@@ -220,6 +223,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var c serverConfig
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	c.flags(fs, "socred.db")
+	fs.BoolVar(&c.allowUnsafeDurability, "allow-unsafe-durability", false,
+		"start even when the database may lose acknowledged writes in a crash (SQLite not in WAL mode with synchronous=FULL, PostgreSQL with fsync or synchronous_commit off), which is otherwise refused")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: socred serve [flags]
 

@@ -12,16 +12,18 @@ import (
 )
 
 // openStore opens the store db names: PostgreSQL for a postgres:// or
-// postgresql:// URL, otherwise the SQLite database file at that path.
-func openStore(ctx context.Context, db string, log *slog.Logger) (socred.Store, error) {
+// postgresql:// URL, otherwise the SQLite database file at that path. It
+// refuses a database that could lose acknowledged writes in a crash unless
+// allowUnsafe is set.
+func openStore(ctx context.Context, db string, log *slog.Logger, allowUnsafe bool) (socred.Store, error) {
 	if isPostgres(db) {
-		s, err := postgres.Open(ctx, db, postgres.WithLogger(log.With("component", "postgres")))
+		s, err := postgres.Open(ctx, db, postgres.WithLogger(log.With("component", "postgres")), postgres.WithAllowUnsafeDurability(allowUnsafe))
 		if err != nil {
 			return nil, err
 		}
 		return s, nil
 	}
-	s, err := sqlite.Open(ctx, db, sqlite.WithLogger(log.With("component", "sqlite")))
+	s, err := sqlite.Open(ctx, db, sqlite.WithLogger(log.With("component", "sqlite")), sqlite.WithAllowUnsafeDurability(allowUnsafe))
 	if err != nil {
 		return nil, err
 	}
