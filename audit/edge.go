@@ -124,7 +124,7 @@ func Keep(first int64, added []Hash) []byte {
 	for n := first; j < len(added); n++ {
 		// Leaf n adds its own hash (level 0) and one a level for each
 		// trailing one bit of n.
-		top := bits.TrailingZeros64(uint64(n + 1))
+		top := bits.TrailingZeros64(uint64(n + 1)) // #nosec G115 -- n is a leaf index, not negative
 		for level := 0; level <= top && j < len(added); level++ {
 			if level >= KeptLevel {
 				b = append(b, added[j][:]...)

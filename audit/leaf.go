@@ -100,15 +100,15 @@ func ParseLeaves(b []byte) ([]Leaf, error) {
 		// A length AppendLeaves did not write (a varint with a needless
 		// zero group, as 0xa1 0x00 for 33) is refused: a block has one
 		// encoding.
-		if k <= 0 || k > 1 && b[k-1] == 0 || n > uint64(len(b)-k) {
+		if k <= 0 || k > 1 && b[k-1] == 0 || n > uint64(len(b[k:])) {
 			return nil, fmt.Errorf("audit: leaf %d: malformed length", len(out))
 		}
-		l, err := ParseLeaf(b[k : k+int(n)])
+		l, err := ParseLeaf(b[k:][:n])
 		if err != nil {
 			return nil, fmt.Errorf("audit: leaf %d: %w", len(out), err)
 		}
 		out = append(out, l)
-		b = b[k+int(n):]
+		b = b[k:][n:]
 	}
 	return out, nil
 }

@@ -64,7 +64,7 @@ const (
 // Seed fills svc, whose clock must be clock, with a population and its
 // history, ending at opts.End.
 func Seed(ctx context.Context, svc *service.Service, clock *Clock, opts Options) (Stats, error) {
-	g := &gen{svc: svc, p: svc.Pack(), rng: rand.New(rand.NewPCG(opts.Seed, 0x50c7ed)), opts: opts}
+	g := &gen{svc: svc, p: svc.Pack(), rng: rand.New(rand.NewPCG(opts.Seed, 0x50c7ed)), opts: opts} // #nosec G404 -- a demo population reproducible from opts.Seed; nothing secret
 	start := opts.End.AddDate(0, 0, -opts.Days)
 	clock.Set(start)
 	if err := g.population(ctx); err != nil {

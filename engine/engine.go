@@ -101,7 +101,7 @@ func New(p *socred.Pack) (*Engine, error) {
 		e.schemes = append(e.schemes, &scheme{Scheme: s, idx: int32(i)})
 		e.schemeIx[s.ID] = int32(i)
 		for _, r := range s.Rules {
-			e.ruleIx[ruleKey{s.ID, r.ID}] = int32(len(e.rules))
+			e.ruleIx[ruleKey{s.ID, r.ID}] = int32(len(e.rules)) // #nosec G115 -- the rules of one pack file, far fewer than 2^31
 			e.rules = append(e.rules, r)
 		}
 	}

@@ -47,7 +47,7 @@ func (w *World) LoadSubject(s *socred.Subject) {
 		ent = w.subjects[s.ID] // loaded before the last Settle
 	default:
 		ent = &Entry{slot: &dueSlot{subject: s.ID, index: -1}, next: never, ownsFacts: true}
-		ld.index.insert(free, s.ID, h, int32(len(ld.ents)))
+		ld.index.insert(free, s.ID, h, int32(len(ld.ents))) // #nosec G115 -- positions are 32-bit by design: 2^31 subjects would not fit in memory
 		ld.ents = append(ld.ents, ent)
 	}
 	w.e.setSubject(ent, s)
@@ -129,8 +129,12 @@ func (w *World) LoadFacts(rs []socred.CountingRecord) error {
 			if !ok || r.Overturned {
 				continue
 			}
+			points, err := points32(r.ID, r.Points)
+			if err != nil {
+				return err
+			}
 			out = append(out, loadedFact{
-				ID: r.ID, Occurred: r.OccurredAt, Until: r.CountsUntil, Points: int32(r.Points),
+				ID: r.ID, Occurred: r.OccurredAt, Until: r.CountsUntil, Points: points,
 				Rule: ri, Scheme: si, ent: pos[i],
 			})
 		}
@@ -153,7 +157,11 @@ func (w *World) loadFact(ent *Entry, r *socred.CountingRecord, rk *ruleCache) er
 	if !ok || r.Overturned {
 		return nil
 	}
-	f := Fact{ID: r.ID, Occurred: r.OccurredAt, Until: r.CountsUntil, Points: int32(r.Points), Rule: ri, Scheme: si}
+	points, err := points32(r.ID, r.Points)
+	if err != nil {
+		return err
+	}
+	f := Fact{ID: r.ID, Occurred: r.OccurredAt, Until: r.CountsUntil, Points: points, Rule: ri, Scheme: si}
 	mu := &w.loadMu[maphash.String(loadSeed, r.Subject)%uint64(len(w.loadMu))]
 	mu.Lock()
 	if ent.facts == nil {
@@ -339,7 +347,7 @@ func (ld *loading) place(workers int) {
 	// their facts.
 	parts := make([]int32, workers+1)
 	for k := range parts {
-		parts[k] = int32(len(ld.ents) * k / workers)
+		parts[k] = int32(len(ld.ents) * k / workers) // #nosec G115 -- at most len(ld.ents), whose positions fit in an int32 (LoadSubject)
 	}
 	var wg sync.WaitGroup
 	for k := range workers {
@@ -394,14 +402,14 @@ func (x *subjectIndex) lookup(id string, h uint64) (pos int32, free uint64) {
 	if len(x.slots) == 0 {
 		return -1, 0
 	}
-	mask := uint64(len(x.slots) - 1)
+	mask := uint64(len(x.slots)) - 1
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &x.slots[i]
 		if s.key == 0 {
 			return -1, i
 		}
 		if s.hash == h && x.holds(s.key, id) {
-			return int32(binary.LittleEndian.Uint32(x.keys[s.key-1:])), 0
+			return int32(binary.LittleEndian.Uint32(x.keys[s.key-1:])), 0 // #nosec G115 -- a position insert wrote, not negative
 		}
 	}
 }
@@ -416,7 +424,7 @@ func (x *subjectIndex) lookupAll(ids []string, hashes []uint64, pos []int32) {
 		key   [loadBatch]uint64
 		head  [loadBatch]uint64 // the first 8 bytes at key: position and length
 	)
-	mask := uint64(len(x.slots) - 1)
+	mask := uint64(len(x.slots)) - 1
 	for i, h := range hashes {
 		first[i] = x.slots[h&mask]
 	}
@@ -439,7 +447,7 @@ func (x *subjectIndex) lookupAll(ids []string, hashes []uint64, pos []int32) {
 		case k == 0:
 			pos[i] = -1
 		case int(head[i]>>32) == len(id) && string(x.keys[k-1+8:k-1+8+uint64(len(id))]) == id:
-			pos[i] = int32(uint32(head[i]))
+			pos[i] = int32(uint32(head[i])) // #nosec G115 -- the low 4 bytes hold a position insert wrote, not negative
 		default: // another id with the same hash
 			pos[i], _ = x.lookup(id, hashes[i])
 		}
@@ -465,8 +473,8 @@ func (x *subjectIndex) reserve() {
 // lookup returned.
 func (x *subjectIndex) insert(free uint64, id string, h uint64, pos int32) {
 	key := uint64(len(x.keys)) + 1
-	x.keys = binary.LittleEndian.AppendUint32(x.keys, uint32(pos))
-	x.keys = binary.LittleEndian.AppendUint32(x.keys, uint32(len(id)))
+	x.keys = binary.LittleEndian.AppendUint32(x.keys, uint32(pos))     // #nosec G115 -- a position in loading.ents, not negative
+	x.keys = binary.LittleEndian.AppendUint32(x.keys, uint32(len(id))) // #nosec G115 -- a subject id is at most 128 bytes
 	x.keys = append(x.keys, id...)
 	x.slots[free] = indexSlot{hash: h, key: key}
 	x.n++
@@ -475,7 +483,7 @@ func (x *subjectIndex) insert(free uint64, id string, h uint64, pos int32) {
 func (x *subjectIndex) grow() {
 	old := x.slots
 	x.slots = make([]indexSlot, max(1024, 2*len(old)))
-	mask := uint64(len(x.slots) - 1)
+	mask := uint64(len(x.slots)) - 1
 	for _, s := range old {
 		if s.key == 0 {
 			continue

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -25,6 +26,16 @@ type Fact struct {
 	Overturned bool
 }
 
+// points32 returns a record's points as a Fact holds them. The pack check
+// keeps a rule's points in range; a record out of it is an error rather
+// than a score gone wrong.
+func points32(id, points int64) (int32, error) {
+	if points < math.MinInt32 || points > math.MaxInt32 {
+		return 0, fmt.Errorf("record %d: %d points is out of range", id, points)
+	}
+	return int32(points), nil
+}
+
 func (f *Fact) counting(now int64) bool {
 	return !f.Overturned && f.Occurred <= now && now < f.Until
 }
@@ -40,11 +51,15 @@ func (e *Engine) Fact(r *socred.Record) (Fact, error) {
 	if !ok {
 		return Fact{}, fmt.Errorf("record %s: unknown rule %q of scheme %q", r.ID, r.Rule, r.Scheme)
 	}
+	points, err := points32(id, r.Points)
+	if err != nil {
+		return Fact{}, err
+	}
 	return Fact{
 		ID:         id,
 		Occurred:   r.OccurredAt.UnixNano(),
 		Until:      r.CountsUntil.UnixNano(),
-		Points:     int32(r.Points),
+		Points:     points,
 		Rule:       ri,
 		Scheme:     e.schemeIx[r.Scheme],
 		Overturned: r.Overturned,

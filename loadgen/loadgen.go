@@ -156,11 +156,12 @@ type client struct {
 	conn net.Conn
 	r    *bufio.Reader
 	w    *bufio.Writer
+	head []byte // the request line and headers of the request being sent
 }
 
 func (c *client) close() {
 	if c.conn != nil {
-		c.conn.Close()
+		c.conn.Close() // #nosec G104 -- the connection is dropped after an error or at the end; the next request dials anew
 		c.conn = nil
 	}
 }
@@ -182,28 +183,34 @@ func (c *client) do(req Request) (int, error) {
 }
 
 func (c *client) roundTrip(req Request) (status int, keep bool, err error) {
-	c.conn.SetDeadline(time.Now().Add(60 * time.Second))
-	w := c.w
-	w.WriteString(req.Method)
-	w.WriteByte(' ')
-	w.WriteString(req.Path)
-	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(c.host)
-	w.WriteString("\r\n")
+	if err := c.conn.SetDeadline(time.Now().Add(60 * time.Second)); err != nil {
+		return 0, false, err
+	}
+	h := append(c.head[:0], req.Method...)
+	h = append(h, ' ')
+	h = append(h, req.Path...)
+	h = append(h, " HTTP/1.1\r\nHost: "...)
+	h = append(h, c.host...)
+	h = append(h, "\r\n"...)
 	if req.Token != "" {
-		w.WriteString("Authorization: Bearer ")
-		w.WriteString(req.Token)
-		w.WriteString("\r\n")
+		h = append(h, "Authorization: Bearer "...)
+		h = append(h, req.Token...)
+		h = append(h, "\r\n"...)
 	}
 	if req.Body != nil {
-		w.WriteString("Content-Type: application/json\r\nContent-Length: ")
-		w.WriteString(strconv.Itoa(len(req.Body)))
-		w.WriteString("\r\n\r\n")
-		w.Write(req.Body)
-	} else {
-		w.WriteString("\r\n")
+		h = append(h, "Content-Type: application/json\r\nContent-Length: "...)
+		h = strconv.AppendInt(h, int64(len(req.Body)), 10)
+		h = append(h, "\r\n"...)
 	}
-	if err := w.Flush(); err != nil {
+	h = append(h, "\r\n"...)
+	c.head = h
+	if _, err := c.w.Write(h); err != nil {
+		return 0, false, err
+	}
+	if _, err := c.w.Write(req.Body); err != nil {
+		return 0, false, err
+	}
+	if err := c.w.Flush(); err != nil {
 		return 0, false, err
 	}
 	line, err := c.r.ReadSlice('\n')

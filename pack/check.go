@@ -5,6 +5,7 @@ package pack
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/socred/socred"
@@ -257,6 +258,7 @@ func (c *checker) rule(s *socred.Scheme, r *socred.Rule) {
 	if !c.has(r, "points") {
 		c.errorf(r, "points", "is required: the signed points a record of the rule adds, e.g. -5")
 	}
+	c.pointRange(r, "points", r.Points)
 	if !c.has(r, "counts_for") {
 		c.errorf(r, "counts_for", "is required: how long a record counts, e.g. 1y")
 	}
@@ -269,6 +271,15 @@ func (c *checker) rule(s *socred.Scheme, r *socred.Rule) {
 		if !c.has(r, sub+".points") {
 			c.errorf(r, sub+".points", "is required: the points the related subject gets")
 		}
+		c.pointRange(r, sub+".points", j.Points)
+	}
+}
+
+// pointRange checks that the points of one record fit the engine, which
+// holds them in 32 bits.
+func (c *checker) pointRange(r *socred.Rule, sub string, points int64) {
+	if points < math.MinInt32 || points > math.MaxInt32 {
+		c.errorf(r, sub, "%d is out of range: the points of one record go from %d to %d", points, math.MinInt32, math.MaxInt32)
 	}
 }
 

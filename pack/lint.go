@@ -34,6 +34,7 @@ func lintScheme(c *checker, s *socred.Scheme) {
 		if s.Min == nil || s.Max == nil || *s.Max <= *s.Min {
 			limit = 0
 		} else {
+			// #nosec G115 -- Max > Min, so the difference, wrapped or not as an int64, is exact as a uint64
 			limit, basis = uint64(*s.Max-*s.Min), fmt.Sprintf("the range %d to %d", *s.Min, *s.Max)
 		}
 	}
@@ -70,7 +71,7 @@ func lintScheme(c *checker, s *socred.Scheme) {
 
 func abs(n int64) uint64 {
 	if n < 0 {
-		return uint64(-(n + 1)) + 1
+		return uint64(-(n + 1)) + 1 // #nosec G115 -- n < 0, so -(n+1) is in [0, MaxInt64]
 	}
 	return uint64(n)
 }

@@ -425,6 +425,18 @@ schemes:
 		"case.yaml:12: schemes[0].rules[2].points: error: is required: the signed points a record of the rule adds, e.g. -5",
 		"case.yaml:12: schemes[0].rules[2].counts_for: error: is required: how long a record counts, e.g. 1y",
 	}},
+	{"points out of the 32-bit range", `
+schemes:
+  - id: s2
+    authority: city
+    legal_basis: x
+    baseline: 0
+    rules:
+      - {id: r1, points: 2147483647, counts_for: 1y, legal_basis: x}
+      - {id: r2, points: -2147483649, counts_for: 1y, legal_basis: x}
+`, []string{
+		"case.yaml:9: schemes[0].rules[1].points: error: -2147483649 is out of range: the points of one record go from -2147483648 to 2147483647",
+	}},
 	{"baseline outside the bounds, missing baseline", `
 schemes:
   - id: s2

@@ -120,14 +120,20 @@ func loadRecords(ctx context.Context, tx pgx.Tx, settled int64, l socred.Loader)
 			return fmt.Errorf("unexpected row encoding %q", v)
 		}
 		r = socred.CountingRecord{
-			ID: int64(binary.BigEndian.Uint64(v[0])), Subject: string(v[1]), Scheme: name(v[2]), Rule: name(v[3]),
-			Points:      int64(binary.BigEndian.Uint64(v[4])),
-			OccurredAt:  int64(binary.BigEndian.Uint64(v[5])) * 1000,
-			CountsUntil: int64(binary.BigEndian.Uint64(v[6])) * 1000,
+			ID: int8Of(v[0]), Subject: string(v[1]), Scheme: name(v[2]), Rule: name(v[3]),
+			Points:      int8Of(v[4]),
+			OccurredAt:  int8Of(v[5]) * 1000,
+			CountsUntil: int8Of(v[6]) * 1000,
 			Overturned:  v[7][0] != 0,
 		}
 		return l.Record(&r)
 	})
+}
+
+// int8Of decodes a PostgreSQL int8 in binary format: 8 bytes, big-endian,
+// two's complement.
+func int8Of(b []byte) int64 {
+	return int64(binary.BigEndian.Uint64(b)) // #nosec G115 -- reinterprets the bits, as the format means
 }
 
 // each calls fn for every row of rows, which it closes.

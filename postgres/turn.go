@@ -25,7 +25,7 @@ func (s *Store) TakeTurn(ctx context.Context) (release func(), err error) {
 	}
 	var v int64
 	if err := tx.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'feed_turn' FOR UPDATE`).Scan(&v); err != nil {
-		tx.Rollback(context.Background())
+		tx.Rollback(context.Background()) // #nosec G104 -- already failing; a failed rollback closes the connection
 		conn.Release()
 		return nil, fmt.Errorf("take turn: %w", err)
 	}
@@ -35,6 +35,6 @@ func (s *Store) TakeTurn(ctx context.Context) (release func(), err error) {
 func endTurn(tx pgx.Tx, release func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tx.Rollback(ctx) // a failed rollback closes the connection, which ends the turn too
+	tx.Rollback(ctx) // #nosec G104 -- a failed rollback closes the connection, which ends the turn too
 	release()
 }

@@ -57,11 +57,14 @@ func sendMail(ctx context.Context, addr, from, to string, msg []byte) error {
 		return err
 	}
 	deadline, _ := ctx.Deadline()
-	conn.SetDeadline(deadline)
+	if err := conn.SetDeadline(deadline); err != nil {
+		conn.Close() // #nosec G104 -- already failing; closing only frees the socket
+		return err
+	}
 	host, _, _ := net.SplitHostPort(addr)
 	c, err := smtp.NewClient(conn, host)
 	if err != nil {
-		conn.Close()
+		conn.Close() // #nosec G104 -- already failing; closing only frees the socket
 		return err
 	}
 	defer c.Close()

@@ -23,12 +23,12 @@ import (
 func (s *Store) Load(ctx context.Context, l socred.Loader) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return s.read(ctx, func(conn *sqlite3.Conn) error {
+	return s.read(ctx, func(conn *sqlite3.Conn) (err error) {
 		unmap, err := mapDatabase(conn)
 		if err != nil {
 			return err
 		}
-		defer unmap()
+		defer func() { err = errors.Join(err, unmap()) }()
 		return load(ctx, conn, s.r, l)
 	})
 }
@@ -39,7 +39,7 @@ func (s *Store) Load(ctx context.Context, l socred.Loader) error {
 // not copied into the page cache. A read error on a mapped page is a
 // SIGBUS rather than an error, so connections map the file only while
 // loading.
-func mapDatabase(conn *sqlite3.Conn) (unmap func(), err error) {
+func mapDatabase(conn *sqlite3.Conn) (unmap func() error, err error) {
 	was, err := sqlitex.ResultInt64(conn.Prep("PRAGMA mmap_size"))
 	if err == nil {
 		err = sqlitex.ExecuteTransient(conn, "PRAGMA mmap_size = 2147418112", nil)
@@ -47,7 +47,15 @@ func mapDatabase(conn *sqlite3.Conn) (unmap func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("map database: %w", err)
 	}
-	return func() { sqlitex.ExecuteTransient(conn, "PRAGMA mmap_size = "+strconv.FormatInt(was, 10), nil) }, nil
+	return func() error {
+		// Even when the load was cancelled: the connection goes back to
+		// the pool, and must not stay mapped.
+		defer conn.SetInterrupt(conn.SetInterrupt(nil))
+		if err := sqlitex.ExecuteTransient(conn, "PRAGMA mmap_size = "+strconv.FormatInt(was, 10), nil); err != nil {
+			return fmt.Errorf("unmap database: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 func load(ctx context.Context, conn *sqlite3.Conn, pool *readPool, l socred.Loader) error {
@@ -214,7 +222,7 @@ func loadRange(ctx context.Context, pool *readPool, settled, lo, hi int64, l soc
 	if err != nil {
 		return err
 	}
-	defer unmap()
+	defer func() { err = errors.Join(err, unmap()) }()
 	defer sqlitex.Transaction(conn)(&err)
 	stmt := conn.Prep(`SELECT id, subject, scheme, rule, points, occurred_at, counts_until, overturned_at IS NOT NULL OR suspended_at IS NOT NULL
 				FROM records WHERE id > ? AND id <= ? AND counts_until > ?`)

@@ -61,7 +61,7 @@ func (p *readPool) conn() (*sqlite3.Conn, error) {
 	}
 	conn.SetBusyTimeout(busyTimeout)
 	if err := pragmas(conn, "foreign_keys = ON", cacheSize, "query_only = ON"); err != nil {
-		conn.Close()
+		conn.Close() // #nosec G104 -- already failing; the connection is unused, and closing it only frees it
 		return nil, err
 	}
 	return conn, nil

@@ -146,10 +146,10 @@ func testAudit(t *testing.T, s socred.Store) {
 	// Each block keeps the hashes at audit.KeptLevel and above that its
 	// leaves added.
 	want := m.hashes(t)
-	for i, b := range blocks {
+	for i, b := range blocks { // #nosec G602 -- i < len(blocks), so blocks[i+1:] is in range
 		end := n
-		if i+1 < len(blocks) {
-			end = blocks[i+1].First
+		if next := blocks[i+1:]; len(next) > 0 {
+			end = next[0].First
 		}
 		kept := audit.Keep(b.First, want[tlog.StoredHashCount(b.First):tlog.StoredHashCount(end)])
 		if !bytes.Equal(kept, b.Hashes) {

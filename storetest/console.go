@@ -209,15 +209,9 @@ func testListingFlow(t *testing.T, s socred.Store) {
 		return got
 	}
 	same := func(got, want []socred.ListingDay) bool {
-		if len(got) != len(want) {
-			return false
-		}
-		for i := range got {
-			if !got[i].Day.Equal(want[i].Day) || got[i].Entered != want[i].Entered || got[i].Left != want[i].Left {
-				return false
-			}
-		}
-		return true
+		return slices.EqualFunc(got, want, func(g, w socred.ListingDay) bool {
+			return g.Day.Equal(w.Day) && g.Entered == w.Entered && g.Left == w.Left
+		})
 	}
 	// Day 3 has neither: left out.
 	want := []socred.ListingDay{{Day: day(0), Entered: 2}, {Day: day(1), Entered: 1, Left: 1}, {Day: day(2), Entered: 1, Left: 1}, {Day: day(4), Entered: 2, Left: 1}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -126,8 +127,9 @@ func (e *benchEnv) close() error {
 
 // benchDatabase returns the database a benchmark runs on: a fresh schema
 // in the PostgreSQL database at url, dropped by cleanup, or else the SQLite
-// file socred.db in dir.
-func benchDatabase(ctx context.Context, url, dir string) (db string, cleanup func(), err error) {
+// file socred.db in dir. A schema cleanup fails to drop is reported to
+// stderr.
+func benchDatabase(ctx context.Context, url, dir string, stderr io.Writer) (db string, cleanup func(), err error) {
 	if !isPostgres(url) {
 		return filepath.Join(dir, "socred.db"), func() {}, nil
 	}
@@ -144,7 +146,11 @@ func benchDatabase(ctx context.Context, url, dir string) (db string, cleanup fun
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return u.String(), func() { pgExec(context.Background(), url, "DROP SCHEMA "+schema+" CASCADE") }, nil
+	return u.String(), func() {
+		if err := pgExec(context.Background(), url, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			fmt.Fprintf(stderr, "socred bench: drop schema %s: %v\n", schema, err)
+		}
+	}, nil
 }
 
 // pgExec runs sql on a connection of its own to the database at url.
@@ -164,7 +170,9 @@ func startServers(ctx context.Context, db string, n int, stderr io.Writer) ([]*b
 	var envs []*benchEnv
 	stop := func() {
 		for _, e := range envs {
-			e.close()
+			if err := e.close(); err != nil {
+				fmt.Fprintln(stderr, "socred bench: server:", err)
+			}
 		}
 	}
 	for range max(n, 1) {
@@ -201,16 +209,21 @@ func urls(envs []*benchEnv) []string {
 	return out
 }
 
-// benchDir returns dir, or a new temporary directory removed by cleanup.
-func benchDir(dir string) (string, func(), error) {
+// benchDir returns dir, or a new temporary directory removed by cleanup;
+// a failed removal is reported to stderr.
+func benchDir(dir string, stderr io.Writer) (string, func(), error) {
 	if dir != "" {
-		return dir, func() {}, os.MkdirAll(dir, 0o755)
+		return dir, func() {}, os.MkdirAll(dir, 0o750)
 	}
 	d, err := os.MkdirTemp(".", "bench-")
 	if err != nil {
 		return "", nil, err
 	}
-	return d, func() { os.RemoveAll(d) }, nil
+	return d, func() {
+		if err := os.RemoveAll(d); err != nil {
+			fmt.Fprintln(stderr, "socred bench:", err)
+		}
+	}, nil
 }
 
 // subjectID is the id of the i-th benchmark subject: zero-padded, so that
@@ -251,8 +264,8 @@ func benchFlags(name, doc string) *flag.FlagSet {
 var cpuProfile, traceFile string
 
 // profile starts a CPU profile when --cpuprofile was given and returns the
-// function that stops it.
-func profile() (func(), error) {
+// function that stops it, which reports a file it fails to write to stderr.
+func profile(stderr io.Writer) (func(), error) {
 	stops := []func(){}
 	stop := func() {
 		for _, fn := range stops {
@@ -260,28 +273,36 @@ func profile() (func(), error) {
 		}
 	}
 	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
+		f, err := os.Create(cpuProfile) // #nosec G304 -- the --cpuprofile file the operator names
 		if err != nil {
 			return nil, err
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return nil, err
+			return nil, errors.Join(err, f.Close())
 		}
-		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+		stops = append(stops, func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintln(stderr, "socred bench: --cpuprofile:", err)
+			}
+		})
 	}
 	if traceFile != "" {
-		f, err := os.Create(traceFile)
+		f, err := os.Create(traceFile) // #nosec G304 -- the --trace file the operator names
 		if err != nil {
 			stop()
 			return nil, err
 		}
 		if err := trace.Start(f); err != nil {
-			f.Close()
 			stop()
-			return nil, err
+			return nil, errors.Join(err, f.Close())
 		}
-		stops = append(stops, func() { trace.Stop(); f.Close() })
+		stops = append(stops, func() {
+			trace.Stop()
+			if err := f.Close(); err != nil {
+				fmt.Fprintln(stderr, "socred bench: --trace:", err)
+			}
+		})
 	}
 	return stop, nil
 }

@@ -45,14 +45,14 @@ and the connections spread over them.
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitUsage
 	}
-	dir, cleanup, err := benchDir(*dirFlag)
+	dir, cleanup, err := benchDir(*dirFlag, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
 	defer cleanup()
 
-	rng := rand.New(rand.NewPCG(3, 4))
+	rng := rand.New(rand.NewPCG(3, 4)) // #nosec G404 -- fixed-seed test data, the same every run; not a secret
 	bodies := make([][]byte, 1<<16)
 	for i := range bodies {
 		b, _ := json.Marshal(service.CheckInput{Subject: subjectID(rng.IntN(*subjects)), Action: checkActions[rng.IntN(len(checkActions))], Purpose: "booking " + fmt.Sprint(i)})
@@ -67,7 +67,7 @@ and the connections spread over them.
 		})
 	}
 
-	db, dropDB, err := benchDatabase(ctx, *dbFlag, dir)
+	db, dropDB, err := benchDatabase(ctx, *dbFlag, dir, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
@@ -127,7 +127,7 @@ and the connections spread over them.
 		for _, e := range envs {
 			e.srv.svc.SetAuditOff(off)
 		}
-		stopProfile, err := profile()
+		stopProfile, err := profile(stderr)
 		if err != nil {
 			fmt.Fprintln(stderr, "socred bench:", err)
 			return exitFail
@@ -194,9 +194,10 @@ func startBare() (string, func(), error) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		// #nosec G104 -- the status is sent; a failed write means the client went away
 		json.NewEncoder(w).Encode(socred.Decision{Subject: in.Subject, Action: in.Action, Allowed: true, CheckedAt: time.Now().UTC(), Reasons: []socred.Reason{}})
 	})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil // #nosec G104 -- the benchmark is over; closing only frees the listener and connections
 }

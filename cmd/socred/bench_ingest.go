@@ -60,13 +60,13 @@ database (--servers), the clients spread over them.
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitUsage
 	}
-	dir, cleanup, err := benchDir(*dirFlag)
+	dir, cleanup, err := benchDir(*dirFlag, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
 	defer cleanup()
-	rng := rand.New(rand.NewPCG(1, 2))
+	rng := rand.New(rand.NewPCG(1, 2)) // #nosec G404 -- fixed-seed test data, the same every run; not a secret
 	recs := make([]benchRecord, *records)
 	for i := range recs {
 		r := benchRules[rng.IntN(len(benchRules))]
@@ -106,7 +106,7 @@ database (--servers), the clients spread over them.
 	// and without the audit log compare alike.
 	for run, off := range modes {
 		runDir := filepath.Join(dir, fmt.Sprintf("run%d", run))
-		if err := os.MkdirAll(runDir, 0o755); err != nil {
+		if err := os.MkdirAll(runDir, 0o750); err != nil {
 			fmt.Fprintln(stderr, "socred bench:", err)
 			return exitFail
 		}
@@ -120,7 +120,7 @@ database (--servers), the clients spread over them.
 // ingestOn starts servers on a fresh database, registers the population
 // and submits the records.
 func ingestOn(ctx context.Context, dbURL, dir string, servers, subjects, clients, batch int, recs []benchRecord, occurred time.Time, rawRate float64, auditOff bool, stdout, stderr io.Writer) int {
-	db, dropDB, err := benchDatabase(ctx, dbURL, dir)
+	db, dropDB, err := benchDatabase(ctx, dbURL, dir, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
@@ -171,7 +171,7 @@ func ingestOn(ctx context.Context, dbURL, dir string, servers, subjects, clients
 
 // ingestRun submits the batches and prints the rate.
 func ingestRun(ctx context.Context, envs []*benchEnv, clients int, token string, bodies [][]byte, n int, rawRate float64, auditOff bool, stdout, stderr io.Writer) int {
-	stopProfile, err := profile()
+	stopProfile, err := profile(stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
@@ -315,7 +315,7 @@ func rawCopy(ctx context.Context, url string, recs []benchRecord, batch int, occ
 			return 0, err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"socred_bench_raw"}, cols, pgx.CopyFromRows(rows)); err != nil {
-			tx.Rollback(ctx)
+			tx.Rollback(ctx) // #nosec G104 -- already failing; a failed rollback closes the connection
 			return 0, err
 		}
 		if err := tx.Commit(ctx); err != nil {

@@ -115,16 +115,22 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", displayDB(c.db), err)
 	}
+	// closeStore closes the store when the server does not start.
+	closeStore := func() {
+		if err := store.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}
 	svc, err := service.New(store, p)
 	if err != nil {
-		store.Close()
+		closeStore()
 		return nil, err
 	}
 	svc.AdminToken = adminToken
 	if c.auditKey != "" {
 		k, err := os.ReadFile(c.auditKey)
 		if err != nil {
-			store.Close()
+			closeStore()
 			return nil, fmt.Errorf("--audit-key: %w", err)
 		}
 		svc.AuditSigner = strings.TrimSpace(string(k))
@@ -136,24 +142,24 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 	if c.webhook != "" {
 		u, err := url.Parse(c.webhook)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			store.Close()
+			closeStore()
 			return nil, fmt.Errorf("--webhook: want an http:// or https:// URL, not %q", c.webhook)
 		}
 		svc.Channels = append(svc.Channels, &service.Webhook{URL: c.webhook})
 	}
 	if c.smtp != "" {
 		if _, _, err := net.SplitHostPort(c.smtp); err != nil {
-			store.Close()
+			closeStore()
 			return nil, fmt.Errorf("--smtp: want host:port, not %q", c.smtp)
 		}
 		if a, err := mail.ParseAddress(c.smtpFrom); err != nil || a.Address != c.smtpFrom {
-			store.Close()
+			closeStore()
 			return nil, fmt.Errorf("--smtp-from: want a bare e-mail address, not %q", c.smtpFrom)
 		}
 		svc.Channels = append(svc.Channels, &service.Mailer{Addr: c.smtp, From: c.smtpFrom, Store: store})
 	}
 	if err := svc.Open(ctx); err != nil {
-		store.Close()
+		closeStore()
 		return nil, err
 	}
 	log.Info("store open", "db", displayDB(c.db), "pack", p.Hash[:12], "schemes", len(p.Schemes), "lists", len(p.Lists), "took", time.Since(start).Round(time.Millisecond))
@@ -264,9 +270,7 @@ Flags:
 		return exitFail
 	}
 	if err := srv.listen(c.addr); err != nil {
-		fmt.Fprintln(stderr, "socred serve:", err)
-		srv.svc.Close(context.Background())
-		srv.store.Close()
+		fmt.Fprintln(stderr, "socred serve:", errors.Join(err, srv.svc.Close(context.Background()), srv.store.Close()))
 		return exitFail
 	}
 	if err := srv.serve(ctx); err != nil {
