@@ -3,6 +3,7 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -181,4 +182,65 @@ func residentKB(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// The server's timeouts hold against slow clients: one that never
+// finishes its header, one that sends its body a byte at a time, one that
+// keeps a connection open and idle — each is cut off once its timeout
+// passes (here 1 s, 2 s and 1 s, set by flags).
+func TestServerTimeouts(t *testing.T) {
+	s := startServer(t, filepath.Join(t.TempDir(), "socred.db"),
+		"--header-timeout", "1s", "--read-timeout", "2s", "--idle-timeout", "1s", "--write-timeout", "5s")
+	addr := strings.TrimPrefix(s.url, "http://")
+	closedWithin := func(what string, c net.Conn, limit time.Duration, feed func()) {
+		t.Helper()
+		start := time.Now()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, 4096)
+			for {
+				c.SetReadDeadline(time.Now().Add(limit + 3*time.Second))
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+		if feed != nil {
+			feed()
+		}
+		<-done
+		if took := time.Since(start); took > limit+2*time.Second {
+			t.Errorf("%s: the connection stayed open %s, want it closed after about %s", what, took.Round(10*time.Millisecond), limit)
+		} else {
+			t.Logf("%s: closed after %s", what, took.Round(10*time.Millisecond))
+		}
+		c.Close()
+	}
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	c := dial()
+	fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n") // the header never ends
+	closedWithin("unfinished header", c, time.Second, nil)
+
+	c = dial()
+	fmt.Fprint(c, "POST /v1/checks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+	closedWithin("body a byte a second", c, 2*time.Second, func() {
+		for range 5 {
+			if _, err := c.Write([]byte("{")); err != nil {
+				return
+			}
+			time.Sleep(time.Second)
+		}
+	})
+
+	c = dial()
+	fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") // answered, then idle
+	closedWithin("idle keep-alive connection", c, time.Second, nil)
 }

@@ -98,7 +98,7 @@ const benchAdmin = "sct_bench-admin"
 // level are dropped.
 func startBench(ctx context.Context, db string, stderr io.Writer) (*benchEnv, error) {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c := &serverConfig{addr: "127.0.0.1:0", db: db}
+	c := &serverConfig{addr: "127.0.0.1:0", db: db, timeouts: defaultTimeouts}
 	p, err := c.loadPack(stderr)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,12 @@ import (
 	"github.com/socred/socred/web"
 )
 
+// timeouts bound how long a client may take.
+type timeouts struct{ header, read, write, idle time.Duration }
+
+// defaultTimeouts are the flags' defaults.
+var defaultTimeouts = timeouts{header: 10 * time.Second, read: 60 * time.Second, write: 60 * time.Second, idle: 120 * time.Second}
+
 // serverConfig is what serve and demo share.
 type serverConfig struct {
 	addr      string
@@ -34,6 +40,10 @@ type serverConfig struct {
 	smtp      string
 	smtpFrom  string
 	auditKey  string
+	// timeouts bound how long a client may take: to send the request's
+	// header, the whole request, to take the answer, and idle between
+	// requests on a kept-alive connection.
+	timeouts timeouts
 	// allowUnsafeDurability lets the server start on a database that
 	// could lose acknowledged writes in a crash (serve's flag).
 	allowUnsafeDurability bool
@@ -53,6 +63,10 @@ func (c *serverConfig) flags(fs *flag.FlagSet, defaultDB string) {
 	fs.StringVar(&c.webhook, "webhook", "", "deliver every notice to subjects as a JSON POST to this URL (at least once, with an Idempotency-Key header)")
 	fs.StringVar(&c.smtp, "smtp", "", "SMTP server (host:port) to e-mail every notice to subjects who gave an address")
 	fs.StringVar(&c.smtpFrom, "smtp-from", "notices@socred.invalid", "sender address of notice e-mails")
+	fs.DurationVar(&c.timeouts.header, "header-timeout", defaultTimeouts.header, "how long a client may take to send a request's header")
+	fs.DurationVar(&c.timeouts.read, "read-timeout", defaultTimeouts.read, "how long a client may take to send a whole request")
+	fs.DurationVar(&c.timeouts.write, "write-timeout", defaultTimeouts.write, "how long a client may take to receive an answer")
+	fs.DurationVar(&c.timeouts.idle, "idle-timeout", defaultTimeouts.idle, "how long a kept-alive connection may stay idle")
 	fs.StringVar(&c.auditKey, "audit-key", "", "file holding the signed-note Ed25519 signer key of the audit log's checkpoints (default: the key made at the first start, kept in the database)")
 }
 
@@ -178,10 +192,10 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 		svc:   svc,
 		http: &http.Server{
 			Handler:           mux,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       60 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       120 * time.Second,
+			ReadHeaderTimeout: c.timeouts.header,
+			ReadTimeout:       c.timeouts.read,
+			WriteTimeout:      c.timeouts.write,
+			IdleTimeout:       c.timeouts.idle,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}, nil
