@@ -3,6 +3,7 @@ package socred
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Error codes. They map one-to-one to HTTP statuses in the API package and are
@@ -43,6 +44,28 @@ func Errorf(code, format string, args ...any) *Error {
 // FieldErrorf returns an invalid-input Error naming the field.
 func FieldErrorf(field, format string, args ...any) *Error {
 	return &Error{Code: EINVALID, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
+}
+
+// HTTPStatus is the HTTP status an error code answers with, in the API
+// and on the pages.
+func HTTPStatus(code string) int {
+	switch code {
+	case EINVALID:
+		return http.StatusBadRequest
+	case EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case EFORBIDDEN:
+		return http.StatusForbidden
+	case ENOTFOUND:
+		return http.StatusNotFound
+	case ECONFLICT:
+		return http.StatusConflict
+	case ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case ETOOMANY:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
 }
 
 // ErrorCode returns the code of an application error in err's chain, or

@@ -2,6 +2,7 @@ package socred
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/socred/socred/audit"
@@ -129,6 +130,55 @@ type ListingDay struct {
 	Day     time.Time // midnight UTC
 	Entered int
 	Left    int
+}
+
+// ListingDays counts a list's entries beginning and ending by UTC day, for
+// a store's ListingFlow: from the day of since to the day of until.
+type ListingDays struct {
+	From, To time.Time // the first day's midnight, and the midnight after the last
+	days     map[int64]*ListingDay
+}
+
+// NewListingDays returns the counter of the days from since to until.
+func NewListingDays(since, until time.Time) *ListingDays {
+	return &ListingDays{From: utcDay(since), To: utcDay(until).AddDate(0, 0, 1), days: map[int64]*ListingDay{}}
+}
+
+// utcDay returns the midnight, UTC, that begins t's day.
+func utcDay(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// Add counts an entry that began at since and ended at ended (nil while
+// current), each only when it falls within the days.
+func (c *ListingDays) Add(since time.Time, ended *time.Time) {
+	in := func(t time.Time) bool { return !t.Before(c.From) && t.Before(c.To) }
+	day := func(t time.Time) *ListingDay {
+		d := utcDay(t)
+		x := c.days[d.Unix()]
+		if x == nil {
+			x = &ListingDay{Day: d}
+			c.days[d.Unix()] = x
+		}
+		return x
+	}
+	if in(since) {
+		day(since).Entered++
+	}
+	if ended != nil && in(*ended) {
+		day(*ended).Left++
+	}
+}
+
+// Days returns the days counted, oldest first.
+func (c *ListingDays) Days() []ListingDay {
+	out := make([]ListingDay, 0, len(c.days))
+	for _, d := range c.days {
+		out = append(out, *d)
+	}
+	slices.SortFunc(out, func(a, b ListingDay) int { return a.Day.Compare(b.Day) })
+	return out
 }
 
 // Purge is a record's personal fields to remove at a moment.

@@ -8,7 +8,6 @@ package api
 import (
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -207,7 +206,7 @@ func (a *API) authorize(r *http.Request, roles []socred.Role) (*socred.Caller, e
 	if !ok {
 		return nil, socred.Errorf(socred.EUNAUTHORIZED, "an Authorization: Bearer token is required")
 	}
-	c, err := a.svc.AuthenticateFrom(r.Context(), token, clientOf(r))
+	c, err := a.svc.AuthenticateFrom(r.Context(), token, service.ClientAddr(r))
 	if err != nil {
 		return nil, err
 	}
@@ -331,15 +330,6 @@ func page(r *http.Request) (socred.Page, error) {
 		p.Offset = n
 	}
 	return p, nil
-}
-
-// clientOf is the request's network address without its port: the
-// client failed authentications are counted by.
-func clientOf(r *http.Request) string {
-	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return h
-	}
-	return r.RemoteAddr
 }
 
 // healthTimeout bounds how long GET /healthz waits for the store.

@@ -24,32 +24,11 @@ type errorDetail struct {
 	Field   string `json:"field"`
 }
 
-// statusOf maps an application error code to its HTTP status.
-func statusOf(code string) int {
-	switch code {
-	case socred.EINVALID:
-		return http.StatusBadRequest
-	case socred.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case socred.EFORBIDDEN:
-		return http.StatusForbidden
-	case socred.ENOTFOUND:
-		return http.StatusNotFound
-	case socred.ECONFLICT:
-		return http.StatusConflict
-	case socred.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case socred.ETOOMANY:
-		return http.StatusTooManyRequests
-	}
-	return http.StatusInternalServerError
-}
-
 // writeError answers with err: its code, safe message and field. Internal
 // errors are logged, and their message never shows internals.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, route string, err error) {
 	d := errorDetail{Code: socred.ErrorCode(err), Message: socred.ErrorMessage(err), Field: socred.ErrorField(err)}
-	status := statusOf(d.Code)
+	status := socred.HTTPStatus(d.Code)
 	switch {
 	case status == http.StatusInternalServerError:
 		if errors.Is(err, context.Canceled) {

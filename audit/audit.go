@@ -7,7 +7,7 @@
 //
 // This package is the log's arithmetic and signatures. Where the hashes are
 // stored (in the store, in the transaction of the change they log) is the
-// stores' business, through tlog.HashReader.
+// stores' business, through Block and ReadHashes.
 package audit
 
 import (
@@ -41,13 +41,6 @@ func EventHash(salt, event []byte) [sha256.Size]byte {
 	var out [sha256.Size]byte
 	copy(out[:], h.Sum(nil))
 	return out
-}
-
-// Append returns the hashes to store when the leaf with hash leaf becomes
-// record n of a log of n records, in order of their stored indexes from
-// tlog.StoredHashCount(n). r reads the hashes stored before.
-func Append(n int64, leaf Hash, r tlog.HashReader) ([]Hash, error) {
-	return tlog.StoredHashesForRecordHash(n, leaf, r)
 }
 
 // Root returns the tree of the first n records.
@@ -144,39 +137,4 @@ func VerifierKey(skey string) (string, error) {
 	}
 	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
 	return note.NewEd25519VerifierKey(parts[2], pub)
-}
-
-// Verify recomputes every stored hash of a log from its leaves and
-// compares it with the stored ones: any changed, missing, reordered or
-// extra leaf or hash is reported with its index. stored holds the hashes
-// by stored index.
-func Verify(leaves []Hash, stored []Hash) error {
-	var rebuilt []Hash
-	r := tlog.HashReaderFunc(func(idx []int64) ([]Hash, error) {
-		out := make([]Hash, len(idx))
-		for i, x := range idx {
-			if x >= int64(len(rebuilt)) {
-				return nil, fmt.Errorf("hash %d not computed", x)
-			}
-			out[i] = rebuilt[x]
-		}
-		return out, nil
-	})
-	for n, leaf := range leaves {
-		hs, err := Append(int64(n), leaf, r)
-		if err != nil {
-			return err
-		}
-		rebuilt = append(rebuilt, hs...)
-	}
-	if len(stored) != len(rebuilt) {
-		return fmt.Errorf("audit: %d hashes stored for %d leaves, want %d", len(stored), len(leaves), len(rebuilt))
-	}
-	for i := range rebuilt {
-		if stored[i] != rebuilt[i] {
-			level, n := tlog.SplitStoredHashIndex(int64(i))
-			return fmt.Errorf("audit: stored hash %d (level %d, node %d) differs from the one its leaves make", i, level, n)
-		}
-	}
-	return nil
 }

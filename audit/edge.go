@@ -16,9 +16,9 @@ type Edge struct {
 	roots [64]Hash // by level; roots[k] is set when bit k of n is
 }
 
-// EdgeIndexes returns the stored indexes of the hashes on the edge of a
+// edgeIndexes returns the stored indexes of the hashes on the edge of a
 // log of n leaves, largest subtree first.
-func EdgeIndexes(n int64) []int64 {
+func edgeIndexes(n int64) []int64 {
 	var idx []int64
 	for level := 63; level >= 0; level-- {
 		if n&(1<<level) != 0 {
@@ -31,7 +31,7 @@ func EdgeIndexes(n int64) []int64 {
 // NewEdge reads the edge of a log of n leaves.
 func NewEdge(n int64, r tlog.HashReader) (*Edge, error) {
 	e := &Edge{n: n}
-	idx := EdgeIndexes(n)
+	idx := edgeIndexes(n)
 	if len(idx) == 0 {
 		return e, nil
 	}
@@ -72,20 +72,6 @@ func (e *Edge) Root() (Tree, error) {
 		}
 	}
 	return t, nil
-}
-
-// ReadHashes reads hashes of the edge: a tlog.HashReader for what the
-// edge holds.
-func (e *Edge) ReadHashes(idx []int64) ([]Hash, error) {
-	out := make([]Hash, len(idx))
-	for i, x := range idx {
-		level, node := tlog.SplitStoredHashIndex(x)
-		if level > 63 || e.n&(1<<level) == 0 || node != e.n>>level-1 {
-			return nil, fmt.Errorf("audit: hash %d is not on the edge of a log of %d", x, e.n)
-		}
-		out[i] = e.roots[level]
-	}
-	return out, nil
 }
 
 // Append returns the hashes to store when leaves are appended to the log,

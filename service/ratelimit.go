@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -61,6 +63,15 @@ func (l *authLimiter) failed(client string, now time.Time) bool {
 	}
 	f.n++
 	return f.n == MaxAuthFailures
+}
+
+// ClientAddr is a request's network address without its port: the
+// client failed authentications are counted by.
+func ClientAddr(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
 }
 
 // AuthenticateFrom is Authenticate for a request from client (its network

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/socred/socred"
@@ -70,11 +69,11 @@ func (s *Store) RecentRecords(ctx context.Context, page socred.Page) ([]*socred.
 // ListingFlow counts, for each UTC day from the day of since to the day of
 // until, the own entries on the list that began and that ended that day.
 func (s *Store) ListingFlow(ctx context.Context, list string, since, until time.Time) ([]socred.ListingDay, error) {
-	from, to := utcDay(since), utcDay(until).AddDate(0, 0, 1)
+	f := socred.NewListingDays(since, until)
+	from, to := f.From, f.To
 	if !from.Before(to) {
 		return []socred.ListingDay{}, nil
 	}
-	f := flow{}
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
 		stmt := conn.Prep(`SELECT since, ended_at FROM listings
 			WHERE list = ?1 AND (since BETWEEN ?2 AND ?3 OR ended_at BETWEEN ?2 AND ?3)`)
@@ -82,52 +81,12 @@ func (s *Store) ListingFlow(ctx context.Context, list string, since, until time.
 		stmt.BindInt64(2, micros(from))
 		stmt.BindInt64(3, micros(to)-1)
 		return each(stmt, func(stmt *sqlite3.Stmt) error {
-			f.add(fromMicros(stmt.ColumnInt64(0)), columnNullMicros(stmt, 1), from, to)
+			f.Add(fromMicros(stmt.ColumnInt64(0)), columnNullMicros(stmt, 1))
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing flow: %w", err)
 	}
-	return f.days(), nil
-}
-
-// utcDay returns the midnight, UTC, that begins t's day.
-func utcDay(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-// flow gathers a list's entries and ends by UTC day.
-type flow map[int64]*socred.ListingDay // by the day's Unix time
-
-// add counts an entry that began at since and ended at ended (nil while
-// current), each only when it falls in [from, to).
-func (f flow) add(since time.Time, ended *time.Time, from, to time.Time) {
-	in := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }
-	day := func(t time.Time) *socred.ListingDay {
-		d := utcDay(t)
-		x := f[d.Unix()]
-		if x == nil {
-			x = &socred.ListingDay{Day: d}
-			f[d.Unix()] = x
-		}
-		return x
-	}
-	if in(since) {
-		day(since).Entered++
-	}
-	if ended != nil && in(*ended) {
-		day(*ended).Left++
-	}
-}
-
-// days returns the days counted, oldest first.
-func (f flow) days() []socred.ListingDay {
-	out := make([]socred.ListingDay, 0, len(f))
-	for _, d := range f {
-		out = append(out, *d)
-	}
-	slices.SortFunc(out, func(a, b socred.ListingDay) int { return a.Day.Compare(b.Day) })
-	return out
+	return f.Days(), nil
 }

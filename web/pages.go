@@ -35,7 +35,7 @@ func (w *Web) signIn(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, socred.Errorf(socred.EFORBIDDEN, "the form's anti-forgery token does not match; reload the sign-in page"))
 		return
 	}
-	secret, sess, c, err := w.svc.StartSession(r.Context(), strings.TrimSpace(r.PostFormValue("token")), clientOf(r))
+	secret, sess, c, err := w.svc.StartSession(r.Context(), strings.TrimSpace(r.PostFormValue("token")), service.ClientAddr(r))
 	if err != nil {
 		if code := socred.ErrorCode(err); code == socred.EUNAUTHORIZED || code == socred.EINVALID {
 			csrf := randomToken()

@@ -187,7 +187,7 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	var e *socred.Error
 	status, msg, field := http.StatusInternalServerError, "Something went wrong on our side; it was logged.", ""
 	if errors.As(err, &e) {
-		status, msg, field = statusOf(e.Code), e.Message, e.Field
+		status, msg, field = socred.HTTPStatus(e.Code), e.Message, e.Field
 	} else {
 		w.log.ErrorContext(r.Context(), "page failed", "path", r.URL.Path, "err", err)
 	}
@@ -224,36 +224,6 @@ func randomToken() string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-// statusOf is an error code's HTTP status, as the API answers it.
-func statusOf(code string) int {
-	switch code {
-	case socred.EINVALID:
-		return http.StatusBadRequest
-	case socred.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case socred.EFORBIDDEN:
-		return http.StatusForbidden
-	case socred.ENOTFOUND:
-		return http.StatusNotFound
-	case socred.ECONFLICT:
-		return http.StatusConflict
-	case socred.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case socred.ETOOMANY:
-		return http.StatusTooManyRequests
-	}
-	return http.StatusInternalServerError
-}
-
-// clientOf is the request's network address without its port: the
-// client failed sign-ins are counted by.
-func clientOf(r *http.Request) string {
-	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return h
-	}
-	return r.RemoteAddr
-}
 
 // safeNext returns a local path to go to after sign-in. It refuses a
 // backslash and every control character: browsers read \ as / and drop
