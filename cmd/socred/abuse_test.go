@@ -192,25 +192,27 @@ func TestServerTimeouts(t *testing.T) {
 	s := startServer(t, filepath.Join(t.TempDir(), "socred.db"),
 		"--header-timeout", "1s", "--read-timeout", "2s", "--idle-timeout", "1s", "--write-timeout", "5s")
 	addr := strings.TrimPrefix(s.url, "http://")
-	closedWithin := func(what string, c net.Conn, limit time.Duration, feed func()) {
+	closedWithin := func(what string, c net.Conn, limit time.Duration, feed func(done <-chan struct{})) {
 		t.Helper()
 		start := time.Now()
 		done := make(chan struct{})
+		var took time.Duration // when the reader saw the connection end
 		go func() {
 			defer close(done)
 			buf := make([]byte, 4096)
 			for {
 				c.SetReadDeadline(time.Now().Add(limit + 3*time.Second))
 				if _, err := c.Read(buf); err != nil {
+					took = time.Since(start)
 					return
 				}
 			}
 		}()
 		if feed != nil {
-			feed()
+			go feed(done) // the feed stops once the connection has ended
 		}
 		<-done
-		if took := time.Since(start); took > limit+2*time.Second {
+		if took > limit+2*time.Second {
 			t.Errorf("%s: the connection stayed open %s, want it closed after about %s", what, took.Round(10*time.Millisecond), limit)
 		} else {
 			t.Logf("%s: closed after %s", what, took.Round(10*time.Millisecond))
@@ -231,12 +233,16 @@ func TestServerTimeouts(t *testing.T) {
 
 	c = dial()
 	fmt.Fprint(c, "POST /v1/checks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
-	closedWithin("body a byte a second", c, 2*time.Second, func() {
+	closedWithin("body a byte a second", c, 2*time.Second, func(done <-chan struct{}) {
 		for range 5 {
 			if _, err := c.Write([]byte("{")); err != nil {
 				return
 			}
-			time.Sleep(time.Second)
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Second):
+			}
 		}
 	})
 
