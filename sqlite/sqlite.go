@@ -47,6 +47,9 @@ type Store struct {
 	// edge is the audit log's right edge as last committed, under wmu
 	// (nil until the first append reads it).
 	edge *audit.Edge
+	// walKick wakes the background checkpointer after a commit (nil when
+	// the database is not in WAL mode).
+	walKick chan struct{}
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -94,6 +97,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.r = newReadPool(path, max(4, 2*runtime.GOMAXPROCS(0)))
 	bg, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	if err := s.openCheckpointer(bg); err != nil {
+		cancel()
+		s.r.close() // #nosec G104 -- already failing; nothing was read
+		s.w.Close() // #nosec G104 -- already failing; closing the unused connection only frees it
+		return nil, err
+	}
 	s.wg.Add(1)
 	go s.mergeLoop(bg)
 	return s, nil
@@ -110,7 +119,7 @@ func (s *Store) openWriter(ctx context.Context) error {
 	// system calls, and ingest dirties mostly appended pages, so larger
 	// pages mean fewer calls (about 48,000 records/s with 4 KiB pages, 57,000
 	// to 60,000 with 16 or 64 KiB, in BENCHMARKS.md).
-	if err := pragmas(s.w, "page_size = 16384", "journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON", cacheSize); err != nil {
+	if err := pragmas(s.w, "page_size = 16384", "journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON", "temp_store = MEMORY", cacheSize); err != nil {
 		return err
 	}
 	// Refused before migrating: a refused database is left as it was.
@@ -177,7 +186,12 @@ func (s *Store) writeLocked(ctx context.Context, fn func(conn *sqlite3.Conn) err
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	defer end(&err)
+	defer func() {
+		end(&err)
+		if err == nil && s.walKick != nil {
+			s.wrote()
+		}
+	}()
 	return fn(s.w)
 }
 

@@ -1,0 +1,88 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	sqlite3 "zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// The write-ahead log is copied into the database file (checkpointed) by a
+// connection of its own, in the background, not by the writer: SQLite's
+// automatic checkpoint runs in the commit that crosses its threshold, and
+// with 16 KiB pages it copied up to 16 MiB and synced the database file
+// while that commit's callers — a group of checks, a group of record
+// batches — waited. A passive checkpoint never blocks the writer or the
+// readers; it copies what it can and leaves the rest for the next one.
+
+// checkpointEvery is the least time between two background checkpoints.
+// Each costs a sync of the database file, so under sustained writes it
+// gathers this much of them.
+const checkpointEvery = 250 * time.Millisecond
+
+// openCheckpointer turns the writer's automatic checkpoints off and starts
+// the background one, if the database is in WAL mode.
+func (s *Store) openCheckpointer(ctx context.Context) error {
+	mode, err := sqlitex.ResultText(s.w.Prep("PRAGMA journal_mode"))
+	if err != nil {
+		return fmt.Errorf("sqlite: journal mode: %w", err)
+	}
+	if mode != "wal" {
+		return nil // an in-memory database, allowed unsafe: nothing to copy
+	}
+	conn, err := sqlite3.OpenConn(s.path, sqlite3.OpenReadWrite)
+	if err != nil {
+		return fmt.Errorf("sqlite: checkpointer: %w", err)
+	}
+	conn.SetBusyTimeout(busyTimeout)
+	if err := pragmas(conn, "synchronous = FULL"); err != nil {
+		conn.Close() // #nosec G104 -- already failing; the connection is unused, and closing it only frees it
+		return err
+	}
+	if err := pragmas(s.w, "wal_autocheckpoint = 0"); err != nil {
+		conn.Close() // #nosec G104 -- already failing; the connection is unused, and closing it only frees it
+		return err
+	}
+	s.walKick = make(chan struct{}, 1)
+	s.wg.Add(1)
+	go s.checkpointLoop(ctx, conn)
+	return nil
+}
+
+// wrote tells the checkpointer that a transaction committed.
+func (s *Store) wrote() {
+	select {
+	case s.walKick <- struct{}{}:
+	default:
+	}
+}
+
+// checkpointLoop checkpoints after commits, at most once per
+// checkpointEvery, and once more when the store closes.
+func (s *Store) checkpointLoop(ctx context.Context, conn *sqlite3.Conn) {
+	defer s.wg.Done()
+	defer conn.Close() // #nosec G307 -- the last checkpoint's error is logged below; closing only frees the connection
+	for {
+		select {
+		case <-ctx.Done():
+			if err := checkpointWAL(conn); err != nil {
+				s.log.Warn("wal checkpoint at close", "err", err)
+			}
+			return
+		case <-s.walKick:
+		}
+		if err := checkpointWAL(conn); err != nil {
+			s.log.Warn("wal checkpoint", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(checkpointEvery):
+		}
+	}
+}
+
+func checkpointWAL(conn *sqlite3.Conn) error {
+	return sqlitex.ExecuteTransient(conn, "PRAGMA wal_checkpoint(PASSIVE)", nil)
+}
