@@ -1,0 +1,187 @@
+package socred
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// The written-out notice encoding and messages equal, byte for byte, what
+// encoding/json and fmt made of them before: stored notices read back the
+// same, old and new.
+
+func referenceBody(n Notice) ([]byte, error) {
+	n.ID, n.Subject, n.At = 0, "", time.Time{}
+	if len(n.Events) > 0 {
+		evs := make([]Event, len(n.Events))
+		for i, e := range n.Events {
+			e.Subject = ""
+			evs[i] = e
+		}
+		n.Events = evs
+	}
+	return json.Marshal(&n)
+}
+
+func referenceRecordMessage(r *Record, rule string) string {
+	if rule == "" {
+		rule = r.Rule
+	}
+	if d := r.DerivedFrom; d != nil {
+		return fmt.Sprintf("%s recorded %q (%+d points in %s) against you by your relation %q to %s (record %s, derived from record %s).",
+			r.Reporter, rule, r.Points, r.Scheme, d.Relation, d.Subject, r.ID, d.Record)
+	}
+	return fmt.Sprintf("%s recorded %q (%+d points in %s) about you on %s (record %s).",
+		r.Reporter, rule, r.Points, r.Scheme, r.OccurredAt.UTC().Format("2006-01-02"), r.ID)
+}
+
+func referenceListName(l *Listing) string {
+	if l == nil {
+		return "(unknown)"
+	}
+	s := fmt.Sprintf("%q", l.List)
+	if l.Via != nil {
+		s += fmt.Sprintf(" through %s (%s)", l.Via.Subject, l.Via.Relation)
+	}
+	return s
+}
+
+func referenceListDesc(l *Listing) string {
+	s := referenceListName(l)
+	if l != nil && l.Until != nil {
+		s += " until " + l.Until.UTC().Format("2006-01-02")
+	}
+	return s
+}
+
+func referenceEventMessage(e *Event) string {
+	switch e.Kind {
+	case EventScoreChanged:
+		return fmt.Sprintf("Your %s score changed from %d to %d.", e.Scheme, e.OldScore, e.NewScore)
+	case EventGradeChanged:
+		return fmt.Sprintf("Your %s grade changed from %s to %s.", e.Scheme, orNone(e.OldGrade), orNone(e.NewGrade))
+	case EventListed:
+		return "You were put on the list " + referenceListDesc(e.Listing) + "."
+	case EventDelisted:
+		return "You are no longer on the list " + referenceListName(e.Listing) + "."
+	case EventRecordCounting:
+		return fmt.Sprintf("Record %s now counts.", e.Record)
+	case EventRecordStopped:
+		return fmt.Sprintf("Record %s no longer counts.", e.Record)
+	case EventTermChanged:
+		return "The term of your entry on the list " + referenceListDesc(e.Listing) + " changed."
+	case EventPublished:
+		return "Your entry on the list " + referenceListDesc(e.Listing) + " is now on the public register."
+	default:
+		return strings.ReplaceAll(string(e.Kind), "-", " ") + "."
+	}
+}
+
+// text draws strings that are mostly plain, sometimes with quotes, HTML
+// characters, control characters, non-ASCII letters and invalid UTF-8.
+func text() *rapid.Generator[string] {
+	ascii := make([]rune, 128)
+	for i := range ascii {
+		ascii[i] = rune(i)
+	}
+	return rapid.OneOf(
+		rapid.StringOf(rapid.RuneFrom(ascii)),
+		rapid.StringMatching(`[a-z0-9 .-]{0,12}`),
+		rapid.String(),
+		rapid.SampledFrom([]string{"", "<b>&amp;</b>", "\"quoted\"", "back\\slash", "\x00\n\t", "\u2028\u2029", "\xff\xfe", "Zhāng Wěi", "张伟"}),
+	)
+}
+
+func drawTime(t *rapid.T, label string) time.Time {
+	sec := rapid.Int64Range(-62135596800, 253402300799).Draw(t, label+"_sec") // years 1..9999
+	ns := rapid.SampledFrom([]int64{0, 1, 500_000_000, 123_456_789}).Draw(t, label+"_ns")
+	zone := rapid.SampledFrom([]*time.Location{time.UTC, time.FixedZone("", 8*3600), time.FixedZone("X", -5*3600-1800)}).Draw(t, label+"_zone")
+	return time.Unix(sec, ns).In(zone)
+}
+
+func drawListing(t *rapid.T) *Listing {
+	if !rapid.Bool().Draw(t, "has_listing") {
+		return nil
+	}
+	l := &Listing{List: text().Draw(t, "list"), Kind: ListKind(text().Draw(t, "list_kind")), Subject: text().Draw(t, "listing_subject"),
+		Since: drawTime(t, "since"), Reason: text().Draw(t, "reason"), Authority: text().Draw(t, "authority")}
+	if rapid.Bool().Draw(t, "has_until") {
+		u := drawTime(t, "until")
+		l.Until = &u
+	}
+	if rapid.Bool().Draw(t, "has_via") {
+		l.Via = &Via{Subject: text().Draw(t, "via_subject"), Relation: text().Draw(t, "via_relation")}
+	}
+	return l
+}
+
+func drawEvent(t *rapid.T) Event {
+	kinds := []EventKind{EventScoreChanged, EventGradeChanged, EventListed, EventDelisted, EventRecordCounting,
+		EventRecordStopped, EventTermChanged, EventPublished, "some-other-kind"}
+	return Event{
+		Kind: rapid.SampledFrom(kinds).Draw(t, "kind"), Subject: text().Draw(t, "subject"), At: drawTime(t, "at"),
+		Scheme: text().Draw(t, "scheme"), OldScore: rapid.Int64().Draw(t, "old"), NewScore: rapid.SampledFrom([]int64{0, 1, -1, 995, -1 << 63, 1<<63 - 1}).Draw(t, "new"),
+		OldGrade: text().Draw(t, "old_grade"), NewGrade: text().Draw(t, "new_grade"), Record: text().Draw(t, "record"), Listing: drawListing(t),
+	}
+}
+
+func TestNoticeEncodingMatchesEncodingJSON(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := Notice{ID: rapid.Int64().Draw(t, "id"), Subject: text().Draw(t, "subject"), At: drawTime(t, "at"),
+			Kind: NoticeKind(text().Draw(t, "kind")), Message: text().Draw(t, "message"), Record: text().Draw(t, "record"),
+			List: text().Draw(t, "list"), Action: text().Draw(t, "action"), By: text().Draw(t, "by")}
+		for range rapid.IntRange(0, 3).Draw(t, "events") {
+			n.Events = append(n.Events, drawEvent(t))
+		}
+		want, wantErr := referenceBody(n)
+		got, err := EncodeNotice(n)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("error %v, encoding/json's %v", err, wantErr)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("encoded\n%s\nencoding/json\n%s", got, want)
+		}
+	})
+}
+
+func TestNoticeMessagesMatchFmt(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		r := &Record{ID: text().Draw(t, "id"), Reporter: text().Draw(t, "reporter"), Subject: text().Draw(t, "subject"),
+			Scheme: text().Draw(t, "scheme"), Rule: text().Draw(t, "rule"), Points: rapid.Int64().Draw(t, "points"),
+			OccurredAt: drawTime(t, "occurred")}
+		if rapid.Bool().Draw(t, "derived") {
+			r.DerivedFrom = &Derivation{Record: text().Draw(t, "from"), Subject: text().Draw(t, "from_subject"), Relation: text().Draw(t, "relation")}
+		}
+		rule := text().Draw(t, "rule_name")
+		n := RecordNotice(r, rule)
+		if want := referenceRecordMessage(r, rule); n.Message != want {
+			t.Fatalf("message %q, fmt's %q", n.Message, want)
+		}
+		e := drawEvent(t)
+		want := referenceEventMessage(&e)
+		if got := eventMessage(&e); got != want {
+			t.Fatalf("event message %q, fmt's %q", got, want)
+		}
+		if got, want := n.WithEvents(e, e).Message, n.Message+" "+want+" "+want; got != want {
+			t.Fatalf("with events %q, want %q", got, want)
+		}
+	})
+}
+
+func BenchmarkRecordNoticeEncoded(b *testing.B) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	r := &Record{ID: "1234567", Reporter: "rongcheng-police", Subject: "P-1", Scheme: "rongcheng", Rule: "dog-unleashed", Points: -5, OccurredAt: at, AcceptedAt: at}
+	e := Event{Kind: EventScoreChanged, Subject: "P-1", At: at, Scheme: "rongcheng", OldScore: 1000, NewScore: 995, Record: "1234567"}
+	b.ReportAllocs()
+	for b.Loop() {
+		n := RecordNotice(r, "Dog without a leash").WithEvents(e)
+		if _, err := EncodeNotice(n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
