@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/socred/socred"
@@ -192,6 +194,9 @@ func (s *Service) leadIngest(ctx context.Context) {
 		}
 		next.write.Seq = s.seq + 1
 		go func(f *flight) { f.done <- s.store.Commit(ctx, f.write) }(next)
+		// Let the commit start now, on this core: planning the next group
+		// would otherwise keep it waiting for the core's next turn.
+		runtime.Gosched()
 		inFlight = next
 	}
 }
@@ -290,8 +295,13 @@ func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) 
 	}
 	f.write.Records = append(f.write.Records, plan.Derived...)
 	s.addPurges(f.write)
-	s.addNotices(f.write)
+	// The notices and the audit log's entries are made side by side: they
+	// read the write and fill in parts of it that the other does not
+	// touch, and together they were half of this serial stage.
+	var wg sync.WaitGroup
+	wg.Go(func() { s.addNotices(f.write) })
 	s.audit(f.write)
+	wg.Wait()
 	return f
 }
 
