@@ -13,12 +13,19 @@ import (
 )
 
 // subjectIndex finds the rows of an append-only table (records, checks,
-// accesses) by subject without making appends pay for a random-key index:
-// a B-tree insert at a random key dirties a page per row, which caps
-// appends at a few tens of thousands of rows a second. Instead new rows
-// are indexed in memory (the tail) and merged into the on-disk table
-// <table>_by_subject in large sorted batches, where many rows share a page.
-// Restarting rebuilds the tail from the rows after the merged mark.
+// accesses, notices) by subject without making appends pay for a
+// random-key index: a B-tree insert at a random key dirties a page per row,
+// which caps appends at a few tens of thousands of rows a second. Instead
+// new rows are indexed in memory (the tail) and merged into the table
+// <table>_by_subject of the index file in large sorted batches, where many
+// rows share a page. The index file has a writer of its own, so a merge
+// never holds the database's writer (in one file, merges of checks held it
+// for up to 0.7 s and cost checks 30 % of their rate), and its own page size
+// (4 KiB: a random insert dirties a quarter of what it would in 16 KiB
+// pages). Its contents follow from the database, so it is synced only at
+// checkpoints: a crash may lose its last merges, which the merged mark,
+// committed with them, makes the store redo. Restarting rebuilds the tail
+// from the rows after the merged mark.
 type subjectIndex struct {
 	table string
 	// insertOne and insertMany add one and indexRowsPerInsert rows to the
@@ -44,11 +51,12 @@ func newSubjectIndex(table string) *subjectIndex {
 	return &subjectIndex{table: table, tail: map[string][]int64{}, insertOne: insert(1), insertMany: insert(indexRowsPerInsert)}
 }
 
-// open reads the merged mark and rebuilds the tail. conn is the writing
-// connection, before the store serves anything.
-func (x *subjectIndex) open(conn *sqlite3.Conn) error {
-	stmt := conn.Prep(`SELECT value FROM meta WHERE key = ?`)
-	stmt.BindText(1, x.table+"_indexed")
+// open reads the merged mark from the index file (xconn) and rebuilds the
+// tail from the database (conn, the writing connection), before the store
+// serves anything.
+func (x *subjectIndex) open(conn, xconn *sqlite3.Conn) error {
+	stmt := xconn.Prep(`SELECT COALESCE(MAX(merged), 0) FROM marks WHERE tbl = ?`)
+	stmt.BindText(1, x.table)
 	var err error
 	if x.merged, err = sqlitex.ResultInt64(stmt); err != nil {
 		return fmt.Errorf("%s index: %w", x.table, err)
@@ -101,7 +109,7 @@ func (x *subjectIndex) ids(conn *sqlite3.Conn, subject string) ([]int64, error) 
 	tail := x.tail[subject] // add only appends, merge only reslices
 	x.mu.Unlock()
 	var out []int64
-	stmt := conn.Prep(`SELECT id FROM ` + x.table + `_by_subject WHERE subject = ? ORDER BY id`)
+	stmt := conn.Prep(`SELECT id FROM idx.` + x.table + `_by_subject WHERE subject = ? ORDER BY id`)
 	stmt.BindText(1, subject)
 	err := each(stmt, func(stmt *sqlite3.Stmt) error {
 		out = append(out, stmt.ColumnInt64(0))
@@ -127,10 +135,12 @@ func (x *subjectIndex) pending() int {
 	return x.rows
 }
 
-// merge writes the tail to disk in sorted chunks, each its own
-// transaction under the store's write lock, and advances the merged mark in
+// merge writes the tail to the index file in sorted chunks, each its own
+// transaction of the index file's writer, and advances the merged mark in
 // the last one. It returns the number of ids merged.
 func (x *subjectIndex) merge(ctx context.Context, s *Store) (int, error) {
+	s.mergeMu.Lock()
+	defer s.mergeMu.Unlock()
 	x.mu.Lock()
 	type entry struct {
 		subject string
@@ -158,7 +168,7 @@ func (x *subjectIndex) merge(ctx context.Context, s *Store) (int, error) {
 	for start := 0; start < len(entries); start += chunk {
 		part := entries[start:min(start+chunk, len(entries))]
 		last := start+chunk >= len(entries)
-		err := s.write(ctx, func(conn *sqlite3.Conn) error {
+		err := s.indexWrite(ctx, func(conn *sqlite3.Conn) error {
 			for rest := part; len(rest) > 0; {
 				stmt, n := conn.Prep(x.insertMany), indexRowsPerInsert
 				if len(rest) < n {
@@ -176,9 +186,9 @@ func (x *subjectIndex) merge(ctx context.Context, s *Store) (int, error) {
 			if !last {
 				return nil
 			}
-			stmt := conn.Prep(`UPDATE meta SET value = ? WHERE key = ?`)
-			stmt.BindInt64(1, upto)
-			stmt.BindText(2, x.table+"_indexed")
+			stmt := conn.Prep(`INSERT INTO marks (tbl, merged) VALUES (?, ?) ON CONFLICT (tbl) DO UPDATE SET merged = excluded.merged`)
+			stmt.BindText(1, x.table)
+			stmt.BindInt64(2, upto)
 			return exec(stmt)
 		})
 		if err != nil {

@@ -60,6 +60,10 @@ func (p *readPool) conn() (*sqlite3.Conn, error) {
 		return nil, err
 	}
 	conn.SetBusyTimeout(busyTimeout)
+	if err := attachIndex(conn, p.path); err != nil {
+		conn.Close() // #nosec G104 -- already failing; the connection is unused, and closing it only frees it
+		return nil, err
+	}
 	if err := pragmas(conn, "foreign_keys = ON", cacheSize, "query_only = ON"); err != nil {
 		conn.Close() // #nosec G104 -- already failing; the connection is unused, and closing it only frees it
 		return nil, err

@@ -36,6 +36,11 @@ type Store struct {
 	log *slog.Logger
 
 	records, checks, accesses, notices *subjectIndex
+	// xw writes the index file (see subjectIndex); merges, which hold
+	// mergeMu, are its only users once the store is open.
+	xw       *sqlite3.Conn
+	mergeMu  sync.Mutex
+	xwClosed bool // under mergeMu
 	// MergeThreshold is how many rows a subject index keeps in memory
 	// before merging them to disk.
 	MergeThreshold int
@@ -92,6 +97,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	if err := s.openWriter(ctx); err != nil {
 		s.w.Close() // #nosec G104 -- already failing; closing the unused connection only frees it
+		if s.xw != nil {
+			s.xw.Close() // #nosec G104 -- already failing; closing the unused connection only frees it
+		}
 		return nil, err
 	}
 	s.r = newReadPool(path, max(4, 2*runtime.GOMAXPROCS(0)))
@@ -99,8 +107,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.cancel = cancel
 	if err := s.openCheckpointer(bg); err != nil {
 		cancel()
-		s.r.close() // #nosec G104 -- already failing; nothing was read
-		s.w.Close() // #nosec G104 -- already failing; closing the unused connection only frees it
+		s.r.close()  // #nosec G104 -- already failing; nothing was read
+		s.w.Close()  // #nosec G104 -- already failing; closing the unused connection only frees it
+		s.xw.Close() // #nosec G104 -- already failing; closing the unused connection only frees it
 		return nil, err
 	}
 	s.wg.Add(1)
@@ -109,7 +118,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 }
 
 // openWriter configures the writing connection, checks durability, migrates
-// the schema and rebuilds the subject indexes' tails.
+// the schema, opens the index file and rebuilds the subject indexes' tails.
 func (s *Store) openWriter(ctx context.Context) error {
 	s.w.SetInterrupt(ctx.Done())
 	defer s.w.SetInterrupt(nil)
@@ -129,8 +138,11 @@ func (s *Store) openWriter(ctx context.Context) error {
 	if err := s.migrate(); err != nil {
 		return err
 	}
+	if err := s.openIndex(ctx); err != nil {
+		return err
+	}
 	for _, x := range s.indexes() {
-		if err := x.open(s.w); err != nil {
+		if err := x.open(s.w, s.xw); err != nil {
 			return err
 		}
 	}
@@ -164,7 +176,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	return errors.Join(s.r.close(), s.w.Close())
+	s.mergeMu.Lock()
+	defer s.mergeMu.Unlock()
+	s.xwClosed = true
+	return errors.Join(s.r.close(), s.xw.Close(), s.w.Close())
 }
 
 // write runs fn in an immediate transaction on the writing connection,

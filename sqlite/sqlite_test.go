@@ -122,7 +122,7 @@ func TestSubjectIndexAcrossRestarts(t *testing.T) {
 	s.Close()
 
 	// A merge that wrote some rows but not the mark, as after a crash.
-	mustExec(t, path, `INSERT INTO records_by_subject (subject, id) VALUES ('a', 4), ('a', 6)`, nil)
+	mustExec(t, path+"-index", `INSERT INTO records_by_subject (subject, id) VALUES ('a', 4), ('a', 6)`, nil)
 	s = mustOpen(t, path)
 	defer s.Close()
 	if got, want := ids(t, s, "a"), []string{"1", "3", "4", "6"}; !slices.Equal(got, want) {

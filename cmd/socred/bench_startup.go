@@ -69,7 +69,7 @@ func buildStartupDB(ctx context.Context, dir string, subjects, listings, records
 		fmt.Fprintf(stdout, "startup: reusing the database in %s (%s)\n", dir, strings.TrimSpace(want))
 		return nil
 	}
-	for _, name := range []string{"socred.db", "socred.db-wal", "socred.db-shm", "built"} {
+	for _, name := range []string{"socred.db", "socred.db-wal", "socred.db-shm", "socred.db-index", "socred.db-index-wal", "socred.db-index-shm", "built"} {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
 			return err
 		}

@@ -1,0 +1,167 @@
+package sqlite
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/socred/socred"
+	sqlite3 "zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// oldDatabase makes a database at schema version 10, when the subject
+// indexes lived in the database itself: records 1-4 of subjects a, b, a,
+// a, of which 1-3 are merged into records_by_subject.
+func oldDatabase(t *testing.T, path string) {
+	t.Helper()
+	conn, err := sqlite3.OpenConn(path, sqlite3.OpenReadWrite|sqlite3.OpenCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s := &Store{path: path, w: conn}
+	if err := pragmas(conn, "page_size = 16384", "journal_mode = WAL", "synchronous = FULL"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.ExecuteTransient(conn, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`, nil); err != nil {
+		t.Fatal(err)
+	}
+	names, err := migrationFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range names[:10] {
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.applyMigration(i+1, filepath.Base(name), string(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = sqlitex.ExecuteScript(conn, `
+		INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until, evidence, accepted_at)
+		VALUES (1, 'city', 'k1', 'a', 'city', 'red-light', -5, 0, 1, '', 0),
+		       (2, 'city', 'k2', 'b', 'city', 'red-light', -5, 0, 1, '', 0),
+		       (3, 'city', 'k3', 'a', 'city', 'red-light', -5, 0, 1, '', 0),
+		       (4, 'city', 'k4', 'a', 'city', 'red-light', -5, 0, 1, '', 0);
+		INSERT INTO records_by_subject (subject, id) VALUES ('a', 1), ('b', 2), ('a', 3);
+		UPDATE meta SET value = 3 WHERE key = 'records_indexed';`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func recordIDs(t *testing.T, s *Store, subject string) []string {
+	t.Helper()
+	rs, err := s.SubjectRecords(context.Background(), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func count(t *testing.T, conn *sqlite3.Conn, query string) int {
+	t.Helper()
+	n, err := sqlitex.ResultInt(conn.Prep(query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A database from before the index file has its subject indexes moved
+// into one, with their marks, and dropped from itself.
+func TestIndexFileFromOlderSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "socred.db")
+	oldDatabase(t, path)
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, want := recordIDs(t, s, "a"), []string{"1", "3", "4"}; !slices.Equal(got, want) {
+		t.Errorf("records of a: got %v, want %v", got, want)
+	}
+	if got := s.records.pending(); got != 1 {
+		t.Errorf("%d records in the tail, want 1 (the mark copied: 1-3 merged)", got)
+	}
+	if n := count(t, s.w, `SELECT count(*) FROM sqlite_schema WHERE name LIKE '%by_subject%'`); n != 0 {
+		t.Errorf("%d subject index tables left in the database", n)
+	}
+	if n := count(t, s.w, `SELECT count(*) FROM meta WHERE key LIKE '%indexed'`); n != 0 {
+		t.Errorf("%d merged marks left in the database", n)
+	}
+	if n := count(t, s.xw, `SELECT count(*) FROM records_by_subject`); n != 3 {
+		t.Errorf("%d rows in the index file's records_by_subject, want 3", n)
+	}
+}
+
+// An index file that is missing, or made for another database, is rebuilt
+// from the database: no subject gains or loses a row.
+func TestIndexFileRebuilt(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fill := func(path, subject string, n int) {
+		t.Helper()
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []*socred.Record
+		for i := range n {
+			recs = append(recs, &socred.Record{ID: itoa64(int64(i + 1)), Key: "k" + itoa64(int64(i+1)), Subject: subject, Scheme: "city",
+				Rule: "red-light", Points: -5, Reporter: "city"})
+		}
+		if err := s.Commit(ctx, &socred.Write{Records: recs}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MergeIndexes(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	one, other := filepath.Join(dir, "one.db"), filepath.Join(dir, "other.db")
+	fill(one, "b", 3)
+	fill(other, "a", 3)
+	// other's index file, put beside one.
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(indexPath(one) + suffix)
+		if b, err := os.ReadFile(indexPath(other) + suffix); err == nil {
+			if err := os.WriteFile(indexPath(one)+suffix, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s, err := Open(ctx, one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := recordIDs(t, s, "a"); len(got) != 0 {
+		t.Errorf("with another database's index file: records of a %v, want none", got)
+	}
+	if got, want := recordIDs(t, s, "b"), []string{"1", "2", "3"}; !slices.Equal(got, want) {
+		t.Errorf("with another database's index file: records of b %v, want %v", got, want)
+	}
+	s.Close()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(indexPath(other) + suffix)
+	}
+	s, err = Open(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, want := recordIDs(t, s, "a"), []string{"1", "2", "3"}; !slices.Equal(got, want) {
+		t.Errorf("without its index file: records of a %v, want %v", got, want)
+	}
+}
