@@ -330,8 +330,13 @@ func (b *syncBuffer) String() string {
 func record(key, subject, rule string) map[string]any {
 	return map[string]any{
 		"key": key, "subject": subject, "scheme": "city", "rule": rule,
-		"occurred_at": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), "evidence": "case file " + key,
+		"occurred_at": recordTime, "evidence": "case file " + key,
 	}
 }
+
+// recordTime is when record's records occurred: an hour before the tests
+// started, the same for every call, so that a record made again is the same
+// record (made a second later, it was another, and a replay a conflict).
+var recordTime = time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 
 func records(rs ...map[string]any) map[string]any { return map[string]any{"records": rs} }

@@ -8,8 +8,14 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 )
 
-// indexPath is the index file of the database at path (see subjectIndex).
-func indexPath(path string) string { return path + "-index" }
+// indexPath is the index file of the database at path (see subjectIndex):
+// beside it, or in memory beside an in-memory database.
+func indexPath(path string) string {
+	if path == ":memory:" {
+		return path
+	}
+	return path + "-index"
+}
 
 // indexSchema is the index file's: a table per subject index, and the mark
 // up to which each is merged. owner holds the database's index_owner.
