@@ -19,8 +19,8 @@ import (
 // new rows are indexed in memory (the tail) and merged into the table
 // <table>_by_subject of the index file in large sorted batches, where many
 // rows share a page. The index file has a writer of its own, so a merge
-// never holds the database's writer (in one file, merges of checks held it
-// for up to 0.7 s and cost checks 30 % of their rate), and its own page size
+// never holds the database's writer (in one file, merges of checks held it,
+// and the checks waiting on it, for up to 0.7 s), and its own page size
 // (4 KiB: a random insert dirties a quarter of what it would in 16 KiB
 // pages). Its contents follow from the database, so it is synced only at
 // checkpoints: a crash may lose its last merges, which the merged mark,
