@@ -50,6 +50,33 @@ type Result struct {
 	Elapsed  time.Duration
 	P50, P90 time.Duration
 	P99, Max time.Duration
+	// Latencies are the measured requests' latencies, ascending.
+	Latencies []time.Duration
+}
+
+// Combine is the result of loads run one after another, as one: their
+// requests over their time together, quantiles over all their latencies.
+func Combine(rs ...Result) Result {
+	var c Result
+	for _, r := range rs {
+		c.Requests += r.Requests
+		c.Errors += r.Errors
+		c.Elapsed += r.Elapsed
+		c.Latencies = append(c.Latencies, r.Latencies...)
+	}
+	slices.Sort(c.Latencies)
+	c.quantiles()
+	return c
+}
+
+// quantiles sets P50 to Max from Latencies, which ascend.
+func (r *Result) quantiles() {
+	lat := r.Latencies
+	if len(lat) == 0 {
+		return
+	}
+	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	r.P50, r.P90, r.P99, r.Max = q(0.50), q(0.90), q(0.99), lat[len(lat)-1]
 }
 
 // Rate returns successful requests per second.
@@ -138,12 +165,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Duration > 0 && elapsed > cfg.Duration {
 		elapsed = cfg.Duration
 	}
-	r := Result{Requests: requests, Errors: errs, Elapsed: elapsed}
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-		r.P50, r.P90, r.P99, r.Max = q(0.50), q(0.90), q(0.99), lat[len(lat)-1]
-	}
+	slices.Sort(lat)
+	r := Result{Requests: requests, Errors: errs, Elapsed: elapsed, Latencies: lat}
+	r.quantiles()
 	if errs > 0 && errs == requests {
 		return r, fmt.Errorf("every request failed; first: %w", firstErr)
 	}

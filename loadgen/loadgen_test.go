@@ -105,3 +105,23 @@ func TestRunSpreadsOverServers(t *testing.T) {
 		t.Errorf("got %d requests, %d and %d served; want 40, 20 and 20", res.Requests, served[0].Load(), served[1].Load())
 	}
 }
+
+// Combine adds requests and time, and takes quantiles over every latency.
+func TestCombine(t *testing.T) {
+	ms := func(ns ...int) []time.Duration {
+		var out []time.Duration
+		for _, n := range ns {
+			out = append(out, time.Duration(n)*time.Millisecond)
+		}
+		return out
+	}
+	a := loadgen.Result{Requests: 3, Errors: 1, Elapsed: time.Second, Latencies: ms(1, 2, 3)}
+	b := loadgen.Result{Requests: 2, Elapsed: time.Second, Latencies: ms(10, 20)}
+	c := loadgen.Combine(a, b)
+	if c.Requests != 5 || c.Errors != 1 || c.Elapsed != 2*time.Second {
+		t.Errorf("combined %d requests, %d errors in %s; want 5, 1 in 2s", c.Requests, c.Errors, c.Elapsed)
+	}
+	if c.P50 != 3*time.Millisecond || c.Max != 20*time.Millisecond || c.Rate() != 2 {
+		t.Errorf("combined p50 %s, max %s, rate %.1f; want 3ms, 20ms, 2.0", c.P50, c.Max, c.Rate())
+	}
+}

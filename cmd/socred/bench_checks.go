@@ -37,8 +37,13 @@ and the connections spread over them.
 	dbFlag := fs.String("db", "", "a postgres:// URL to measure PostgreSQL (a schema of its own is made and dropped); default: SQLite in the working directory")
 	servers := fs.Int("servers", 1, "servers sharing the database (PostgreSQL)")
 	auditFlag := fs.String("audit", "on", "the audit log: on, off, both (off,on: its cost, in one run) or a list of runs such as on,off")
+	rounds := fs.Int("rounds", 1, "measure the bare handler and socred in turn this many times, each for --duration, and report each round and all together (on a shared machine, alternating evens out its swings)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
+	}
+	if *rounds < 1 {
+		fmt.Fprintln(stderr, "socred bench: --rounds: at least 1")
+		return exitUsage
 	}
 	modes, err := auditModes(*auditFlag)
 	if err != nil {
@@ -116,36 +121,58 @@ and the connections spread over them.
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
-	base, err := load([]string{bare}, "")
-	stopBare()
-	if err != nil {
-		fmt.Fprintln(stderr, "socred bench: bare handler:", err)
-		return exitFail
-	}
-	fmt.Fprintf(stdout, "  %-22s %s\n", "bare net/http handler", base)
-	for _, off := range modes {
-		for _, e := range envs {
-			e.srv.svc.SetAuditOff(off)
+	defer stopBare()
+	var bases []loadgen.Result
+	runs := make([][]loadgen.Result, len(modes))
+	for round := 1; round <= *rounds; round++ {
+		if *rounds > 1 {
+			fmt.Fprintf(stdout, "  round %d of %d\n", round, *rounds)
 		}
-		stopProfile, err := profile(stderr)
+		base, err := load([]string{bare}, "")
 		if err != nil {
-			fmt.Fprintln(stderr, "socred bench:", err)
+			fmt.Fprintln(stderr, "socred bench: bare handler:", err)
 			return exitFail
 		}
-		res, err := load(urls(envs), tok.Token)
-		stopProfile()
-		if err != nil || res.Errors > 0 {
-			fmt.Fprintf(stderr, "socred bench: socred: %v (%d errors)\n", err, res.Errors)
-			return exitFail
+		bases = append(bases, base)
+		fmt.Fprintf(stdout, "  %-22s %s\n", "bare net/http handler", base)
+		for m, off := range modes {
+			for _, e := range envs {
+				e.srv.svc.SetAuditOff(off)
+			}
+			stopProfile, err := profile(stderr)
+			if err != nil {
+				fmt.Fprintln(stderr, "socred bench:", err)
+				return exitFail
+			}
+			res, err := load(urls(envs), tok.Token)
+			stopProfile()
+			if err != nil || res.Errors > 0 {
+				fmt.Fprintf(stderr, "socred bench: socred: %v (%d errors)\n", err, res.Errors)
+				return exitFail
+			}
+			runs[m] = append(runs[m], res)
+			fmt.Fprintf(stdout, "  %-22s %s\n", checksLabel(off), res)
+			fmt.Fprintf(stdout, "  %-22s %.2f\n", "socred / bare", res.Rate()/base.Rate())
 		}
-		what := "socred checks"
-		if off {
-			what += ", no log"
+	}
+	if *rounds > 1 {
+		base := loadgen.Combine(bases...)
+		fmt.Fprintf(stdout, "  all %d rounds together\n", *rounds)
+		fmt.Fprintf(stdout, "  %-22s %s\n", "bare net/http handler", base)
+		for m, off := range modes {
+			res := loadgen.Combine(runs[m]...)
+			fmt.Fprintf(stdout, "  %-22s %s\n", checksLabel(off), res)
+			fmt.Fprintf(stdout, "  %-22s %.2f\n", "socred / bare", res.Rate()/base.Rate())
 		}
-		fmt.Fprintf(stdout, "  %-22s %s\n", what, res)
-		fmt.Fprintf(stdout, "  %-22s %.2f\n", "socred / bare", res.Rate()/base.Rate())
 	}
 	return exitOK
+}
+
+func checksLabel(auditOff bool) string {
+	if auditOff {
+		return "socred checks, no log"
+	}
+	return "socred checks"
 }
 
 // listSubjects gives the first n subjects a loan default, which puts them
