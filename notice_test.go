@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +184,28 @@ func BenchmarkRecordNoticeEncoded(b *testing.B) {
 		n := RecordNotice(r, "Dog without a leash").WithEvents(e)
 		if _, err := EncodeNotice(n); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A field added to Notice or Event must be added to the written-out
+// encoding too (notice_json.go): this test names the fields it writes.
+func TestNoticeEncodingKnowsEveryField(t *testing.T) {
+	for _, tc := range []struct {
+		v     any
+		wrote []string // in struct order; id, subject and at are kept beside the body
+	}{
+		{Notice{}, []string{"id", "subject", "at", "kind", "message", "record", "list", "action", "by", "events"}},
+		{Event{}, []string{"kind", "subject", "at", "scheme", "old_score", "new_score", "old_grade", "new_grade", "record", "listing"}},
+	} {
+		typ := reflect.TypeOf(tc.v)
+		var fields []string
+		for i := range typ.NumField() {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			fields = append(fields, name)
+		}
+		if !slices.Equal(fields, tc.wrote) {
+			t.Errorf("%s has the JSON fields %v; appendNoticeBody writes %v: update notice_json.go and this list", typ.Name(), fields, tc.wrote)
 		}
 	}
 }
