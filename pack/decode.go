@@ -10,6 +10,7 @@ package pack
 // deterministically, at the line of the key itself.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -93,6 +94,11 @@ var (
 
 // decodeFile parses one file's documents into d.
 func (d *decoded) decodeFile(file string, data []byte) {
+	// YAML reads CR LF and a lone CR as line breaks, as LF, in content as
+	// well; the parser counted CR LF inside a multi-line quoted scalar as
+	// two lines and reported problems past the end of the file (found by
+	// FuzzPackLoad). Breaks are made LF first: the lines stay the lines.
+	data = lfBreaks(data)
 	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
 		p := Problem{File: file, Message: "YAML syntax: " + err.Error()}
@@ -589,4 +595,24 @@ func describe(n ast.Node) string {
 		return tk.Value
 	}
 	return "a " + n.Type().String()
+}
+
+// lfBreaks returns data with every CR LF and lone CR made an LF (data
+// itself when it has no CR).
+func lfBreaks(data []byte) []byte {
+	if !bytes.ContainsRune(data, '\r') {
+		return data
+	}
+	out := make([]byte, 0, len(data))
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\r' {
+			out = append(out, data[i])
+			continue
+		}
+		out = append(out, '\n')
+		if i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+	}
+	return out
 }
