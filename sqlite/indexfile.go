@@ -166,18 +166,11 @@ func (s *Store) dropLegacyIndexes(legacy []string) (err error) {
 
 // indexWrite runs fn in an immediate transaction of the index file's
 // writer. Merges, its only users once the store is open, hold mergeMu.
-func (s *Store) indexWrite(ctx context.Context, fn func(conn *sqlite3.Conn) error) (err error) {
+func (s *Store) indexWrite(ctx context.Context, fn func(conn *sqlite3.Conn) error) error {
 	if s.xwClosed {
 		return errClosed
 	}
-	s.xw.SetInterrupt(ctx.Done())
-	defer s.xw.SetInterrupt(nil)
-	end, err := sqlitex.ImmediateTransaction(s.xw)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer end(&err)
-	return fn(s.xw)
+	return immediate(ctx, s.xw, fn)
 }
 
 // attachIndex makes the index file readable on conn as "idx".

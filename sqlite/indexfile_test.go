@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/socred/socred"
 	sqlite3 "zombiezen.com/go/sqlite"
@@ -163,5 +164,49 @@ func TestIndexFileRebuilt(t *testing.T) {
 	defer s.Close()
 	if got, want := recordIDs(t, s, "a"), []string{"1", "2", "3"}; !slices.Equal(got, want) {
 		t.Errorf("without its index file: records of a %v, want %v", got, want)
+	}
+}
+
+// A merge writes the index file only: while one is in the middle of a
+// transaction, the database takes writes (in one file, a merge held its
+// writer and every check waited).
+func TestMergeLeavesTheWriterFree(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "socred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	inMerge, release := make(chan struct{}), make(chan struct{})
+	merged := make(chan error, 1)
+	go func() {
+		s.mergeMu.Lock()
+		defer s.mergeMu.Unlock()
+		merged <- s.indexWrite(ctx, func(*sqlite3.Conn) error {
+			close(inMerge)
+			<-release
+			return nil
+		})
+	}()
+	<-inMerge
+	committed := make(chan error, 1)
+	go func() {
+		committed <- s.Commit(ctx, &socred.Write{Records: []*socred.Record{{ID: "1", Key: "k1", Subject: "a", Scheme: "city",
+			Rule: "red-light", Points: -5, Reporter: "city"}}})
+	}()
+	select {
+	case err := <-committed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a commit waited 5 s for a merge in progress")
+	}
+	close(release)
+	if err := <-merged; err != nil {
+		t.Fatal(err)
+	}
+	if got := recordIDs(t, s, "a"); !slices.Equal(got, []string{"1"}) {
+		t.Errorf("records of a: %v, want [1]", got)
 	}
 }

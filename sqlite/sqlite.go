@@ -195,19 +195,26 @@ func (s *Store) writeLocked(ctx context.Context, fn func(conn *sqlite3.Conn) err
 	if s.closed {
 		return errClosed
 	}
-	s.w.SetInterrupt(ctx.Done())
-	defer s.w.SetInterrupt(nil)
-	end, err := sqlitex.ImmediateTransaction(s.w)
+	if err := immediate(ctx, s.w, fn); err != nil {
+		return err
+	}
+	if s.walKick != nil {
+		s.wrote()
+	}
+	return nil
+}
+
+// immediate runs fn in an immediate transaction on conn, which ctx
+// interrupts.
+func immediate(ctx context.Context, conn *sqlite3.Conn, fn func(conn *sqlite3.Conn) error) (err error) {
+	conn.SetInterrupt(ctx.Done())
+	defer conn.SetInterrupt(nil)
+	end, err := sqlitex.ImmediateTransaction(conn)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	defer func() {
-		end(&err)
-		if err == nil && s.walKick != nil {
-			s.wrote()
-		}
-	}()
-	return fn(s.w)
+	defer end(&err)
+	return fn(conn)
 }
 
 // read runs fn in a read transaction on a connection of the read pool, so
