@@ -52,6 +52,10 @@ type Result struct {
 	P99, Max time.Duration
 	// Latencies are the measured requests' latencies, ascending.
 	Latencies []time.Duration
+	// CPU is the CPU time the whole process used while measuring, load
+	// generator included, and CPUSystem the part of it in the kernel (zero
+	// where it is not measured).
+	CPU, CPUSystem time.Duration
 }
 
 // Combine is the result of loads run one after another, as one: their
@@ -62,6 +66,8 @@ func Combine(rs ...Result) Result {
 		c.Requests += r.Requests
 		c.Errors += r.Errors
 		c.Elapsed += r.Elapsed
+		c.CPU += r.CPU
+		c.CPUSystem += r.CPUSystem
 		c.Latencies = append(c.Latencies, r.Latencies...)
 	}
 	slices.Sort(c.Latencies)
@@ -83,8 +89,13 @@ func (r *Result) quantiles() {
 func (r Result) Rate() float64 { return float64(r.Requests-r.Errors) / r.Elapsed.Seconds() }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%.0f req/s (%d requests, %d errors in %s), p50 %s, p90 %s, p99 %s, max %s",
+	s := fmt.Sprintf("%.0f req/s (%d requests, %d errors in %s), p50 %s, p90 %s, p99 %s, max %s",
 		r.Rate(), r.Requests, r.Errors, r.Elapsed.Round(time.Millisecond), r.P50, r.P90, r.P99, r.Max)
+	if r.CPU > 0 && r.Requests > 0 {
+		s += fmt.Sprintf(", CPU %.2f cores (%.0f %% in the kernel), %.1f µs a request", r.CPU.Seconds()/r.Elapsed.Seconds(),
+			100*r.CPUSystem.Seconds()/r.CPU.Seconds(), float64(r.CPU.Microseconds())/float64(r.Requests))
+	}
+	return s
 }
 
 // Run sends the load and returns what it measured. Each connection is a
@@ -117,6 +128,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	start := time.Now()
 	measureFrom := start.Add(cfg.Warmup)
 	end := measureFrom.Add(cfg.Duration)
+	// The process's CPU time over the measured span, from a timer at its
+	// start to the end of the load.
+	cpu0 := make(chan [2]time.Duration, 1)
+	cpuTimer := time.AfterFunc(cfg.Warmup, func() {
+		all, sys := processCPU()
+		cpu0 <- [2]time.Duration{all, sys}
+	})
+	defer cpuTimer.Stop()
 	var wg sync.WaitGroup
 	for c := range cfg.Connections {
 		wg.Add(1)
@@ -161,12 +180,19 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}()
 	}
 	wg.Wait()
+	var cpu, cpuSys time.Duration
+	select {
+	case c0 := <-cpu0:
+		all, sys := processCPU()
+		cpu, cpuSys = all-c0[0], sys-c0[1]
+	default: // the load ended before measuring began
+	}
 	elapsed := time.Since(measureFrom)
 	if cfg.Duration > 0 && elapsed > cfg.Duration {
 		elapsed = cfg.Duration
 	}
 	slices.Sort(lat)
-	r := Result{Requests: requests, Errors: errs, Elapsed: elapsed, Latencies: lat}
+	r := Result{Requests: requests, Errors: errs, Elapsed: elapsed, Latencies: lat, CPU: cpu, CPUSystem: cpuSys}
 	r.quantiles()
 	if errs > 0 && errs == requests {
 		return r, fmt.Errorf("every request failed; first: %w", firstErr)

@@ -5,6 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,5 +126,38 @@ func TestCombine(t *testing.T) {
 	}
 	if c.P50 != 3*time.Millisecond || c.Max != 20*time.Millisecond || c.Rate() != 2 {
 		t.Errorf("combined p50 %s, max %s, rate %.1f; want 3ms, 20ms, 2.0", c.P50, c.Max, c.Rate())
+	}
+}
+
+// A timed load reports the CPU time the process used while measuring,
+// and the kernel's part of it; Combine adds them.
+func TestRunMeasuresCPU(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Work the CPU so that the measured span holds some.
+		sum := 0
+		for i := range 100_000 {
+			sum += i
+		}
+		w.Write([]byte(strconv.Itoa(sum)))
+	}))
+	defer srv.Close()
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
+		URL: srv.URL, Connections: 2, Warmup: 20 * time.Millisecond, Duration: 200 * time.Millisecond,
+		Next: func(c, i int) loadgen.Request { return loadgen.Request{Method: "GET", Path: "/"} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" || runtime.GOOS == "js" {
+		t.Skip("CPU time is measured on Unix only")
+	}
+	if res.CPU <= 0 || res.CPUSystem < 0 || res.CPUSystem > res.CPU {
+		t.Fatalf("CPU %s, of it in the kernel %s: want some, the kernel's part of it", res.CPU, res.CPUSystem)
+	}
+	if !strings.Contains(res.String(), "µs a request") {
+		t.Errorf("result %q does not report the CPU time a request", res.String())
+	}
+	if c := loadgen.Combine(res, res); c.CPU != 2*res.CPU || c.CPUSystem != 2*res.CPUSystem {
+		t.Errorf("combined CPU %s (%s in the kernel), want twice %s (%s)", c.CPU, c.CPUSystem, res.CPU, res.CPUSystem)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/socred/socred"
+	"github.com/socred/socred/audit"
 	"github.com/socred/socred/storetest"
 )
 
@@ -65,4 +66,37 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkCommitChecks commits groups of checks as the service's journal
+// does under load: each group with its checks' audit entries, and a notice
+// for each denial (one in ten). It reports the time and the bytes written
+// to the log per commit.
+func BenchmarkCommitChecks(b *testing.B) {
+	for _, group := range []int{1, 8, 22, 64} {
+		b.Run("group="+strconv.Itoa(group), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "socred.db")
+			s := mustOpen(b, path)
+			defer s.Close()
+			keys := socred.AuditKeys{Salt: []byte("salt")}
+			n := 0
+			for b.Loop() {
+				w := &socred.Write{Now: t0}
+				for range group {
+					n++
+					c := socred.CheckEntry{Subject: "s" + strconv.Itoa(n*7919%1_000_000), At: t0, By: "airline", TokenID: "tok",
+						Action: "fly", Purpose: "ticket", Allowed: n%10 != 0, LogIndex: new(int64)}
+					w.Checks = append(w.Checks, c)
+					w.Audit = append(w.Audit, socred.AuditEntry{Kind: audit.KindCheck, Event: keys.CheckEvent(&c)})
+					if !c.Allowed {
+						w.Notices = append(w.Notices, socred.CheckNotice(&c))
+					}
+				}
+				if err := s.Commit(ctx, w); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "checks/s")
+		})
+	}
 }

@@ -46,6 +46,12 @@ Run "socred bench NAME --help" for the flags of one.
 		usage(stderr)
 		return exitUsage
 	}
+	// The servers measured in-process run with the collector's settings
+	// of socred serve.
+	switch args[0] {
+	case "ingest", "checks":
+		tuneGC(slog.New(slog.DiscardHandler))
+	}
 	switch args[0] {
 	case "ingest":
 		return benchIngest(ctx, args[1:], stdout, stderr)
