@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -32,11 +33,15 @@ type subjectIndex struct {
 	// on-disk index.
 	insertOne, insertMany string
 
-	mu     sync.Mutex
-	tail   map[string][]int64 // subject → ids above merged, ascending
-	rows   int                // ids in tail
-	merged int64              // every id ≤ merged is on disk
-	nextID int64              // the next id to assign (checks, accesses)
+	mu   sync.Mutex
+	tail map[string][]int64 // subject → ids above merged, ascending
+	rows int                // ids in tail
+	// merging is the tail a merge is writing to disk (nil when none is):
+	// a merge swaps the tail out in one step, so that commits adding to
+	// the new tail never wait for it. Its ids are all below the tail's.
+	merging map[string][]int64
+	merged  int64 // every id ≤ merged is on disk
+	nextID  int64 // the next id to assign (checks, accesses)
 }
 
 // indexRowsPerInsert is how many rows one INSERT of a merge adds: measured,
@@ -106,7 +111,11 @@ func (x *subjectIndex) release(first int64) { x.nextID = first }
 // from the tail, so every id is in the copy or in the snapshot.
 func (x *subjectIndex) ids(conn *sqlite3.Conn, subject string) ([]int64, error) {
 	x.mu.Lock()
-	tail := x.tail[subject] // add only appends, merge only reslices
+	// add only appends, and a merge drops a whole tail, never changing it.
+	tail := x.tail[subject]
+	if m := x.merging[subject]; len(m) > 0 {
+		tail = append(slices.Clip(m), tail...)
+	}
 	x.mu.Unlock()
 	var out []int64
 	stmt := conn.Prep(`SELECT id FROM idx.` + x.table + `_by_subject WHERE subject = ? ORDER BY id`)
@@ -135,53 +144,59 @@ func (x *subjectIndex) pending() int {
 	return x.rows
 }
 
-// merge writes the tail to the index file in sorted chunks, each its own
-// transaction of the index file's writer, and advances the merged mark in
-// the last one. It returns the number of ids merged.
+// merge writes the tail to the index file in chunks sorted by subject, each
+// its own transaction of the index file's writer, and advances the merged
+// mark in the last one. It returns the number of ids merged. The tail is
+// swapped for an empty one first, so commits go on adding to the new tail
+// while it runs; a merge that fails leaves its rows to the next one, which
+// writes them again (writing a row twice is harmless).
 func (x *subjectIndex) merge(ctx context.Context, s *Store) (int, error) {
 	s.mergeMu.Lock()
 	defer s.mergeMu.Unlock()
 	x.mu.Lock()
-	type entry struct {
-		subject string
-		id      int64
+	if x.merging == nil {
+		x.merging, x.tail, x.rows = x.tail, map[string][]int64{}, 0
 	}
-	var upto int64
-	entries := make([]entry, 0, x.rows)
-	for subj, ids := range x.tail {
-		for _, id := range ids {
-			entries = append(entries, entry{subj, id})
-			upto = max(upto, id)
-		}
-	}
+	merging := x.merging
 	x.mu.Unlock()
-	if len(entries) == 0 {
+	if len(merging) == 0 {
+		x.mu.Lock()
+		x.merging = nil
+		x.mu.Unlock()
 		return 0, nil
 	}
-	slices.SortFunc(entries, func(a, b entry) int {
-		if c := strings.Compare(a.subject, b.subject); c != 0 {
-			return c
-		}
-		return int(a.id - b.id)
-	})
+	// Sorted by subject, and within one by id, as each subject's ids
+	// already are: sorting the subjects alone sorts the rows.
+	subjects := slices.Sorted(maps.Keys(merging))
+	var upto int64
+	rows := 0
+	for _, ids := range merging {
+		upto = max(upto, ids[len(ids)-1])
+		rows += len(ids)
+	}
 	const chunk = 20_000
-	for start := 0; start < len(entries); start += chunk {
-		part := entries[start:min(start+chunk, len(entries))]
-		last := start+chunk >= len(entries)
+	next, pos := 0, 0 // the next row: merging[subjects[next]][pos]
+	for written := 0; written < rows; {
+		part := min(chunk, rows-written)
+		last := written+part == rows
 		err := s.indexWrite(ctx, func(conn *sqlite3.Conn) error {
-			for rest := part; len(rest) > 0; {
+			for left := part; left > 0; {
 				stmt, n := conn.Prep(x.insertMany), indexRowsPerInsert
-				if len(rest) < n {
+				if left < n {
 					stmt, n = conn.Prep(x.insertOne), 1
 				}
-				for i, e := range rest[:n] {
-					stmt.BindText(2*i+1, e.subject)
-					stmt.BindInt64(2*i+2, e.id)
+				for i := range n {
+					ids := merging[subjects[next]]
+					stmt.BindText(2*i+1, subjects[next])
+					stmt.BindInt64(2*i+2, ids[pos])
+					if pos++; pos == len(ids) {
+						next, pos = next+1, 0
+					}
 				}
 				if err := exec(stmt); err != nil {
 					return err
 				}
-				rest = rest[n:]
+				left -= n
 			}
 			if !last {
 				return nil
@@ -194,20 +209,13 @@ func (x *subjectIndex) merge(ctx context.Context, s *Store) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("merge %s index: %w", x.table, err)
 		}
+		written += part
 	}
 	x.mu.Lock()
 	x.merged = upto
-	for subj, ids := range x.tail {
-		i, _ := slices.BinarySearch(ids, upto+1)
-		x.rows -= i
-		if i == len(ids) {
-			delete(x.tail, subj)
-		} else {
-			x.tail[subj] = ids[i:]
-		}
-	}
+	x.merging = nil
 	x.mu.Unlock()
-	return len(entries), nil
+	return rows, nil
 }
 
 // mergeLoop merges an index whenever its tail reaches threshold rows, and

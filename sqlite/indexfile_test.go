@@ -210,3 +210,66 @@ func TestMergeLeavesTheWriterFree(t *testing.T) {
 		t.Errorf("records of a: %v, want [1]", got)
 	}
 }
+
+// A merge swaps the tail out: rows committed while it runs go to a new
+// tail, reads see the rows being merged, and a merge that fails leaves
+// them to the next merge, which writes them before the new tail's.
+func TestMergeSwapsTheTail(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "socred.db"), WithMergeThreshold(1<<40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	x := s.checks
+	ids := func(subject string) []int64 {
+		t.Helper()
+		var out []int64
+		err := s.read(ctx, func(conn *sqlite3.Conn) (err error) {
+			out, err = x.ids(conn, subject)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	onDisk := func() int64 {
+		t.Helper()
+		n, err := sqlitex.ResultInt64(s.xw.Prep(`SELECT COUNT(*) FROM checks_by_subject`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	x.add([]string{"b", "a", "b"}, []int64{1, 2, 3})
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := x.merge(canceled, s); err == nil {
+		t.Fatal("a merge with its context canceled succeeded")
+	}
+	if x.pending() != 0 || len(x.merging) != 2 {
+		t.Fatalf("after a failed merge: %d pending, %d subjects being merged; want 0 and 2", x.pending(), len(x.merging))
+	}
+	x.add([]string{"a", "c"}, []int64{4, 5})
+	if got := ids("a"); !slices.Equal(got, []int64{2, 4}) {
+		t.Errorf("a: %v, want [2 4] from the rows being merged and the tail", got)
+	}
+	if n, err := x.merge(ctx, s); err != nil || n != 3 {
+		t.Fatalf("second merge: %d rows, %v; want the 3 left by the failed one", n, err)
+	}
+	if onDisk() != 3 || x.merged != 3 || x.pending() != 2 || x.merging != nil {
+		t.Fatalf("after it: %d rows on disk, merged up to %d, %d pending; want 3, 3, 2", onDisk(), x.merged, x.pending())
+	}
+	if n, err := x.merge(ctx, s); err != nil || n != 2 {
+		t.Fatalf("third merge: %d rows, %v; want the tail's 2", n, err)
+	}
+	for subject, want := range map[string][]int64{"a": {2, 4}, "b": {1, 3}, "c": {5}} {
+		if got := ids(subject); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", subject, got, want)
+		}
+	}
+	if onDisk() != 5 || x.merged != 5 {
+		t.Errorf("%d rows on disk, merged up to %d; want 5 and 5", onDisk(), x.merged)
+	}
+}
