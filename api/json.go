@@ -84,6 +84,9 @@ func decode(r *http.Request, v any) error {
 
 // unmarshal decodes data into v; see decode.
 func unmarshal(data []byte, v any) error {
+	if fastUnmarshal(data, v) {
+		return nil
+	}
 	if len(bytes.Trim(data, jsonSpace)) == 0 {
 		return socred.Errorf(socred.EINVALID, "a JSON request body is required")
 	}
