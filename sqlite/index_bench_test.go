@@ -45,7 +45,7 @@ func BenchmarkMergeChecks(b *testing.B) {
 	}
 	for done := 0; done < base; done += 1_000_000 {
 		fill(min(1_000_000, base-done))
-		if _, err := s.checks.merge(ctx, s); err != nil {
+		if _, err := s.checks.merge(ctx, s, 1); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -54,7 +54,7 @@ func BenchmarkMergeChecks(b *testing.B) {
 		b.StopTimer()
 		fill(tail)
 		b.StartTimer()
-		if _, err := s.checks.merge(ctx, s); err != nil {
+		if _, err := s.checks.merge(ctx, s, 1); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -245,7 +246,7 @@ func TestMergeSwapsTheTail(t *testing.T) {
 	x.add([]string{"b", "a", "b"}, []int64{1, 2, 3})
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := x.merge(canceled, s); err == nil {
+	if _, err := x.merge(canceled, s, 1); err == nil {
 		t.Fatal("a merge with its context canceled succeeded")
 	}
 	if x.pending() != 0 || len(x.merging) != 2 {
@@ -255,13 +256,13 @@ func TestMergeSwapsTheTail(t *testing.T) {
 	if got := ids("a"); !slices.Equal(got, []int64{2, 4}) {
 		t.Errorf("a: %v, want [2 4] from the rows being merged and the tail", got)
 	}
-	if n, err := x.merge(ctx, s); err != nil || n != 3 {
+	if n, err := x.merge(ctx, s, 1); err != nil || n != 3 {
 		t.Fatalf("second merge: %d rows, %v; want the 3 left by the failed one", n, err)
 	}
 	if onDisk() != 3 || x.merged != 3 || x.pending() != 2 || x.merging != nil {
 		t.Fatalf("after it: %d rows on disk, merged up to %d, %d pending; want 3, 3, 2", onDisk(), x.merged, x.pending())
 	}
-	if n, err := x.merge(ctx, s); err != nil || n != 2 {
+	if n, err := x.merge(ctx, s, 1); err != nil || n != 2 {
 		t.Fatalf("third merge: %d rows, %v; want the tail's 2", n, err)
 	}
 	for subject, want := range map[string][]int64{"a": {2, 4}, "b": {1, 3}, "c": {5}} {
@@ -271,5 +272,66 @@ func TestMergeSwapsTheTail(t *testing.T) {
 	}
 	if onDisk() != 5 || x.merged != 5 {
 		t.Errorf("%d rows on disk, merged up to %d; want 5 and 5", onDisk(), x.merged)
+	}
+}
+
+// A paced merge rests between its chunks; the store closing (its context
+// ending) in a rest stops it at once, with the rows it has not finished
+// left to the next merge.
+func TestPacedMergeStops(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "socred.db"), WithMergeThreshold(1<<40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	x := s.checks
+	const n = 50_000 // three chunks
+	subjects, ids := make([]string, n), make([]int64, n)
+	for i := range n {
+		subjects[i], ids[i] = "s"+strconv.Itoa(i%1000), int64(i+1)
+	}
+	x.add(subjects, ids)
+	// A duty so large that the first rest outlasts the test: only the
+	// context ending can end it.
+	paced, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := x.merge(paced, s, 1_000_000)
+		done <- err
+	}()
+	// Wait until the first chunk is on disk: the merge rests now.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var onDisk int64
+		err := s.read(ctx, func(conn *sqlite3.Conn) (err error) {
+			onDisk, err = sqlitex.ResultInt64(conn.Prep(`SELECT COUNT(*) FROM idx.checks_by_subject`))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if onDisk > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no chunk of the merge on disk after 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a paced merge whose context ended succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a paced merge went on resting 10 s after its context ended")
+	}
+	if m, err := x.merge(ctx, s, 1); err != nil || m != n {
+		t.Fatalf("the next merge: %d rows, %v; want %d", m, err, n)
+	}
+	if got := x.merged; got != n {
+		t.Errorf("merged up to %d, want %d", got, n)
 	}
 }
