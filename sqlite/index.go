@@ -233,8 +233,7 @@ func (x *subjectIndex) merge(ctx context.Context, s *Store, duty int) (int, erro
 // mergeDuty paces the background merges: each takes about 1/mergeDuty of
 // a core. A merge of the checks index at a million subjects takes 4-5 s of
 // CPU for its 500,000 rows; at full speed it took a third of both cores
-// from the checks for several seconds, and their p99 went from under 10 ms
-// to 17-31 ms in those seconds.
+// from the checks for several seconds.
 const mergeDuty = 4
 
 // mergeLoop merges an index whenever its tail reaches threshold rows, and

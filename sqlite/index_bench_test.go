@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 )
@@ -22,11 +21,7 @@ func BenchmarkMergeChecks(b *testing.B) {
 		base = n
 	}
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "socred.db"), WithMergeThreshold(1<<40))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openUnmerged(b)
 	if v := os.Getenv("BENCH_MERGE_PRAGMA"); v != "" {
 		if err := pragmas(s.xw, v); err != nil {
 			b.Fatal(err)

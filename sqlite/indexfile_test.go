@@ -217,11 +217,7 @@ func TestMergeLeavesTheWriterFree(t *testing.T) {
 // them to the next merge, which writes them before the new tail's.
 func TestMergeSwapsTheTail(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "socred.db"), WithMergeThreshold(1<<40))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openUnmerged(t)
 	x := s.checks
 	ids := func(subject string) []int64 {
 		t.Helper()
@@ -280,11 +276,7 @@ func TestMergeSwapsTheTail(t *testing.T) {
 // left to the next merge.
 func TestPacedMergeStops(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "socred.db"), WithMergeThreshold(1<<40))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openUnmerged(t)
 	x := s.checks
 	const n = 50_000 // three chunks
 	subjects, ids := make([]string, n), make([]int64, n)
@@ -334,4 +326,16 @@ func TestPacedMergeStops(t *testing.T) {
 	if got := x.merged; got != n {
 		t.Errorf("merged up to %d, want %d", got, n)
 	}
+}
+
+// openUnmerged opens a store in a temporary directory that never merges its
+// subject indexes by itself: the test merges them.
+func openUnmerged(tb testing.TB) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), filepath.Join(tb.TempDir(), "socred.db"), WithMergeThreshold(1<<40))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() }) // #nosec G104 -- a test's store; closing only frees it
+	return s
 }
