@@ -81,12 +81,6 @@ func (s *scanner) byte(c byte) bool {
 	return false
 }
 
-// peek reports whether c comes next, after white space.
-func (s *scanner) peek(c byte) bool {
-	s.space()
-	return s.pos < len(s.data) && s.data[s.pos] == c
-}
-
 // str reads a string without escapes, of valid UTF-8, and returns its
 // contents and its JSON form (with the quotes).
 func (s *scanner) str() (contents, raw []byte, ok bool) {
