@@ -16,6 +16,8 @@ import (
 // while that commit's callers — a group of checks, a group of record
 // batches — waited. A passive checkpoint never blocks the writer or the
 // readers; it copies what it can and leaves the rest for the next one.
+// Once the log has grown past walRestartFrames, a restarting checkpoint
+// follows it, which holds new writers back for walRestartWait at most.
 
 // checkpointEvery is the least time between two background checkpoints.
 // Each costs a sync of the database file, so under sustained writes it
