@@ -292,24 +292,33 @@ func TestPacedMergeStops(t *testing.T) {
 		_, err := x.merge(paced, s, 1_000_000)
 		done <- err
 	}()
-	// Wait until the first chunk is on disk: the merge rests now.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var onDisk int64
+	onDisk := func() int64 {
+		t.Helper()
+		var n int64
 		err := s.read(ctx, func(conn *sqlite3.Conn) (err error) {
-			onDisk, err = sqlitex.ResultInt64(conn.Prep(`SELECT COUNT(*) FROM idx.checks_by_subject`))
+			n, err = sqlitex.ResultInt64(conn.Prep(`SELECT COUNT(*) FROM idx.checks_by_subject`))
 			return err
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if onDisk > 0 {
-			break
-		}
+		return n
+	}
+	// Wait until the first chunk is on disk: the merge rests now, and
+	// writes nothing more while it does.
+	for deadline := time.Now().Add(10 * time.Second); onDisk() == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("no chunk of the merge on disk after 10 s")
 		}
-		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := onDisk(); got != 20_000 {
+		t.Fatalf("%d rows on disk 300 ms after the first chunk; want its 20,000 alone, the merge resting", got)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the paced merge ended before its context did: %v", err)
+	default:
 	}
 	stop()
 	select {
