@@ -16,8 +16,9 @@ import (
 // appendAudit appends w's audit entries to the log as one block, fills in
 // their receipts and returns the log's edge after them (nil when w logs
 // nothing), for the caller to keep once the transaction commits. Checks
-// are named by their ids, from firstCheck.
-func (s *Store) appendAudit(conn *sqlite3.Conn, w *socred.Write, firstCheck int64) (*audit.Edge, error) {
+// are named by their ids, from firstCheck. start is the edge as the caller
+// last knew it (nil, or of another size, and it is read from the log).
+func appendAudit(conn *sqlite3.Conn, start *audit.Edge, w *socred.Write, firstCheck int64) (*audit.Edge, error) {
 	if len(w.Audit) == 0 {
 		return nil, nil
 	}
@@ -25,7 +26,7 @@ func (s *Store) appendAudit(conn *sqlite3.Conn, w *socred.Write, firstCheck int6
 	if err != nil {
 		return nil, fmt.Errorf("audit size: %w", err)
 	}
-	edge := s.edge
+	edge := start
 	if edge == nil || edge.Size() != size {
 		if edge, err = audit.NewEdge(size, hashReader(conn)); err != nil {
 			return nil, fmt.Errorf("audit edge: %w", err)
@@ -131,6 +132,10 @@ func (s *Store) AuditKeys(ctx context.Context, first socred.AuditKeys) (socred.A
 
 // AuditSize returns the number of leaves in the log.
 func (s *Store) AuditSize(ctx context.Context) (int64, error) {
+	// What the check log holds goes to the database first.
+	if err := s.drain(ctx); err != nil {
+		return 0, err
+	}
 	var n int64
 	err := s.read(ctx, func(conn *sqlite3.Conn) (err error) {
 		n, err = sqlitex.ResultInt64(conn.Prep(`SELECT value FROM meta WHERE key = 'audit_size'`))
@@ -144,6 +149,10 @@ func (s *Store) AuditSize(ctx context.Context) (int64, error) {
 
 // AuditHashes reads stored hashes of the log by index.
 func (s *Store) AuditHashes(ctx context.Context, indexes []int64) ([]audit.Hash, error) {
+	// What the check log holds goes to the database first.
+	if err := s.drain(ctx); err != nil {
+		return nil, err
+	}
 	var out []audit.Hash
 	err := s.read(ctx, func(conn *sqlite3.Conn) (err error) {
 		out, err = hashReader(conn).ReadHashes(indexes)
@@ -157,6 +166,10 @@ func (s *Store) AuditHashes(ctx context.Context, indexes []int64) ([]audit.Hash,
 
 // AuditBlocks returns up to limit blocks, from the one holding leaf from.
 func (s *Store) AuditBlocks(ctx context.Context, from int64, limit int) ([]socred.AuditBlock, error) {
+	// What the check log holds goes to the database first.
+	if err := s.drain(ctx); err != nil {
+		return nil, err
+	}
 	var out []socred.AuditBlock
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
 		stmt := conn.Prep(`SELECT first, leaves, hashes FROM audit_log
@@ -212,6 +225,10 @@ func (s *Store) Checkpoints(ctx context.Context, page socred.Page) ([]socred.Che
 
 // AuditSources calls fn with every record and check that has a leaf.
 func (s *Store) AuditSources(ctx context.Context, fn func(*socred.Record, *socred.CheckEntry) error) error {
+	// What the check log holds goes to the database first.
+	if err := s.drain(ctx); err != nil {
+		return err
+	}
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
 		err := each(conn.Prep(recordSelect+` WHERE log_index IS NOT NULL`), func(stmt *sqlite3.Stmt) error {
 			return fn(scanRecord(stmt), nil)

@@ -249,6 +249,10 @@ func (s *Store) ListEntries(ctx context.Context, list string, page socred.Page) 
 
 // Checks returns a subject's checks, newest first.
 func (s *Store) Checks(ctx context.Context, subject string, page socred.Page) ([]socred.CheckEntry, error) {
+	// What the check log holds goes to the database first.
+	if err := s.drain(ctx); err != nil {
+		return nil, err
+	}
 	out := []socred.CheckEntry{}
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
 		ids, err := s.checks.ids(conn, subject)
@@ -286,6 +290,10 @@ func columnNullInt(stmt *sqlite3.Stmt, col int) *int64 {
 
 // Accesses returns the reads of a subject's file by others, newest first.
 func (s *Store) Accesses(ctx context.Context, subject string, page socred.Page) ([]socred.Access, error) {
+	// What the check log holds goes to the database first.
+	if err := s.drain(ctx); err != nil {
+		return nil, err
+	}
 	out := []socred.Access{}
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
 		ids, err := s.accesses.ids(conn, subject)
@@ -435,6 +443,10 @@ func (s *Store) RecordsByRef(ctx context.Context, refs []socred.RecordRef) ([]*s
 
 // Notices returns a subject's notices, newest first.
 func (s *Store) Notices(ctx context.Context, subject string, page socred.Page) ([]socred.Notice, error) {
+	// What the check log holds goes to the database first.
+	if err := s.drain(ctx); err != nil {
+		return nil, err
+	}
 	out := []socred.Notice{}
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
 		ids, err := s.notices.ids(conn, subject)
@@ -460,6 +472,10 @@ func (s *Store) Notices(ctx context.Context, subject string, page socred.Page) (
 // PendingNotices returns up to limit notices not yet delivered, oldest
 // first.
 func (s *Store) PendingNotices(ctx context.Context, limit int) ([]socred.Notice, error) {
+	// What the check log holds goes to the database first.
+	if err := s.drain(ctx); err != nil {
+		return nil, err
+	}
 	var out []socred.Notice
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
 		stmt := conn.Prep(`SELECT id, subject, at, body FROM notices WHERE pending <> 0 ORDER BY id LIMIT ?`)
@@ -478,6 +494,10 @@ func (s *Store) PendingNotices(ctx context.Context, limit int) ([]socred.Notice,
 
 // MarkDelivered records that the notices were delivered.
 func (s *Store) MarkDelivered(ctx context.Context, ids []int64) error {
+	// What the check log holds goes to the database first.
+	if err := s.drain(ctx); err != nil {
+		return err
+	}
 	return s.write(ctx, func(conn *sqlite3.Conn) error {
 		stmt := conn.Prep(`UPDATE notices SET pending = 0 WHERE id = ?`)
 		for _, id := range ids {

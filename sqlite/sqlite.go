@@ -52,6 +52,16 @@ type Store struct {
 	// edge is the audit log's right edge as last committed, under wmu
 	// (nil until the first append reads it).
 	edge *audit.Edge
+	// lmu numbers new rows (reserving ids of checks, accesses and
+	// notices) and audit leaves, and appends to the check log; a
+	// transaction that commits takes it after wmu. auditNext is the
+	// audit log's size with the log's pending groups.
+	lmu       sync.Mutex
+	auditNext int64
+	// clog is the check log (nil for a database in memory, or when
+	// noCheckLog is set, as tests do to compare).
+	clog       *checkLog
+	noCheckLog bool
 	// walKick wakes the background checkpointer after a commit (nil when
 	// the database is not in WAL mode).
 	walKick chan struct{}
@@ -114,6 +124,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	s.wg.Add(1)
 	go s.mergeLoop(bg)
+	if s.clog != nil {
+		s.wg.Add(1)
+		go s.drainLoop(bg)
+	}
 	return s, nil
 }
 
@@ -138,6 +152,10 @@ func (s *Store) openWriter(ctx context.Context) error {
 	if err := s.migrate(); err != nil {
 		return err
 	}
+	// Before the indexes: they read the rows the log's groups add.
+	if err := s.openCheckLog(); err != nil {
+		return err
+	}
 	if err := s.openIndex(ctx); err != nil {
 		return err
 	}
@@ -145,6 +163,10 @@ func (s *Store) openWriter(ctx context.Context) error {
 		if err := x.open(s.w, s.xw); err != nil {
 			return err
 		}
+	}
+	var err error
+	if s.auditNext, err = sqlitex.ResultInt64(s.w.Prep(`SELECT value FROM meta WHERE key = 'audit_size'`)); err != nil {
+		return fmt.Errorf("sqlite: audit size: %w", err)
 	}
 	return nil
 }
@@ -175,11 +197,21 @@ func (s *Store) Close() error {
 	if s.closed {
 		return nil
 	}
+	var logErr error
+	if s.clog != nil {
+		// What is pending goes to the database, so that a clean stop
+		// leaves nothing to replay; were it to fail, the files keep it.
+		logErr = s.drainLocked(context.Background())
+		s.lmu.Lock()
+		s.clog.closed = true
+		logErr = errors.Join(logErr, s.clog.closeFiles())
+		s.lmu.Unlock()
+	}
 	s.closed = true
 	s.mergeMu.Lock()
 	defer s.mergeMu.Unlock()
 	s.xwClosed = true
-	return errors.Join(s.r.close(), s.xw.Close(), s.w.Close())
+	return errors.Join(logErr, s.r.close(), s.xw.Close(), s.w.Close())
 }
 
 // write runs fn in an immediate transaction on the writing connection,

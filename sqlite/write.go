@@ -15,16 +15,43 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 )
 
-// Commit writes w in one transaction.
+// Commit writes w: checks and accesses alone to the check log, anything
+// else in one transaction, with the groups the log holds before it.
 func (s *Store) Commit(ctx context.Context, w *socred.Write) error {
+	if s.clog != nil && loggable(w) {
+		return s.appendLog(ctx, w)
+	}
+	return s.commitTx(ctx, w)
+}
+
+// commitTx writes w in one transaction, after the check log's pending
+// groups.
+func (s *Store) commitTx(ctx context.Context, w *socred.Write) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	// lmu holds the check log back: nothing is numbered between the groups
+	// committed here and w.
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	var groups []*logGroup
+	if s.clog != nil {
+		groups = s.clog.snapshot()
+	}
 	firstCheck, firstAccess := s.checks.reserve(len(w.Checks)), s.accesses.reserve(len(w.Accesses))
 	firstNotice := s.notices.reserve(len(w.Notices))
-	var edge *audit.Edge
+	var edge, logEdge *audit.Edge
 	err := s.writeLocked(ctx, func(conn *sqlite3.Conn) (err error) {
+		start := s.edge
+		if len(groups) > 0 {
+			if logEdge, err = applyGroups(conn, start, groups); err != nil {
+				return fmt.Errorf("check log: %w", err)
+			}
+			if logEdge != nil {
+				start = logEdge
+			}
+		}
 		// The log first: it gives records and checks their receipts.
-		if edge, err = s.appendAudit(conn, w, firstCheck); err != nil {
+		if edge, err = appendAudit(conn, start, w, firstCheck); err != nil {
 			return err
 		}
 		if err := commit(conn, w, firstCheck, firstAccess); err != nil {
@@ -38,8 +65,12 @@ func (s *Store) Commit(ctx context.Context, w *socred.Write) error {
 		s.notices.release(firstNotice)
 		return err
 	}
+	if len(groups) > 0 {
+		s.logApplied(groups, logEdge)
+	}
 	if edge != nil {
 		s.edge = edge
+		s.auditNext = edge.Size()
 	}
 	if len(w.Notices) > 0 {
 		subjects, ids := make([]string, len(w.Notices)), make([]int64, len(w.Notices))

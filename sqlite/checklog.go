@@ -1,0 +1,583 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	sqlite3 "zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/audit"
+)
+
+// checkLog makes checks and file accesses durable without a SQLite
+// transaction each. A SQLite commit of a group of checks rewrites every
+// page the group touched (the checks table, the audit log's block, the
+// notices) and syncs the write-ahead log: about 0.7 ms a group, measured,
+// with the cores idle while it syncs. The check log instead appends each
+// group, numbered, to a file whose blocks are already written (so the sync
+// writes the group alone, about 0.3 ms), answers the callers, and copies
+// the groups into the database behind them, thousands in one transaction
+// (drain). Every other write, and every read of what the groups hold
+// (a subject's checks, accesses and notices; the audit log), first drains
+// what is pending, so the database reads as if each group had been
+// committed in turn; a restarted store replays the groups the database
+// lacks before it serves.
+//
+// The log is two files of checkLogSize bytes beside the database, written
+// in turn: a file is started over (from its first byte) only once every
+// group in it is in the database, so a group is in the database or in a
+// file. A group is a record: its payload's length, the CRC-32C of its
+// sequence number and payload, the sequence number, and the payload.
+// Replay reads each file from its start while the records are whole and
+// their numbers follow one another; the database keeps the number of the
+// last group it holds (meta check_log_seq), committed with the groups.
+type checkLog struct {
+	// Under the store's lmu, which also numbers checks, accesses, notices
+	// and audit leaves:
+	files  [2]*os.File
+	cur    int       // the file appended to
+	pos    int64     // where the next record goes in it
+	last   [2]uint64 // the last group written to each file since it started over
+	seq    uint64    // the last group numbered
+	buf    []byte
+	broken error // a failed sync: the store commits every write in the database from then on
+	closed bool
+
+	mu      sync.Mutex
+	pending []*logGroup // appended, not yet in the database, in order
+	rows    int         // checks and accesses pending
+	applied uint64      // the last group in the database
+	kick    chan struct{}
+}
+
+// logGroup is a write of checks, accesses and their notices and audit
+// entries, numbered when appended to the log.
+type logGroup struct {
+	seq      uint64
+	checks   []socred.CheckEntry // LogIndex filled in
+	accesses []socred.Access
+	audit    []socred.AuditEntry // Ref naming the check, no Receipt
+	notices  []socred.Notice     // Subject and At
+	bodies   [][]byte            // the notices, encoded
+	deliver  bool
+
+	firstCheck, firstAccess, firstNotice, firstLeaf int64
+}
+
+// checkLogSize is each file's size; checkLogSwitch is how full the one
+// being appended to gets before the store moves to the other, once every
+// group there is in the database. A group larger than a quarter of a file
+// is committed in the database instead.
+var (
+	checkLogSize   int64 = 8 << 20
+	checkLogSwitch int64 = 2 << 20
+)
+
+// The log is drained when drainRows checks and accesses are pending, and
+// at least every drainEvery.
+var (
+	drainRows  = 8192
+	drainEvery = 250 * time.Millisecond
+)
+
+// checkLogPaths returns the two files of the database at path.
+func checkLogPaths(path string) [2]string {
+	return [2]string{path + "-checks-0", path + "-checks-1"}
+}
+
+const groupHeader = 16 // length, CRC, sequence number
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// loggable says whether w holds only what the check log keeps: checks,
+// accesses, the denials' notices and the checks' audit entries (one per
+// check at most, named by the store).
+func loggable(w *socred.Write) bool {
+	if len(w.Checks)+len(w.Accesses) == 0 {
+		return false
+	}
+	others := len(w.Subjects) + len(w.Relate) + len(w.Unrelate) + len(w.Records) + len(w.Designations) + len(w.Events) +
+		len(w.Tokens) + len(w.Appeals) + len(w.Repairs) + len(w.Overturn) + len(w.Suspend) + len(w.Reinstate) +
+		len(w.Purges) + len(w.Contacts) + len(w.DueSubjects)
+	if others > 0 || w.Settled != nil || w.Due != nil || w.Seq != 0 {
+		return false
+	}
+	if len(w.NoticeBodies) != 0 && len(w.NoticeBodies) != len(w.Notices) || len(w.Audit) > len(w.Checks) {
+		return false
+	}
+	for _, e := range w.Audit {
+		if e.Kind != audit.KindCheck || e.Ref != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// openCheckLog opens (making them if needed) the log's files of a
+// database on disk, and copies into the database the groups it lacks.
+// It runs after the migrations and before the subject indexes are read.
+func (s *Store) openCheckLog() (err error) {
+	if s.path == ":memory:" || s.noCheckLog {
+		return nil
+	}
+	l := &checkLog{kick: make(chan struct{}, 1)}
+	defer func() {
+		if err != nil {
+			l.closeFiles() // #nosec G104 -- already failing
+		}
+	}()
+	for i, p := range checkLogPaths(s.path) {
+		if l.files[i], err = openPrefilled(p, checkLogSize); err != nil {
+			return fmt.Errorf("sqlite: check log: %w", err)
+		}
+	}
+	applied, err := sqlitex.ResultInt64(s.w.Prep(`SELECT value FROM meta WHERE key = 'check_log_seq'`))
+	if err != nil {
+		return fmt.Errorf("sqlite: check log: %w", err)
+	}
+	l.applied, l.seq = uint64(applied), uint64(applied)
+	var groups []*logGroup
+	for _, f := range l.files {
+		gs, top, err := readGroups(f)
+		if err != nil {
+			return fmt.Errorf("sqlite: check log: %w", err)
+		}
+		l.seq = max(l.seq, top)
+		for _, g := range gs {
+			if g.seq > l.applied {
+				groups = append(groups, g)
+			}
+		}
+	}
+	slices.SortFunc(groups, func(a, b *logGroup) int { return cmpSeq(a.seq, b.seq) })
+	for i, g := range groups {
+		if g.seq != l.applied+uint64(i)+1 {
+			// Cannot happen: each group is synced before the next is
+			// written. Keep what follows on unbroken.
+			s.log.Error("check log: groups missing; replaying up to the gap", "after", l.applied+uint64(i), "next", g.seq)
+			groups = groups[:i]
+			break
+		}
+	}
+	if len(groups) > 0 {
+		checks := 0
+		for _, g := range groups {
+			checks += len(g.checks)
+		}
+		err := immediate(context.Background(), s.w, func(conn *sqlite3.Conn) error {
+			_, err := applyGroups(conn, nil, groups)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: check log replay: %w", err)
+		}
+		s.log.Info("check log replayed", "groups", len(groups), "checks", checks)
+	}
+	// Everything in the files is in the database now: writing starts over
+	// in the first file, numbered after every group either holds.
+	l.applied = l.seq
+	s.clog = l
+	return nil
+}
+
+func cmpSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// openPrefilled opens the file at path, writing zeros up to size if it is
+// shorter, and syncing them (and the directory, if the file is new), so
+// that a later write and sync changes no block map or file size.
+func openPrefilled(path string, size int64) (*os.File, error) {
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // #nosec G304 -- the database's own path
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close() // #nosec G104 -- already failing
+		return nil, err
+	}
+	if have := st.Size(); have < size {
+		zeros := make([]byte, 1<<20)
+		for off := have; off < size; {
+			n := min(int64(len(zeros)), size-off)
+			if _, err := f.WriteAt(zeros[:n], off); err != nil {
+				f.Close() // #nosec G104 -- already failing
+				return nil, err
+			}
+			off += n
+		}
+		if err := f.Sync(); err != nil {
+			f.Close() // #nosec G104 -- already failing
+			return nil, err
+		}
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			f.Close() // #nosec G104 -- already failing
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir) // #nosec G304 -- the database's directory
+	if err != nil {
+		return err
+	}
+	defer d.Close() // #nosec G307 -- read-only; Sync's error is the one that matters
+	return d.Sync()
+}
+
+// readGroups reads a file's groups from its start while they are whole and
+// numbered in turn, and returns them with the highest number it saw.
+func readGroups(f *os.File) ([]*logGroup, uint64, error) {
+	data, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<62))
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []*logGroup
+	var prev uint64
+	for pos := 0; pos+groupHeader <= len(data); {
+		n := int(binary.LittleEndian.Uint32(data[pos:]))
+		sum := binary.LittleEndian.Uint32(data[pos+4:])
+		if n > len(data)-pos-groupHeader {
+			break
+		}
+		rec := data[pos+8 : pos+groupHeader+n]
+		if crc32.Checksum(rec, castagnoli) != sum {
+			break
+		}
+		seq := binary.LittleEndian.Uint64(rec)
+		if seq == 0 || prev != 0 && seq != prev+1 {
+			break
+		}
+		g, err := decodeGroup(rec[8:])
+		if err != nil {
+			break // a record that cannot have been written whole
+		}
+		g.seq, prev = seq, seq
+		out = append(out, g)
+		pos += groupHeader + n
+	}
+	return out, prev, nil
+}
+
+// appendLog appends w to the check log and returns once it is durable.
+func (s *Store) appendLog(ctx context.Context, w *socred.Write) error {
+	bodies := w.NoticeBodies
+	if len(bodies) != len(w.Notices) {
+		bodies = make([][]byte, len(w.Notices))
+		for i := range w.Notices {
+			var err error
+			if bodies[i], err = socred.EncodeNotice(w.Notices[i]); err != nil {
+				return fmt.Errorf("notice: %w", err)
+			}
+		}
+	}
+	l := s.clog
+	for {
+		s.lmu.Lock()
+		if l.closed {
+			s.lmu.Unlock()
+			return errClosed
+		}
+		if l.broken != nil {
+			s.lmu.Unlock()
+			return s.commitTx(ctx, w)
+		}
+		g := s.number(w, bodies)
+		rec := l.encode(g)
+		if int64(len(rec)) > checkLogSize/4 {
+			s.unnumber(g)
+			s.lmu.Unlock()
+			return s.commitTx(ctx, w)
+		}
+		if !l.room(int64(len(rec))) {
+			// Both files hold groups not yet in the database.
+			s.unnumber(g)
+			s.lmu.Unlock()
+			if err := s.drain(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := l.write(rec); err != nil {
+			s.unnumber(g)
+			l.broken = err
+			s.lmu.Unlock()
+			s.log.Error("check log: a write failed; committing checks in the database from now on", "err", err)
+			return s.commitTx(ctx, w)
+		}
+		l.mu.Lock()
+		l.pending = append(l.pending, g)
+		l.rows += len(g.checks) + len(g.accesses)
+		full := l.rows >= drainRows
+		l.mu.Unlock()
+		s.lmu.Unlock()
+		if full {
+			select {
+			case l.kick <- struct{}{}:
+			default:
+			}
+		}
+		return nil
+	}
+}
+
+// number gives w's rows their ids and its audit entries their leaves, in
+// a new group. The caller holds lmu.
+func (s *Store) number(w *socred.Write, bodies [][]byte) *logGroup {
+	l := s.clog
+	l.seq++
+	g := &logGroup{seq: l.seq, checks: slices.Clone(w.Checks), accesses: slices.Clone(w.Accesses),
+		notices: w.Notices, bodies: bodies, deliver: w.Deliver, audit: make([]socred.AuditEntry, len(w.Audit))}
+	g.firstCheck, g.firstAccess = s.checks.reserve(len(g.checks)), s.accesses.reserve(len(g.accesses))
+	g.firstNotice, g.firstLeaf = s.notices.reserve(len(g.notices)), s.auditNext
+	for i, e := range w.Audit {
+		// The k-th check entry names the write's k-th check, as
+		// appendAudit would.
+		e.Ref = strconv.FormatInt(g.firstCheck+int64(i), 10)
+		if e.Receipt != nil {
+			*e.Receipt = g.firstLeaf + int64(i)
+		}
+		e.Receipt = nil
+		g.audit[i] = e
+	}
+	s.auditNext += int64(len(g.audit))
+	return g
+}
+
+// unnumber takes back what number gave g, the last group numbered.
+func (s *Store) unnumber(g *logGroup) {
+	s.clog.seq = g.seq - 1
+	s.checks.release(g.firstCheck)
+	s.accesses.release(g.firstAccess)
+	s.notices.release(g.firstNotice)
+	s.auditNext = g.firstLeaf
+}
+
+// room makes room for a record of n bytes, moving to the other file when
+// this one is past checkLogSwitch (or cannot take it) and every group in
+// the other is in the database; false means neither can take it yet.
+func (l *checkLog) room(n int64) bool {
+	fits := l.pos+n <= checkLogSize
+	if fits && l.pos < checkLogSwitch {
+		return true
+	}
+	other := 1 - l.cur
+	l.mu.Lock()
+	free := l.last[other] <= l.applied
+	l.mu.Unlock()
+	if free {
+		l.cur, l.pos, l.last[other] = other, 0, 0
+		return true
+	}
+	return fits
+}
+
+// write writes a record at the end of the current file and syncs it.
+func (l *checkLog) write(rec []byte) error {
+	f := l.files[l.cur]
+	if _, err := f.WriteAt(rec, l.pos); err != nil {
+		return err
+	}
+	if err := datasync(f); err != nil {
+		return err
+	}
+	l.pos += int64(len(rec))
+	l.last[l.cur] = binary.LittleEndian.Uint64(rec[8:])
+	return nil
+}
+
+func (l *checkLog) closeFiles() error {
+	var errs []error
+	for _, f := range l.files {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// count returns how many groups are pending.
+func (l *checkLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.pending)
+}
+
+// snapshot returns the groups pending now.
+func (l *checkLog) snapshot() []*logGroup {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clip(l.pending)
+}
+
+// drain copies the pending groups into the database.
+func (s *Store) drain(ctx context.Context) error {
+	if s.clog == nil || s.clog.count() == 0 {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.drainLocked(ctx)
+}
+
+// drainLocked is drain for a caller holding wmu.
+func (s *Store) drainLocked(ctx context.Context) error {
+	gs := s.clog.snapshot()
+	if len(gs) == 0 {
+		return nil
+	}
+	var edge *audit.Edge
+	err := s.writeLocked(ctx, func(conn *sqlite3.Conn) (err error) {
+		edge, err = applyGroups(conn, s.edge, gs)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("check log: %w", err)
+	}
+	s.logApplied(gs, edge)
+	return nil
+}
+
+// drainLoop drains the log when enough is pending, and regularly.
+func (s *Store) drainLoop(ctx context.Context) {
+	defer s.wg.Done()
+	tick := time.NewTicker(drainEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-s.clog.kick:
+		}
+		if err := s.drain(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("check log drain failed", "err", err)
+		}
+	}
+}
+
+// logApplied records that gs, the first pending groups, were committed to
+// the database, with the audit log's edge after them (nil if they logged
+// nothing), and indexes their rows. The caller holds wmu.
+func (s *Store) logApplied(gs []*logGroup, edge *audit.Edge) {
+	l := s.clog
+	rows := 0
+	for _, g := range gs {
+		rows += len(g.checks) + len(g.accesses)
+	}
+	l.mu.Lock()
+	l.pending = slices.Clone(l.pending[len(gs):])
+	l.rows -= rows
+	l.applied = gs[len(gs)-1].seq
+	l.mu.Unlock()
+	if edge != nil {
+		s.edge = edge
+	}
+	for _, g := range gs {
+		index(s.checks, len(g.checks), g.firstCheck, func(i int) string { return g.checks[i].Subject })
+		index(s.accesses, len(g.accesses), g.firstAccess, func(i int) string { return g.accesses[i].Subject })
+		index(s.notices, len(g.notices), g.firstNotice, func(i int) string { return g.notices[i].Subject })
+	}
+}
+
+// index adds n committed rows with consecutive ids from first to x.
+func index(x *subjectIndex, n int, first int64, subject func(int) string) {
+	if n == 0 {
+		return
+	}
+	subjects, ids := make([]string, n), make([]int64, n)
+	for i := range n {
+		subjects[i], ids[i] = subject(i), first+int64(i)
+	}
+	x.add(subjects, ids)
+}
+
+// applyGroups inserts the groups' rows and audit entries, groups whose ids
+// follow on from each other as one write, and marks the last as in the
+// database. start is the audit log's edge as last known (may be nil); the
+// edge after the groups is returned (nil if they logged nothing).
+func applyGroups(conn *sqlite3.Conn, start *audit.Edge, gs []*logGroup) (*audit.Edge, error) {
+	var edge *audit.Edge
+	for i := 0; i < len(gs); {
+		first := gs[i]
+		w := socred.Write{Deliver: first.deliver}
+		if i+1 < len(gs) {
+			var checks, accesses, notices int
+			for _, g := range gs[i:] {
+				checks, accesses, notices = checks+len(g.checks), accesses+len(g.accesses), notices+len(g.notices)
+			}
+			w.Checks, w.Accesses, w.Audit = make([]socred.CheckEntry, 0, checks), make([]socred.Access, 0, accesses), make([]socred.AuditEntry, 0, checks)
+			w.Notices, w.NoticeBodies = make([]socred.Notice, 0, notices), make([][]byte, 0, notices)
+		}
+		leaves := first.firstLeaf
+		j := i
+		for ; j < len(gs); j++ {
+			g := gs[j]
+			if j > i && (g.deliver != first.deliver || g.firstCheck != first.firstCheck+int64(len(w.Checks)) ||
+				g.firstAccess != first.firstAccess+int64(len(w.Accesses)) || g.firstNotice != first.firstNotice+int64(len(w.Notices)) ||
+				g.firstLeaf != leaves) {
+				break
+			}
+			w.Checks = append(w.Checks, g.checks...)
+			w.Accesses = append(w.Accesses, g.accesses...)
+			w.Audit = append(w.Audit, g.audit...)
+			w.Notices = append(w.Notices, g.notices...)
+			w.NoticeBodies = append(w.NoticeBodies, g.bodies...)
+			leaves += int64(len(g.audit))
+		}
+		if len(w.Audit) > 0 {
+			size, err := sqlitex.ResultInt64(conn.Prep(`SELECT value FROM meta WHERE key = 'audit_size'`))
+			if err != nil {
+				return nil, fmt.Errorf("audit size: %w", err)
+			}
+			if size != first.firstLeaf {
+				return nil, fmt.Errorf("group %d numbered its audit entries from %d, but the log holds %d", first.seq, first.firstLeaf, size)
+			}
+			next, err := appendAudit(conn, start, &w, first.firstCheck)
+			if err != nil {
+				return nil, err
+			}
+			start, edge = next, next
+		}
+		if err := insertChecks(conn, w.Checks, first.firstCheck); err != nil {
+			return nil, err
+		}
+		if err := insertAccesses(conn, w.Accesses, first.firstAccess); err != nil {
+			return nil, err
+		}
+		if err := insertNotices(conn, &w, first.firstNotice); err != nil {
+			return nil, err
+		}
+		i = j
+	}
+	stmt := conn.Prep(`UPDATE meta SET value = ? WHERE key = 'check_log_seq'`)
+	stmt.BindInt64(1, int64(gs[len(gs)-1].seq)) // #nosec G115 -- numbers count up from 1
+	if err := exec(stmt); err != nil {
+		return nil, fmt.Errorf("check log mark: %w", err)
+	}
+	return edge, nil
+}
