@@ -59,6 +59,7 @@ type checkLog struct {
 	pending []*logGroup // appended, not yet in the database, in order
 	rows    int         // checks and accesses pending
 	applied uint64      // the last group in the database
+	durable uint64      // every group up to it is synced
 	kick    chan struct{}
 }
 
@@ -187,7 +188,7 @@ func (s *Store) openCheckLog() (err error) {
 	}
 	// Everything in the files is in the database now: writing starts over
 	// in the first file, numbered after every group either holds.
-	l.applied = l.seq
+	l.applied, l.durable = l.seq, l.seq
 	s.clog = l
 	return nil
 }
@@ -313,10 +314,17 @@ func (s *Store) appendLog(ctx context.Context, w *socred.Write) error {
 			s.lmu.Unlock()
 			return s.commitTx(ctx, w)
 		}
-		if !l.room(int64(len(rec))) {
-			// Both files hold groups not yet in the database.
+		if ok, err := l.room(int64(len(rec))); err != nil || !ok {
 			s.unnumber(g)
+			if err != nil {
+				l.broken = err
+			}
 			s.lmu.Unlock()
+			if err != nil {
+				s.log.Error("check log: a sync failed; committing checks in the database from now on", "err", err)
+				return s.commitTx(ctx, w)
+			}
+			// Both files hold groups not yet in the database.
 			if err := s.drain(ctx); err != nil {
 				return err
 			}
@@ -334,7 +342,25 @@ func (s *Store) appendLog(ctx context.Context, w *socred.Write) error {
 		l.rows += len(g.checks) + len(g.accesses)
 		full := l.rows >= drainRows
 		l.mu.Unlock()
+		f := l.files[l.cur]
 		s.lmu.Unlock()
+		// Synced outside the lock, so that the next group is written and
+		// synced beside this one (the disk takes concurrent syncs at about
+		// twice the rate). A sync returns once every page written to the
+		// file before it began is on the disk, this group's and every
+		// earlier one's (the file before a move was synced then).
+		if err := datasync(f); err != nil {
+			s.lmu.Lock()
+			l.broken = err
+			s.lmu.Unlock()
+			s.log.Error("check log: a sync failed; committing checks in the database from now on", "err", err)
+			// The group is pending still: made durable in the database,
+			// it is acknowledged.
+			return s.drain(ctx)
+		}
+		l.mu.Lock()
+		l.durable = max(l.durable, g.seq)
+		l.mu.Unlock()
 		if full {
 			select {
 			case l.kick <- struct{}{}:
@@ -379,30 +405,34 @@ func (s *Store) unnumber(g *logGroup) {
 
 // room makes room for a record of n bytes, moving to the other file when
 // this one is past checkLogSwitch (or cannot take it) and every group in
-// the other is in the database; false means neither can take it yet.
-func (l *checkLog) room(n int64) bool {
+// the other is in the database; false means neither can take it yet. This
+// file is synced before the move, so that a sync of the other also covers
+// every group before it.
+func (l *checkLog) room(n int64) (bool, error) {
 	fits := l.pos+n <= checkLogSize
 	if fits && l.pos < checkLogSwitch {
-		return true
+		return true, nil
 	}
 	other := 1 - l.cur
 	l.mu.Lock()
 	free := l.last[other] <= l.applied
 	l.mu.Unlock()
-	if free {
-		l.cur, l.pos, l.last[other] = other, 0, 0
-		return true
+	if !free {
+		return fits, nil
 	}
-	return fits
+	if err := datasync(l.files[l.cur]); err != nil {
+		return false, err
+	}
+	l.mu.Lock()
+	l.durable = max(l.durable, l.last[l.cur])
+	l.mu.Unlock()
+	l.cur, l.pos, l.last[other] = other, 0, 0
+	return true, nil
 }
 
-// write writes a record at the end of the current file and syncs it.
+// write writes a record at the end of the current file, unsynced.
 func (l *checkLog) write(rec []byte) error {
-	f := l.files[l.cur]
-	if _, err := f.WriteAt(rec, l.pos); err != nil {
-		return err
-	}
-	if err := datasync(f); err != nil {
+	if _, err := l.files[l.cur].WriteAt(rec, l.pos); err != nil {
 		return err
 	}
 	l.pos += int64(len(rec))
@@ -434,19 +464,36 @@ func (l *checkLog) snapshot() []*logGroup {
 	return slices.Clip(l.pending)
 }
 
-// drain copies the pending groups into the database.
+// synced returns the pending groups known to be on the disk (all of them
+// once a sync failed): those a drain may take while others are appended.
+func (l *checkLog) synced(broken bool) []*logGroup {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for n < len(l.pending) && (broken || l.pending[n].seq <= l.durable) {
+		n++
+	}
+	return slices.Clip(l.pending[:n])
+}
+
+// drain copies the pending groups that are synced (all, once a sync
+// failed) into the database: every group acknowledged is synced.
 func (s *Store) drain(ctx context.Context) error {
 	if s.clog == nil || s.clog.count() == 0 {
 		return nil
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return s.drainLocked(ctx)
+	s.lmu.Lock()
+	broken := s.clog.broken != nil
+	s.lmu.Unlock()
+	return s.drainLocked(ctx, broken)
 }
 
-// drainLocked is drain for a caller holding wmu.
-func (s *Store) drainLocked(ctx context.Context) error {
-	gs := s.clog.snapshot()
+// drainLocked is drain for a caller holding wmu: of the groups synced, or
+// of all that are pending.
+func (s *Store) drainLocked(ctx context.Context, all bool) error {
+	gs := s.clog.synced(all)
 	if len(gs) == 0 {
 		return nil
 	}
@@ -516,63 +563,47 @@ func index(x *subjectIndex, n int, first int64, subject func(int) string) {
 	x.add(subjects, ids)
 }
 
-// applyGroups inserts the groups' rows and audit entries, groups whose ids
-// follow on from each other as one write, and marks the last as in the
-// database. start is the audit log's edge as last known (may be nil); the
-// edge after the groups is returned (nil if they logged nothing).
+// applyGroups inserts the groups' rows, and their audit entries as one
+// block, and marks the last group as in the database. start is the audit
+// log's edge as last known (may be nil); the edge after the groups is
+// returned (nil if they logged nothing).
 func applyGroups(conn *sqlite3.Conn, start *audit.Edge, gs []*logGroup) (*audit.Edge, error) {
+	n := 0
+	for _, g := range gs {
+		n += len(g.audit)
+	}
 	var edge *audit.Edge
-	for i := 0; i < len(gs); {
-		first := gs[i]
-		w := socred.Write{Deliver: first.deliver}
-		if i+1 < len(gs) {
-			var checks, accesses, notices int
-			for _, g := range gs[i:] {
-				checks, accesses, notices = checks+len(g.checks), accesses+len(g.accesses), notices+len(g.notices)
+	if n > 0 {
+		w := socred.Write{Audit: make([]socred.AuditEntry, 0, n)}
+		for _, g := range gs {
+			if next := gs[0].firstLeaf + int64(len(w.Audit)); g.firstLeaf != next {
+				return nil, fmt.Errorf("group %d numbered its audit entries from %d, after %d", g.seq, g.firstLeaf, next)
 			}
-			w.Checks, w.Accesses, w.Audit = make([]socred.CheckEntry, 0, checks), make([]socred.Access, 0, accesses), make([]socred.AuditEntry, 0, checks)
-			w.Notices, w.NoticeBodies = make([]socred.Notice, 0, notices), make([][]byte, 0, notices)
-		}
-		leaves := first.firstLeaf
-		j := i
-		for ; j < len(gs); j++ {
-			g := gs[j]
-			if j > i && (g.deliver != first.deliver || g.firstCheck != first.firstCheck+int64(len(w.Checks)) ||
-				g.firstAccess != first.firstAccess+int64(len(w.Accesses)) || g.firstNotice != first.firstNotice+int64(len(w.Notices)) ||
-				g.firstLeaf != leaves) {
-				break
-			}
-			w.Checks = append(w.Checks, g.checks...)
-			w.Accesses = append(w.Accesses, g.accesses...)
 			w.Audit = append(w.Audit, g.audit...)
-			w.Notices = append(w.Notices, g.notices...)
-			w.NoticeBodies = append(w.NoticeBodies, g.bodies...)
-			leaves += int64(len(g.audit))
 		}
-		if len(w.Audit) > 0 {
-			size, err := sqlitex.ResultInt64(conn.Prep(`SELECT value FROM meta WHERE key = 'audit_size'`))
-			if err != nil {
-				return nil, fmt.Errorf("audit size: %w", err)
-			}
-			if size != first.firstLeaf {
-				return nil, fmt.Errorf("group %d numbered its audit entries from %d, but the log holds %d", first.seq, first.firstLeaf, size)
-			}
-			next, err := appendAudit(conn, start, &w, first.firstCheck)
-			if err != nil {
-				return nil, err
-			}
-			start, edge = next, next
+		size, err := sqlitex.ResultInt64(conn.Prep(`SELECT value FROM meta WHERE key = 'audit_size'`))
+		if err != nil {
+			return nil, fmt.Errorf("audit size: %w", err)
 		}
-		if err := insertChecks(conn, w.Checks, first.firstCheck); err != nil {
+		if size != gs[0].firstLeaf {
+			return nil, fmt.Errorf("group %d numbered its audit entries from %d, but the log holds %d", gs[0].seq, gs[0].firstLeaf, size)
+		}
+		// Every entry names its check already.
+		if edge, err = appendAudit(conn, start, &w, 0); err != nil {
 			return nil, err
 		}
-		if err := insertAccesses(conn, w.Accesses, first.firstAccess); err != nil {
+	}
+	for _, g := range gs {
+		if err := insertChecks(conn, g.checks, g.firstCheck); err != nil {
 			return nil, err
 		}
-		if err := insertNotices(conn, &w, first.firstNotice); err != nil {
+		if err := insertAccesses(conn, g.accesses, g.firstAccess); err != nil {
 			return nil, err
 		}
-		i = j
+		w := socred.Write{Notices: g.notices, NoticeBodies: g.bodies, Deliver: g.deliver}
+		if err := insertNotices(conn, &w, g.firstNotice); err != nil {
+			return nil, err
+		}
 	}
 	stmt := conn.Prep(`UPDATE meta SET value = ? WHERE key = 'check_log_seq'`)
 	stmt.BindInt64(1, int64(gs[len(gs)-1].seq)) // #nosec G115 -- numbers count up from 1

@@ -201,7 +201,7 @@ func (s *Store) Close() error {
 	if s.clog != nil {
 		// What is pending goes to the database, so that a clean stop
 		// leaves nothing to replay; were it to fail, the files keep it.
-		logErr = s.drainLocked(context.Background())
+		logErr = s.drainLocked(context.Background(), true)
 		s.lmu.Lock()
 		s.clog.closed = true
 		logErr = errors.Join(logErr, s.clog.closeFiles())
