@@ -1,9 +1,12 @@
 package socred
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
+	"hash"
+	"sync"
 	"time"
 
 	"github.com/socred/socred/audit"
@@ -50,9 +53,33 @@ type Checkpoint struct {
 // different for every subject, so leaves reveal nothing of subjects and
 // cannot be linked across subjects.
 func (k *AuditKeys) SubjectSalt(subject string) []byte {
-	m := hmac.New(sha256.New, k.Salt)
-	m.Write([]byte(subject))
-	return m.Sum(nil)
+	var out [sha256.Size]byte
+	k.subjectSalt(subject, &out)
+	return out[:]
+}
+
+// subjectSalt is SubjectSalt into out, with a keyed MAC from saltMACs:
+// made anew for every event, it cost a check more than the rest of its
+// hashing.
+func (k *AuditKeys) subjectSalt(subject string, out *[sha256.Size]byte) {
+	m, _ := saltMACs.Get().(*saltMAC)
+	if m == nil || !bytes.Equal(m.key, k.Salt) {
+		m = &saltMAC{key: bytes.Clone(k.Salt), h: hmac.New(sha256.New, k.Salt)}
+	} else {
+		m.h.Reset()
+	}
+	m.h.Write([]byte(subject))
+	m.h.Sum(out[:0])
+	saltMACs.Put(m)
+}
+
+// saltMACs holds HMAC-SHA-256 states keyed with a salt key (a server has
+// one).
+var saltMACs sync.Pool
+
+type saltMAC struct {
+	key []byte
+	h   hash.Hash
 }
 
 // RecordEvent is the salted hash of a record as it was accepted. Its
@@ -75,9 +102,12 @@ func recordCanonical(r *Record) []byte {
 
 // CheckEvent is the salted hash of a logged check.
 func (k *AuditKeys) CheckEvent(c *CheckEntry) [32]byte {
-	b := new(audit.Canonical).String("check").String(c.Subject).Int(c.At.UnixMicro()).String(c.By).
+	var buf [256]byte // most checks' encoding fits
+	var salt [sha256.Size]byte
+	b := audit.CanonicalIn(buf[:0]).String("check").String(c.Subject).Int(c.At.UnixMicro()).String(c.By).
 		String(c.TokenID).String(c.Action).String(c.Purpose).Bool(c.Allowed).Bytes()
-	return audit.EventHash(k.SubjectSalt(c.Subject), b)
+	k.subjectSalt(c.Subject, &salt)
+	return audit.EventHash(salt[:], b)
 }
 
 // ObjectEvent is the salted hash of any other event: its kind and its

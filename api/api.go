@@ -241,6 +241,9 @@ func (a *API) observe(r *http.Request, name string, role socred.Role, status int
 	if status >= 500 {
 		level = slog.LevelError
 	}
+	if !a.log.Enabled(r.Context(), level) {
+		return
+	}
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("route", name),

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/socred/socred"
 )
@@ -46,21 +47,43 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, route string, e
 // writeJSON answers with v as JSON. It encodes into a buffer first, so a
 // value that cannot be encoded becomes a 500, never half an answer.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer putJSONBuffer(buf)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
 		buf.Reset()
 		buf.WriteString(`{"error":{"code":"internal","message":"internal error","field":""}}` + "\n")
 	}
+	// Set directly, with values shared by every answer (net/http copies
+	// the header before it writes it, and an append to a value of
+	// capacity one makes a new one): Header.Set allocates per call.
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
+	h["X-Content-Type-Options"] = noSniff
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+var (
+	jsonContentType = []string{"application/json"}[:1:1]
+	noSniff         = []string{"nosniff"}[:1:1]
+	noStore         = []string{"no-store"}[:1:1]
+)
+
+// jsonBuffers holds the buffers answers are encoded in.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putJSONBuffer returns a buffer to the pool, unless an unusually large
+// answer grew it.
+func putJSONBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		jsonBuffers.Put(buf)
+	}
 }
 
 // decode reads a request's JSON body into v, strictly: the Content-Type
@@ -68,10 +91,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // and no unknown fields. Errors name the field where they can.
 func decode(r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-		return socred.Errorf(socred.EINVALID, "Content-Type must be application/json, not %q", ct)
+	if ct != "application/json" { // the common case, without parsing
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return socred.Errorf(socred.EINVALID, "Content-Type must be application/json, not %q", ct)
+		}
 	}
-	data, err := io.ReadAll(r.Body)
+	data, err := readBody(r)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -80,6 +105,29 @@ func decode(r *http.Request, v any) error {
 		return socred.Errorf(socred.EINVALID, "could not read the request body")
 	}
 	return unmarshal(data, v)
+}
+
+// readBody reads the whole body, into a buffer of the size the request
+// declares when it declares one (io.ReadAll grows its buffer from 512
+// bytes, copying as it goes).
+func readBody(r *http.Request) ([]byte, error) {
+	n := r.ContentLength
+	if n <= 0 || n > MaxBody {
+		return io.ReadAll(r.Body)
+	}
+	data := make([]byte, n, n+1)
+	if _, err := io.ReadFull(r.Body, data); err != nil {
+		return nil, err
+	}
+	// A body longer than it declared is read whole, as io.ReadAll would.
+	if k, err := io.ReadFull(r.Body, data[n:n+1]); k == 0 {
+		if err != io.EOF {
+			return nil, err
+		}
+		return data, nil
+	}
+	rest, err := io.ReadAll(r.Body)
+	return append(data[:n+1], rest...), err
 }
 
 // unmarshal decodes data into v; see decode.

@@ -118,6 +118,10 @@ func ParseLeaves(b []byte) ([]Leaf, error) {
 // integers as varints, so that no two events encode alike.
 type Canonical struct{ b []byte }
 
+// CanonicalIn returns a Canonical that appends to buf (a caller's buffer,
+// to spare an allocation).
+func CanonicalIn(buf []byte) *Canonical { return &Canonical{b: buf} }
+
 // String appends a string field.
 func (c *Canonical) String(s string) *Canonical {
 	c.b = binary.AppendUvarint(c.b, uint64(len(s)))

@@ -72,7 +72,11 @@ func (j *journal) add(ctx context.Context, c *socred.CheckEntry, a *socred.Acces
 	}
 	b := j.next
 	if b == nil {
-		b = &journalBatch{done: make(chan struct{})}
+		// Sized for a full batch: growing it by doubling costs more.
+		b = &journalBatch{done: make(chan struct{}), w: socred.Write{Checks: make([]socred.CheckEntry, 0, lingerBatch)}}
+		if logged {
+			b.w.Audit = make([]socred.AuditEntry, 0, lingerBatch)
+		}
 		j.next = b
 	}
 	if c != nil {

@@ -1,0 +1,50 @@
+package socred
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/socred/socred/audit"
+)
+
+// TestCheckEventMatchesItsDefinition: a check's event is the SHA-256 of
+// its subject's salt (HMAC-SHA-256 of the subject under the salt key) and
+// its canonical encoding, however the MACs are pooled, with keys of two
+// servers taking turns and encodings longer than the buffers on the stack.
+func TestCheckEventMatchesItsDefinition(t *testing.T) {
+	want := func(key []byte, c *CheckEntry) [32]byte {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(c.Subject))
+		salt := m.Sum(nil)
+		enc := new(audit.Canonical).String("check").String(c.Subject).Int(c.At.UnixMicro()).String(c.By).
+			String(c.TokenID).String(c.Action).String(c.Purpose).Bool(c.Allowed).Bytes()
+		h := sha256.New()
+		h.Write(salt)
+		h.Write(enc)
+		var out [32]byte
+		copy(out[:], h.Sum(nil))
+		return out
+	}
+	keys := []*AuditKeys{{Salt: []byte("first server's salt key, 32 byte")}, {Salt: []byte("another")}}
+	for i, purpose := range []string{"", "ticket G1234", strings.Repeat("p", 200), strings.Repeat("q", 400)} {
+		for _, k := range keys {
+			c := &CheckEntry{Subject: "zhang-" + purpose[:min(len(purpose), 3)], At: time.UnixMicro(int64(1_800_000_000_000_000 + i)), By: "railway",
+				TokenID: "tok", Action: "ride-train", Purpose: purpose, Allowed: i%2 == 0}
+			if got := k.CheckEvent(c); got != want(k.Salt, c) {
+				t.Errorf("key %q, purpose of %d bytes: the event differs from its definition", k.Salt, len(purpose))
+			}
+			if got := k.SubjectSalt(c.Subject); !hmac.Equal(got, hmacOf(k.Salt, c.Subject)) {
+				t.Errorf("key %q: the subject's salt differs from its definition", k.Salt)
+			}
+		}
+	}
+}
+
+func hmacOf(key []byte, s string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(s))
+	return m.Sum(nil)
+}
