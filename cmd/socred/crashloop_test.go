@@ -185,11 +185,16 @@ type crashLoop struct {
 	db   string
 	s    *server
 	city string // the authority's token, which submits the records
+	// gate is a provider's token, which checks beside the ingest.
+	gate string
 	// clients submit batches at once; maxBatch bounds a batch's size.
 	clients, maxBatch int
 	at                time.Time // when the records happened
 	// sent are the batches of every crash so far.
 	sent []*sentBatch
+	// checks are the purposes of every check sent so far, each sent
+	// once, with whether it was acknowledged.
+	checks map[string]bool
 }
 
 // newCrashLoop starts a server on db, draws the seed's parameters and
@@ -200,6 +205,8 @@ func newCrashLoop(t *testing.T, seed uint64, db string) *crashLoop {
 	l.maxBatch = []int{1, 10, 50, 200}[l.rng.IntN(4)]
 	l.s = startServer(t, db)
 	l.city = l.s.token(map[string]any{"role": "authority", "authority": "rongcheng-credit-office", "name": "clerk"})
+	l.gate = l.s.token(map[string]any{"role": "provider", "name": "railway gate"})
+	l.checks = map[string]bool{}
 	for i := range crashSubjects {
 		l.s.must(201, "PUT", "/v1/subjects/p"+strconv.Itoa(i), l.city, map[string]any{"kind": "person", "name": "P", "region": "rongcheng"})
 	}
@@ -214,6 +221,9 @@ type ingestRun struct {
 	sent     []*sentBatch
 	acked    int
 	failures map[string]int // failed submissions by status or "error"
+	// checks are the purposes of the checks sent, with whether each was
+	// acknowledged.
+	checks map[string]bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
 }
@@ -226,7 +236,30 @@ func (l *crashLoop) ingest(iter int) *ingestRun {
 	t := l.t
 	wantAcks := 1 + l.rng.IntN(12)
 	extra := time.Duration(l.rng.IntN(40)) * time.Millisecond
-	in := &ingestRun{failures: map[string]int{}, stop: make(chan struct{})}
+	in := &ingestRun{failures: map[string]int{}, stop: make(chan struct{}), checks: map[string]bool{}}
+	// A provider checks beside the clients, each check with a purpose of
+	// its own, so that the database can be searched for it.
+	in.wg.Go(func() {
+		for n := 0; ; n++ {
+			select {
+			case <-in.stop:
+				return
+			default:
+			}
+			purpose := fmt.Sprintf("i%d-q%d", iter, n)
+			in.mu.Lock()
+			in.checks[purpose] = false
+			in.mu.Unlock()
+			r, err := l.s.tryCall("POST", "/v1/checks", l.gate, map[string]any{"subject": "p" + strconv.Itoa(n%crashSubjects), "action": "ride-high-speed-train", "purpose": purpose})
+			if err != nil || r.status != 200 {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			in.mu.Lock()
+			in.checks[purpose] = true
+			in.mu.Unlock()
+		}
+	})
 	for c := range l.clients {
 		rng := rand.New(rand.NewPCG(l.seed, uint64(iter)<<8|uint64(c)))
 		in.wg.Add(1)
@@ -300,11 +333,37 @@ func (l *crashLoop) check(in *ingestRun) {
 	t.Helper()
 	if in != nil {
 		l.sent = append(l.sent, in.sent...)
-		t.Logf("%d batches sent, %d acknowledged; failed submissions: %v", len(in.sent), in.acked, in.failures)
+		acked := 0
+		for purpose, ok := range in.checks {
+			l.checks[purpose] = ok
+			if ok {
+				acked++
+			}
+		}
+		t.Logf("%d batches sent, %d acknowledged; failed submissions: %v; %d checks sent, %d acknowledged", len(in.sent), in.acked, in.failures, len(in.checks), acked)
 	}
 	stored := storedKeys(t, l.db)
 	var problems []string
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	// Every acknowledged check is logged once; none is logged twice, or
+	// without having been sent.
+	checks := storedChecks(t, l.db)
+	for purpose, n := range checks {
+		acked, sent := l.checks[purpose]
+		switch {
+		case !sent:
+			report("check %s is logged but was never sent", purpose)
+		case n > 1:
+			report("check %s is logged %d times", purpose, n)
+		case acked && n != 1:
+			report("acknowledged check %s is not logged", purpose)
+		}
+	}
+	for purpose, acked := range l.checks {
+		if acked && checks[purpose] == 0 {
+			report("acknowledged check %s is not logged", purpose)
+		}
+	}
 	keys := 0
 	for _, b := range l.sent {
 		n := 0

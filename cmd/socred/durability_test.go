@@ -203,6 +203,25 @@ func storedKeysSQLite(t *testing.T, db string) map[string][]string {
 	return byKey
 }
 
+// storedChecksSQLite counts the checks in the SQLite database at db by
+// purpose.
+func storedChecksSQLite(t *testing.T, db string) map[string]int {
+	t.Helper()
+	conn, err := sqlite.OpenConn(db, sqlite.OpenReadOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetBusyTimeout(10 * time.Second)
+	out := map[string]int{}
+	err = sqlitex.ExecuteTransient(conn, "SELECT purpose FROM checks", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error { out[stmt.ColumnText(0)]++; return nil }})
+	if err != nil {
+		t.Fatalf("read checks: %v", err)
+	}
+	return out
+}
+
 // TestServeRefusesUnsafeDurability: socred serve refuses, before changing
 // it, a database that could lose an acknowledged write in a crash, and
 // serves it when told --allow-unsafe-durability.

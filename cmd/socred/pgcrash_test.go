@@ -312,6 +312,28 @@ func storedKeys(t *testing.T, db string) map[string][]string {
 	return storedKeysSQLite(t, db)
 }
 
+// storedChecks counts the logged checks by purpose, reading the database
+// at db itself.
+func storedChecks(t *testing.T, db string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		rows, _ := conn.Query(ctx, `SELECT purpose FROM checks`)
+		var purpose string
+		if _, err := pgx.ForEachRow(rows, []any{&purpose}, func() error { out[purpose]++; return nil }); err != nil {
+			t.Fatalf("read checks: %v", err)
+		}
+		return out
+	}
+	return storedChecksSQLite(t, db)
+}
+
 // storedKeysPostgres reads, on a connection of its own to the schema at db,
 // the ids of the records stored under each key, checking that the keys
 // table and the records table agree.
