@@ -38,8 +38,9 @@ import (
 // The log is two files of checkLogSize bytes beside the database, written
 // in turn: a file is started over (from its first byte) only once every
 // group in it is in the database, so a group is in the database or in a
-// file. A group is a record: its payload's length, the CRC-32C of its
-// sequence number and payload, the sequence number, and the payload.
+// file. A group is a record: its payload's length, the CRC-32C of what
+// follows, its sequence number, the database's index_owner (files left
+// beside a database that is not theirs are ignored), and the payload.
 // Replay reads each file from its start while the records are whole and
 // their numbers follow one another; the database keeps the number of the
 // last group it holds (meta check_log_seq), committed with the groups.
@@ -54,6 +55,7 @@ type checkLog struct {
 	buf    []byte
 	broken error // a failed sync: the store commits every write in the database from then on
 	closed bool
+	owner  uint64 // the database's index_owner, in every group: files beside another database are not its
 
 	mu      sync.Mutex
 	pending []*logGroup // appended, not yet in the database, in order
@@ -98,7 +100,7 @@ func checkLogPaths(path string) [2]string {
 	return [2]string{path + "-checks-0", path + "-checks-1"}
 }
 
-const groupHeader = 16 // length, CRC, sequence number
+const groupHeader = 24 // length, CRC, sequence number, the database's index_owner
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -148,10 +150,15 @@ func (s *Store) openCheckLog() (err error) {
 	if err != nil {
 		return fmt.Errorf("sqlite: check log: %w", err)
 	}
+	owner, err := sqlitex.ResultInt64(s.w.Prep(`SELECT value FROM meta WHERE key = 'index_owner'`))
+	if err != nil {
+		return fmt.Errorf("sqlite: check log: %w", err)
+	}
+	l.owner = uint64(owner) // #nosec G115 -- an identifier, compared only
 	l.applied, l.seq = uint64(applied), uint64(applied)
 	var groups []*logGroup
 	for _, f := range l.files {
-		gs, top, err := readGroups(f)
+		gs, top, err := readGroups(f, l.owner)
 		if err != nil {
 			return fmt.Errorf("sqlite: check log: %w", err)
 		}
@@ -250,9 +257,10 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// readGroups reads a file's groups from its start while they are whole and
-// numbered in turn, and returns them with the highest number it saw.
-func readGroups(f *os.File) ([]*logGroup, uint64, error) {
+// readGroups reads a file's groups from its start while they are whole,
+// numbered in turn and the database's (owner), and returns them with the
+// highest number it saw.
+func readGroups(f *os.File, owner uint64) ([]*logGroup, uint64, error) {
 	data, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<62))
 	if err != nil {
 		return nil, 0, err
@@ -270,10 +278,10 @@ func readGroups(f *os.File) ([]*logGroup, uint64, error) {
 			break
 		}
 		seq := binary.LittleEndian.Uint64(rec)
-		if seq == 0 || prev != 0 && seq != prev+1 {
-			break
+		if seq == 0 || prev != 0 && seq != prev+1 || binary.LittleEndian.Uint64(rec[8:]) != owner {
+			break // a group of another database is not this one's
 		}
-		g, err := decodeGroup(rec[8:])
+		g, err := decodeGroup(rec[16:])
 		if err != nil {
 			break // a record that cannot have been written whole
 		}

@@ -13,6 +13,7 @@ import (
 func (l *checkLog) encode(g *logGroup) []byte {
 	b := append(l.buf[:0], make([]byte, groupHeader)...)
 	binary.LittleEndian.PutUint64(b[8:], g.seq)
+	binary.LittleEndian.PutUint64(b[16:], l.owner)
 	b = binary.AppendVarint(b, g.firstCheck)
 	b = binary.AppendVarint(b, g.firstAccess)
 	b = binary.AppendVarint(b, g.firstNotice)

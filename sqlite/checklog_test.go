@@ -418,3 +418,61 @@ func TestCheckLogUnderConcurrentWrites(t *testing.T) {
 		t.Errorf("%d checks and %d leaves, want %d and %d", checks, len(leaves), want, want+others)
 	}
 }
+
+// TestCheckLogIgnoresAnotherDatabasesFiles: the log's files left beside a
+// database that is not theirs are not replayed into it.
+func TestCheckLogIgnoresAnotherDatabasesFiles(t *testing.T) {
+	slowDrains(t, 1<<20, 256<<10)
+	dir := t.TempDir()
+	tw := newTwin(t, filepath.Join(dir, "a.db"))
+	tw.checks(3)
+	crash(tw.log)
+	other := filepath.Join(dir, "b.db")
+	openAt(t, other).Close()
+	for i, p := range checkLogPaths(filepath.Join(dir, "a.db")) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(checkLogPaths(other)[i], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := openAt(t, other)
+	defer s.Close()
+	if cs, err := s.Checks(context.Background(), "s1", socred.Page{Limit: 100}); err != nil || len(cs) != 0 {
+		t.Errorf("another database's checks replayed: %d (%v)", len(cs), err)
+	}
+	if s.clog.seq != 0 {
+		t.Errorf("the log numbers from %d, want 0", s.clog.seq)
+	}
+}
+
+// FuzzDecodeGroup: any bytes as a group's payload decode, or are refused,
+// without a panic or an allocation beyond their length's worth; what
+// decodes encodes to a payload that decodes to the same group.
+func FuzzDecodeGroup(f *testing.F) {
+	n := int64(7)
+	g := &logGroup{firstCheck: 3, firstAccess: 1, firstNotice: 2, firstLeaf: 9, deliver: true,
+		checks:   []socred.CheckEntry{{Subject: "zhang", At: time.UnixMicro(1_800_000_000_000_000).UTC(), By: "rail", TokenID: "t", Action: "ride-train", Purpose: "G1234", LogIndex: &n}},
+		accesses: []socred.Access{{Subject: "zhang", At: time.UnixMicro(5).UTC(), By: "clerk", Role: socred.RoleAuthority, TokenID: "u", Purpose: "review"}},
+		audit:    []socred.AuditEntry{{Kind: audit.KindCheck, Ref: "3", Event: [32]byte{9}}},
+		notices:  []socred.Notice{{Subject: "zhang", At: time.UnixMicro(6).UTC()}},
+		bodies:   [][]byte{[]byte(`{"kind":"check_denied"}`)},
+	}
+	f.Add((&checkLog{}).encode(g)[groupHeader:])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		g, err := decodeGroup(p)
+		if err != nil {
+			return
+		}
+		again, err := decodeGroup((&checkLog{}).encode(g)[groupHeader:])
+		if err != nil {
+			t.Fatalf("a decoded group's encoding does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(again, g) {
+			t.Fatalf("decoded\n%+v\nre-encoded and decoded\n%+v", g, again)
+		}
+	})
+}
