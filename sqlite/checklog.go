@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -169,7 +170,7 @@ func (s *Store) openCheckLog() (err error) {
 			}
 		}
 	}
-	slices.SortFunc(groups, func(a, b *logGroup) int { return cmpSeq(a.seq, b.seq) })
+	slices.SortFunc(groups, func(a, b *logGroup) int { return cmp.Compare(a.seq, b.seq) })
 	for i, g := range groups {
 		if g.seq != l.applied+uint64(i)+1 {
 			// Cannot happen: each group is synced before the next is
@@ -198,16 +199,6 @@ func (s *Store) openCheckLog() (err error) {
 	l.applied, l.durable = l.seq, l.seq
 	s.clog = l
 	return nil
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // openPrefilled opens the file at path, writing zeros up to size if it is

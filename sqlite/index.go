@@ -95,7 +95,7 @@ func (x *subjectIndex) add(subjects []string, ids []int64) {
 }
 
 // reserve returns the first of n new ids for rows the store numbers itself.
-// The caller holds the store's write lock.
+// The caller holds the store's numbering lock (lmu).
 func (x *subjectIndex) reserve(n int) int64 {
 	first := x.nextID
 	x.nextID += int64(n)

@@ -224,8 +224,8 @@ type ingestRun struct {
 	// checks are the purposes of the checks sent, with whether each was
 	// acknowledged.
 	checks map[string]bool
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	stop   chan struct{}
+	wg     sync.WaitGroup
 }
 
 // ingest starts the clients of crash iter and returns once the moment to

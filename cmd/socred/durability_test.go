@@ -185,21 +185,10 @@ func sqliteIntegrity(t *testing.T, db string) {
 // SQLite database db, the ids of the records stored under each key.
 func storedKeysSQLite(t *testing.T, db string) map[string][]string {
 	t.Helper()
-	conn, err := sqlite.OpenConn(db, sqlite.OpenReadOnly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetBusyTimeout(10 * time.Second)
 	byKey := map[string][]string{}
-	err = sqlitex.ExecuteTransient(conn, "SELECT key, id FROM records WHERE key IS NOT NULL", &sqlitex.ExecOptions{
-		ResultFunc: func(stmt *sqlite.Stmt) error {
-			byKey[stmt.ColumnText(0)] = append(byKey[stmt.ColumnText(0)], strconv.FormatInt(stmt.ColumnInt64(1), 10))
-			return nil
-		}})
-	if err != nil {
-		t.Fatalf("read records: %v", err)
-	}
+	querySQLite(t, db, "SELECT key, id FROM records WHERE key IS NOT NULL", func(stmt *sqlite.Stmt) {
+		byKey[stmt.ColumnText(0)] = append(byKey[stmt.ColumnText(0)], strconv.FormatInt(stmt.ColumnInt64(1), 10))
+	})
 	return byKey
 }
 
@@ -207,19 +196,26 @@ func storedKeysSQLite(t *testing.T, db string) map[string][]string {
 // purpose.
 func storedChecksSQLite(t *testing.T, db string) map[string]int {
 	t.Helper()
+	out := map[string]int{}
+	querySQLite(t, db, "SELECT purpose FROM checks", func(stmt *sqlite.Stmt) { out[stmt.ColumnText(0)]++ })
+	return out
+}
+
+// querySQLite runs query on a read-only connection of its own to the
+// SQLite database at db, calling row with every row.
+func querySQLite(t *testing.T, db, query string, row func(*sqlite.Stmt)) {
+	t.Helper()
 	conn, err := sqlite.OpenConn(db, sqlite.OpenReadOnly)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	conn.SetBusyTimeout(10 * time.Second)
-	out := map[string]int{}
-	err = sqlitex.ExecuteTransient(conn, "SELECT purpose FROM checks", &sqlitex.ExecOptions{
-		ResultFunc: func(stmt *sqlite.Stmt) error { out[stmt.ColumnText(0)]++; return nil }})
+	err = sqlitex.ExecuteTransient(conn, query, &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error { row(stmt); return nil }})
 	if err != nil {
-		t.Fatalf("read checks: %v", err)
+		t.Fatalf("%s: %v", query, err)
 	}
-	return out
 }
 
 // TestServeRefusesUnsafeDurability: socred serve refuses, before changing
