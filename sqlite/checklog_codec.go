@@ -92,25 +92,26 @@ func (d *decoder) varint() int64 {
 	return v
 }
 
-// count reads a number of items, each at least min bytes long.
-func (d *decoder) count(min int) int {
+// count reads a number of items, each at least per bytes long: no more
+// than what is left of the payload can hold.
+func (d *decoder) count(per int) int {
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > uint64(len(d.b)-n)/uint64(min) {
+	if n <= 0 {
 		d.fail()
 		return 0
 	}
 	d.b = d.b[n:]
-	return int(v) // #nosec G115 -- bounded by the payload's length
+	if limit := len(d.b) / per; v > uint64(limit) { // #nosec G115 -- a length, never negative
+		d.fail()
+		return 0
+	}
+	return int(v) // #nosec G115 -- at most a length
 }
 
 func (d *decoder) string() string {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > uint64(len(d.b)-n) {
-		d.fail()
-		return ""
-	}
-	s := string(d.b[n : n+int(v)]) // #nosec G115 -- bounded by the payload's length
-	d.b = d.b[n+int(v):]
+	n := d.count(1)
+	s := string(d.b[:n])
+	d.b = d.b[n:]
 	return s
 }
 
