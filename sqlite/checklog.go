@@ -155,7 +155,7 @@ func (s *Store) openCheckLog() (err error) {
 	if err != nil {
 		return fmt.Errorf("sqlite: check log: %w", err)
 	}
-	l.owner = uint64(owner) // #nosec G115 -- an identifier, compared only
+	l.owner = uint64(owner)                             // #nosec G115 -- an identifier, compared only
 	l.applied, l.seq = uint64(applied), uint64(applied) // #nosec G115 -- a count from 0, never negative
 	var groups []*logGroup
 	for _, f := range l.files {
