@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "zombiezen.com/go/sqlite"
@@ -55,6 +56,9 @@ type checkLog struct {
 	seq    uint64    // the last group numbered
 	buf    []byte
 	broken error // a failed sync: the store commits every write in the database from then on
+	// ready is set once the files are filled (see prefill); until then
+	// groups are committed in the database.
+	ready  atomic.Bool
 	closed bool
 	owner  uint64 // the database's index_owner, in every group: files beside another database are not its
 
@@ -142,11 +146,17 @@ func (s *Store) openCheckLog() (err error) {
 			l.closeFiles() // #nosec G104 -- already failing
 		}
 	}()
+	short := false
 	for i, p := range checkLogPaths(s.path) {
-		if l.files[i], err = openPrefilled(p, checkLogSize); err != nil {
+		var size int64
+		if l.files[i], size, err = openLogFile(p); err != nil {
 			return fmt.Errorf("sqlite: check log: %w", err)
 		}
+		short = short || size < checkLogSize
 	}
+	// Files shorter than they should be (new ones) are filled in the
+	// background; groups are committed in the database until they are.
+	l.ready.Store(!short)
 	applied, err := sqlitex.ResultInt64(s.w.Prep(`SELECT value FROM meta WHERE key = 'check_log_seq'`))
 	if err != nil {
 		return fmt.Errorf("sqlite: check log: %w", err)
@@ -201,42 +211,56 @@ func (s *Store) openCheckLog() (err error) {
 	return nil
 }
 
-// openPrefilled opens the file at path, writing zeros up to size if it is
-// shorter, and syncing them (and the directory, if the file is new), so
-// that a later write and sync changes no block map or file size.
-func openPrefilled(path string, size int64) (*os.File, error) {
+// openLogFile opens (making it if needed, and then syncing its directory)
+// a file of the log, and returns it with its size.
+func openLogFile(path string) (*os.File, int64, error) {
 	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // #nosec G304 -- the database's own path
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	st, err := f.Stat()
+	if err == nil && errors.Is(statErr, os.ErrNotExist) {
+		err = syncDir(filepath.Dir(path))
+	}
 	if err != nil {
 		f.Close() // #nosec G104 -- already failing
-		return nil, err
+		return nil, 0, err
 	}
-	if have := st.Size(); have < size {
-		zeros := make([]byte, 1<<20)
-		for off := have; off < size; {
-			n := min(int64(len(zeros)), size-off)
-			if _, err := f.WriteAt(zeros[:n], off); err != nil {
-				f.Close() // #nosec G104 -- already failing
-				return nil, err
+	return f, st.Size(), nil
+}
+
+// prefill writes zeros to the end of each file of the log shorter than
+// checkLogSize, and syncs them, so that a later write and sync changes no
+// block map or file size (a sync of a group in a file it grows took about
+// twice as long); then the log takes groups. It runs in the background
+// when the store opens, and stops with it: done at open, it made opening a
+// new database take 70-200 ms instead of 25-45 ms.
+func (s *Store) prefill(ctx context.Context) {
+	defer s.wg.Done()
+	l := s.clog
+	zeros := make([]byte, 1<<20)
+	for _, f := range l.files {
+		st, err := f.Stat()
+		for off := int64(0); err == nil && st.Size()+off < checkLogSize; {
+			if ctx.Err() != nil {
+				return
 			}
+			n := min(int64(len(zeros)), checkLogSize-st.Size()-off)
+			_, err = f.WriteAt(zeros[:n], st.Size()+off)
 			off += n
 		}
-		if err := f.Sync(); err != nil {
-			f.Close() // #nosec G104 -- already failing
-			return nil, err
+		if err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("check log: the files could not be filled; checks are committed in the database", "err", err)
+			}
+			return
 		}
 	}
-	if errors.Is(statErr, os.ErrNotExist) {
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			f.Close() // #nosec G104 -- already failing
-			return nil, err
-		}
-	}
-	return f, nil
+	l.ready.Store(true)
 }
 
 func syncDir(dir string) error {
@@ -302,7 +326,7 @@ func (s *Store) appendLog(ctx context.Context, w *socred.Write) error {
 			s.lmu.Unlock()
 			return errClosed
 		}
-		if l.broken != nil {
+		if l.broken != nil || !l.ready.Load() {
 			s.lmu.Unlock()
 			return s.commitTx(ctx, w)
 		}

@@ -45,11 +45,18 @@ func crash(s *Store) {
 	s.w.Close()
 }
 
+// openAt opens the store at path, and waits until its check log's files
+// are filled.
 func openAt(tb testing.TB, path string) *Store {
 	tb.Helper()
 	s, err := Open(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	for start := time.Now(); s.clog != nil && !s.clog.ready.Load(); time.Sleep(time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			tb.Fatal("the check log's files are not filled after 10 s")
+		}
 	}
 	return s
 }
@@ -475,4 +482,38 @@ func FuzzDecodeGroup(f *testing.F) {
 			t.Fatalf("decoded\n%+v\nre-encoded and decoded\n%+v", g, again)
 		}
 	})
+}
+
+// TestCheckLogWaitsForItsFiles: until its files are filled, groups are
+// committed in the database; then they go to the log. A reopened store
+// whose files are whole takes groups at once.
+func TestCheckLogWaitsForItsFiles(t *testing.T) {
+	slowDrains(t, 1<<20, 256<<10)
+	path := filepath.Join(t.TempDir(), "socred.db")
+	tw := newTwin(t, path)
+	tw.log.clog.ready.Store(false)
+	tw.checks(2)
+	if n := tw.log.clog.count(); n != 0 {
+		t.Fatalf("%d groups pending before the files are filled, want none", n)
+	}
+	tw.log.clog.ready.Store(true)
+	tw.checks(2)
+	if n := tw.log.clog.count(); n != 1 {
+		t.Fatalf("%d groups pending once the files are filled, want 1", n)
+	}
+	tw.same(tw.log)
+	tw.log.Close()
+	for _, p := range checkLogPaths(path) {
+		if st, err := os.Stat(p); err != nil || st.Size() != checkLogSize {
+			t.Fatalf("%s: %v, want %d bytes", p, err, checkLogSize)
+		}
+	}
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.clog.ready.Load() {
+		t.Error("a store whose log files are whole waits for them")
+	}
 }

@@ -127,6 +127,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if s.clog != nil {
 		s.wg.Add(1)
 		go s.drainLoop(bg)
+		if !s.clog.ready.Load() {
+			s.wg.Add(1)
+			go s.prefill(bg)
+		}
 	}
 	return s, nil
 }
