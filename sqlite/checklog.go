@@ -109,6 +109,9 @@ const groupHeader = 24 // length, CRC, sequence number, the database's index_own
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// errLocked is lockFile's answer when another open file holds the lock.
+var errLocked = errors.New("locked by another process")
+
 // loggable says whether w holds only what the check log keeps: checks,
 // accesses, the denials' notices and the checks' audit entries (one per
 // check at most, named by the store).
@@ -153,6 +156,18 @@ func (s *Store) openCheckLog() (err error) {
 			return fmt.Errorf("sqlite: check log: %w", err)
 		}
 		short = short || size < checkLogSize
+	}
+	// One store at a time owns the log: another process opening the
+	// database (socred audit verify --db beside a running server) reads
+	// what is committed, without the groups the owner has not yet copied
+	// in, and must not replay them.
+	if err := lockFile(l.files[0]); err != nil {
+		if errors.Is(err, errLocked) {
+			s.log.Warn("the database's check log is open in another process: opened without it; checks that process has not yet copied in are not seen")
+			l.closeFiles() // #nosec G104 -- unused
+			return nil
+		}
+		return fmt.Errorf("sqlite: check log: %w", err)
 	}
 	// Files shorter than they should be (new ones) are filled in the
 	// background; groups are committed in the database until they are.

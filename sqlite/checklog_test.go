@@ -517,3 +517,24 @@ func TestCheckLogWaitsForItsFiles(t *testing.T) {
 		t.Error("a store whose log files are whole waits for them")
 	}
 }
+
+// TestCheckLogHasOneOwner: a second store opened on a database whose log
+// another holds opens without it — it reads what is committed and replays
+// nothing — while the first keeps its log.
+func TestCheckLogHasOneOwner(t *testing.T) {
+	slowDrains(t, 1<<20, 256<<10)
+	path := filepath.Join(t.TempDir(), "socred.db")
+	tw := newTwin(t, path)
+	defer tw.log.Close()
+	tw.checks(3)
+	second := openAt(t, path)
+	if second.clog != nil {
+		t.Fatal("a second store took the log another holds")
+	}
+	if cs, err := second.Checks(context.Background(), "s1", socred.Page{Limit: 100}); err != nil || len(cs) != 0 {
+		t.Errorf("the second store sees %d checks (%v); the first has copied none in", len(cs), err)
+	}
+	second.Close()
+	tw.checks(2)
+	tw.same(tw.log)
+}

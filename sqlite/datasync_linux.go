@@ -15,3 +15,13 @@ func datasync(f *os.File) error {
 		}
 	}
 }
+
+// lockFile takes an exclusive lock on f for as long as it is open, or
+// fails at once (errLocked) when another open file holds one.
+func lockFile(f *os.File) error {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) // #nosec G115 -- a file descriptor fits an int
+	if err == syscall.EWOULDBLOCK {
+		return errLocked
+	}
+	return err
+}
