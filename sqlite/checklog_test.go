@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -484,9 +485,9 @@ func FuzzDecodeGroup(f *testing.F) {
 	})
 }
 
-// TestCheckLogWaitsForItsFiles: until its files are filled, groups are
-// committed in the database; then they go to the log. A reopened store
-// whose files are whole takes groups at once.
+// TestCheckLogWaitsForItsFiles: until its files are erased and filled,
+// groups are committed in the database; then they go to the log. A
+// reopened store erases what the files held before taking groups.
 func TestCheckLogWaitsForItsFiles(t *testing.T) {
 	slowDrains(t, 1<<20, 256<<10)
 	path := filepath.Join(t.TempDir(), "socred.db")
@@ -503,19 +504,19 @@ func TestCheckLogWaitsForItsFiles(t *testing.T) {
 	}
 	tw.same(tw.log)
 	tw.log.Close()
+	if data, err := os.ReadFile(checkLogPaths(path)[0]); err != nil || bytes.Count(data, []byte{0}) == len(data) {
+		t.Fatalf("the first file holds no group (%v)", err)
+	}
+	tw.log = openAt(t, path)
+	defer tw.log.Close()
 	for _, p := range checkLogPaths(path) {
-		if st, err := os.Stat(p); err != nil || st.Size() != checkLogSize {
-			t.Fatalf("%s: %v, want %d bytes", p, err, checkLogSize)
+		data, err := os.ReadFile(p)
+		if err != nil || int64(len(data)) != checkLogSize || bytes.Count(data, []byte{0}) != len(data) {
+			t.Fatalf("%s after a start: %v, %d bytes, want %d zeros", p, err, len(data), checkLogSize)
 		}
 	}
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if !s.clog.ready.Load() {
-		t.Error("a store whose log files are whole waits for them")
-	}
+	tw.checks(1)
+	tw.same(tw.log)
 }
 
 // TestCheckLogHasOneOwner: a second store opened on a database whose log
