@@ -259,7 +259,12 @@ func TestCheckLogMovesBetweenFiles(t *testing.T) {
 			moves, last = moves+1, c
 		}
 		if i == 75 {
+			before := tw.log.clog.count()
 			tw.checks(60) // larger than a quarter of a file
+			if n := tw.log.clog.count(); n != 0 || before == 0 {
+				// It is committed in the database, with what was pending.
+				t.Fatalf("a group too large for the log: %d groups pending before it, %d after, want some and none", before, n)
+			}
 		}
 	}
 	if moves < 4 {
