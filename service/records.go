@@ -78,6 +78,10 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	s.ingestMu.Lock()
 	s.ingestQueue = append(s.ingestQueue, req)
 	s.ingestMu.Unlock()
+	select {
+	case s.ingestKick <- struct{}{}: // a leader waiting beside a commit plans it now
+	default:
+	}
 	s.leadIngest(context.WithoutCancel(ctx))
 	<-req.done
 	return req.results, req.err
@@ -107,19 +111,39 @@ type flight struct {
 	keys  map[[2]string]*socred.Record // the fresh records, by reporter and key
 	done  chan error                   // the commit's outcome
 	write *socred.Write
+	// ended says the outcome was taken from done, into err.
+	ended bool
+	err   error
+}
+
+// wait returns the commit's outcome, waiting for it once.
+func (f *flight) wait() error {
+	if !f.ended {
+		f.err, f.ended = <-f.done, true
+	}
+	return f.err
 }
 
 // maxGroup bounds how many records one commit takes, and maxFlights how
-// many commits one leader runs before it hands over the writer lock.
+// many commits one leader runs before it hands over the writer lock. A
+// group of everything queued (it was up to 50,000 records) made the two
+// stages take turns: with clients that send their next batch once the
+// last is answered, one large group committing held nearly every client's
+// batch, and the other core had nothing to plan (an execution trace of 16
+// clients showed tens of milliseconds with the commit alone running).
+// Groups of a few batches leave batches queued for the planner while the
+// store commits (BENCHMARKS.md: a gain within this machine's noise, since
+// the store's commit is the slower stage).
 const (
-	maxGroup   = 50_000
+	maxGroup   = 4_000
 	maxFlights = 64
 )
 
 // leadIngest commits the queued batches. Whoever holds the writer lock
-// takes every batch queued by then, so batches that arrive while a commit
-// runs share the next one (group commit), and it plans the next group while
-// the store commits the last (a pipeline over two cores). Each batch stays
+// takes the batches queued by then (up to maxGroup records), so batches
+// that arrive while a commit runs share the next one (group commit), and
+// it plans the next group while the store commits the last (a pipeline over
+// two cores). Each batch stays
 // all or nothing: a batch whose key conflicts fails alone, and a group
 // whose plan fails is planned batch by batch so the error lands on the
 // batch that caused it.
@@ -143,7 +167,7 @@ func (s *Service) leadIngest(ctx context.Context) {
 		// answer every waiting batch.
 		p := recover()
 		if inFlight != nil {
-			if _, retry := s.land(inFlight, <-inFlight.done); len(retry) > 0 {
+			if _, retry := s.land(inFlight, inFlight.wait()); len(retry) > 0 {
 				s.requeue(retry)
 			}
 		}
@@ -161,12 +185,10 @@ func (s *Service) leadIngest(ctx context.Context) {
 	for flights := 0; ; flights++ {
 		var next *flight
 		if flights < maxFlights {
-			if group := s.takeQueue(maxGroup); len(group) > 0 {
-				next = s.prepare(ctx, group, inFlight)
-			}
+			next = s.nextFlight(ctx, inFlight)
 		}
 		if inFlight != nil {
-			err := <-inFlight.done
+			err := inFlight.wait()
 			if ok, retry := s.land(inFlight, err); !ok {
 				// next was planned on a change that did not happen: plan
 				// its batches again, after those of the failed flight that
@@ -200,6 +222,41 @@ func (s *Service) leadIngest(ctx context.Context) {
 		inFlight = next
 	}
 }
+
+// nextFlight takes the queued batches and plans them on the flight being
+// committed (nil when none is). When nothing is queued it waits, while that
+// flight commits, for batches to arrive, and plans those beside the commit:
+// returning at once left the store idle after each commit while the next
+// group was planned alone (with clients that send a batch once the last is
+// answered, the queue is often empty just after a group is taken). It
+// returns nil when the flight's commit ends first, or nothing is queued and
+// nothing is in flight.
+func (s *Service) nextFlight(ctx context.Context, inFlight *flight) *flight {
+	for {
+		if group := s.takeQueue(maxGroup); len(group) > 0 {
+			if next := s.prepare(ctx, group, inFlight); next != nil {
+				if testHookPrepared != nil {
+					testHookPrepared(next, inFlight)
+				}
+				return next
+			}
+			continue // every batch of the group failed; take the next
+		}
+		if inFlight == nil || inFlight.ended {
+			return nil
+		}
+		select {
+		case <-s.ingestKick:
+		case inFlight.err = <-inFlight.done:
+			inFlight.ended = true
+			return nil
+		}
+	}
+}
+
+// testHookPrepared, when set by a test, is called with every group planned
+// and the flight being committed beside it (nil when none is).
+var testHookPrepared func(next, inFlight *flight)
 
 // takeQueue removes queued batches, up to about max records.
 func (s *Service) takeQueue(max int) []*ingest {

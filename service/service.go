@@ -68,9 +68,10 @@ type Service struct {
 	auditOff atomic.Bool
 
 	ingestMu    sync.Mutex
-	ingestQueue []*ingest // batches waiting for the writer
-	settled     time.Time // the settled time last written; guarded by wmu
-	seq         int64     // the last change of the feed the world includes; guarded by wmu
+	ingestQueue []*ingest     // batches waiting for the writer
+	ingestKick  chan struct{} // a batch was queued (buffered: 1)
+	settled     time.Time     // the settled time last written; guarded by wmu
+	seq         int64         // the last change of the feed the world includes; guarded by wmu
 	wake        chan struct{}
 	noticeWake  chan struct{}
 	cancel      context.CancelFunc
@@ -96,6 +97,7 @@ func New(store socred.Store, p *socred.Pack) (*Service, error) {
 		world:           engine.NewWorld(eng),
 		wake:            make(chan struct{}, 1),
 		noticeWake:      make(chan struct{}, 1),
+		ingestKick:      make(chan struct{}, 1),
 	}, nil
 }
 

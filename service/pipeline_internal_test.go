@@ -1,0 +1,110 @@
+package service
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/pack"
+	"github.com/socred/socred/packs"
+	"github.com/socred/socred/sqlite"
+)
+
+// gatedStore holds the first commit of records until released.
+type gatedStore struct {
+	socred.Store
+	once             sync.Once
+	started, release chan struct{}
+}
+
+func (g *gatedStore) Commit(ctx context.Context, w *socred.Write) error {
+	if len(w.Records) > 0 {
+		g.once.Do(func() {
+			close(g.started)
+			<-g.release
+		})
+	}
+	return g.Store.Commit(ctx, w)
+}
+
+// A batch that arrives while the group before it commits is planned beside
+// that commit, not after it: the ingest leader, with nothing queued, waits
+// for batches as well as for the store, so that planning and committing
+// overlap (two cores busy, not one after the other).
+func TestIngestPlansBesideTheCommit(t *testing.T) {
+	ctx := context.Background()
+	p, probs, err := pack.Load(packs.Example)
+	if err != nil || p == nil {
+		t.Fatalf("example pack: %v %v", err, probs)
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "socred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	gate := &gatedStore{Store: store, started: make(chan struct{}), release: make(chan struct{})}
+	svc, err := New(gate, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close(ctx)
+	admin := &socred.Caller{Token: &socred.Token{ID: "admin", Role: socred.RoleAdmin, Name: "admin"}}
+	if _, err := svc.PutSubjects(ctx, admin, []*socred.Subject{
+		{ID: "a", Kind: socred.Person, Name: "A", Region: "rongcheng"},
+		{ID: "b", Kind: socred.Person, Name: "B", Region: "rongcheng"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	beside := make(chan bool, 4)
+	testHookPrepared = func(next, inFlight *flight) {
+		for _, req := range next.reqs {
+			if req.recs[0].Subject == "b" {
+				beside <- inFlight != nil && !inFlight.ended
+			}
+		}
+	}
+	defer func() { testHookPrepared = nil }()
+
+	submit := func(subject string) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "k-" + subject, Subject: subject,
+				Scheme: "rongcheng", Rule: "blood-donation", OccurredAt: svc.now().Add(-time.Hour)}})
+			done <- err
+		}()
+		return done
+	}
+	doneA := submit("a")
+	<-gate.started // a's group is committing, held
+	doneB := submit("b")
+	select {
+	case ok := <-beside:
+		if !ok {
+			t.Error("b's batch was planned, but not beside a's commit")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("b's batch was not planned while a's group committed")
+	}
+	close(gate.release)
+	for subject, done := range map[string]<-chan error{"a": doneA, "b": doneB} {
+		if err := <-done; err != nil {
+			t.Errorf("%s: %v", subject, err)
+		}
+	}
+	for _, subject := range []string{"a", "b"} {
+		f, err := svc.File(ctx, admin, subject, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Records) != 1 {
+			t.Errorf("%s's file: %d records, want 1", subject, len(f.Records))
+		}
+	}
+}
