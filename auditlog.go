@@ -68,8 +68,12 @@ func (k *AuditKeys) subjectSalt(subject string, out *[sha256.Size]byte) {
 	} else {
 		m.h.Reset()
 	}
-	m.h.Write([]byte(subject))
-	m.h.Sum(out[:0])
+	// Through the interface a converted string and out would move to the
+	// heap; the state's own buffers do not.
+	m.in = append(m.in[:0], subject...)
+	m.h.Write(m.in)
+	m.sum = m.h.Sum(m.sum[:0])
+	copy(out[:], m.sum)
 	saltMACs.Put(m)
 }
 
@@ -78,8 +82,9 @@ func (k *AuditKeys) subjectSalt(subject string, out *[sha256.Size]byte) {
 var saltMACs sync.Pool
 
 type saltMAC struct {
-	key []byte
-	h   hash.Hash
+	key     []byte
+	h       hash.Hash
+	in, sum []byte
 }
 
 // RecordEvent is the salted hash of a record as it was accepted. Its
@@ -104,8 +109,14 @@ func recordCanonical(r *Record) []byte {
 func (k *AuditKeys) CheckEvent(c *CheckEntry) [32]byte {
 	var buf [256]byte // most checks' encoding fits
 	var salt [sha256.Size]byte
-	b := audit.CanonicalIn(buf[:0]).String("check").String(c.Subject).Int(c.At.UnixMicro()).String(c.By).
-		String(c.TokenID).String(c.Action).String(c.Purpose).Bool(c.Allowed).Bytes()
+	b := audit.AppendString(buf[:0], "check")
+	b = audit.AppendString(b, c.Subject)
+	b = audit.AppendInt(b, c.At.UnixMicro())
+	b = audit.AppendString(b, c.By)
+	b = audit.AppendString(b, c.TokenID)
+	b = audit.AppendString(b, c.Action)
+	b = audit.AppendString(b, c.Purpose)
+	b = audit.AppendBool(b, c.Allowed)
 	k.subjectSalt(c.Subject, &salt)
 	return audit.EventHash(salt[:], b)
 }

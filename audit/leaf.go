@@ -118,29 +118,41 @@ func ParseLeaves(b []byte) ([]Leaf, error) {
 // integers as varints, so that no two events encode alike.
 type Canonical struct{ b []byte }
 
-// CanonicalIn returns a Canonical that appends to buf (a caller's buffer,
-// to spare an allocation).
-func CanonicalIn(buf []byte) *Canonical { return &Canonical{b: buf} }
-
 // String appends a string field.
 func (c *Canonical) String(s string) *Canonical {
-	c.b = binary.AppendUvarint(c.b, uint64(len(s)))
-	c.b = append(c.b, s...)
+	c.b = AppendString(c.b, s)
 	return c
 }
 
 // Int appends an integer field.
 func (c *Canonical) Int(v int64) *Canonical {
-	c.b = binary.AppendVarint(c.b, v)
+	c.b = AppendInt(c.b, v)
 	return c
 }
 
 // Bool appends a boolean field.
 func (c *Canonical) Bool(v bool) *Canonical {
+	c.b = AppendBool(c.b, v)
+	return c
+}
+
+// AppendString, AppendInt and AppendBool append a field of a canonical
+// encoding to b, as Canonical does: with them an encoding can be built in
+// a caller's buffer on the stack (through a Canonical's pointer the buffer
+// moves to the heap).
+func AppendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// AppendInt appends an integer field; see AppendString.
+func AppendInt(b []byte, v int64) []byte { return binary.AppendVarint(b, v) }
+
+// AppendBool appends a boolean field; see AppendString.
+func AppendBool(b []byte, v bool) []byte {
 	if v {
-		return c.Int(1)
+		return AppendInt(b, 1)
 	}
-	return c.Int(0)
+	return AppendInt(b, 0)
 }
 
 // Bytes returns the encoding.
