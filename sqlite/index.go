@@ -157,7 +157,10 @@ func (x *subjectIndex) merge(ctx context.Context, s *Store, duty int) (int, erro
 	defer s.mergeMu.Unlock()
 	x.mu.Lock()
 	if x.merging == nil {
-		x.merging, x.tail, x.rows = x.tail, map[string][]int64{}, 0
+		// The new tail is sized like the last: growing a map of a hundred
+		// thousand subjects from empty rehashes it again and again, on the
+		// commits that add to it.
+		x.merging, x.tail, x.rows = x.tail, make(map[string][]int64, len(x.tail)), 0
 	}
 	merging := x.merging
 	x.mu.Unlock()

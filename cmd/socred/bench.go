@@ -12,6 +12,7 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
@@ -258,6 +259,7 @@ func benchFlags(name, doc string) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the socred measurement to this file")
 	fs.StringVar(&traceFile, "trace", "", "write an execution trace of the socred measurement to this file")
+	fs.StringVar(&memProfile, "memprofile", "", "write what was allocated up to the socred measurement to FILE.start and up to its end to FILE (go tool pprof -sample_index=alloc_space -base FILE.start FILE)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: socred bench %s [flags]\n\n%s\nFlags:\n", name, doc)
 		fs.PrintDefaults()
@@ -265,9 +267,9 @@ func benchFlags(name, doc string) *flag.FlagSet {
 	return fs
 }
 
-// cpuProfile and traceFile are the --cpuprofile and --trace files of the
-// running benchmark.
-var cpuProfile, traceFile string
+// cpuProfile, memProfile and traceFile are the --cpuprofile, --memprofile
+// and --trace files of the running benchmark.
+var cpuProfile, memProfile, traceFile string
 
 // profile starts a CPU profile when --cpuprofile was given and returns the
 // function that stops it, which reports a file it fails to write to stderr.
@@ -293,6 +295,19 @@ func profile(stderr io.Writer) (func(), error) {
 			}
 		})
 	}
+	if memProfile != "" {
+		// What the measurement allocated is the difference of two
+		// profiles: go tool pprof -base FILE.start FILE.
+		if err := writeAllocs(memProfile + ".start"); err != nil {
+			stop()
+			return nil, err
+		}
+		stops = append(stops, func() {
+			if err := writeAllocs(memProfile); err != nil {
+				fmt.Fprintln(stderr, "socred bench: --memprofile:", err)
+			}
+		})
+	}
 	if traceFile != "" {
 		f, err := os.Create(traceFile) // #nosec G304 -- the --trace file the operator names
 		if err != nil {
@@ -311,6 +326,17 @@ func profile(stderr io.Writer) (func(), error) {
 		})
 	}
 	return stop, nil
+}
+
+// writeAllocs writes the allocations made so far, as a heap profile, to
+// file.
+func writeAllocs(file string) error {
+	runtime.GC()              // a heap profile counts allocations up to the last collection
+	f, err := os.Create(file) // #nosec G304 -- the --memprofile file the operator names
+	if err != nil {
+		return err
+	}
+	return errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 }
 
 func since(t time.Time) string { return time.Since(t).Round(10 * time.Millisecond).String() }

@@ -200,8 +200,13 @@ func ingestRun(ctx context.Context, envs []*benchEnv, clients int, token string,
 	if auditOff {
 		what += ", audit log off"
 	}
-	fmt.Fprintf(stdout, "  %-44s %9.0f records/s (%d batches in %s; batch latency p50 %s, p99 %s)\n", what, rate, len(bodies),
-		res.Elapsed.Round(time.Millisecond), res.P50.Round(time.Millisecond), res.P99.Round(time.Millisecond))
+	cpu := ""
+	if res.CPU > 0 {
+		// The whole process: server, load generator and background work.
+		cpu = fmt.Sprintf("; CPU %.2f cores, %.1f µs a record", res.CPU.Seconds()/res.Elapsed.Seconds(), float64(res.CPU.Nanoseconds())/1e3/float64(n))
+	}
+	fmt.Fprintf(stdout, "  %-44s %9.0f records/s (%d batches in %s; batch latency p50 %s, p99 %s%s)\n", what, rate, len(bodies),
+		res.Elapsed.Round(time.Millisecond), res.P50.Round(time.Millisecond), res.P99.Round(time.Millisecond), cpu)
 	fmt.Fprintf(stdout, "  %-44s %9.2f\n", "socred / raw append", rate/rawRate)
 	return exitOK
 }
