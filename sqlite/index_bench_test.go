@@ -10,7 +10,8 @@ import (
 // BenchmarkMergeChecks merges tails of 500,000 checks of random subjects
 // of a population of 1,000,000 into a checks index that already holds
 // base rows, as the store does every MergeThreshold checks. It needs a
-// few hundred MiB of disk; BENCH_MERGE_BASE sets base (default 5,000,000).
+// few hundred MiB of disk; BENCH_MERGE_BASE sets base (default 5,000,000)
+// and BENCH_MERGE_TAIL the rows of a merge (default 500,000).
 func BenchmarkMergeChecks(b *testing.B) {
 	base := 5_000_000
 	if v := os.Getenv("BENCH_MERGE_BASE"); v != "" {
@@ -27,7 +28,15 @@ func BenchmarkMergeChecks(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	const population, tail = 1_000_000, 500_000
+	const population = 1_000_000
+	tail := 500_000
+	if v := os.Getenv("BENCH_MERGE_TAIL"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tail = n
+	}
 	next := int64(1)
 	fill := func(n int) {
 		subjects, ids := make([]string, n), make([]int64, n)

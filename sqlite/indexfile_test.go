@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -245,8 +246,8 @@ func TestMergeSwapsTheTail(t *testing.T) {
 	if _, err := x.merge(canceled, s, 1); err == nil {
 		t.Fatal("a merge with its context canceled succeeded")
 	}
-	if x.pending() != 0 || len(x.merging) != 2 {
-		t.Fatalf("after a failed merge: %d pending, %d subjects being merged; want 0 and 2", x.pending(), len(x.merging))
+	if x.pending() != 0 || x.merging == nil || x.merging.subjects() != 2 {
+		t.Fatalf("after a failed merge: %d pending, %v being merged; want 0 and 2 subjects", x.pending(), x.merging)
 	}
 	x.add([]string{"a", "c"}, []int64{4, 5})
 	if got := ids("a"); !slices.Equal(got, []int64{2, 4}) {
@@ -347,4 +348,27 @@ func openUnmerged(tb testing.TB) *Store {
 	}
 	tb.Cleanup(func() { s.Close() }) // #nosec G104 -- a test's store; closing only frees it
 	return s
+}
+
+// A tail gives each subject's ids in the order added, as a map of slices
+// would, for subjects added to in any interleaving.
+func TestTailMatchesAMapOfSlices(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tl, want := newTail(0, 0), map[string][]int64{}
+	for id := int64(1); id <= 5000; id++ {
+		s := "s" + strconv.Itoa(rng.IntN(300))
+		tl.add(s, id)
+		want[s] = append(want[s], id)
+	}
+	if tl.rows() != 5000 || tl.subjects() != len(want) {
+		t.Fatalf("%d rows of %d subjects, want 5000 of %d", tl.rows(), tl.subjects(), len(want))
+	}
+	for s, ids := range want {
+		if got := tl.appendIDs([]int64{-1}, s); !slices.Equal(got[1:], ids) || got[0] != -1 {
+			t.Fatalf("%s: %v, want -1 then %v", s, got, ids)
+		}
+	}
+	if got := tl.appendIDs(nil, "nobody"); got != nil {
+		t.Errorf("a subject never added: %v", got)
+	}
 }

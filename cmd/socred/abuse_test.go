@@ -145,7 +145,7 @@ func TestOverload(t *testing.T) {
 		t.Fatalf("only %d memory samples", len(rss))
 	}
 	// Bounded: every check is logged, and the subject indexes keep up to
-	// 500,000 new rows in memory before merging them to disk, and the
+	// 2,000,000 new rows in memory before merging them to disk, and the
 	// collector lets the heap grow to five times the live data
 	// (GOGC=400); past those the memory must not grow with the load.
 	// 768 MiB bounds both with room, at a quarter of what the load would
