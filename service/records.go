@@ -142,11 +142,10 @@ const (
 // leadIngest commits the queued batches. Whoever holds the writer lock
 // takes the batches queued by then (up to maxGroup records), so batches
 // that arrive while a commit runs share the next one (group commit), and
-// it plans the next group while the store commits the last (a pipeline over
-// two cores). Each batch stays
-// all or nothing: a batch whose key conflicts fails alone, and a group
-// whose plan fails is planned batch by batch so the error lands on the
-// batch that caused it.
+// it plans the next group while the store commits the last (a pipeline
+// over two cores). Each batch stays all or nothing: a batch whose key
+// conflicts fails alone, and a group whose plan fails is planned batch by
+// batch so the error lands on the batch that caused it.
 func (s *Service) leadIngest(ctx context.Context) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -226,8 +225,9 @@ func (s *Service) leadIngest(ctx context.Context) {
 // nextFlight takes the queued batches and plans them on the flight being
 // committed (nil when none is). When nothing is queued it waits, while that
 // flight commits, for batches to arrive, and plans those beside the commit:
-// returning at once left the store idle after each commit while the next
-// group was planned alone (with clients that send a batch once the last is
+// returning at once left the planner idle while the store committed, and
+// the batches that arrived meanwhile were planned after the commit, with
+// the store idle (with clients that send a batch once the last is
 // answered, the queue is often empty just after a group is taken). It
 // returns nil when the flight's commit ends first, or nothing is queued and
 // nothing is in flight.
