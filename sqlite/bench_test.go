@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/socred/socred"
-	"github.com/socred/socred/audit"
+	"github.com/socred/socred/sqlite"
 	"github.com/socred/socred/storetest"
 )
 
@@ -81,18 +81,7 @@ func BenchmarkCommitChecks(b *testing.B) {
 			keys := socred.AuditKeys{Salt: []byte("salt")}
 			n := 0
 			for b.Loop() {
-				w := &socred.Write{Now: t0}
-				for range group {
-					n++
-					c := socred.CheckEntry{Subject: "s" + strconv.Itoa(n*7919%1_000_000), At: t0, By: "airline", TokenID: "tok",
-						Action: "fly", Purpose: "ticket", Allowed: n%10 != 0, LogIndex: new(int64)}
-					w.Checks = append(w.Checks, c)
-					w.Audit = append(w.Audit, socred.AuditEntry{Kind: audit.KindCheck, Event: keys.CheckEvent(&c)})
-					if !c.Allowed {
-						w.Notices = append(w.Notices, socred.CheckNotice(&c))
-					}
-				}
-				if err := s.Commit(ctx, w); err != nil {
+				if err := s.Commit(ctx, sqlite.BenchChecks(&keys, t0, group, &n)); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -3,12 +3,10 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/socred/socred"
-	"github.com/socred/socred/audit"
 )
 
 // BenchmarkDrainChecks copies groups of checks from the check log into the
@@ -27,18 +25,7 @@ func BenchmarkDrainChecks(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		for range groups {
-			w := &socred.Write{Now: t0}
-			for range group {
-				n++
-				c := socred.CheckEntry{Subject: "s" + strconv.Itoa(n*7919%1_000_000), At: t0, By: "airline", TokenID: "tok",
-					Action: "fly", Purpose: "ticket", Allowed: n%10 != 0, LogIndex: new(int64)}
-				w.Checks = append(w.Checks, c)
-				w.Audit = append(w.Audit, socred.AuditEntry{Kind: audit.KindCheck, Event: keys.CheckEvent(&c)})
-				if !c.Allowed {
-					w.Notices = append(w.Notices, socred.CheckNotice(&c))
-				}
-			}
-			if err := s.Commit(ctx, w); err != nil {
+			if err := s.Commit(ctx, BenchChecks(&keys, t0, group, &n)); err != nil {
 				b.Fatal(err)
 			}
 		}
