@@ -91,7 +91,15 @@ type saltMAC struct {
 // evidence is part of it; once purged, a record can no longer be hashed
 // again, and its leaf stands for it.
 func (k *AuditKeys) RecordEvent(r *Record) [32]byte {
-	return audit.EventHash(k.SubjectSalt(r.Subject), recordCanonical(r))
+	return k.eventHash(r.Subject, recordCanonical(r))
+}
+
+// eventHash is the hash of an event's canonical encoding enc, salted for
+// subject (every event's hash: audit.EventHash with the subject's salt).
+func (k *AuditKeys) eventHash(subject string, enc []byte) [32]byte {
+	var salt [sha256.Size]byte
+	k.subjectSalt(subject, &salt)
+	return audit.EventHash(salt[:], enc)
 }
 
 func recordCanonical(r *Record) []byte {
@@ -108,7 +116,6 @@ func recordCanonical(r *Record) []byte {
 // CheckEvent is the salted hash of a logged check.
 func (k *AuditKeys) CheckEvent(c *CheckEntry) [32]byte {
 	var buf [256]byte // most checks' encoding fits
-	var salt [sha256.Size]byte
 	b := audit.AppendString(buf[:0], "check")
 	b = audit.AppendString(b, c.Subject)
 	b = audit.AppendInt(b, c.At.UnixMicro())
@@ -117,8 +124,7 @@ func (k *AuditKeys) CheckEvent(c *CheckEntry) [32]byte {
 	b = audit.AppendString(b, c.Action)
 	b = audit.AppendString(b, c.Purpose)
 	b = audit.AppendBool(b, c.Allowed)
-	k.subjectSalt(c.Subject, &salt)
-	return audit.EventHash(salt[:], b)
+	return k.eventHash(c.Subject, b)
 }
 
 // ObjectEvent is the salted hash of any other event: its kind and its
@@ -129,5 +135,5 @@ func (k *AuditKeys) ObjectEvent(kind audit.Kind, subject string, v any) [32]byte
 		// Every value logged is a plain struct of the domain.
 		panic("socred: audit event: " + err.Error())
 	}
-	return audit.EventHash(k.SubjectSalt(subject), new(audit.Canonical).String(kind.String()).String(string(j)).Bytes())
+	return k.eventHash(subject, new(audit.Canonical).String(kind.String()).String(string(j)).Bytes())
 }

@@ -16,9 +16,7 @@ import (
 // servers taking turns and encodings longer than the buffers on the stack.
 func TestCheckEventMatchesItsDefinition(t *testing.T) {
 	want := func(key []byte, c *CheckEntry) [32]byte {
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte(c.Subject))
-		salt := m.Sum(nil)
+		salt := hmacOf(key, c.Subject)
 		enc := new(audit.Canonical).String("check").String(c.Subject).Int(c.At.UnixMicro()).String(c.By).
 			String(c.TokenID).String(c.Action).String(c.Purpose).Bool(c.Allowed).Bytes()
 		h := sha256.New()

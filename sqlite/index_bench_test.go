@@ -13,14 +13,7 @@ import (
 // few hundred MiB of disk; BENCH_MERGE_BASE sets base (default 5,000,000)
 // and BENCH_MERGE_TAIL the rows of a merge (default 500,000).
 func BenchmarkMergeChecks(b *testing.B) {
-	base := 5_000_000
-	if v := os.Getenv("BENCH_MERGE_BASE"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			b.Fatal(err)
-		}
-		base = n
-	}
+	base, tail := envInt(b, "BENCH_MERGE_BASE", 5_000_000), envInt(b, "BENCH_MERGE_TAIL", 500_000)
 	ctx := context.Background()
 	s := openUnmerged(b)
 	if v := os.Getenv("BENCH_MERGE_PRAGMA"); v != "" {
@@ -29,14 +22,6 @@ func BenchmarkMergeChecks(b *testing.B) {
 		}
 	}
 	const population = 1_000_000
-	tail := 500_000
-	if v := os.Getenv("BENCH_MERGE_TAIL"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			b.Fatal(err)
-		}
-		tail = n
-	}
 	next := int64(1)
 	fill := func(n int) {
 		subjects, ids := make([]string, n), make([]int64, n)
@@ -63,4 +48,18 @@ func BenchmarkMergeChecks(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*tail), "µs/row")
+}
+
+// envInt returns the integer the environment variable name holds, or def
+// when it is unset.
+func envInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		b.Fatalf("%s: %v", name, err)
+	}
+	return n
 }
