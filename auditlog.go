@@ -91,7 +91,8 @@ type saltMAC struct {
 // evidence is part of it; once purged, a record can no longer be hashed
 // again, and its leaf stands for it.
 func (k *AuditKeys) RecordEvent(r *Record) [32]byte {
-	return k.eventHash(r.Subject, recordCanonical(r))
+	var buf [512]byte // most records' encoding fits
+	return k.eventHash(r.Subject, appendRecordCanonical(buf[:0], r))
 }
 
 // eventHash is the hash of an event's canonical encoding enc, salted for
@@ -102,15 +103,19 @@ func (k *AuditKeys) eventHash(subject string, enc []byte) [32]byte {
 	return audit.EventHash(salt[:], enc)
 }
 
-func recordCanonical(r *Record) []byte {
-	c := new(audit.Canonical).String("record").String(r.ID).String(r.Reporter).String(r.Key).
-		String(r.Subject).String(r.Scheme).String(r.Rule).Int(r.Points).
-		Int(r.OccurredAt.UnixMicro()).Int(r.CountsUntil.UnixMicro()).Int(r.AcceptedAt.UnixMicro()).
-		String(r.Evidence)
-	if d := r.DerivedFrom; d != nil {
-		c.String(d.Record).String(d.Subject).String(d.Relation)
+// appendRecordCanonical appends the record's canonical encoding to b.
+func appendRecordCanonical(b []byte, r *Record) []byte {
+	for _, s := range [...]string{"record", r.ID, r.Reporter, r.Key, r.Subject, r.Scheme, r.Rule} {
+		b = audit.AppendString(b, s)
 	}
-	return c.Bytes()
+	for _, v := range [...]int64{r.Points, r.OccurredAt.UnixMicro(), r.CountsUntil.UnixMicro(), r.AcceptedAt.UnixMicro()} {
+		b = audit.AppendInt(b, v)
+	}
+	b = audit.AppendString(b, r.Evidence)
+	if d := r.DerivedFrom; d != nil {
+		b = audit.AppendString(audit.AppendString(audit.AppendString(b, d.Record), d.Subject), d.Relation)
+	}
+	return b
 }
 
 // CheckEvent is the salted hash of a logged check.

@@ -46,3 +46,35 @@ func hmacOf(key []byte, s string) []byte {
 	m.Write([]byte(s))
 	return m.Sum(nil)
 }
+
+// TestRecordEventMatchesItsDefinition: a record's event is the SHA-256 of
+// its subject's salt and its canonical encoding, for records reported and
+// derived, with evidence longer than the buffer on the stack.
+func TestRecordEventMatchesItsDefinition(t *testing.T) {
+	want := func(key []byte, r *Record) [32]byte {
+		c := new(audit.Canonical).String("record").String(r.ID).String(r.Reporter).String(r.Key).
+			String(r.Subject).String(r.Scheme).String(r.Rule).Int(r.Points).
+			Int(r.OccurredAt.UnixMicro()).Int(r.CountsUntil.UnixMicro()).Int(r.AcceptedAt.UnixMicro()).
+			String(r.Evidence)
+		if d := r.DerivedFrom; d != nil {
+			c.String(d.Record).String(d.Subject).String(d.Relation)
+		}
+		h := sha256.New()
+		h.Write(hmacOf(key, r.Subject))
+		h.Write(c.Bytes())
+		var out [32]byte
+		copy(out[:], h.Sum(nil))
+		return out
+	}
+	k := &AuditKeys{Salt: []byte("first server's salt key, 32 byte")}
+	at := time.UnixMicro(1_800_000_000_000_000)
+	for _, evidence := range []string{"", "photo 17", strings.Repeat("e", 600)} {
+		for _, derived := range []*Derivation{nil, {Record: "41", Subject: "zhang", Relation: "guarantor"}} {
+			r := &Record{ID: "42", Reporter: "court", Key: "k-1", Subject: "li", Scheme: "rongcheng", Rule: "default",
+				Points: -50, OccurredAt: at, CountsUntil: at.Add(time.Hour), AcceptedAt: at.Add(time.Second), Evidence: evidence, DerivedFrom: derived}
+			if got := k.RecordEvent(r); got != want(k.Salt, r) {
+				t.Errorf("evidence of %d bytes, derived %v: the event differs from its definition", len(evidence), derived != nil)
+			}
+		}
+	}
+}

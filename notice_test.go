@@ -175,6 +175,40 @@ func TestNoticeMessagesMatchFmt(t *testing.T) {
 	})
 }
 
+// A record's notice made with its events in one step is the notice made
+// and then given its events, whatever was left in the buffer passed in.
+func TestRecordNoticeWithMatchesWithEvents(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		r := &Record{ID: text().Draw(t, "id"), Reporter: text().Draw(t, "reporter"), Subject: text().Draw(t, "subject"),
+			Scheme: text().Draw(t, "scheme"), Rule: text().Draw(t, "rule"), Points: rapid.Int64().Draw(t, "points"),
+			OccurredAt: drawTime(t, "occurred"), AcceptedAt: drawTime(t, "accepted")}
+		if rapid.Bool().Draw(t, "derived") {
+			r.DerivedFrom = &Derivation{Record: text().Draw(t, "from"), Subject: text().Draw(t, "from_subject"), Relation: text().Draw(t, "relation")}
+		}
+		var events []Event
+		for range rapid.IntRange(0, 3).Draw(t, "events") {
+			events = append(events, drawEvent(t))
+		}
+		rule := text().Draw(t, "rule_name")
+		want := Notice{Subject: r.Subject, At: r.AcceptedAt, Kind: NoticeRecordAccepted, Record: r.ID,
+			Message: referenceRecordMessage(r, rule)}
+		if r.DerivedFrom != nil {
+			want.Kind = NoticeRecordDerived
+		}
+		if len(events) > 0 {
+			want = want.WithEvents(events...)
+		}
+		buf := []byte(text().Draw(t, "left_in_buf"))
+		got, _ := RecordNoticeWith(r, rule, events, buf)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("made in one step\n%+v\nthen given its events\n%+v", got, want)
+		}
+		if len(events) > 0 && cap(got.Events) != len(events) {
+			t.Fatalf("the notice's events have room beyond them (%d > %d): an append would write into the caller's", cap(got.Events), len(events))
+		}
+	})
+}
+
 func BenchmarkRecordNoticeEncoded(b *testing.B) {
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	r := &Record{ID: "1234567", Reporter: "rongcheng-police", Subject: "P-1", Scheme: "rongcheng", Rule: "dog-unleashed", Points: -5, OccurredAt: at, AcceptedAt: at}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -82,6 +83,11 @@ func ParseLeaf(b []byte) (Leaf, error) {
 // AppendLeaves appends leaves to a block as stores keep them: each leaf's
 // data after its length.
 func AppendLeaves(dst []byte, leaves []Leaf) []byte {
+	n := 0
+	for i := range leaves {
+		n += binary.MaxVarintLen16 + 1 + len(leaves[i].Event) + len(leaves[i].Ref)
+	}
+	dst = slices.Grow(dst, n) // once: a block holds thousands of leaves
 	for i := range leaves {
 		l := &leaves[i]
 		dst = binary.AppendUvarint(dst, uint64(1+len(l.Event)+len(l.Ref)))

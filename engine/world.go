@@ -211,6 +211,11 @@ func (pl *planner) catchUp(ent *Entry, now int64) bool {
 
 func (pl *planner) apply(c Change) error {
 	e := pl.w.e
+	if n := len(c.Subjects) + len(c.Records) + len(c.Touch); len(pl.work) == 0 && n > 8 {
+		// About a subject a record: sized once, not grown by doubling.
+		pl.work, pl.p.entries = make(map[string]*work, n), make(map[string]*Entry, n)
+		pl.p.order = make([]string, 0, n)
+	}
 	for i, s := range c.Subjects {
 		if err := s.Validate(); err != nil {
 			return prefixed("subjects["+strconv.Itoa(i)+"]", err)
@@ -409,6 +414,9 @@ func (pl *planner) overturn(ref RecordRef) error {
 func (pl *planner) finish() {
 	e := pl.w.e
 	var cands viaCands
+	// Most subjects a plan touches change their standing (a score): about
+	// an event each, sized once.
+	pl.p.Events = slices.Grow(pl.p.Events, len(pl.p.order))
 	for _, id := range pl.p.order {
 		wk := pl.work[id]
 		e.evaluate(wk.ent, pl.now, evalOpts{full: wk.full, touched: wk.touched, rules: wk.rules, designations: wk.desig, events: &pl.p.Events, known: wk.known})

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -75,6 +76,10 @@ func (s *Service) audit(w *socred.Write) {
 	if s.auditOff.Load() {
 		return
 	}
+	// At most one entry for each of these: sized once, not grown by
+	// doubling (a group of records has thousands).
+	w.Audit = slices.Grow(w.Audit, len(w.Subjects)+len(w.Relate)+len(w.Unrelate)+len(w.Records)+len(w.Designations)+
+		len(w.Events)+len(w.Appeals)+len(w.Repairs)+len(w.Overturn)+len(w.Suspend)+len(w.Reinstate)+len(w.Checks)+len(w.Tokens))
 	add := func(kind audit.Kind, ref string, event [32]byte, receipt *int64) {
 		w.Audit = append(w.Audit, socred.AuditEntry{Kind: kind, Ref: ref, Event: event, Receipt: receipt})
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/socred/socred"
@@ -19,34 +20,64 @@ import (
 // others (a subject listed through a relation, a term that ended) make
 // notices of their own.
 func (s *Service) addNotices(w *socred.Write) {
-	last := make(map[string]int, len(w.Records)) // subject → its last record notice
-	for _, r := range w.Records {
+	// The events each record's notice carries: a subject's, on its last
+	// record's notice. A subject's events come together in w.Events.
+	last := make(map[string]int, len(w.Records)) // subject → its last record
+	for i, r := range w.Records {
+		last[r.Subject] = i
+	}
+	carried := make([][]socred.Event, len(w.Records))
+	var others []int // the events of subjects without a record in w
+	for k := 0; k < len(w.Events); {
+		i, ok := last[w.Events[k].Subject]
+		if !ok {
+			others = append(others, k)
+			k++
+			continue
+		}
+		end := k + 1
+		for end < len(w.Events) && w.Events[end].Subject == w.Events[k].Subject {
+			end++
+		}
+		if carried[i] == nil {
+			carried[i] = w.Events[k:end:end]
+		} else {
+			carried[i] = append(carried[i], w.Events[k:end]...)
+		}
+		k = end
+	}
+	w.Notices = slices.Grow(w.Notices, len(w.Records)+len(others))
+	var buf []byte
+	size := 0
+	for i, r := range w.Records {
 		name := ""
 		if sc := s.pack.Scheme(r.Scheme); sc != nil {
 			if rule := sc.Rule(r.Rule); rule != nil {
 				name = rule.Name
 			}
 		}
-		last[r.Subject] = len(w.Notices)
-		w.Notices = append(w.Notices, socred.RecordNotice(r, name))
+		var n socred.Notice
+		n, buf = socred.RecordNoticeWith(r, name, carried[i], buf)
+		w.Notices = append(w.Notices, n)
+		size += socred.NoticeBodySize(&n)
 	}
-	for _, e := range w.Events {
-		if i, ok := last[e.Subject]; ok {
-			w.Notices[i] = w.Notices[i].WithEvents(e)
-		} else {
-			w.Notices = append(w.Notices, socred.EventNotice(e))
-		}
+	for _, k := range others {
+		w.Notices = append(w.Notices, socred.EventNotice(w.Events[k]))
+		size += socred.NoticeBodySize(&w.Notices[len(w.Notices)-1])
 	}
 	w.Deliver = s.delivering()
-	// Encoded here, by the writer, not by the store under its lock.
+	// Encoded here, by the writer, not by the store under its lock, into
+	// one buffer sized for them all.
 	w.NoticeBodies = make([][]byte, len(w.Notices))
+	all := make([]byte, 0, size)
 	for i := range w.Notices {
-		body, err := socred.EncodeNotice(w.Notices[i])
-		if err != nil {
+		var err error
+		from := len(all)
+		if all, err = socred.AppendNotice(all, &w.Notices[i]); err != nil {
 			w.NoticeBodies = nil // the store encodes them, and reports the error
 			return
 		}
-		w.NoticeBodies[i] = body
+		w.NoticeBodies[i] = all[from:len(all):len(all)]
 	}
 }
 

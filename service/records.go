@@ -311,7 +311,7 @@ func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) 
 		}
 		return nil
 	}
-	f := &flight{keys: map[[2]string]*socred.Record{}, done: make(chan error, 1)}
+	f := &flight{keys: make(map[[2]string]*socred.Record, groupRecords(group)), done: make(chan error, 1)}
 	for _, req := range group {
 		if err := s.resolve(req, existing); err != nil {
 			answer(req, err)
@@ -343,7 +343,7 @@ func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) 
 		return nil
 	}
 	f.plan = plan
-	f.write = &socred.Write{Now: now, Events: plan.Events}
+	f.write = &socred.Write{Now: now, Events: plan.Events, Records: make([]*socred.Record, 0, groupRecords(f.reqs)+len(plan.Derived))}
 	for _, req := range f.reqs {
 		for _, r := range req.fresh {
 			f.write.Records = append(f.write.Records, r)
@@ -435,11 +435,21 @@ func (s *Service) land(f *flight, err error) (bool, []*ingest) {
 	return true, nil
 }
 
+// groupRecords is how many records the batches of a group hold.
+func groupRecords(group []*ingest) int {
+	n := 0
+	for _, req := range group {
+		n += len(req.recs)
+	}
+	return n
+}
+
 // existing finds the records with the group's keys among those of the
 // flight being committed and, for the batches to look up, in the store.
 func (s *Service) existing(ctx context.Context, group []*ingest, pending map[[2]string]*socred.Record) (map[[2]string]*socred.Record, error) {
 	byReporter := map[string][]string{}
-	existing := map[[2]string]*socred.Record{}
+	// The group's fresh records join it (resolve).
+	existing := make(map[[2]string]*socred.Record, groupRecords(group))
 	for _, req := range group {
 		for _, r := range req.recs {
 			k := [2]string{r.Reporter, r.Key}

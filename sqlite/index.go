@@ -49,8 +49,12 @@ type subjectIndex struct {
 // million rows of a million subjects, 124 at 500,000 rows of as many: a
 // slice header and an array per subject.)
 type tail struct {
-	last map[string]int32 // subject → index in ents of its newest id
-	ents []tailEntry      // in the order added: ids ascending
+	last map[string]int32 // subject → index of its newest entry
+	// The entries in the order added (ids ascending), in chunks of
+	// tailChunk: a tail grows to millions of entries, and a slice of them
+	// would be copied whole each time it doubled.
+	chunks [][]tailEntry
+	n      int32
 }
 
 type tailEntry struct {
@@ -58,9 +62,12 @@ type tailEntry struct {
 	prev int32 // the index of the subject's entry before, or -1
 }
 
-// newTail returns an empty tail with room for subjects and rows.
-func newTail(subjects, rows int) *tail {
-	return &tail{last: make(map[string]int32, subjects), ents: make([]tailEntry, 0, rows)}
+const tailChunkBits = 12
+const tailChunk = 1 << tailChunkBits // entries, 64 KiB
+
+// newTail returns an empty tail with room for subjects.
+func newTail(subjects int) *tail {
+	return &tail{last: make(map[string]int32, subjects)}
 }
 
 // add appends id, above every id added before, to subject's.
@@ -70,9 +77,16 @@ func (t *tail) add(subject string, id int64) {
 		prev = -1
 	}
 	// A tail holds a merge's worth of rows (millions), far below 2^31.
-	t.last[subject] = int32(len(t.ents)) // #nosec G115 -- see above
-	t.ents = append(t.ents, tailEntry{id: id, prev: prev})
+	i := t.n
+	t.last[subject] = i
+	if i&(tailChunk-1) == 0 {
+		t.chunks = append(t.chunks, make([]tailEntry, tailChunk))
+	}
+	t.chunks[i>>tailChunkBits][i&(tailChunk-1)] = tailEntry{id: id, prev: prev}
+	t.n++
 }
+
+func (t *tail) at(i int32) *tailEntry { return &t.chunks[i>>tailChunkBits][i&(tailChunk-1)] }
 
 // appendIDs appends subject's ids, ascending, to dst.
 func (t *tail) appendIDs(dst []int64, subject string) []int64 {
@@ -81,14 +95,16 @@ func (t *tail) appendIDs(dst []int64, subject string) []int64 {
 		return dst
 	}
 	n := len(dst)
-	for ; i >= 0; i = t.ents[i].prev {
-		dst = append(dst, t.ents[i].id)
+	for i >= 0 {
+		e := t.at(i)
+		dst = append(dst, e.id)
+		i = e.prev
 	}
 	slices.Reverse(dst[n:])
 	return dst
 }
 
-func (t *tail) rows() int     { return len(t.ents) }
+func (t *tail) rows() int     { return int(t.n) }
 func (t *tail) subjects() int { return len(t.last) }
 
 // indexRowsPerInsert is how many rows one INSERT of a merge adds: measured,
@@ -100,7 +116,7 @@ func newSubjectIndex(table string) *subjectIndex {
 		return `INSERT OR IGNORE INTO ` + table + `_by_subject (subject, id) VALUES ` +
 			strings.TrimSuffix(strings.Repeat("(?, ?), ", rows), ", ")
 	}
-	return &subjectIndex{table: table, tail: newTail(0, 0), insertOne: insert(1), insertMany: insert(indexRowsPerInsert)}
+	return &subjectIndex{table: table, tail: newTail(0), insertOne: insert(1), insertMany: insert(indexRowsPerInsert)}
 }
 
 // open reads the merged mark from the index file (xconn) and rebuilds the
@@ -203,8 +219,8 @@ func (x *subjectIndex) merge(ctx context.Context, s *Store, duty int) (int, erro
 	if x.merging == nil {
 		// The new tail's map is sized like the last's: growing a map of a
 		// hundred thousand subjects from empty rehashes it again and again,
-		// on the commits that add to it. (Its entries grow by appending.)
-		x.merging, x.tail = x.tail, newTail(x.tail.subjects(), 0)
+		// on the commits that add to it. (Its entries grow by chunks.)
+		x.merging, x.tail = x.tail, newTail(x.tail.subjects())
 	}
 	merging := x.merging
 	x.mu.Unlock()
@@ -218,7 +234,7 @@ func (x *subjectIndex) merge(ctx context.Context, s *Store, duty int) (int, erro
 	// Sorted by subject, and within one by id, as each subject's ids
 	// already are: sorting the subjects alone sorts the rows.
 	subjects := slices.Sorted(maps.Keys(merging.last))
-	upto := merging.ents[rows-1].id // ids ascend
+	upto := merging.at(merging.n - 1).id // ids ascend
 	const chunk = 20_000
 	var rest time.Duration // how long the last chunk took
 	next, pos := 0, 0      // the next row: ids[pos], of subjects[next]

@@ -351,17 +351,18 @@ func openUnmerged(tb testing.TB) *Store {
 }
 
 // A tail gives each subject's ids in the order added, as a map of slices
-// would, for subjects added to in any interleaving.
+// would, for subjects added to in any interleaving, across its chunks.
 func TestTailMatchesAMapOfSlices(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	tl, want := newTail(0, 0), map[string][]int64{}
-	for id := int64(1); id <= 5000; id++ {
+	tl, want := newTail(0), map[string][]int64{}
+	const rows = 3*tailChunk + 17
+	for id := int64(1); id <= rows; id++ {
 		s := "s" + strconv.Itoa(rng.IntN(300))
 		tl.add(s, id)
 		want[s] = append(want[s], id)
 	}
-	if tl.rows() != 5000 || tl.subjects() != len(want) {
-		t.Fatalf("%d rows of %d subjects, want 5000 of %d", tl.rows(), tl.subjects(), len(want))
+	if tl.rows() != rows || tl.subjects() != len(want) {
+		t.Fatalf("%d rows of %d subjects, want %d of %d", tl.rows(), tl.subjects(), rows, len(want))
 	}
 	for s, ids := range want {
 		if got := tl.appendIDs([]int64{-1}, s); !slices.Equal(got[1:], ids) || got[0] != -1 {

@@ -1,0 +1,77 @@
+package service
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/socred/socred"
+	"github.com/socred/socred/pack"
+	"github.com/socred/socred/packs"
+)
+
+// addNotices gives each record a notice carrying its subject's events (on
+// the subject's last record's), and other subjects' events notices of
+// their own, encoded as EncodeNotice encodes them: the same notices as
+// adding each event in turn to a notice made alone, also when a subject's
+// events are not side by side.
+func TestAddNoticesMatchesOneEventAtATime(t *testing.T) {
+	p, probs, err := pack.Load(packs.Example)
+	if err != nil || p == nil {
+		t.Fatalf("example pack: %v %v", err, probs)
+	}
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	rec := func(id, subject, rule string) *socred.Record {
+		return &socred.Record{ID: id, Reporter: "rongcheng-credit-office", Subject: subject, Scheme: "rongcheng", Rule: rule,
+			Points: 5, OccurredAt: at, AcceptedAt: at}
+	}
+	score := func(subject string, from, to int64) socred.Event {
+		return socred.Event{Kind: socred.EventScoreChanged, Subject: subject, At: at, Scheme: "rongcheng", OldScore: from, NewScore: to}
+	}
+	listed := socred.Event{Kind: socred.EventListed, Subject: "a", At: at,
+		Listing: &socred.Listing{List: "rongcheng-blacklist", Subject: "a", Since: at}}
+	w := &socred.Write{
+		Records: []*socred.Record{rec("1", "a", "blood-donation"), rec("2", "b", "no-such-rule"), rec("3", "a", "blood-donation")},
+		Events: []socred.Event{score("a", 1000, 1010), score("c", 990, 980), score("b", 1000, 1005), listed,
+			{Kind: socred.EventGradeChanged, Subject: "c", At: at, Scheme: "rongcheng", OldGrade: "A", NewGrade: "B"}},
+	}
+	// The reference: notices made alone, each event added in turn.
+	var want []socred.Notice
+	last := map[string]int{}
+	for _, r := range w.Records {
+		name := ""
+		if rule := p.Scheme(r.Scheme).Rule(r.Rule); rule != nil {
+			name = rule.Name
+		}
+		last[r.Subject] = len(want)
+		want = append(want, socred.RecordNotice(r, name))
+	}
+	for _, e := range w.Events {
+		if i, ok := last[e.Subject]; ok {
+			want[i] = want[i].WithEvents(e)
+		} else {
+			want = append(want, socred.EventNotice(e))
+		}
+	}
+	s := &Service{pack: p}
+	s.addNotices(w)
+	if !reflect.DeepEqual(w.Notices, want) {
+		t.Fatalf("notices\n%+v\nwant\n%+v", w.Notices, want)
+	}
+	if len(w.NoticeBodies) != len(want) {
+		t.Fatalf("%d bodies for %d notices", len(w.NoticeBodies), len(want))
+	}
+	for i := range want {
+		body, err := socred.EncodeNotice(want[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(w.NoticeBodies[i], body) {
+			t.Errorf("body %d\n%s\nwant\n%s", i, w.NoticeBodies[i], body)
+		}
+	}
+	if w.Notices[2].List != "rongcheng-blacklist" || len(w.Notices[2].Events) != 2 {
+		t.Errorf("a's last record's notice: list %q, %d events; want its score and its listing", w.Notices[2].List, len(w.Notices[2].Events))
+	}
+}
