@@ -111,6 +111,10 @@ type flight struct {
 	keys  map[[2]string]*socred.Record // the fresh records, by reporter and key
 	done  chan error                   // the commit's outcome
 	write *socred.Write
+	// ready is closed once the write's notices and audit entries are made
+	// (prepare): its commit waits for it, and its batches are not planned
+	// again before it.
+	ready chan struct{}
 	// ended says the outcome was taken from done, into err.
 	ended bool
 	err   error
@@ -193,6 +197,7 @@ func (s *Service) leadIngest(ctx context.Context) {
 				// its batches again, after those of the failed flight that
 				// are to be retried.
 				if next != nil {
+					<-next.ready
 					s.requeue(next.reqs)
 					next = nil
 				}
@@ -214,7 +219,10 @@ func (s *Service) leadIngest(ctx context.Context) {
 			continue
 		}
 		next.write.Seq = s.seq + 1
-		go func(f *flight) { f.done <- s.store.Commit(ctx, f.write) }(next)
+		go func(f *flight) {
+			<-f.ready
+			f.done <- s.store.Commit(ctx, f.write)
+		}(next)
 		// Let the commit start now, on this core: planning the next group
 		// would otherwise keep it waiting for the core's next turn.
 		runtime.Gosched()
@@ -352,13 +360,20 @@ func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) 
 	}
 	f.write.Records = append(f.write.Records, plan.Derived...)
 	s.addPurges(f.write)
-	// The notices and the audit log's entries are made side by side: they
-	// read the write and fill in parts of it that the other does not
-	// touch, and together they were half of this serial stage.
-	var wg sync.WaitGroup
-	wg.Go(func() { s.addNotices(f.write) })
-	s.audit(f.write)
-	wg.Wait()
+	// The notices and the audit log's entries are made behind the plan,
+	// while the leader goes on (a third stage: the flight's commit starts
+	// once they are made), and side by side: they read the write and fill
+	// in parts of it that the other does not touch. Made by the leader,
+	// they stretched the cycle of planning a group, waiting for the
+	// commit before and starting this one's by a fifth.
+	f.ready = make(chan struct{})
+	go func() {
+		defer close(f.ready)
+		var wg sync.WaitGroup
+		wg.Go(func() { s.addNotices(f.write) })
+		s.audit(f.write)
+		wg.Wait()
+	}()
 	return f
 }
 
