@@ -94,9 +94,13 @@ var (
 )
 
 // The log is drained when drainRows checks and accesses are pending, and
-// at least every drainEvery.
+// at least every drainEvery. A drain takes a core for about 5 µs a row:
+// drains of 8,192 rows held one of the two for about 40 ms every half
+// second at 17,000 checks/s, and the checks answered meanwhile made much
+// of the slowest hundredth (p99 9.8–17.4 ms over six runs, 13.5 on
+// average; with 2,048, 10.3–12.3 over four, 11.4; 1,024 did no better).
 var (
-	drainRows  = 8192
+	drainRows  = 2048
 	drainEvery = 250 * time.Millisecond
 )
 
