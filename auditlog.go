@@ -25,6 +25,20 @@ type AuditEntry struct {
 	Event [32]byte
 	// Receipt, when set, receives the entry's index in the log.
 	Receipt *int64
+	// Leaf, when not zero, is the hash of the entry's leaf (audit.Leaf of
+	// Kind, Ref and Event), made before the write reaches the store so
+	// that the store's one writer does not hash it: the writer is ingest's
+	// serial stage. A check's entry, named by the store, has none.
+	Leaf audit.Hash
+}
+
+// LeafHash returns the hash of l, the entry's leaf as the store names it:
+// e.Leaf when it was made for the same leaf, else l's hash.
+func (e *AuditEntry) LeafHash(l *audit.Leaf) audit.Hash {
+	if e.Leaf != (audit.Hash{}) && l.Kind == e.Kind && l.Ref == e.Ref && l.Event == e.Event {
+		return e.Leaf
+	}
+	return l.Hash()
 }
 
 // AuditBlock is the leaves one write appended to the audit log, as a

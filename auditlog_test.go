@@ -78,3 +78,22 @@ func TestRecordEventMatchesItsDefinition(t *testing.T) {
 		}
 	}
 }
+
+// An entry's leaf hash made beforehand is used only for the leaf it was
+// made for: a leaf the store names otherwise is hashed again.
+func TestAuditEntryLeafHash(t *testing.T) {
+	e := AuditEntry{Kind: audit.KindRecord, Ref: "42", Event: [32]byte{1, 2, 3}}
+	l := audit.Leaf{Kind: e.Kind, Ref: e.Ref, Event: e.Event}
+	if got := e.LeafHash(&l); got != l.Hash() {
+		t.Fatal("without a hash made beforehand: not the leaf's hash")
+	}
+	e.Leaf = audit.Hash{9} // stands out: not the leaf's real hash
+	if got := e.LeafHash(&l); got != e.Leaf {
+		t.Fatal("the hash made beforehand was not used")
+	}
+	other := l
+	other.Ref = "43"
+	if got := e.LeafHash(&other); got != other.Hash() {
+		t.Fatal("a leaf named otherwise than the entry got the entry's hash")
+	}
+}

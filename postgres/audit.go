@@ -91,7 +91,7 @@ func (a *auditAppend) append(ctx context.Context, tx pgx.Tx, w *socred.Write) (*
 			checks++
 		}
 		blockSize += binary.MaxVarintLen16 + 1 + len(e.Event) + len(leaves[i].Ref)
-		hashes[i] = leaves[i].Hash()
+		hashes[i] = e.LeafHash(&leaves[i])
 		if e.Receipt != nil {
 			*e.Receipt = a.size + int64(i)
 		}

@@ -81,7 +81,13 @@ func (s *Service) audit(w *socred.Write) {
 	w.Audit = slices.Grow(w.Audit, len(w.Subjects)+len(w.Relate)+len(w.Unrelate)+len(w.Records)+len(w.Designations)+
 		len(w.Events)+len(w.Appeals)+len(w.Repairs)+len(w.Overturn)+len(w.Suspend)+len(w.Reinstate)+len(w.Checks)+len(w.Tokens))
 	add := func(kind audit.Kind, ref string, event [32]byte, receipt *int64) {
-		w.Audit = append(w.Audit, socred.AuditEntry{Kind: kind, Ref: ref, Event: event, Receipt: receipt})
+		e := socred.AuditEntry{Kind: kind, Ref: ref, Event: event, Receipt: receipt}
+		if ref != "" {
+			// Hashed here, beside the plan of the next group, not by the
+			// store's writer.
+			e.Leaf = (&audit.Leaf{Kind: kind, Ref: ref, Event: event}).Hash()
+		}
+		w.Audit = append(w.Audit, e)
 	}
 	for _, sub := range w.Subjects {
 		add(audit.KindSubject, "", k.ObjectEvent(audit.KindSubject, sub.ID, sub), nil)

@@ -44,7 +44,7 @@ func appendAudit(conn *sqlite3.Conn, start *audit.Edge, w *socred.Write, firstCh
 			leaves[i].Ref = strconv.FormatInt(firstCheck+int64(checks), 10)
 			checks++
 		}
-		hashes[i] = leaves[i].Hash()
+		hashes[i] = e.LeafHash(&leaves[i])
 		if e.Receipt != nil {
 			*e.Receipt = size + int64(i)
 		}

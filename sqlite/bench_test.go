@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/socred/socred"
+	"github.com/socred/socred/audit"
 	"github.com/socred/socred/sqlite"
 	"github.com/socred/socred/storetest"
 )
@@ -25,19 +26,36 @@ func records(first, n int) []*socred.Record {
 }
 
 // BenchmarkCommitRecords commits writes of 1,000 records each, as the
-// service's group commit does under load.
+// service's group commit does under load: the records alone, and with an
+// audit entry each whose leaf the store hashes, or that comes hashed.
 func BenchmarkCommitRecords(b *testing.B) {
-	const batch = 1000
-	s := mustOpen(b, filepath.Join(b.TempDir(), "socred.db"))
-	defer s.Close()
-	next := 1
-	for b.Loop() {
-		if err := s.Commit(ctx, &socred.Write{Now: t0, Records: records(next, batch)}); err != nil {
-			b.Fatal(err)
-		}
-		next += batch
+	for _, audited := range []string{"none", "hashed-by-store", "hashed-before"} {
+		b.Run("audit="+audited, func(b *testing.B) {
+			const batch = 1000
+			s := mustOpen(b, filepath.Join(b.TempDir(), "socred.db"))
+			defer s.Close()
+			next := 1
+			for b.Loop() {
+				b.StopTimer()
+				w := &socred.Write{Now: t0, Records: records(next, batch)}
+				if audited != "none" {
+					for i, r := range w.Records {
+						e := socred.AuditEntry{Kind: audit.KindRecord, Ref: r.ID, Event: [32]byte{byte(i), byte(i >> 8)}}
+						if audited == "hashed-before" {
+							e.Leaf = (&audit.Leaf{Kind: e.Kind, Ref: e.Ref, Event: e.Event}).Hash()
+						}
+						w.Audit = append(w.Audit, e)
+					}
+				}
+				b.StartTimer()
+				if err := s.Commit(ctx, w); err != nil {
+					b.Fatal(err)
+				}
+				next += batch
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(next-1)/1000, "µs/record")
+		})
 	}
-	b.ReportMetric(float64(next-1)/b.Elapsed().Seconds(), "records/s")
 }
 
 // BenchmarkLoad scans a database of 1M records through Load.
