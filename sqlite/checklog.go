@@ -98,7 +98,7 @@ var (
 // drains of 8,192 rows held one of the two for about 40 ms every half
 // second at 17,000 checks/s, and the checks answered meanwhile made much
 // of the slowest hundredth (p99 9.8–17.4 ms over six runs, 13.5 on
-// average; with 2,048, 10.3–12.3 over four, 11.4; 1,024 did no better).
+// average; with 2,048, 10.3–12.9 over six, 11.9; 1,024 did no better).
 var (
 	drainRows  = 2048
 	drainEvery = 250 * time.Millisecond
