@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,5 +107,58 @@ func TestIngestPlansBesideTheCommit(t *testing.T) {
 		if len(f.Records) != 1 {
 			t.Errorf("%s's file: %d records, want 1", subject, len(f.Records))
 		}
+	}
+}
+
+// A panic while a group's notices or audit entries are made (in goroutines
+// of their own, behind the plan) fails that group's batches with an error
+// and stores none of them; the server goes on ingesting.
+func TestIngestSurvivesAPanicMakingNotices(t *testing.T) {
+	ctx := context.Background()
+	p, probs, err := pack.Load(packs.Example)
+	if err != nil || p == nil {
+		t.Fatalf("example pack: %v %v", err, probs)
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "socred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc, err := New(store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close(ctx)
+	admin := &socred.Caller{Token: &socred.Token{ID: "admin", Role: socred.RoleAdmin, Name: "admin"}}
+	if _, err := svc.PutSubjects(ctx, admin, []*socred.Subject{{ID: "a", Kind: socred.Person, Name: "A", Region: "rongcheng"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, what := range []string{"notices", "audit entries"} {
+		var once sync.Once
+		testHookMake = func(w string) {
+			if w == what {
+				once.Do(func() { panic("injected") })
+			}
+		}
+		_, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "k-" + what, Subject: "a",
+			Scheme: "rongcheng", Rule: "blood-donation", OccurredAt: svc.now().Add(-time.Hour)}})
+		testHookMake = nil
+		if err == nil || !strings.Contains(err.Error(), "making "+what) {
+			t.Errorf("a panic making %s: error %v, want one naming it", what, err)
+		}
+	}
+	if _, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "k-after", Subject: "a",
+		Scheme: "rongcheng", Rule: "blood-donation", OccurredAt: svc.now().Add(-time.Hour)}}); err != nil {
+		t.Fatalf("after the panics: %v", err)
+	}
+	f, err := svc.File(ctx, admin, "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Records) != 1 {
+		t.Errorf("a's file: %d records, want 1 (the failed batches store none)", len(f.Records))
 	}
 }

@@ -113,8 +113,10 @@ type flight struct {
 	write *socred.Write
 	// ready is closed once the write's notices and audit entries are made
 	// (prepare): its commit waits for it, and its batches are not planned
-	// again before it.
+	// again before it. made is why they could not be made, if they
+	// could not: the flight then fails without a commit.
 	ready chan struct{}
+	made  error
 	// ended says the outcome was taken from done, into err.
 	ended bool
 	err   error
@@ -220,7 +222,10 @@ func (s *Service) leadIngest(ctx context.Context) {
 		}
 		next.write.Seq = s.seq + 1
 		go func(f *flight) {
-			<-f.ready
+			if <-f.ready; f.made != nil {
+				f.done <- f.made
+				return
+			}
 			f.done <- s.store.Commit(ctx, f.write)
 		}(next)
 		// Let the commit start now, on this core: planning the next group
@@ -369,13 +374,36 @@ func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) 
 	f.ready = make(chan struct{})
 	go func() {
 		defer close(f.ready)
+		// A panic here fails the flight, not the server: the leader
+		// recovers its own, but these goroutines are not its.
 		var wg sync.WaitGroup
-		wg.Go(func() { s.addNotices(f.write) })
-		s.audit(f.write)
+		var notices, audit error
+		wg.Go(func() { notices = s.recovered("notices", func() { s.addNotices(f.write) }) })
+		audit = s.recovered("audit entries", func() { s.audit(f.write) })
 		wg.Wait()
+		f.made = errors.Join(notices, audit)
 	}()
 	return f
 }
+
+// recovered runs fn, and returns its panic, if any, as an error.
+func (s *Service) recovered(what string, fn func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("ingest: making "+what+" failed", "panic", p)
+			err = fmt.Errorf("ingest: making %s: %v", what, p)
+		}
+	}()
+	if testHookMake != nil {
+		testHookMake(what)
+	}
+	fn()
+	return nil
+}
+
+// testHookMake, when set by a test, is called before the notices and the
+// audit entries of a group are made.
+var testHookMake func(what string)
 
 func (s *Service) planIngest(base *engine.Plan, reqs []*ingest, now time.Time) (*engine.Plan, error) {
 	var recs []*socred.Record
