@@ -31,11 +31,11 @@ func (g *gatedStore) Commit(ctx context.Context, w *socred.Write) error {
 	return g.Store.Commit(ctx, w)
 }
 
-// A batch that arrives while the group before it commits is planned beside
-// that commit, not after it: the ingest leader, with nothing queued, waits
-// for batches as well as for the store, so that planning and committing
-// overlap (two cores busy, not one after the other).
-func TestIngestPlansBesideTheCommit(t *testing.T) {
+// ingestService opens a service over a new database (through wrap, when
+// given) with the example pack and subjects a and b, and returns it with
+// an admin caller; the test closes both.
+func ingestService(t *testing.T, wrap func(socred.Store) socred.Store) (*Service, *socred.Caller) {
+	t.Helper()
 	ctx := context.Background()
 	p, probs, err := pack.Load(packs.Example)
 	if err != nil || p == nil {
@@ -45,16 +45,19 @@ func TestIngestPlansBesideTheCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	gate := &gatedStore{Store: store, started: make(chan struct{}), release: make(chan struct{})}
-	svc, err := New(gate, p)
+	t.Cleanup(func() { _ = store.Close() })
+	var st socred.Store = store
+	if wrap != nil {
+		st = wrap(store)
+	}
+	svc, err := New(st, p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer svc.Close(ctx)
+	t.Cleanup(func() { _ = svc.Close(ctx) })
 	admin := &socred.Caller{Token: &socred.Token{ID: "admin", Role: socred.RoleAdmin, Name: "admin"}}
 	if _, err := svc.PutSubjects(ctx, admin, []*socred.Subject{
 		{ID: "a", Kind: socred.Person, Name: "A", Region: "rongcheng"},
@@ -62,6 +65,25 @@ func TestIngestPlansBesideTheCommit(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	return svc, admin
+}
+
+// donation is a record of a blood donation by subject an hour ago.
+func donation(svc *Service, key, subject string) socred.RecordInput {
+	return socred.RecordInput{Key: key, Subject: subject, Scheme: "rongcheng", Rule: "blood-donation", OccurredAt: svc.now().Add(-time.Hour)}
+}
+
+// A batch that arrives while the group before it commits is planned beside
+// that commit, not after it: the ingest leader, with nothing queued, waits
+// for batches as well as for the store, so that planning and committing
+// overlap (two cores busy, not one after the other).
+func TestIngestPlansBesideTheCommit(t *testing.T) {
+	ctx := context.Background()
+	var gate *gatedStore
+	svc, admin := ingestService(t, func(store socred.Store) socred.Store {
+		gate = &gatedStore{Store: store, started: make(chan struct{}), release: make(chan struct{})}
+		return gate
+	})
 
 	beside := make(chan bool, 4)
 	testHookPrepared = func(next, inFlight *flight) {
@@ -76,8 +98,7 @@ func TestIngestPlansBesideTheCommit(t *testing.T) {
 	submit := func(subject string) <-chan error {
 		done := make(chan error, 1)
 		go func() {
-			_, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "k-" + subject, Subject: subject,
-				Scheme: "rongcheng", Rule: "blood-donation", OccurredAt: svc.now().Add(-time.Hour)}})
+			_, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{donation(svc, "k-"+subject, subject)})
 			done <- err
 		}()
 		return done
@@ -115,27 +136,7 @@ func TestIngestPlansBesideTheCommit(t *testing.T) {
 // and stores none of them; the server goes on ingesting.
 func TestIngestSurvivesAPanicMakingNotices(t *testing.T) {
 	ctx := context.Background()
-	p, probs, err := pack.Load(packs.Example)
-	if err != nil || p == nil {
-		t.Fatalf("example pack: %v %v", err, probs)
-	}
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "socred.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	svc, err := New(store, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close(ctx)
-	admin := &socred.Caller{Token: &socred.Token{ID: "admin", Role: socred.RoleAdmin, Name: "admin"}}
-	if _, err := svc.PutSubjects(ctx, admin, []*socred.Subject{{ID: "a", Kind: socred.Person, Name: "A", Region: "rongcheng"}}); err != nil {
-		t.Fatal(err)
-	}
+	svc, admin := ingestService(t, nil)
 	for _, what := range []string{"notices", "audit entries"} {
 		var once sync.Once
 		testHookMake = func(w string) {
@@ -143,15 +144,13 @@ func TestIngestSurvivesAPanicMakingNotices(t *testing.T) {
 				once.Do(func() { panic("injected") })
 			}
 		}
-		_, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "k-" + what, Subject: "a",
-			Scheme: "rongcheng", Rule: "blood-donation", OccurredAt: svc.now().Add(-time.Hour)}})
+		_, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{donation(svc, "k-"+what, "a")})
 		testHookMake = nil
 		if err == nil || !strings.Contains(err.Error(), "making "+what) {
 			t.Errorf("a panic making %s: error %v, want one naming it", what, err)
 		}
 	}
-	if _, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "k-after", Subject: "a",
-		Scheme: "rongcheng", Rule: "blood-donation", OccurredAt: svc.now().Add(-time.Hour)}}); err != nil {
+	if _, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{donation(svc, "k-after", "a")}); err != nil {
 		t.Fatalf("after the panics: %v", err)
 	}
 	f, err := svc.File(ctx, admin, "a", "")
