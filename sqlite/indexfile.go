@@ -17,10 +17,13 @@ func indexPath(path string) string {
 	return path + "-index"
 }
 
-// indexSchema is the index file's: a table per subject index, and the mark
-// up to which each is merged. owner holds the database's index_owner.
+// indexSchema is the index file's: the runs of each subject index (see
+// indexRun; <table>_by_subject is run 0, older versions' one table), and
+// the mark up to which each is merged. owner holds the database's
+// index_owner.
 const indexSchema = `
 CREATE TABLE IF NOT EXISTS marks (tbl TEXT PRIMARY KEY, merged INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (tbl TEXT NOT NULL, run INTEGER NOT NULL, rows INTEGER NOT NULL, PRIMARY KEY (tbl, run)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS owner (value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS records_by_subject (subject TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (subject, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checks_by_subject (subject TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (subject, id)) WITHOUT ROWID;
@@ -109,12 +112,25 @@ func (s *Store) resetIndex(owner int64, legacy []string) (err error) {
 		return err
 	}
 	defer end(&err)
+	var runs []string
+	err = each(xw.Prep(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE '%\_by\_subject\_%' ESCAPE '\'`), func(stmt *sqlite3.Stmt) error {
+		runs = append(runs, stmt.ColumnText(0))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range runs {
+		if err := sqlitex.ExecuteTransient(xw, `DROP TABLE `+name, nil); err != nil {
+			return err
+		}
+	}
 	for _, x := range s.indexes() {
 		if err := sqlitex.ExecuteTransient(xw, `DELETE FROM `+x.table+`_by_subject`, nil); err != nil {
 			return err
 		}
 	}
-	if err := sqlitex.ExecuteScript(xw, `DELETE FROM marks; DELETE FROM owner;`, nil); err != nil {
+	if err := sqlitex.ExecuteScript(xw, `DELETE FROM marks; DELETE FROM runs; DELETE FROM owner;`, nil); err != nil {
 		return err
 	}
 	for _, table := range legacy {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,7 +72,7 @@ func recordIDs(t *testing.T, s *Store, subject string) []string {
 	return out
 }
 
-func count(t *testing.T, conn *sqlite3.Conn, query string) int {
+func count(t testing.TB, conn *sqlite3.Conn, query string) int {
 	t.Helper()
 	n, err := sqlitex.ResultInt(conn.Prep(query))
 	if err != nil {
@@ -234,11 +235,7 @@ func TestMergeSwapsTheTail(t *testing.T) {
 	}
 	onDisk := func() int64 {
 		t.Helper()
-		n, err := sqlitex.ResultInt64(s.xw.Prep(`SELECT COUNT(*) FROM checks_by_subject`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
+		return int64(indexRows(t, s.xw, "checks", ""))
 	}
 	x.add([]string{"b", "a", "b"}, []int64{1, 2, 3})
 	canceled, cancel := context.WithCancel(ctx)
@@ -295,15 +292,15 @@ func TestPacedMergeStops(t *testing.T) {
 	}()
 	onDisk := func() int64 {
 		t.Helper()
-		var n int64
-		err := s.read(ctx, func(conn *sqlite3.Conn) (err error) {
-			n, err = sqlitex.ResultInt64(conn.Prep(`SELECT COUNT(*) FROM idx.checks_by_subject`))
-			return err
+		var n int
+		err := s.read(ctx, func(conn *sqlite3.Conn) error {
+			n = indexRows(t, conn, "checks", "idx.")
+			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return n
+		return int64(n)
 	}
 	// Wait until the first chunk is on disk: the merge rests now, and
 	// writes nothing more while it does.
@@ -336,6 +333,27 @@ func TestPacedMergeStops(t *testing.T) {
 	if got := x.merged; got != n {
 		t.Errorf("merged up to %d, want %d", got, n)
 	}
+}
+
+// indexRows counts the rows of every table of table's subject index in the
+// index file (schema "" on its own connection, "idx." where attached),
+// runs listed or being written.
+func indexRows(t testing.TB, conn *sqlite3.Conn, table, schema string) int {
+	t.Helper()
+	var names []string
+	stmt := conn.Prep(`SELECT name FROM ` + schema + `sqlite_schema WHERE type = 'table' AND name LIKE ? ESCAPE '\'`)
+	stmt.BindText(1, strings.ReplaceAll(table, "_", `\_`)+`\_by\_subject%`)
+	if err := each(stmt, func(stmt *sqlite3.Stmt) error {
+		names = append(names, stmt.ColumnText(0))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, name := range names {
+		n += count(t, conn, `SELECT COUNT(*) FROM `+schema+name)
+	}
+	return n
 }
 
 // openUnmerged opens a store in a temporary directory that never merges its
@@ -371,5 +389,121 @@ func TestTailMatchesAMapOfSlices(t *testing.T) {
 	}
 	if got := tl.appendIDs(nil, "nobody"); got != nil {
 		t.Errorf("a subject never added: %v", got)
+	}
+}
+
+// Each merge writes a run of its own, and runFanIn runs of one size are
+// merged into one: a subject's ids read the same before and after, every
+// row is on disk once, and the merged runs' tables are gone.
+func TestMergeCompactsRuns(t *testing.T) {
+	ctx := context.Background()
+	s := openUnmerged(t)
+	x := s.checks
+	want := map[string][]int64{}
+	next := int64(1)
+	mergeOne := func(rows int) {
+		t.Helper()
+		subjects, ids := make([]string, rows), make([]int64, rows)
+		for i := range rows {
+			subjects[i], ids[i] = "s"+strconv.Itoa(int(next*7%13)), next
+			want[subjects[i]] = append(want[subjects[i]], next)
+			next++
+		}
+		x.add(subjects, ids)
+		if n, err := x.merge(ctx, s, 1); err != nil || n != rows {
+			t.Fatalf("merge: %d rows, %v; want %d", n, err, rows)
+		}
+	}
+	check := func(runs int) {
+		t.Helper()
+		if len(x.runs) != runs {
+			t.Errorf("%d runs %v, want %d", len(x.runs), x.runs, runs)
+		}
+		listed := count(t, s.xw, `SELECT COUNT(*) FROM runs WHERE tbl = 'checks'`)
+		if listed != len(x.runs) {
+			t.Errorf("%d runs listed in the index file, %d in memory", listed, len(x.runs))
+		}
+		if got := indexRows(t, s.xw, "checks", ""); got != int(next-1) {
+			t.Errorf("%d rows in the index's tables, want %d (each once)", got, next-1)
+		}
+		for subject, ids := range want {
+			var got []int64
+			err := s.read(ctx, func(conn *sqlite3.Conn) (err error) {
+				got, err = x.ids(conn, subject)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, ids) {
+				t.Errorf("%s: %v, want %v", subject, got, ids)
+			}
+		}
+	}
+	for i := range runFanIn - 1 {
+		mergeOne(10 + i)
+	}
+	check(runFanIn - 1)
+	mergeOne(5)
+	check(1) // four runs of level 0 merged into one
+	for range runFanIn - 1 {
+		mergeOne(7)
+	}
+	check(1)          // ... and again, with the first
+	mergeOne(100_000) // a run of level 1: not merged with the one of level 0
+	check(2)
+	if lv := runLevel(x.runs[1].rows); lv != 1 || runLevel(x.runs[0].rows) != 0 {
+		t.Errorf("levels %d and %d, want 0 and 1", runLevel(x.runs[0].rows), lv)
+	}
+}
+
+// The table of a merge cut short (not listed in runs) is dropped when the
+// store opens, and its rows are read from the database's tail instead.
+func TestMergeCutShortDropped(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "socred.db")
+	s, err := Open(ctx, path, WithMergeThreshold(1<<40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*socred.Record
+	for i := range 5 {
+		recs = append(recs, &socred.Record{ID: itoa64(int64(i + 1)), Key: "k" + itoa64(int64(i+1)), Subject: "a", Scheme: "city",
+			Rule: "red-light", Points: -5, Reporter: "city"})
+	}
+	if err := s.Commit(ctx, &socred.Write{Records: recs}); err != nil {
+		t.Fatal(err)
+	}
+	// A run written and never listed, as a crash in the middle of a merge
+	// leaves it.
+	err = s.indexWrite(ctx, func(conn *sqlite3.Conn) error {
+		return sqlitex.ExecuteScript(conn, `CREATE TABLE records_by_subject_7 (subject TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (subject, id)) WITHOUT ROWID;
+INSERT INTO records_by_subject_7 VALUES ('a', 1), ('a', 2), ('b', 99);`, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, path, WithMergeThreshold(1<<40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := count(t, s.xw, `SELECT COUNT(*) FROM sqlite_schema WHERE name = 'records_by_subject_7'`); n != 0 {
+		t.Error("the run of a merge cut short is still there")
+	}
+	if s.records.nextRun != 8 {
+		t.Errorf("next run %d, want 8 (after the one dropped)", s.records.nextRun)
+	}
+	if got, want := recordIDs(t, s, "a"), []string{"1", "2", "3", "4", "5"}; !slices.Equal(got, want) {
+		t.Errorf("records of a %v, want %v", got, want)
+	}
+	if err := s.MergeIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := recordIDs(t, s, "a"), []string{"1", "2", "3", "4", "5"}; !slices.Equal(got, want) {
+		t.Errorf("after a merge: records of a %v, want %v", got, want)
 	}
 }
