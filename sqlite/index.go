@@ -40,6 +40,11 @@ type subjectIndex struct {
 	merging *tail
 	merged  int64 // every id ≤ merged is on disk
 	nextID  int64 // the next id to assign (checks, accesses)
+	// dropped lists the runs compactions dropped, in order, and evicted
+	// how many of them each reading connection has let go of the cached
+	// statement of (see runIDs).
+	dropped []int64
+	evicted map[*sqlite3.Conn]int
 
 	// Under the store's mergeMu: the runs on disk, oldest first, and the
 	// number of the next.
@@ -205,7 +210,23 @@ func (x *subjectIndex) ids(conn *sqlite3.Conn, subject string) ([]int64, error) 
 		tail = x.merging.appendIDs(tail, subject)
 	}
 	tail = x.tail.appendIDs(tail, subject)
+	gone := x.dropped[x.evicted[conn]:]
+	if len(gone) > 0 {
+		if x.evicted == nil {
+			x.evicted = map[*sqlite3.Conn]int{}
+		}
+		x.evicted[conn] = len(x.dropped)
+	}
 	x.mu.Unlock()
+	for _, run := range gone {
+		// A statement cached for a run that is gone is let go of, so
+		// that a connection's cache does not grow with every run there
+		// ever was. (One not cached fails to prepare, and nothing is
+		// cached.)
+		if stmt, err := conn.Prepare(x.runQuery(run)); err == nil {
+			stmt.Finalize() // #nosec G104 -- the statement is let go of; an error finalizing it is of no consequence
+		}
+	}
 	var runs []int64
 	stmt := conn.Prep(`SELECT run FROM idx.runs WHERE tbl = ? ORDER BY run`)
 	stmt.BindText(1, x.table)
@@ -231,21 +252,23 @@ func (x *subjectIndex) ids(conn *sqlite3.Conn, subject string) ([]int64, error) 
 	return slices.Compact(out), nil
 }
 
-// runIDs appends the subject's ids in run's table to dst. Run tables come
-// and go with merges, so the statement is not kept in the connection's
-// cache.
+// runIDs appends the subject's ids in run's table to dst.
 func (x *subjectIndex) runIDs(conn *sqlite3.Conn, run int64, subject string, dst []int64) ([]int64, error) {
-	stmt, _, err := conn.PrepareTransient(`SELECT id FROM idx.` + x.runTable(run) + ` WHERE subject = ? ORDER BY id`)
+	stmt, err := conn.Prepare(x.runQuery(run))
 	if err != nil {
 		return dst, err
 	}
-	defer stmt.Finalize() // #nosec G104 -- a finalize after a successful step has no error to report
 	stmt.BindText(1, subject)
 	err = each(stmt, func(stmt *sqlite3.Stmt) error {
 		dst = append(dst, stmt.ColumnInt64(0))
 		return nil
 	})
 	return dst, err
+}
+
+// runQuery is the query of a subject's ids in run's table.
+func (x *subjectIndex) runQuery(run int64) string {
+	return `SELECT id FROM idx.` + x.runTable(run) + ` WHERE subject = ? ORDER BY id`
 }
 
 // pending returns how many ids wait in memory.
@@ -560,6 +583,11 @@ func (x *subjectIndex) compact(ctx context.Context, s *Store, duty int) error {
 			return fmt.Errorf("compact %s index: %w", x.table, err)
 		}
 		x.runs = append(slices.Clone(x.runs[:len(x.runs)-n]), r)
+		x.mu.Lock()
+		for _, d := range from {
+			x.dropped = append(x.dropped, d.id)
+		}
+		x.mu.Unlock()
 	}
 }
 

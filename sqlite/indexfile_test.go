@@ -439,6 +439,23 @@ func TestMergeCompactsRuns(t *testing.T) {
 				t.Errorf("%s: %v, want %v", subject, got, ids)
 			}
 		}
+		// The reading connection has let go of the statements of the runs
+		// dropped: preparing one again finds no table.
+		err := s.read(ctx, func(conn *sqlite3.Conn) error {
+			if _, err := x.ids(conn, "s1"); err != nil {
+				return err
+			}
+			for _, run := range x.dropped {
+				if stmt, err := conn.Prepare(x.runQuery(run)); err == nil {
+					stmt.Finalize()
+					t.Errorf("the statement of run %d, dropped, is still cached", run)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i := range runFanIn - 1 {
 		mergeOne(10 + i)
@@ -446,6 +463,9 @@ func TestMergeCompactsRuns(t *testing.T) {
 	check(runFanIn - 1)
 	mergeOne(5)
 	check(1) // four runs of level 0 merged into one
+	if len(x.dropped) != runFanIn {
+		t.Errorf("runs dropped %v, want %d", x.dropped, runFanIn)
+	}
 	for range runFanIn - 1 {
 		mergeOne(7)
 	}
