@@ -245,8 +245,9 @@ func (x *subjectIndex) ids(conn *sqlite3.Conn, subject string) ([]int64, error) 
 	}
 	out = append(out, tail...)
 	if !slices.IsSorted(out) {
-		// Run 0 may hold ids of the tail too (older versions merged into it
-		// in place, and a merge cut short left some of its rows there).
+		// Ids of a merge that listed its run after the tail was copied are
+		// in both; and run 0 may hold ids of the tail (older versions merged
+		// into it in place, and a merge cut short left some rows there).
 		slices.Sort(out)
 	}
 	return slices.Compact(out), nil
@@ -342,7 +343,7 @@ func addRun(conn *sqlite3.Conn, table string, r indexRun) error {
 
 // runWriter writes the rows of a new run, in ascending order, into its
 // table: in transactions of the index file's writer of runChunk rows each,
-// resting between them as pace says. The table is made by the first; done
+// resting between them as duty says (see merge). The table is made by the first; done
 // is run in the last, and lists the run.
 type runWriter struct {
 	x       *subjectIndex
@@ -637,7 +638,7 @@ func (x *subjectIndex) mergeRuns(ctx context.Context, s *Store, duty int, runs [
 			}
 		}
 		for {
-			var min *source
+			var least *source
 			for _, src := range srcs {
 				if src.done {
 					continue
@@ -650,15 +651,15 @@ func (x *subjectIndex) mergeRuns(ctx context.Context, s *Store, duty int, runs [
 						continue
 					}
 				}
-				if min == nil || rowLess(src.rows[src.next], min.rows[min.next]) {
-					min = src
+				if least == nil || rowLess(src.rows[src.next], least.rows[least.next]) {
+					least = src
 				}
 			}
-			if min == nil {
+			if least == nil {
 				break
 			}
-			r := min.rows[min.next]
-			min.next++
+			r := least.rows[least.next]
+			least.next++
 			if err := w.add(r.subject, r.id); err != nil {
 				return err
 			}
