@@ -608,7 +608,8 @@ func (x *subjectIndex) mergeRuns(ctx context.Context, s *Store, duty int, runs [
 	for i, r := range runs {
 		srcs[i] = &source{stmt: `SELECT subject, id FROM ` + x.runTable(r.id) + ` WHERE (subject, id) > (?, ?) ORDER BY subject, id LIMIT 4096`}
 	}
-	// fill reads the source's next rows after its last.
+	// fill reads the source's next rows after its last (its first, the
+	// first time).
 	fill := func(src *source) error {
 		after := indexRow{id: -1}
 		if len(src.rows) > 0 {
@@ -632,11 +633,6 @@ func (x *subjectIndex) mergeRuns(ctx context.Context, s *Store, duty int, runs [
 		})
 	}
 	err := func() error {
-		for _, src := range srcs {
-			if err := fill(src); err != nil {
-				return err
-			}
-		}
 		for {
 			var least *source
 			for _, src := range srcs {

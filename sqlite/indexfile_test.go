@@ -223,15 +223,7 @@ func TestMergeSwapsTheTail(t *testing.T) {
 	x := s.checks
 	ids := func(subject string) []int64 {
 		t.Helper()
-		var out []int64
-		err := s.read(ctx, func(conn *sqlite3.Conn) (err error) {
-			out, err = x.ids(conn, subject)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
+		return indexIDs(t, s, x, subject)
 	}
 	onDisk := func() int64 {
 		t.Helper()
@@ -335,6 +327,21 @@ func TestPacedMergeStops(t *testing.T) {
 	}
 }
 
+// indexIDs reads a subject's ids from index x in a read transaction of
+// their own.
+func indexIDs(t testing.TB, s *Store, x *subjectIndex, subject string) []int64 {
+	t.Helper()
+	var out []int64
+	err := s.read(context.Background(), func(conn *sqlite3.Conn) (err error) {
+		out, err = x.ids(conn, subject)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // indexRows counts the rows of every table of table's subject index in the
 // index file (schema "" on its own connection, "idx." where attached),
 // runs listed or being written.
@@ -427,15 +434,7 @@ func TestMergeCompactsRuns(t *testing.T) {
 			t.Errorf("%d rows in the index's tables, want %d (each once)", got, next-1)
 		}
 		for subject, ids := range want {
-			var got []int64
-			err := s.read(ctx, func(conn *sqlite3.Conn) (err error) {
-				got, err = x.ids(conn, subject)
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, ids) {
+			if got := indexIDs(t, s, x, subject); !slices.Equal(got, ids) {
 				t.Errorf("%s: %v, want %v", subject, got, ids)
 			}
 		}
@@ -525,5 +524,51 @@ INSERT INTO records_by_subject_7 VALUES ('a', 1), ('a', 2), ('b', 99);`, nil)
 	}
 	if got, want := recordIDs(t, s, "a"), []string{"1", "2", "3", "4", "5"}; !slices.Equal(got, want) {
 		t.Errorf("after a merge: records of a %v, want %v", got, want)
+	}
+}
+
+// A read takes the runs from its own snapshot: one that began before a
+// compaction dropped runs reads the dropped runs' tables, as they were in
+// it, and finds the same ids (a list taken from memory would name the new
+// run, which its snapshot does not hold).
+func TestReadSeesTheRunsOfItsSnapshot(t *testing.T) {
+	ctx := context.Background()
+	s := openUnmerged(t)
+	x := s.checks
+	for i := range runFanIn - 1 {
+		x.add([]string{"a", "b"}, []int64{int64(2*i + 1), int64(2*i + 2)})
+		if _, err := x.merge(ctx, s, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		// The snapshot of the index file begins here, with three runs.
+		if n := count(t, conn, `SELECT COUNT(*) FROM idx.runs WHERE tbl = 'checks'`); n != runFanIn-1 {
+			t.Fatalf("%d runs, want %d", n, runFanIn-1)
+		}
+		x.add([]string{"c"}, []int64{99})
+		if _, err := x.merge(ctx, s, 1); err != nil {
+			return err
+		}
+		if len(x.runs) != 1 || len(x.dropped) != runFanIn {
+			t.Fatalf("runs %v, dropped %v; want the four merged into one", x.runs, x.dropped)
+		}
+		got, err := x.ids(conn, "a")
+		if err != nil {
+			return err
+		}
+		if want := []int64{1, 3, 5}; !slices.Equal(got, want) {
+			t.Errorf("a in the snapshot before the compaction: %v, want %v", got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := indexIDs(t, s, x, "a"), []int64{1, 3, 5}; !slices.Equal(got, want) {
+		t.Errorf("a after the compaction: %v, want %v", got, want)
+	}
+	if got, want := indexIDs(t, s, x, "c"), []int64{99}; !slices.Equal(got, want) {
+		t.Errorf("c after the compaction: %v, want %v", got, want)
 	}
 }
