@@ -8,10 +8,12 @@ package api
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +41,35 @@ type API struct {
 	mux     *http.ServeMux
 	routes  []route
 	metrics *metrics
+
+	// The connections with a request begun (ConnState).
+	activeMu sync.Mutex
+	active   map[net.Conn]struct{}
+}
+
+// ConnState is the http.Server's ConnState hook: it tells the service
+// which requests are begun and not yet answered, so that the journal of
+// checks knows when nobody else can join a batch (Service.Requests). A
+// server without it still works; its checks wait in the journal for
+// callers that may be on their way.
+func (a *API) ConnState(c net.Conn, st http.ConnState) {
+	a.activeMu.Lock()
+	var delta int
+	switch st {
+	case http.StateActive:
+		if _, ok := a.active[c]; !ok {
+			a.active[c], delta = struct{}{}, 1
+		}
+	case http.StateIdle, http.StateClosed, http.StateHijacked:
+		if _, ok := a.active[c]; ok {
+			delete(a.active, c)
+			delta = -1
+		}
+	}
+	a.activeMu.Unlock()
+	if delta != 0 {
+		a.svc.Requests(delta)
+	}
 }
 
 // Route is one entry of the route table, as Routes reports it.
@@ -75,7 +106,7 @@ var (
 
 // New returns the API over a service.
 func New(svc *service.Service, cfg Config) *API {
-	a := &API{svc: svc, log: cfg.Logger, mux: http.NewServeMux()}
+	a := &API{svc: svc, log: cfg.Logger, mux: http.NewServeMux(), active: map[net.Conn]struct{}{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
