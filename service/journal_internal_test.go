@@ -136,3 +136,11 @@ func TestJournalWaitsForRequestsBegun(t *testing.T) {
 		t.Fatalf("active %d, waiting %d after every request ended", a, w)
 	}
 }
+
+func TestArrivalWithoutAJournal(t *testing.T) {
+	var j *journal // a service not open
+	on := j.expect()
+	on.done()
+	var none *arrival
+	none.done()
+}
