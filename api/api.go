@@ -42,9 +42,11 @@ type API struct {
 	routes  []route
 	metrics *metrics
 
-	// The connections with a request begun (ConnState).
+	// The connections with a request begun (ConnState), and where their
+	// count goes (the service's Requests).
 	activeMu sync.Mutex
 	active   map[net.Conn]struct{}
+	requests func(delta int)
 }
 
 // ConnState is the http.Server's ConnState hook: it tells the service
@@ -69,7 +71,7 @@ func (a *API) ConnState(c net.Conn, st http.ConnState) {
 	}
 	a.activeMu.Unlock()
 	if delta != 0 {
-		a.svc.Requests(delta)
+		a.requests(delta)
 	}
 }
 
@@ -107,7 +109,7 @@ var (
 
 // New returns the API over a service.
 func New(svc *service.Service, cfg Config) *API {
-	a := &API{svc: svc, log: cfg.Logger, mux: http.NewServeMux(), active: map[net.Conn]struct{}{}}
+	a := &API{svc: svc, log: cfg.Logger, mux: http.NewServeMux(), active: map[net.Conn]struct{}{}, requests: svc.Requests}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -129,10 +129,8 @@ func (j *journal) add(ctx context.Context, on *arrival, c *socred.CheckEntry, a 
 		if a != nil {
 			w.Accesses = []socred.Access{*a}
 		}
-		if c != nil && j.audit != nil {
-			if e, ok := j.audit(c); ok {
-				w.Audit = []socred.AuditEntry{e}
-			}
+		if logged {
+			w.Audit = []socred.AuditEntry{entry}
 		}
 		return j.store.Commit(ctx, w)
 	}
@@ -169,8 +167,9 @@ func (j *journal) add(ctx context.Context, on *arrival, c *socred.CheckEntry, a 
 	case j.kick <- struct{}{}:
 	default:
 	}
-	on.done()
-	if on == nil {
+	if on != nil {
+		on.done() // and settled
+	} else {
 		j.settled()
 	}
 	select {
