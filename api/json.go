@@ -57,16 +57,40 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		buf.Reset()
 		buf.WriteString(`{"error":{"code":"internal","message":"internal error","field":""}}` + "\n")
 	}
+	writeBody(w, status, buf.Bytes())
+}
+
+// writeDecision answers with a check's decision, as writeJSON would.
+func writeDecision(w http.ResponseWriter, d *socred.Decision) {
+	p := decisionBuffers.Get().(*[]byte)
+	b, ok := appendDecision((*p)[:0], d)
+	if !ok {
+		decisionBuffers.Put(p)
+		writeJSON(w, http.StatusOK, d)
+		return
+	}
+	writeBody(w, http.StatusOK, b)
+	if cap(b) <= 64<<10 {
+		*p = b
+		decisionBuffers.Put(p)
+	}
+}
+
+// decisionBuffers holds the buffers decisions are encoded in.
+var decisionBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeBody writes an answer of JSON already encoded.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
 	// Set directly, with values shared by every answer (net/http copies
 	// the header before it writes it, and an append to a value of
 	// capacity one makes a new one): Header.Set allocates per call.
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	h["X-Content-Type-Options"] = noSniff
 	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 }
 
 var (

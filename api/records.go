@@ -47,6 +47,6 @@ func (a *API) check(w http.ResponseWriter, r *http.Request, c *socred.Caller) er
 	}
 	a.metrics.checked(d)
 	d.Reasons = orEmpty(d.Reasons)
-	writeJSON(w, http.StatusOK, d)
+	writeDecision(w, &d)
 	return nil
 }
