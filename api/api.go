@@ -131,6 +131,7 @@ func New(svc *service.Service, cfg Config) *API {
 		{Route: Route{"POST", "/v1/checks", checkers}, handle: a.check},
 		{Route: Route{"POST", "/v1/lists/{list}/entries", authorities}, handle: a.designate},
 		{Route: Route{"GET", "/v1/lists/{list}/entries", listReaders}, handle: a.listEntries},
+		{Route: Route{"PATCH", "/v1/lists/{list}/entries/{subject}", authorities}, handle: a.extend},
 		{Route: Route{"DELETE", "/v1/lists/{list}/entries/{subject}", authorities}, handle: a.undesignate},
 		{Route: Route{"GET", "/v1/register", nil}, handle: a.register},
 		{Route: Route{"GET", "/v1/schemes", anyRole}, handle: a.schemes},
@@ -248,7 +249,7 @@ func (a *API) authorize(r *http.Request, roles []socred.Role) (*socred.Caller, e
 		return nil, socred.Errorf(socred.EUNAUTHORIZED, "an Authorization: Bearer token is required")
 	}
 	if !c.Is(roles...) {
-		return nil, socred.Errorf(socred.EFORBIDDEN, "a %s token may not call this endpoint", c.Role())
+		return nil, socred.Errorf(socred.EFORBIDDEN, "%s token may not call this endpoint", article(string(c.Role())))
 	}
 	return c, nil
 }
@@ -371,3 +372,11 @@ func page(r *http.Request) (socred.Page, error) {
 
 // healthTimeout bounds how long GET /healthz waits for the store.
 const healthTimeout = 2 * time.Second
+
+// article returns word with "a" or "an" before it.
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an " + word
+	}
+	return "a " + word
+}

@@ -326,13 +326,21 @@ func TestDesignations(t *testing.T) {
 		field                  string
 	}{
 		{"listed again", "POST", "/v1/lists/defaulters/entries", asAuthority, entry, 409, ""},
+		{"listed again with a longer term", "POST", "/v1/lists/defaulters/entries", asAuthority, map[string]string{"subject": "acme-co", "reason": "still refuses", "term": "3y"}, 409, ""},
+		{"extended by a term ending sooner", "PATCH", "/v1/lists/defaulters/entries/acme-co", asAuthority, map[string]string{"reason": "r", "term": "1y"}, 400, "term"},
+		{"extended without a term", "PATCH", "/v1/lists/defaulters/entries/acme-co", asAuthority, map[string]string{"reason": "r"}, 400, "term"},
+		{"extended without a reason", "PATCH", "/v1/lists/defaulters/entries/acme-co", asAuthority, map[string]string{"term": "3y"}, 400, "reason"},
+		{"extended beyond max_term", "PATCH", "/v1/lists/defaulters/entries/acme-co", asAuthority, map[string]string{"reason": "r", "term": "6y"}, 400, "term"},
+		{"extending an unlisted subject", "PATCH", "/v1/lists/defaulters/entries/li", asAuthority, map[string]string{"reason": "r", "term": "3y"}, 404, ""},
+		{"another authority extends", "PATCH", "/v1/lists/defaulters/entries/acme-co", asOtherAuthority, map[string]string{"reason": "r", "term": "3y"}, 403, ""},
+		{"extended with an unknown field", "PATCH", "/v1/lists/defaulters/entries/acme-co", asAuthority, map[string]string{"reason": "r", "term": "3y", "until": "2030-01-01"}, 400, "until"},
 		{"automatic list", "POST", "/v1/lists/city-black/entries", asAuthority, entry, 400, ""},
 		{"unknown list", "POST", "/v1/lists/nowhere/entries", asAuthority, entry, 404, ""},
 		{"another authority's list", "POST", "/v1/lists/defaulters/entries", asOtherAuthority, entry, 403, ""},
 		{"term too long", "POST", "/v1/lists/defaulters/entries", asAuthority, map[string]string{"subject": "li", "reason": "r", "term": "6y"}, 400, "term"},
 		{"bad term", "POST", "/v1/lists/defaulters/entries", asAuthority, map[string]string{"subject": "li", "reason": "r", "term": "forever"}, 400, "term"},
 		{"no reason", "POST", "/v1/lists/defaulters/entries", asAuthority, map[string]string{"subject": "li"}, 400, "reason"},
-		{"another authority reads", "GET", "/v1/lists/defaulters/entries", asOtherAuthority, nil, 403, ""},
+		{"another authority reads", "GET", "/v1/lists/defaulters/entries", asOtherAuthority, nil, 200, ""},
 		{"bad limit", "GET", "/v1/lists/defaulters/entries?limit=ten", asAuditor, nil, 400, "limit"},
 		{"zero limit", "GET", "/v1/lists/defaulters/entries?limit=0", asAuditor, nil, 400, "limit"},
 		{"negative offset", "GET", "/v1/lists/defaulters/entries?offset=-1", asAuditor, nil, 400, "offset"},
@@ -349,6 +357,13 @@ func TestDesignations(t *testing.T) {
 				t.Errorf("field %q, want %q", field, tt.field)
 			}
 		})
+	}
+
+	var ext socred.Listing
+	f.must(200, "PATCH", "/v1/lists/defaulters/entries/acme-co", asAuthority, map[string]string{"reason": "still refuses", "term": "3y"}).decode(&ext)
+	if ext.Designation != l.Designation || !ext.Since.Equal(l.Since) || ext.Until == nil || !ext.Until.Equal(l.Since.AddDate(3, 0, 0)) ||
+		ext.Reason != "refuses to pay judgment; extended: still refuses" {
+		t.Errorf("extended: got %+v, want %s from %v to three years on", ext, l.Designation, l.Since)
 	}
 
 	var entries struct{ Entries []socred.Listing }
@@ -631,5 +646,16 @@ func TestBodies(t *testing.T) {
 	res := f.must(413, "POST", "/v1/records", asAuthority, `{"records": [`+strings.Repeat(" ", 1<<20)+`]}`)
 	if _, msg, _ := res.apiError(); !strings.Contains(msg, "1 MiB") {
 		t.Errorf("records over 1 MiB: message %q", msg)
+	}
+}
+
+// A 403 names the caller's role with the right article.
+func TestForbiddenNamesTheRole(t *testing.T) {
+	f := newFixture(t)
+	for as, want := range map[string]string{asAuditor: "an auditor token may not call", asProvider: "a provider token may not call"} {
+		res := f.on(t).do("PUT", "/v1/relations", as, map[string]any{"from": "li", "type": "guarantor-of", "to": "zhang"})
+		if _, msg, _ := res.apiError(); res.Code != 403 || !strings.HasPrefix(msg, want) {
+			t.Errorf("as %s: %d %q, want 403 beginning %q", as, res.Code, msg, want)
+		}
 	}
 }

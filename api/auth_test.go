@@ -54,6 +54,8 @@ var authTable = map[string]authCase{
 		[]string{asAdmin, asAuthority}},
 	"GET /v1/lists/{list}/entries": {"/v1/lists/defaulters/entries", nil,
 		[]string{asAdmin, asAuthority, asAuditor}},
+	"PATCH /v1/lists/{list}/entries/{subject}": {"/v1/lists/defaulters/entries/acme-co", map[string]any{"reason": "still unpaid", "term": "3y"},
+		[]string{asAdmin, asAuthority}},
 	"DELETE /v1/lists/{list}/entries/{subject}": {"/v1/lists/defaulters/entries/acme-co", map[string]any{"reason": "paid"},
 		[]string{asAdmin, asAuthority}},
 	"GET /v1/register": {"/v1/register", nil, nil},

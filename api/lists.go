@@ -18,15 +18,25 @@ func (a *API) designate(w http.ResponseWriter, r *http.Request, c *socred.Caller
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	l, extended, err := a.svc.Designate(r.Context(), c, r.PathValue("list"), in)
+	l, err := a.svc.Designate(r.Context(), c, r.PathValue("list"), in)
 	if err != nil {
 		return err
 	}
-	status := http.StatusCreated
-	if extended {
-		status = http.StatusOK
+	writeJSON(w, http.StatusCreated, l)
+	return nil
+}
+
+// extend handles PATCH /v1/lists/{list}/entries/{subject}.
+func (a *API) extend(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	var in service.ExtensionInput
+	if err := decode(r, &in); err != nil {
+		return err
 	}
-	writeJSON(w, status, l)
+	l, err := a.svc.ExtendDesignation(r.Context(), c, r.PathValue("list"), r.PathValue("subject"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, l)
 	return nil
 }
 

@@ -338,7 +338,7 @@ func (g *gen) day(ctx context.Context, evs []event, day time.Time) error {
 		if e.list == "" {
 			continue
 		}
-		_, _, err := g.svc.Designate(ctx, admin, e.list, service.DesignationInput{
+		_, err := g.svc.Designate(ctx, admin, e.list, service.DesignationInput{
 			Subject: e.subject,
 			Reason:  "failed to perform the obligation set by an effective judgment",
 			Case:    fmt.Sprintf("(%d) Lu 1082 Zhi %d", day.Year(), 100+g.rng.IntN(900)),

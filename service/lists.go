@@ -39,35 +39,26 @@ func (s *Service) designatedList(c *socred.Caller, id string) (*socred.List, err
 
 // Designate puts a subject on a designated list for a term (the list's
 // term by default, never beyond its max_term). A subject already on the
-// list has its entry extended when the new term, counted from the entry's
-// start, ends later than the entry does (extended is then true); a term that
-// does not is a conflict. A subject taken off the list may be put on it again.
-func (s *Service) Designate(ctx context.Context, c *socred.Caller, list string, in DesignationInput) (l socred.Listing, extended bool, err error) {
+// list is a conflict (its entry is extended with ExtendDesignation); a
+// subject taken off the list may be put on it again.
+func (s *Service) Designate(ctx context.Context, c *socred.Caller, list string, in DesignationInput) (socred.Listing, error) {
 	lst, err := s.designatedList(c, list)
 	if err != nil {
-		return socred.Listing{}, false, err
+		return socred.Listing{}, err
 	}
-	switch {
-	case in.Subject == "":
-		return socred.Listing{}, false, socred.FieldErrorf("subject", "is required")
-	case strings.TrimSpace(in.Reason) == "":
-		return socred.Listing{}, false, socred.FieldErrorf("reason", "is required: say why the subject is listed")
-	case len(in.Reason) > 1000 || !utf8.ValidString(in.Reason):
-		return socred.Listing{}, false, socred.FieldErrorf("reason", "must be at most 1000 bytes of UTF-8")
-	case len(in.Case) > 200 || !utf8.ValidString(in.Case):
-		return socred.Listing{}, false, socred.FieldErrorf("case", "must be at most 200 bytes of UTF-8")
+	if in.Subject == "" {
+		return socred.Listing{}, socred.FieldErrorf("subject", "is required")
+	}
+	if err := checkDesignationText(in.Reason, in.Case, "listed"); err != nil {
+		return socred.Listing{}, err
 	}
 	term := lst.Term
 	if in.Term != "" {
-		if term, err = socred.ParseDuration(in.Term); err != nil {
-			return socred.Listing{}, false, socred.FieldErrorf("term", "%v", err)
+		if term, err = designationTerm(lst, in.Term); err != nil {
+			return socred.Listing{}, err
 		}
-		if term.N == 0 {
-			return socred.Listing{}, false, socred.FieldErrorf("term", "must be longer than zero")
-		}
-	}
-	if !lst.MaxTerm.IsZero() && term.Compare(lst.MaxTerm) > 0 {
-		return socred.Listing{}, false, socred.FieldErrorf("term", "%s exceeds the list's max_term of %s", term, lst.MaxTerm)
+	} else if err := withinMaxTerm(lst, term); err != nil {
+		return socred.Listing{}, err
 	}
 	var d *socred.Designation
 	err = s.locked(ctx, func() error {
@@ -81,45 +72,121 @@ func (s *Service) Designate(ctx context.Context, c *socred.Caller, list string, 
 		old, err := s.store.ActiveDesignation(ctx, lst.ID, in.Subject, now)
 		switch {
 		case err == nil:
-			// Extended from its start: the whole term never exceeds
-			// max_term.
-			until := term.AddTo(old.Since)
-			if in.Term == "" || !until.After(old.Until) {
-				return socred.Errorf(socred.ECONFLICT, "subject %q is already on list %q (since %s, until %s, designation %s); to extend the entry, give a term that ends later, counted from its start",
-					in.Subject, lst.ID, old.Since.Format("2006-01-02"), old.Until.Format("2006-01-02"), old.ID)
-			}
-			ext := *old
-			ext.Until = until
-			if in.Case != "" {
-				ext.Case = in.Case
-			}
-			ext.Reason = old.Reason + "; extended: " + in.Reason
-			d, extended = &ext, true
-		case isNotFound(err):
-			d = &socred.Designation{
-				ID:        newID("dsg"),
-				List:      lst.ID,
-				Subject:   in.Subject,
-				Authority: lst.Authority,
-				Reason:    in.Reason,
-				Case:      in.Case,
-				Since:     now,
-				Until:     term.AddTo(now),
-			}
-			if c.Role() == socred.RoleAuthority {
-				d.Authority = c.Token.Authority
-			}
-			extended = false
-		default:
+			return socred.Errorf(socred.ECONFLICT, "subject %q is already on list %q (since %s, until %s, designation %s); to extend the entry, PATCH /v1/lists/%s/entries/%s with a term that ends later, counted from its start",
+				in.Subject, lst.ID, old.Since.Format("2006-01-02"), old.Until.Format("2006-01-02"), old.ID, lst.ID, in.Subject)
+		case !isNotFound(err):
 			return err
+		}
+		d = &socred.Designation{
+			ID:        newID("dsg"),
+			List:      lst.ID,
+			Subject:   in.Subject,
+			Authority: lst.Authority,
+			Reason:    in.Reason,
+			Case:      in.Case,
+			Since:     now,
+			Until:     term.AddTo(now),
+		}
+		if c.Role() == socred.RoleAuthority {
+			d.Authority = c.Token.Authority
 		}
 		_, err = s.commit(ctx, now, engine.Change{Designations: []*socred.Designation{d}})
 		return err
 	})
 	if err != nil {
-		return socred.Listing{}, false, err
+		return socred.Listing{}, err
 	}
-	return designationListing(lst, d), extended, nil
+	return designationListing(lst, d), nil
+}
+
+// ExtensionInput is an authority's request to extend a subject's entry on
+// a designated list.
+type ExtensionInput struct {
+	Term   string `json:"term"`
+	Reason string `json:"reason"`
+	Case   string `json:"case"`
+}
+
+// ExtendDesignation extends a subject's entry on a designated list: its
+// new term, counted from the entry's start, must end later than the entry
+// does and stay within the list's max_term. The entry keeps its
+// designation and start; its reason notes the extension, and the subject is
+// told its term changed.
+func (s *Service) ExtendDesignation(ctx context.Context, c *socred.Caller, list, subject string, in ExtensionInput) (socred.Listing, error) {
+	lst, err := s.designatedList(c, list)
+	if err != nil {
+		return socred.Listing{}, err
+	}
+	if strings.TrimSpace(in.Term) == "" {
+		return socred.Listing{}, socred.FieldErrorf("term", "is required: the entry's whole term, counted from its start")
+	}
+	if err := checkDesignationText(in.Reason, in.Case, "extended"); err != nil {
+		return socred.Listing{}, err
+	}
+	term, err := designationTerm(lst, in.Term)
+	if err != nil {
+		return socred.Listing{}, err
+	}
+	var d *socred.Designation
+	err = s.locked(ctx, func() error {
+		now := s.now()
+		old, err := s.store.ActiveDesignation(ctx, lst.ID, subject, now)
+		if err != nil {
+			return err
+		}
+		until := term.AddTo(old.Since) // from its start: the whole term never exceeds max_term
+		if !until.After(old.Until) {
+			return socred.FieldErrorf("term", "%s from the entry's start (%s) ends %s, not after the entry's end (%s)",
+				term, old.Since.Format("2006-01-02"), until.Format("2006-01-02"), old.Until.Format("2006-01-02"))
+		}
+		ext := *old
+		ext.Until = until
+		if in.Case != "" {
+			ext.Case = in.Case
+		}
+		ext.Reason = old.Reason + "; extended: " + in.Reason
+		d = &ext
+		_, err = s.commit(ctx, now, engine.Change{Designations: []*socred.Designation{d}})
+		return err
+	})
+	if err != nil {
+		return socred.Listing{}, err
+	}
+	return designationListing(lst, d), nil
+}
+
+// checkDesignationText checks a designation's reason (required) and case
+// number.
+func checkDesignationText(reason, caseNo, what string) error {
+	switch {
+	case strings.TrimSpace(reason) == "":
+		return socred.FieldErrorf("reason", "is required: say why the subject is %s", what)
+	case len(reason) > 1000 || !utf8.ValidString(reason):
+		return socred.FieldErrorf("reason", "must be at most 1000 bytes of UTF-8")
+	case len(caseNo) > 200 || !utf8.ValidString(caseNo):
+		return socred.FieldErrorf("case", "must be at most 200 bytes of UTF-8")
+	}
+	return nil
+}
+
+// designationTerm parses a designation's term, which must be longer than
+// zero and within the list's max_term.
+func designationTerm(lst *socred.List, text string) (socred.Duration, error) {
+	term, err := socred.ParseDuration(text)
+	if err != nil {
+		return term, socred.FieldErrorf("term", "%v", err)
+	}
+	if term.N == 0 {
+		return term, socred.FieldErrorf("term", "must be longer than zero")
+	}
+	return term, withinMaxTerm(lst, term)
+}
+
+func withinMaxTerm(lst *socred.List, term socred.Duration) error {
+	if !lst.MaxTerm.IsZero() && term.Compare(lst.MaxTerm) > 0 {
+		return socred.FieldErrorf("term", "%s exceeds the list's max_term of %s", term, lst.MaxTerm)
+	}
+	return nil
 }
 
 // Undesignate takes a subject off a designated list before its term ends.
@@ -161,7 +228,8 @@ func designationListing(l *socred.List, d *socred.Designation) socred.Listing {
 }
 
 // ListEntries returns a list's current entries: to the admin, auditors and
-// the list's own authority.
+// authorities (any of them, as API.md says: only designating is the list's
+// own authority's).
 func (s *Service) ListEntries(ctx context.Context, c *socred.Caller, list string, page socred.Page) ([]socred.Listing, error) {
 	if !c.Is(socred.RoleAuthority, socred.RoleAdmin, socred.RoleAuditor) {
 		return nil, forbidden("")
@@ -169,9 +237,6 @@ func (s *Service) ListEntries(ctx context.Context, c *socred.Caller, list string
 	l := s.pack.List(list)
 	if l == nil {
 		return nil, socred.Errorf(socred.ENOTFOUND, "list %q not found", list)
-	}
-	if c.Role() == socred.RoleAuthority && c.Token.Authority != l.Authority {
-		return nil, forbidden("list %q is run by %q; this token acts for %q", l.ID, l.Authority, c.Token.Authority)
 	}
 	ls, err := s.store.ListEntries(ctx, l.ID, page)
 	for i := range ls {

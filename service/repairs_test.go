@@ -17,7 +17,7 @@ func TestCreditRepair(t *testing.T) {
 	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
 	defer closeAll(t, svc, store)
 	setup(t, svc)
-	if _, _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment"}); err != nil {
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment"}); err != nil {
 		t.Fatal(err)
 	}
 	acme := &socred.Caller{Token: &socred.Token{ID: "acme-tok", Role: socred.RoleSubject, Subject: "acme", Name: "acme"}}

@@ -95,7 +95,7 @@ func TestTimeDrivenChanges(t *testing.T) {
 	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
 	defer closeAll(t, svc, store)
 	setup(t, svc)
-	if _, _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
 		t.Fatal(err)
 	}
 	// zhao crosses on red twice within a year: barred from taxis for as
@@ -152,7 +152,7 @@ func TestRestartCatchesUp(t *testing.T) {
 	c := &clock{t: t0}
 	svc, store := open(t, path, c)
 	setup(t, svc)
-	if _, _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
 		t.Fatal(err)
 	}
 	closeAll(t, svc, store)
@@ -205,31 +205,44 @@ func TestChecksAreLogged(t *testing.T) {
 	}
 }
 
-// A designation is extended by a later one with a term that ends later,
-// counted from its start, never beyond max_term; a shorter one is a
-// conflict; a subject taken off the list can be put on it again.
+// A designation is extended (ExtendDesignation) by a term that ends later,
+// counted from its start, never beyond max_term; designating a listed
+// subject again, or a term that ends sooner, is refused; a subject taken off
+// the list can be put on it again.
 func TestDesignationExtendedAndRelisted(t *testing.T) {
 	c := &clock{t: t0}
 	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
 	defer closeAll(t, svc, store)
 	setup(t, svc)
-	first, ext, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "2y"})
-	if err != nil || ext {
-		t.Fatalf("designate: %v, extended %v", err, ext)
+	first, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "2y"})
+	if err != nil {
+		t.Fatalf("designate: %v", err)
 	}
 	c.Set(t0.AddDate(1, 0, 0))
-	if _, _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "again", Term: "1y"}); socred.ErrorCode(err) != socred.ECONFLICT {
-		t.Errorf("a term that ends sooner: got %v, want conflict", err)
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "again", Term: "5y"}); socred.ErrorCode(err) != socred.ECONFLICT {
+		t.Errorf("designating a listed subject again: got %v, want conflict", err)
 	}
-	if _, _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "again", Term: "6y"}); socred.ErrorCode(err) != socred.EINVALID {
+	if _, err := svc.ExtendDesignation(ctx, admin, "judgment-defaulters", "acme", service.ExtensionInput{Reason: "again", Term: "1y"}); socred.ErrorCode(err) != socred.EINVALID || socred.ErrorField(err) != "term" {
+		t.Errorf("a term that ends sooner: got %v, want invalid term", err)
+	}
+	if _, err := svc.ExtendDesignation(ctx, admin, "judgment-defaulters", "acme", service.ExtensionInput{Reason: "again", Term: "6y"}); socred.ErrorCode(err) != socred.EINVALID {
 		t.Errorf("beyond max_term: got %v, want invalid", err)
 	}
-	l, ext, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "still refuses to pay", Term: "5y"})
-	if err != nil || !ext {
-		t.Fatalf("extend: %v, extended %v", err, ext)
+	if _, err := svc.ExtendDesignation(ctx, admin, "judgment-defaulters", "acme", service.ExtensionInput{Reason: "again"}); socred.ErrorCode(err) != socred.EINVALID || socred.ErrorField(err) != "term" {
+		t.Errorf("no term: got %v, want invalid term", err)
+	}
+	if _, err := svc.ExtendDesignation(ctx, admin, "judgment-defaulters", "wang", service.ExtensionInput{Reason: "again", Term: "3y"}); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Errorf("extending a subject not listed: got %v, want not found", err)
+	}
+	l, err := svc.ExtendDesignation(ctx, admin, "judgment-defaulters", "acme", service.ExtensionInput{Reason: "still refuses to pay", Term: "5y"})
+	if err != nil {
+		t.Fatalf("extend: %v", err)
 	}
 	if want := t0.AddDate(5, 0, 0); !l.Since.Equal(first.Since) || l.Until == nil || !l.Until.Equal(want) || l.Designation != first.Designation {
 		t.Errorf("extended entry: got since %v until %v (%s), want since %v until %v (%s)", l.Since, l.Until, l.Designation, first.Since, want, first.Designation)
+	}
+	if want := "unpaid judgment; extended: still refuses to pay"; l.Reason != want {
+		t.Errorf("extended entry's reason: %q, want %q", l.Reason, want)
 	}
 	// Past the original two years the entry still holds.
 	c.Set(t0.AddDate(3, 0, 0))
@@ -252,9 +265,9 @@ func TestDesignationExtendedAndRelisted(t *testing.T) {
 	if !allowed(t, svc, "wang", "buy-flight-ticket") {
 		t.Error("after removal: wang may not fly")
 	}
-	again, ext, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "a new judgment"})
-	if err != nil || ext || again.Designation == first.Designation {
-		t.Fatalf("re-listing: %+v, extended %v, %v", again, ext, err)
+	again, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "a new judgment"})
+	if err != nil || again.Designation == first.Designation {
+		t.Fatalf("re-listing: %+v, %v", again, err)
 	}
 	if allowed(t, svc, "wang", "buy-flight-ticket") {
 		t.Error("after re-listing: wang may fly")
@@ -277,7 +290,7 @@ func TestTermOverMonthEnd(t *testing.T) {
 	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
 	defer closeAll(t, svc, store)
 	setup(t, svc)
-	l, _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "1mo"})
+	l, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "1mo"})
 	if err != nil {
 		t.Fatal(err)
 	}

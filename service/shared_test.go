@@ -75,7 +75,7 @@ func TestServersShareOneDatabase(t *testing.T) {
 	if !allowed(t, b, "wang", "buy-flight-ticket") {
 		t.Fatal("before: wang may not fly at B")
 	}
-	if _, _, err := a.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
+	if _, err := a.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "30d"}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "designation at A denies at B", func() bool { return !allowed(t, b, "wang", "buy-flight-ticket") })
@@ -172,7 +172,7 @@ func TestServersShareOneDatabase(t *testing.T) {
 
 	// B restarts while A takes writes, and answers from where A left off.
 	b.Close(ctx)
-	if _, _, err := a.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "new judgment", Term: "30d"}); err != nil {
+	if _, err := a.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "new judgment", Term: "30d"}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ = openShared(t, db, c)

@@ -109,7 +109,7 @@ func (w *Web) designate(rw http.ResponseWriter, r *http.Request, s *session) {
 	list := r.PostFormValue("list")
 	in := service.DesignationInput{Subject: strings.TrimSpace(r.PostFormValue("subject")), Reason: r.PostFormValue("reason"),
 		Case: r.PostFormValue("case"), Term: r.PostFormValue("term")}
-	l, _, err := w.svc.Designate(r.Context(), s.caller, list, in)
+	l, err := w.svc.Designate(r.Context(), s.caller, list, in)
 	if err != nil {
 		w.fail(rw, r, err)
 		return
