@@ -55,8 +55,16 @@ func ParseDuration(s string) (Duration, error) {
 	default:
 		return Duration{}, fmt.Errorf("duration %q: unknown unit %q (want h, d, w, mo or y)", s, s[i:])
 	}
+	if n > maxUnits[u] {
+		return Duration{}, fmt.Errorf("duration %q: at most 1000 years (%d%s)", s, maxUnits[u], s[i:])
+	}
 	return Duration{N: n, Unit: u}, nil
 }
+
+// maxUnits bounds a duration to 1000 years in each unit (hours to the
+// parser's million, about 114 years): a time that far on still formats as
+// RFC 3339, whose years end at 9999.
+var maxUnits = map[DurationUnit]int{Hours: 1_000_000, Days: 365_250, Weeks: 52_178, Months: 12_000, Years: 1_000}
 
 // MustParseDuration is ParseDuration for constants in code and tests.
 func MustParseDuration(s string) Duration {

@@ -57,3 +57,23 @@ func TestDurationCalendar(t *testing.T) {
 		}
 	}
 }
+
+// A duration is at most 1000 years in any unit, so that a time that far
+// from now still has a year JSON and RFC 3339 can write.
+func TestDurationBounds(t *testing.T) {
+	for _, ok := range []string{"1000y", "12000mo", "52178w", "365250d", "1000000h"} {
+		d, err := ParseDuration(ok)
+		if err != nil {
+			t.Errorf("%s: %v", ok, err)
+			continue
+		}
+		if y := d.AddTo(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)).Year(); y > 3026 {
+			t.Errorf("%s from 2026 ends in %d, past 1000 years", ok, y)
+		}
+	}
+	for _, bad := range []string{"1001y", "12001mo", "52179w", "365251d", "1000001h", "1000000y", "1000000w"} {
+		if d, err := ParseDuration(bad); err == nil {
+			t.Errorf("%s: accepted as %v, want refused", bad, d)
+		}
+	}
+}

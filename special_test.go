@@ -30,7 +30,10 @@ func TestSpecialCategory(t *testing.T) {
 		{"维吾尔族居民", "维吾尔", "ethnic origin"},
 		{"藏族", "藏族", "ethnic origin"},
 		{"回族群众", "回族", "ethnic origin"},
-		{"ethnic-minority-residents", "ethnic", "ethnic origin"},
+		{"ethnic-minority-residents", "ethnic minority", "ethnic origin"},
+		{"minority-nationality", "minority nationality", "ethnic origin"},
+		{"mongol", "mongol", "ethnic origin"},
+		{"少数民族", "少数民族", "ethnic origin"},
 		// Political opinion.
 		{"party-member", "party member", "political opinion"},
 		{"Party members", "party member", "political opinion"},
@@ -38,9 +41,21 @@ func TestSpecialCategory(t *testing.T) {
 		{"dissidents", "dissident", "political opinion"},
 		{"政治面貌", "政治面貌", "political opinion"},
 		{"党员", "党员", "political opinion"},
+		{"opposition-party", "opposition party", "political opinion"},
+		{"democracy-activist", "democracy activist", "political opinion"},
+		{"protest-participant", "protest", "political opinion"},
+		{"petitioners", "petitioner", "political opinion"},
+		{"human-rights-lawyer", "human rights lawyer", "political opinion"},
+		{"climate-activists", "activist", "political opinion"},
+		{"Member of an opposition political party", "political party", "political opinion"},
+		{"非正常上访", "上访", "political opinion"},
+		{"维权人士", "维权", "political opinion"},
 		// Trade-union membership.
 		{"trade-union-members", "trade union", "trade-union membership"},
 		{"工会会员", "工会", "trade-union membership"},
+		{"union-organiser", "union organiser", "trade-union membership"},
+		{"union-activist", "union activist", "trade-union membership"},
+		{"shop-stewards", "shop steward", "trade-union membership"},
 		// Health.
 		{"hiv-positive", "hiv", "health"},
 		{"disabled-residents", "disabled", "health"},
@@ -66,6 +81,9 @@ func TestSpecialCategory(t *testing.T) {
 
 		// Ordinary ids and names of the example packs, and near misses.
 		{"join-party", "", ""},
+		{"third-party-insurance", "", ""},
+		{"zhuang-wei", "", ""},
+		{"minority-shareholder", "", ""},
 		{"Join the party", "", ""},
 		{"party-membership", "", ""},
 		{"public-health", "", ""},

@@ -309,7 +309,7 @@ func (c *checker) list(l *socred.List) {
 	case l.Designated:
 		if !c.has(l, "term") {
 			c.errorf(l, "term", "is required for a designated list: how long an entry lasts, e.g. 2y")
-		} else if c.has(l, "max_term") && l.MaxTerm.Compare(l.Term) < 0 {
+		} else if c.has(l, "max_term") && !l.MaxTerm.IsZero() && !l.Term.IsZero() && l.MaxTerm.Compare(l.Term) < 0 {
 			c.errorf(l, "max_term", "%s is shorter than the term %s", l.MaxTerm, l.Term)
 		}
 		c.repair(l)

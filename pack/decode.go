@@ -99,6 +99,9 @@ func (d *decoded) decodeFile(file string, data []byte) {
 	// two lines and reported problems past the end of the file (found by
 	// FuzzPackLoad). Breaks are made LF first: the lines stay the lines.
 	data = lfBreaks(data)
+	// A byte order mark may begin a YAML stream (YAML 1.2, 5.2); the
+	// parser would read it as part of the first key.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
 		p := Problem{File: file, Message: "YAML syntax: " + err.Error()}

@@ -189,6 +189,46 @@ lists:
 `, []string{
 		"case.yaml:10: lists[0].max_term: error: 12mo is shorter than the term 2y",
 	}},
+	{"a byte order mark before the first key", "\ufeff" + `lists:
+  - id: l
+    kind: black
+    authority: court
+    legal_basis: x
+    context: judicial
+    designated: true
+    term: 2y
+    max_term: 1y
+    publish: true
+`, []string{
+		"case.yaml:9: lists[0].max_term: error: 1y is shorter than the term 2y",
+	}},
+	{"max_term not a duration: one error, not a comparison with nothing", `
+lists:
+  - id: l
+    kind: black
+    authority: court
+    legal_basis: x
+    context: judicial
+    designated: true
+    term: 2y
+    max_term: five years
+    publish: true
+`, []string{
+		"case.yaml:10: lists[0].max_term: error: duration \"five years\": want an integer and a unit (h, d, w, mo, y), e.g. 180d",
+	}},
+	{"durations beyond 1000 years", `
+lists:
+  - id: l
+    kind: black
+    authority: court
+    legal_basis: x
+    context: judicial
+    designated: true
+    term: 1000000y
+    publish: true
+`, []string{
+		"case.yaml:9: lists[0].term: error: duration \"1000000y\": at most 1000 years (1000y)",
+	}},
 	{"max_term equal to term in other units", `
 lists:
   - id: l

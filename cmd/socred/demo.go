@@ -38,8 +38,10 @@ zhang (Zhang Yingjie), li (his friend, whose loan he guarantees), wang and
 acme-trading (its legal representative) are left for you to play with.
 
 Without --db the database lives in a temporary directory removed on exit;
-with --db an existing database is served as it is, without seeding. The
-admin token is SOCRED_ADMIN_TOKEN when set, otherwise a new one.
+with --db an existing database is served as it is, without seeding (one
+whose seeding was stopped part way, marked by FILE.seeding, is refused).
+The address is taken before seeding begins. The admin token is
+SOCRED_ADMIN_TOKEN when set, otherwise a new one.
 
 Flags:
 `)
@@ -82,8 +84,26 @@ Flags:
 	end := time.Now().UTC()
 	clock := demo.NewClock(end.AddDate(0, 0, -*days))
 	c.now = clock.Now
+	// A marker beside a database file says its seeding has begun and not
+	// finished: a demo stopped while seeding leaves a history cut short,
+	// which is not served as if it were whole.
+	marker := ""
+	if !isPostgres(c.db) {
+		marker = c.db + ".seeding"
+		if _, err := os.Stat(marker); err == nil {
+			fmt.Fprintf(stderr, "socred demo: the seeding of %s was cut short (%s is there): remove %s, the files beside it named %s-* and %s, or give another --db\n",
+				c.db, marker, c.db, filepath.Base(c.db), marker)
+			return exitFail
+		}
+	}
 	srv, err := openServer(ctx, &c, log, p, admin)
 	if err != nil {
+		fmt.Fprintln(stderr, "socred demo:", err)
+		return exitFail
+	}
+	// The address is taken before seeding, so that a port in use fails
+	// at once rather than after minutes of seeding.
+	if err := srv.listen(c.addr); err != nil {
 		fmt.Fprintln(stderr, "socred demo:", err)
 		return exitFail
 	}
@@ -91,6 +111,12 @@ Flags:
 		clock.Real()
 		fmt.Fprintf(stdout, "socred demo: %s holds %d subjects; serving it without seeding\n", c.db, n)
 	} else {
+		if marker != "" {
+			if err := os.WriteFile(marker, []byte("socred demo: seeding began "+time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
+				fmt.Fprintln(stderr, "socred demo:", err)
+				return exitFail
+			}
+		}
 		start := time.Now()
 		progress := newProgress(stderr, *days)
 		stats, err := demo.Seed(ctx, srv.svc, clock, demo.Options{
@@ -102,16 +128,18 @@ Flags:
 			fmt.Fprintln(stderr, "\nsocred demo: seeding:", err)
 			return exitFail
 		}
+		if marker != "" {
+			if err := os.Remove(marker); err != nil {
+				fmt.Fprintln(stderr, "socred demo:", err)
+				return exitFail
+			}
+		}
 		fmt.Fprintf(stdout, "socred demo: seeded %d subjects, %d relations, %d records (+%d by joint liability), %d designations, %d checks (%d denied) and %d appeals (%d overturned) over %d days in %s\n",
 			stats.Subjects, stats.Relations, stats.Records, stats.Derived, stats.Designations, stats.Checks, stats.Denied, stats.Appeals, stats.Overturned, *days, time.Since(start).Round(100*time.Millisecond))
 	}
 	tokens, err := demoTokens(ctx, srv.svc, admin)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred demo: tokens:", err)
-		return exitFail
-	}
-	if err := srv.listen(c.addr); err != nil {
-		fmt.Fprintln(stderr, "socred demo:", err)
 		return exitFail
 	}
 	u := srv.URL()
@@ -197,7 +225,7 @@ func newProgress(w io.Writer, days int) func(day, days int) {
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		bar := progressbar.NewOptions(days,
 			progressbar.OptionSetWriter(w),
-			progressbar.OptionSetDescription("seeding a year of history"),
+			progressbar.OptionSetDescription(fmt.Sprintf("seeding %d days of history", days)),
 			progressbar.OptionShowCount(),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionClearOnFinish(),

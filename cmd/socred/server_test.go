@@ -3,11 +3,14 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -243,5 +246,58 @@ func TestDemo(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("demo did not stop cleanly: %v\n%s", err, errOut.String())
+	}
+}
+
+// TestDemoCutShort stops "socred demo --db FILE" while it seeds: started
+// again on FILE it refuses to serve the history cut short, and names what to
+// remove. A demo whose address is taken fails before seeding anything.
+func TestDemoCutShort(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "demo.db")
+	cmd := exec.Command(binary, "demo", "--addr", "127.0.0.1:0", "--db", db, "--subjects", "2000", "--days", "365")
+	cmd.Env = append(os.Environ(), "SOCRED_ADMIN_TOKEN="+adminToken)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "seeding: day ") {
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	go io.Copy(io.Discard, stderr)
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("a demo stopped while seeding exited 0")
+	}
+	// (Were it served, the demo would not stop by itself.)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	again := exec.CommandContext(ctx, binary, "demo", "--addr", "127.0.0.1:0", "--db", db)
+	again.Env = cmd.Env
+	out, err := again.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "was cut short") {
+		t.Fatalf("started again on a database cut short: %v\n%s", err, out)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	busy := filepath.Join(t.TempDir(), "busy.db")
+	taken := exec.Command(binary, "demo", "--addr", ln.Addr().String(), "--db", busy, "--subjects", "2000", "--days", "365")
+	taken.Env = cmd.Env
+	out, err = taken.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "address already in use") || strings.Contains(string(out), "seeding: day") {
+		t.Fatalf("a demo on an address in use: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(busy + ".seeding"); err == nil {
+		t.Error("a demo on an address in use began seeding")
 	}
 }
