@@ -374,6 +374,12 @@ func quoted(name string) string {
 func celMessage(m string) string {
 	if name, ok := strings.CutPrefix(m, "undeclared reference to '"); ok {
 		name, _, _ = strings.Cut(name, "'")
+		if name == "subject" {
+			// The variables are subject.kind, .region and .groups: a
+			// reference to any other field of subject is reported as one
+			// to subject.
+			return "subject has no such field: a when may use subject.kind, subject.region and subject.groups"
+		}
 		return fmt.Sprintf("unknown name %q (a when may use score(\"scheme\"), grade(\"scheme\"), count(\"scheme\", \"rule\", \"window\"), subject.kind, subject.region and subject.groups)", name)
 	}
 	if strings.HasPrefix(m, "Syntax error:") {

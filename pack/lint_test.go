@@ -574,7 +574,7 @@ lists:
 		"case.yaml:26: lists[3].when: error: at line 2, column 31 of the expression: count: bad window: duration \"1q\": unknown unit \"q\" (want h, d, w, mo or y)",
 		"case.yaml:33: lists[4].when: error: at column 6 of the expression: grade takes 1 argument: grade(\"scheme\")",
 		"case.yaml:39: lists[5].when: error: at column 6 of the expression: unknown name \"scroe\" (a when may use score(\"scheme\"), grade(\"scheme\"), count(\"scheme\", \"rule\", \"window\"), subject.kind, subject.region and subject.groups)",
-		"case.yaml:39: lists[5].when: error: at column 23 of the expression: unknown name \"subject\" (a when may use score(\"scheme\"), grade(\"scheme\"), count(\"scheme\", \"rule\", \"window\"), subject.kind, subject.region and subject.groups)",
+		"case.yaml:39: lists[5].when: error: at column 23 of the expression: subject has no such field: a when may use subject.kind, subject.region and subject.groups",
 		"case.yaml:45: lists[6].when: error: at column 1 of the expression: unknown name \"__facts__\"",
 		"case.yaml:45: lists[6].when: error: at column 14 of the expression: unknown name \"__facts__\"",
 	}},
