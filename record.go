@@ -2,7 +2,6 @@ package socred
 
 import (
 	"time"
-	"unicode/utf8"
 )
 
 // RecordStatus is a record's standing as shown in the subject's file.
@@ -96,8 +95,8 @@ func (in *RecordInput) Validate(prefix string, now time.Time) error {
 	switch {
 	case in.Key == "":
 		return FieldErrorf(prefix+".key", "is required (the idempotency key)")
-	case len(in.Key) > 200 || !utf8.ValidString(in.Key):
-		return FieldErrorf(prefix+".key", "must be at most 200 bytes of UTF-8")
+	case len(in.Key) > 200 || !ValidText(in.Key, false):
+		return FieldErrorf(prefix+".key", "must be at most 200 bytes of "+TextRule)
 	case in.Subject == "":
 		return FieldErrorf(prefix+".subject", "is required")
 	case !ValidSubjectID(in.Subject):
@@ -112,8 +111,8 @@ func (in *RecordInput) Validate(prefix string, now time.Time) error {
 		return FieldErrorf(prefix+".occurred_at", "%s is in the future", in.OccurredAt.UTC().Format(time.RFC3339))
 	case in.OccurredAt.Before(minOccurredAt):
 		return FieldErrorf(prefix+".occurred_at", "%s is before %s", in.OccurredAt.UTC().Format(time.RFC3339), minOccurredAt.Format(time.RFC3339))
-	case len(in.Evidence) > 2000 || !utf8.ValidString(in.Evidence):
-		return FieldErrorf(prefix+".evidence", "must be at most 2000 bytes of UTF-8")
+	case len(in.Evidence) > 2000 || !ValidText(in.Evidence, true):
+		return FieldErrorf(prefix+".evidence", "must be at most 2000 bytes of "+TextRule)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package socred
 import (
 	"regexp"
 	"strconv"
-	"unicode/utf8"
 )
 
 // SubjectKind says whether a subject is a person or an organisation.
@@ -50,8 +49,8 @@ func (s *Subject) Validate() error {
 		return FieldErrorf("id", "must be 1 to 128 letters, digits, '.', '_', ':' or '-'")
 	case !s.Kind.Valid():
 		return FieldErrorf("kind", "must be \"person\" or \"organisation\", not %q", s.Kind)
-	case s.Name == "" || !utf8.ValidString(s.Name) || len(s.Name) > 200:
-		return FieldErrorf("name", "must be 1 to 200 bytes of UTF-8")
+	case s.Name == "" || !ValidText(s.Name, false) || len(s.Name) > 200:
+		return FieldErrorf("name", "must be 1 to 200 bytes of "+TextRule)
 	case s.Region != "" && !ValidID(s.Region):
 		return FieldErrorf("region", "must be a lower-case id like \"rongcheng\"")
 	}

@@ -117,11 +117,22 @@ func (s *scanner) object(field func(key []byte) bool) bool {
 	if s.byte('}') {
 		return true
 	}
+	// A name given twice is left to encoding/json and the check after it
+	// (duplicateName), as is an object of more names than a body has.
+	var seen [8][]byte
+	n := 0
 	for {
 		key, _, ok := s.str()
-		if !ok || !s.byte(':') {
+		if !ok || !s.byte(':') || n == len(seen) {
 			return false
 		}
+		for _, k := range seen[:n] {
+			if string(k) == string(key) {
+				return false
+			}
+		}
+		seen[n] = key
+		n++
 		s.space()
 		if !field(key) {
 			return false

@@ -80,7 +80,13 @@ func FuzzFastDecode(f *testing.F) {
 // The fast decoder takes the bodies clients send: without it, nothing
 // would be faster.
 func TestFastDecodeTakesPlainBodies(t *testing.T) {
-	for _, s := range fastSeeds[:5] {
+	for i, s := range fastSeeds[:5] {
+		if i == 2 { // a name given twice is left to encoding/json
+			if fastUnmarshal([]byte(s), new(service.CheckInput)) {
+				t.Errorf("%s: taken", s)
+			}
+			continue
+		}
 		if !fastUnmarshal([]byte(s), new(service.CheckInput)) {
 			t.Errorf("%s: declined", s)
 		}

@@ -9,7 +9,9 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/socred/socred"
 )
@@ -128,7 +130,24 @@ func decode(r *http.Request, v any) error {
 	case err != nil:
 		return socred.Errorf(socred.EINVALID, "could not read the request body")
 	}
+	// encoding/json would take bytes that are not UTF-8 as U+FFFD.
+	if !utf8.Valid(data) {
+		return socred.Errorf(socred.EINVALID, "the request body is not UTF-8: a byte that is not at %s", position(data, int64(firstInvalid(data))+1))
+	}
 	return unmarshal(data, v)
+}
+
+// firstInvalid returns the offset of the first byte of data that is not
+// part of valid UTF-8.
+func firstInvalid(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(data)
 }
 
 // readBody reads the whole body, into a buffer of the size the request
@@ -172,7 +191,62 @@ func unmarshal(data []byte, v any) error {
 		off = int64(len(data) - len(rest))
 		return socred.Errorf(socred.EINVALID, "malformed JSON at %s: unexpected data after the JSON value", position(data, off+1))
 	}
+	if field, ok := duplicateName(data); ok {
+		return socred.FieldErrorf(field, "is given twice: each name may appear once in an object (encoding/json would keep the last, another reader the first)")
+	}
 	return nil
+}
+
+// duplicateName returns the path of the first member of an object whose
+// name repeats one before it in that object, compared as encoding/json
+// matches names to fields (without regard to case), if there is one. data
+// is one JSON value, already decoded once.
+func duplicateName(data []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	field, dup, err := walkNames(dec, "")
+	return field, dup && err == nil
+}
+
+func walkNames(dec *json.Decoder, path string) (string, bool, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", false, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		var seen map[string]bool
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return "", false, err
+			}
+			k, _ := kt.(string)
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			folded := strings.ToLower(strings.ToUpper(k)) // K (Kelvin) and ſ fold as encoding/json folds them
+			if seen[folded] {
+				return p, true, nil
+			}
+			if seen == nil {
+				seen = make(map[string]bool)
+			}
+			seen[folded] = true
+			if q, dup, err := walkNames(dec, p); err != nil || dup {
+				return q, dup, err
+			}
+		}
+		_, err = dec.Token()
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if q, dup, err := walkNames(dec, path+"["+strconv.Itoa(i)+"]"); err != nil || dup {
+				return q, dup, err
+			}
+		}
+		_, err = dec.Token()
+	}
+	return "", false, err
 }
 
 const jsonSpace = " \t\r\n"

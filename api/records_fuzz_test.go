@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/api"
@@ -134,7 +135,7 @@ func FuzzRecordBatch(f *testing.F) {
 		case http.StatusBadRequest:
 			e := checkError(t, res, "invalid")
 			top := members(body)
-			if _, unnamed := top[""]; e.Error.Field == "" && json.Valid(body) && top != nil && !unnamed {
+			if _, unnamed := top[""]; e.Error.Field == "" && json.Valid(body) && utf8.Valid(body) && top != nil && !unnamed {
 				t.Errorf("400 for a JSON object names no field: %s\nbody: %q", res.Body, body)
 			}
 			if f := e.Error.Field; f != "" && !fieldOf(f, top) {

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/engine"
@@ -55,8 +54,8 @@ func (s *Service) FileAppeal(ctx context.Context, c *socred.Caller, in AppealInp
 	switch {
 	case strings.TrimSpace(in.Statement) == "":
 		return nil, socred.FieldErrorf("statement", "is required: say why the entry is wrong")
-	case len(in.Statement) > 4000 || !utf8.ValidString(in.Statement):
-		return nil, socred.FieldErrorf("statement", "must be at most 4000 bytes of UTF-8")
+	case len(in.Statement) > 4000 || !socred.ValidText(in.Statement, true):
+		return nil, socred.FieldErrorf("statement", "must be at most 4000 bytes of "+socred.TextRule)
 	case (in.Record == "") == (in.List == ""):
 		return nil, socred.FieldErrorf("record", "give either record (a record's id) or list (a designated list's id)")
 	}
@@ -141,8 +140,8 @@ func (s *Service) DecideAppeal(ctx context.Context, c *socred.Caller, id string,
 		return nil, socred.FieldErrorf("decision", "must be overturned or upheld")
 	case strings.TrimSpace(in.Reasons) == "":
 		return nil, socred.FieldErrorf("reasons", "are required: the subject is told them")
-	case len(in.Reasons) > 4000 || !utf8.ValidString(in.Reasons):
-		return nil, socred.FieldErrorf("reasons", "must be at most 4000 bytes of UTF-8")
+	case len(in.Reasons) > 4000 || !socred.ValidText(in.Reasons, true):
+		return nil, socred.FieldErrorf("reasons", "must be at most 4000 bytes of "+socred.TextRule)
 	}
 	var decided *socred.Appeal
 	err := s.locked(ctx, func() error {

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"slices"
-	"unicode/utf8"
 
 	"github.com/socred/socred"
 )
@@ -28,8 +27,8 @@ func (s *Service) Check(ctx context.Context, c *socred.Caller, in CheckInput) (s
 		return socred.Decision{}, socred.FieldErrorf("subject", "is required")
 	case in.Action == "":
 		return socred.Decision{}, socred.FieldErrorf("action", "is required")
-	case len(in.Purpose) > 200 || !utf8.ValidString(in.Purpose):
-		return socred.Decision{}, socred.FieldErrorf("purpose", "must be at most 200 bytes of UTF-8")
+	case len(in.Purpose) > 200 || !socred.ValidText(in.Purpose, false):
+		return socred.Decision{}, socred.FieldErrorf("purpose", "must be at most 200 bytes of "+socred.TextRule)
 	}
 	if acts := c.Token.Actions; len(acts) > 0 && !slices.Contains(acts, in.Action) {
 		return socred.Decision{}, forbidden("this provider token may not check %q", in.Action)

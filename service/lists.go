@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/engine"
@@ -161,10 +160,10 @@ func checkDesignationText(reason, caseNo, what string) error {
 	switch {
 	case strings.TrimSpace(reason) == "":
 		return socred.FieldErrorf("reason", "is required: say why the subject is %s", what)
-	case len(reason) > 1000 || !utf8.ValidString(reason):
-		return socred.FieldErrorf("reason", "must be at most 1000 bytes of UTF-8")
-	case len(caseNo) > 200 || !utf8.ValidString(caseNo):
-		return socred.FieldErrorf("case", "must be at most 200 bytes of UTF-8")
+	case len(reason) > 1000 || !socred.ValidText(reason, true):
+		return socred.FieldErrorf("reason", "must be at most 1000 bytes of "+socred.TextRule)
+	case len(caseNo) > 200 || !socred.ValidText(caseNo, false):
+		return socred.FieldErrorf("case", "must be at most 200 bytes of "+socred.TextRule)
 	}
 	return nil
 }
@@ -197,6 +196,9 @@ func (s *Service) Undesignate(ctx context.Context, c *socred.Caller, list, subje
 	}
 	if strings.TrimSpace(reason) == "" {
 		return socred.Listing{}, socred.FieldErrorf("reason", "is required: say why the entry is removed")
+	}
+	if err := checkDesignationText(reason, "", "removed"); err != nil {
+		return socred.Listing{}, err
 	}
 	var ended socred.Designation
 	err = s.locked(ctx, func() error {

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/engine"
@@ -62,12 +61,12 @@ func (s *Service) ApplyRepair(ctx context.Context, c *socred.Caller, in RepairIn
 		return nil, socred.FieldErrorf("route", "list %q accepts %s, not %q", l.ID, strings.Join(l.Repair, ", "), in.Route)
 	case len(in.Evidence) == 0 || len(in.Evidence) > 20:
 		return nil, socred.FieldErrorf("evidence", "give from 1 to 20 references to the evidence")
-	case len(in.Statement) > 4000 || !utf8.ValidString(in.Statement):
-		return nil, socred.FieldErrorf("statement", "must be at most 4000 bytes of UTF-8")
+	case len(in.Statement) > 4000 || !socred.ValidText(in.Statement, true):
+		return nil, socred.FieldErrorf("statement", "must be at most 4000 bytes of "+socred.TextRule)
 	}
 	for i, e := range in.Evidence {
-		if strings.TrimSpace(e) == "" || len(e) > 500 || !utf8.ValidString(e) {
-			return nil, socred.FieldErrorf("evidence["+strconv.Itoa(i)+"]", "must be a reference of 1 to 500 bytes of UTF-8")
+		if strings.TrimSpace(e) == "" || len(e) > 500 || !socred.ValidText(e, false) {
+			return nil, socred.FieldErrorf("evidence["+strconv.Itoa(i)+"]", "must be a reference of 1 to 500 bytes of "+socred.TextRule)
 		}
 	}
 	now := s.now()
@@ -112,8 +111,8 @@ func (s *Service) DecideRepair(ctx context.Context, c *socred.Caller, id string,
 		return nil, socred.FieldErrorf("decision", "must be approved or rejected")
 	case strings.TrimSpace(in.Reasons) == "":
 		return nil, socred.FieldErrorf("reasons", "are required: the subject is told them")
-	case len(in.Reasons) > 4000 || !utf8.ValidString(in.Reasons):
-		return nil, socred.FieldErrorf("reasons", "must be at most 4000 bytes of UTF-8")
+	case len(in.Reasons) > 4000 || !socred.ValidText(in.Reasons, true):
+		return nil, socred.FieldErrorf("reasons", "must be at most 4000 bytes of "+socred.TextRule)
 	}
 	var decided *socred.Repair
 	err := s.locked(ctx, func() error {

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/socred/socred"
 )
@@ -36,8 +35,8 @@ func (s *Service) CreateToken(ctx context.Context, c *socred.Caller, in TokenInp
 	if !in.Role.Valid() {
 		return NewToken{}, socred.FieldErrorf("role", "must be one of admin, authority, provider, reviewer, subject, auditor")
 	}
-	if strings.TrimSpace(in.Name) == "" || len(in.Name) > 100 || !utf8.ValidString(in.Name) {
-		return NewToken{}, socred.FieldErrorf("name", "is required, at most 100 bytes: it is how the token appears in subjects' files")
+	if strings.TrimSpace(in.Name) == "" || len(in.Name) > 100 || !socred.ValidText(in.Name, false) {
+		return NewToken{}, socred.FieldErrorf("name", "is required, at most 100 bytes of "+socred.TextRule+": it is how the token appears in subjects' files")
 	}
 	t := &socred.Token{ID: newID("tok"), Role: in.Role, Name: in.Name}
 	switch in.Role {
