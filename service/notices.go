@@ -16,21 +16,27 @@ import (
 // addNotices adds to w the notices of its records and events: every record
 // stored about a subject, own or derived, and every change in a subject's
 // standing is notified to the subject, in the same transaction. The changes
-// a subject's records made ride on the notice of its last record in w; the
-// others (a subject listed through a relation, a term that ended) make
-// notices of their own.
+// a subject's one record in w made ride on that record's notice; the
+// changes of several records together (a batch, or batches committed as
+// one, with two records about one subject) and the others (a subject
+// listed through a relation, a term that ended) make notices of their own,
+// so that no record's notice claims what several did.
 func (s *Service) addNotices(w *socred.Write) {
-	// The events each record's notice carries: a subject's, on its last
+	// The events each record's notice carries: a subject's, on its only
 	// record's notice. A subject's events come together in w.Events.
-	last := make(map[string]int, len(w.Records)) // subject → its last record
+	last := make(map[string]int, len(w.Records)) // subject → its only record, or -1
 	for i, r := range w.Records {
+		if _, ok := last[r.Subject]; ok {
+			last[r.Subject] = -1
+			continue
+		}
 		last[r.Subject] = i
 	}
 	carried := make([][]socred.Event, len(w.Records))
 	var others []int // the events of subjects without a record in w
 	for k := 0; k < len(w.Events); {
 		i, ok := last[w.Events[k].Subject]
-		if !ok {
+		if !ok || i < 0 {
 			others = append(others, k)
 			k++
 			continue

@@ -11,11 +11,12 @@ import (
 	"github.com/socred/socred/packs"
 )
 
-// addNotices gives each record a notice carrying its subject's events (on
-// the subject's last record's), and other subjects' events notices of
-// their own, encoded as EncodeNotice encodes them: the same notices as
-// adding each event in turn to a notice made alone, also when a subject's
-// events are not side by side.
+// addNotices gives each record a notice, the notice of a subject's only
+// record in the write carrying its subject's events, and the events of
+// subjects with several records or none notices of their own, encoded as
+// EncodeNotice encodes them: the same notices as adding each event in turn
+// to a notice made alone, also when a subject's events are not side by
+// side. (A record's notice never claims the change several records made.)
 func TestAddNoticesMatchesOneEventAtATime(t *testing.T) {
 	p, probs, err := pack.Load(packs.Example)
 	if err != nil || p == nil {
@@ -38,17 +39,18 @@ func TestAddNoticesMatchesOneEventAtATime(t *testing.T) {
 	}
 	// The reference: notices made alone, each event added in turn.
 	var want []socred.Notice
-	last := map[string]int{}
+	last, records := map[string]int{}, map[string]int{}
 	for _, r := range w.Records {
 		name := ""
 		if rule := p.Scheme(r.Scheme).Rule(r.Rule); rule != nil {
 			name = rule.Name
 		}
 		last[r.Subject] = len(want)
+		records[r.Subject]++
 		want = append(want, socred.RecordNotice(r, name))
 	}
 	for _, e := range w.Events {
-		if i, ok := last[e.Subject]; ok {
+		if i, ok := last[e.Subject]; ok && records[e.Subject] == 1 {
 			want[i] = want[i].WithEvents(e)
 		} else {
 			want = append(want, socred.EventNotice(e))
@@ -71,7 +73,11 @@ func TestAddNoticesMatchesOneEventAtATime(t *testing.T) {
 			t.Errorf("body %d\n%s\nwant\n%s", i, w.NoticeBodies[i], body)
 		}
 	}
-	if w.Notices[2].List != "rongcheng-blacklist" || len(w.Notices[2].Events) != 2 {
-		t.Errorf("a's last record's notice: list %q, %d events; want its score and its listing", w.Notices[2].List, len(w.Notices[2].Events))
+	if len(w.Notices[1].Events) != 1 || len(w.Notices[0].Events)+len(w.Notices[2].Events) != 0 {
+		t.Errorf("b's one record's notice carries %d events, a's two records' %d and %d; want b's score, and none on a's",
+			len(w.Notices[1].Events), len(w.Notices[0].Events), len(w.Notices[2].Events))
+	}
+	if len(w.Notices) != 7 || w.Notices[3].Kind != socred.NoticeKind(socred.EventScoreChanged) || w.Notices[3].Subject != "a" {
+		t.Errorf("a's score change in a notice of its own: got %+v", w.Notices)
 	}
 }
