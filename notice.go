@@ -192,7 +192,12 @@ func appendEventMessage(b []byte, e *Event) []byte {
 		return append(appendListDesc(b, e.Listing), '.')
 	case EventDelisted:
 		b = append(b, "You are no longer on the list "...)
-		return append(appendListName(b, e.Listing), '.')
+		b = appendListName(b, e.Listing)
+		if e.Listing != nil && e.Listing.EndReason != "" {
+			b = append(b, ": "...)
+			b = append(b, e.Listing.EndReason...)
+		}
+		return append(b, '.')
 	case EventRecordCounting:
 		b = append(b, "Record "...)
 		b = append(b, e.Record...)

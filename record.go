@@ -159,6 +159,7 @@ type Listing struct {
 	Authority   string     `json:"authority"`
 	LegalBasis  string     `json:"legal_basis"`
 	Designation string     `json:"designation,omitempty"` // the designation's id, for designated entries
+	EndReason   string     `json:"end_reason,omitempty"`  // why a designated entry was ended early
 }
 
 // Score is a subject's standing in one scheme.

@@ -28,7 +28,7 @@ func (e *Engine) listing(subject string, h Held, via *socred.Via) socred.Listing
 	if d := h.Desig; d != nil {
 		ls.Reason, ls.Case, ls.Designation = d.Reason, d.Case, d.ID
 		if d.EndedAt != nil && (ls.Until == nil || d.EndedAt.Before(*ls.Until)) {
-			ls.Until = d.EndedAt
+			ls.Until, ls.EndReason = d.EndedAt, d.EndReason
 		}
 	} else {
 		ls.Reason = l.When

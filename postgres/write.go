@@ -208,7 +208,7 @@ func queueRelations(b *pgx.Batch, relate, unrelate []socred.Relation, now int64)
 func queueDesignation(b *pgx.Batch, d *socred.Designation, now int64) {
 	b.Queue(`INSERT INTO designations (id, list, subject, authority, reason, case_ref, since, until, ended_at, end_reason, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (id) DO UPDATE SET until = excluded.until, ended_at = excluded.ended_at, end_reason = excluded.end_reason`,
+		ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, case_ref = excluded.case_ref, until = excluded.until, ended_at = excluded.ended_at, end_reason = excluded.end_reason`,
 		d.ID, d.List, d.Subject, d.Authority, d.Reason, d.Case, micros(d.Since), micros(d.Until), nullMicros(d.EndedAt), d.EndReason, now)
 }
 

@@ -219,13 +219,14 @@ func (s *Service) Undesignate(ctx context.Context, c *socred.Caller, list, subje
 }
 
 func designationListing(l *socred.List, d *socred.Designation) socred.Listing {
-	until := d.Until
+	until, ended := d.Until, ""
 	if d.EndedAt != nil && d.EndedAt.Before(until) {
-		until = *d.EndedAt
+		until, ended = *d.EndedAt, d.EndReason
 	}
 	return socred.Listing{
 		List: l.ID, Kind: l.Kind, Subject: d.Subject, Since: d.Since, Until: &until,
 		Reason: d.Reason, Case: d.Case, Authority: d.Authority, LegalBasis: l.LegalBasis, Designation: d.ID,
+		EndReason: ended,
 	}
 }
 

@@ -273,6 +273,7 @@ func (s *Service) commitWith(ctx context.Context, now time.Time, c engine.Change
 	if err != nil {
 		return nil, err
 	}
+	explainEnds(plan.Events, c.Designations)
 	w := &socred.Write{
 		Now:          now,
 		Subjects:     c.Subjects,
@@ -288,6 +289,25 @@ func (s *Service) commitWith(ctx context.Context, now time.Time, c engine.Change
 	s.addPurges(w)
 	s.addNotices(w)
 	return plan, s.publish(ctx, plan, w)
+}
+
+// explainEnds gives the events of entries that designations ended early
+// their end's reason, which the engine, holding the entry as it was, does
+// not know: so a notice says why the subject left the list.
+func explainEnds(events []socred.Event, ds []*socred.Designation) {
+	for _, d := range ds {
+		if d.EndedAt == nil || d.EndReason == "" {
+			continue
+		}
+		for i := range events {
+			e := &events[i]
+			if e.Kind == socred.EventDelisted && e.Listing != nil && e.Listing.Designation == d.ID && e.Listing.EndReason == "" {
+				ls := *e.Listing
+				ls.EndReason = d.EndReason
+				e.Listing = &ls
+			}
+		}
+	}
 }
 
 // publish commits w as the next change of the feed and then applies plan

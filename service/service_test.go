@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -259,11 +260,27 @@ func TestDesignationExtendedAndRelisted(t *testing.T) {
 	if !slices.ContainsFunc(noticeKindsList(f.Notices), func(k socred.NoticeKind) bool { return k == socred.NoticeKind(socred.EventTermChanged) }) {
 		t.Errorf("acme was not told its term changed: %+v", f.Notices)
 	}
-	if _, err := svc.Undesignate(ctx, admin, "judgment-defaulters", "acme", "paid"); err != nil {
+	if l, err = svc.ExtendDesignation(ctx, admin, "judgment-defaulters", "acme", service.ExtensionInput{Reason: "a second judgment", Term: "5y"}); socred.ErrorCode(err) != socred.EINVALID {
+		t.Errorf("extending to the same end again: %v, want invalid", err)
+	}
+	ended, err := svc.Undesignate(ctx, admin, "judgment-defaulters", "acme", "paid")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if ended.EndReason != "paid" || ended.Reason != "unpaid judgment; extended: still refuses to pay" {
+		t.Errorf("the ended entry: reason %q, end reason %q", ended.Reason, ended.EndReason)
 	}
 	if !allowed(t, svc, "wang", "buy-flight-ticket") {
 		t.Error("after removal: wang may not fly")
+	}
+	f, err = svc.File(ctx, admin, "acme", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(f.Notices, func(n socred.Notice) bool {
+		return n.Kind == socred.NoticeKind(socred.EventDelisted) && strings.HasSuffix(n.Message, `: paid.`)
+	}) {
+		t.Errorf("acme was not told why it left the list: %+v", f.Notices)
 	}
 	again, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "a new judgment"})
 	if err != nil || again.Designation == first.Designation {

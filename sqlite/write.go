@@ -403,7 +403,7 @@ func bindRecord(stmt *sqlite3.Stmt, off int, r *socred.Record) error {
 func putDesignation(conn *sqlite3.Conn, d *socred.Designation, now int64) error {
 	stmt := conn.Prep(`INSERT INTO designations (id, list, subject, authority, reason, case_ref, since, until, ended_at, end_reason, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET until = excluded.until, ended_at = excluded.ended_at, end_reason = excluded.end_reason`)
+		ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, case_ref = excluded.case_ref, until = excluded.until, ended_at = excluded.ended_at, end_reason = excluded.end_reason`)
 	stmt.BindText(1, d.ID)
 	stmt.BindText(2, d.List)
 	stmt.BindText(3, d.Subject)

@@ -246,6 +246,16 @@ func testDesignations(t *testing.T, s socred.Store) {
 	if _, err := s.ActiveDesignation(ctx, "defaulters", "acme", t0.Add(49*time.Hour)); socred.ErrorCode(err) != socred.ENOTFOUND {
 		t.Errorf("after the term: got %v, want not_found", err)
 	}
+	// Extended: the same designation with a later end, and its reason and
+	// case as the extension left them.
+	ext := *d
+	ext.Until, ext.Reason, ext.Case = d.Until.Add(24*time.Hour), d.Reason+"; extended: a second judgment", "case 2"
+	commit(t, s, &socred.Write{Designations: []*socred.Designation{&ext}})
+	got, err = s.ActiveDesignation(ctx, "defaulters", "acme", t0.Add(49*time.Hour))
+	if err != nil || got.Reason != ext.Reason || got.Case != ext.Case || !got.Until.Equal(ext.Until) || !got.Since.Equal(d.Since) {
+		t.Errorf("extended: got %+v, %v; want %+v", got, err, ext)
+	}
+	d = &ext
 	ended := *d
 	at := t0.Add(2 * time.Hour)
 	ended.EndedAt, ended.EndReason = &at, "paid"
