@@ -1,5 +1,7 @@
 package socred
 
+import "strings"
+
 // This file holds the scheme-pack model: what operators write in YAML
 // (see the pack package for the reader), compiled into values the engine
 // uses directly.
@@ -196,6 +198,35 @@ type List struct {
 	Measures     []*Measure `json:"-"` // the measures bound to this list, in pack order
 	File         string     `json:"-"`
 	Line         int        `json:"-"`
+}
+
+// Remedy says, for a check's reason, how a subject on the list may contest
+// the entry or end it early; via says the entry reaches the subject
+// through a relation to another subject on the list.
+func (l *List) Remedy(via bool) string {
+	if via {
+		return "This entry is a related subject's, reaching this subject through the relation named in via: it ends when that entry ends or when the relation is corrected by the authority that registered it."
+	}
+	var b strings.Builder
+	if l.Designated {
+		b.WriteString("The subject may appeal the designation to a reviewer within ")
+		b.WriteString(l.AppealWithin.String())
+		b.WriteString(" of it (POST /v1/appeals with the list).")
+		if len(l.Repair) > 0 {
+			b.WriteString(" Credit repair")
+			if !l.RepairAfter.IsZero() && l.RepairAfter.N > 0 {
+				b.WriteString(", after ")
+				b.WriteString(l.RepairAfter.String())
+				b.WriteString(" on the list,")
+			}
+			b.WriteString(" by ")
+			b.WriteString(strings.Join(l.Repair, ", "))
+			b.WriteString(" ends it early once a reviewer approves (POST /v1/repairs).")
+		}
+		return b.String()
+	}
+	b.WriteString("The entry lasts while its condition holds; the subject may appeal the records behind it to a reviewer within their scheme's appeal window (POST /v1/appeals with the record), and an overturned record stops counting.")
+	return b.String()
 }
 
 // Extends reports whether the list's measures extend through relation type rel.

@@ -191,6 +191,12 @@ type Reason struct {
 	Since      time.Time  `json:"since"`
 	Until      *time.Time `json:"until"`
 	Via        *Via       `json:"via"`
+	// Why is the listing's reason: the designation's, or the automatic
+	// list's condition.
+	Why string `json:"why,omitempty"`
+	// Remedy says how the subject may contest or end a restriction
+	// (List.Remedy); empty for a grant.
+	Remedy string `json:"remedy,omitempty"`
 }
 
 // EventKind names a change in a subject's standing.

@@ -82,33 +82,49 @@ func appendReason(b []byte, r *socred.Reason, ok bool) ([]byte, bool) {
 		b, ok = appendPlainString(b, r.Via.Relation, ok)
 		b = append(b, '}')
 	}
+	if r.Why != "" {
+		b = append(b, `,"why":`...)
+		b, ok = appendPlainString(b, r.Why, ok)
+	}
+	if r.Remedy != "" {
+		b = append(b, `,"remedy":`...)
+		b, ok = appendPlainString(b, r.Remedy, ok)
+	}
 	return append(b, '}'), ok
 }
 
-// appendPlainString appends s quoted, if encoding/json would write it as
-// it is: valid UTF-8 with no control character, quote, backslash, U+2028
-// or U+2029. ok is false from then on if it would not.
+// appendPlainString appends s quoted, as encoding/json (HTML escaping off)
+// would write it, if s is valid UTF-8 with no control character, U+2028 or
+// U+2029 (a quote and a backslash are escaped); ok is false from then on if
+// it is not.
 func appendPlainString(b []byte, s string, ok bool) ([]byte, bool) {
 	if !ok {
 		return b, false
 	}
+	start := len(b)
+	b = append(b, '"')
+	from := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c < 0x20 || c == '"' || c == '\\' {
-				return b, false
+			switch {
+			case c < 0x20:
+				return b[:start], false
+			case c == '"' || c == '\\':
+				b = append(b, s[from:i]...)
+				b = append(b, '\\', c)
+				from = i + 1
 			}
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
-			return b, false
+			return b[:start], false
 		}
 		i += size
 	}
-	b = append(b, '"')
-	b = append(b, s...)
+	b = append(b, s[from:]...)
 	return append(b, '"'), true
 }
 

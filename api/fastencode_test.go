@@ -29,7 +29,8 @@ func sampleDecision() socred.Decision {
 		Reasons: []socred.Reason{
 			{List: "rongcheng-blacklist", Measure: "no-flights", Effect: socred.Restricts, Authority: "rongcheng-court",
 				LegalBasis: "最高人民法院关于限制被执行人高消费的若干规定 art. 3", Since: at.Add(-time.Hour), Until: &until,
-				Via: &socred.Via{Subject: "p-000124", Relation: "guarantor"}},
+				Via: &socred.Via{Subject: "p-000124", Relation: "guarantor"}, Why: `score("rongcheng") < 960 && grade("x") != "A\\B"`,
+				Remedy: "The subject may appeal the designation to a reviewer within 30d of it (POST /v1/appeals with the list)."},
 			{List: "l", Measure: "m", Effect: socred.Grants, Authority: "a", LegalBasis: "b", Since: at.In(time.FixedZone("CST", 8*3600))},
 		},
 	}
@@ -56,7 +57,7 @@ func TestAppendDecisionMatchesEncodingJSON(t *testing.T) {
 }
 
 func TestAppendDecisionLeavesEscapesToEncodingJSON(t *testing.T) {
-	for _, s := range []string{"a\"b", `a\b`, "a\nb", "a\x00", "\xff", "a\u2028b", "a\u2029"} {
+	for _, s := range []string{"a\nb", "a\x00", "\xff", "a\u2028b", "a\u2029"} {
 		d := sampleDecision()
 		d.Reasons[1].LegalBasis = s
 		prefix := []byte("kept")
@@ -79,9 +80,9 @@ func FuzzDecisionEncoding(f *testing.F) {
 		at := time.Unix(0, nanos).In(time.FixedZone("z", int(offset%(48*3600))))
 		d := socred.Decision{Subject: subject, Action: action, Allowed: allowed, CheckedAt: at, LogIndex: &idx,
 			Reasons: []socred.Reason{{List: list, Measure: action, Effect: socred.Effect(relation), Authority: subject,
-				LegalBasis: basis, Since: at.UTC(), Until: &at, Via: &socred.Via{Subject: list, Relation: relation}}}}
+				LegalBasis: basis, Since: at.UTC(), Until: &at, Via: &socred.Via{Subject: list, Relation: relation}, Why: basis + list, Remedy: relation}}}
 		if idx < 0 {
-			d.LogIndex, d.Reasons[0].Until, d.Reasons[0].Via = nil, nil, nil
+			d.LogIndex, d.Reasons[0].Until, d.Reasons[0].Via, d.Reasons[0].Why = nil, nil, nil, ""
 		}
 		got, ok := appendDecision(nil, &d)
 		var buf bytes.Buffer

@@ -82,17 +82,21 @@ func (e *Engine) reasons(ent *Entry, ai int32, via *socred.Via, rs []socred.Reas
 			continue
 		}
 		ls := e.listing(ent.Subject.ID, h, via)
+		remedy := l.remedy
+		if via != nil {
+			remedy = l.remedyVia
+		}
 		for _, m := range l.restricts[ai] {
-			rs = append(rs, reason(ls, m, socred.Restricts))
+			rs = append(rs, reason(ls, m, socred.Restricts, remedy))
 		}
 		for _, m := range l.grants[ai] {
-			rs = append(rs, reason(ls, m, socred.Grants))
+			rs = append(rs, reason(ls, m, socred.Grants, ""))
 		}
 	}
 	return rs
 }
 
-func reason(ls socred.Listing, m *socred.Measure, eff socred.Effect) socred.Reason {
+func reason(ls socred.Listing, m *socred.Measure, eff socred.Effect, remedy string) socred.Reason {
 	return socred.Reason{
 		List:       ls.List,
 		Measure:    m.ID,
@@ -102,6 +106,8 @@ func reason(ls socred.Listing, m *socred.Measure, eff socred.Effect) socred.Reas
 		Since:      ls.Since,
 		Until:      ls.Until,
 		Via:        ls.Via,
+		Why:        ls.Reason,
+		Remedy:     remedy,
 	}
 }
 

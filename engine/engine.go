@@ -55,6 +55,9 @@ type list struct {
 	grants    [][]*socred.Measure
 	// extends is the set of relation types the list extends through.
 	extends map[string]bool
+	// remedy and remedyVia are the list's Remedy, for its own entries and
+	// for those reaching a subject through a relation.
+	remedy, remedyVia string
 }
 
 // schemeRefs is what an expression reads of one scheme.
@@ -110,7 +113,8 @@ func New(p *socred.Pack) (*Engine, error) {
 		e.actionIx[a.ID] = int32(i)
 	}
 	for i, l := range p.Lists {
-		cl := &list{List: l, idx: int32(i), restricts: make([][]*socred.Measure, len(p.Actions)), grants: make([][]*socred.Measure, len(p.Actions)), extends: map[string]bool{}}
+		cl := &list{List: l, idx: int32(i), restricts: make([][]*socred.Measure, len(p.Actions)), grants: make([][]*socred.Measure, len(p.Actions)), extends: map[string]bool{},
+			remedy: l.Remedy(false), remedyVia: l.Remedy(true)}
 		for _, r := range l.ExtendsTo {
 			cl.extends[r] = true
 		}

@@ -219,6 +219,30 @@ func TestDesignationExtendedAndRelisted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("designate: %v", err)
 	}
+	// A check tells the provider why, and how the entry may be contested
+	// or ended: the company's own entry, and its reach to its legal
+	// representative.
+	for _, tc := range []struct {
+		subject string
+		want    []string
+	}{
+		{"acme", []string{"appeal the designation to a reviewer within 30d", "obligation-performed", "after 1mo on the list"}},
+		{"wang", []string{"related subject's", "relation is corrected"}},
+	} {
+		d, err := svc.Check(ctx, provider, service.CheckInput{Subject: tc.subject, Action: "buy-flight-ticket"})
+		if err != nil || d.Allowed || len(d.Reasons) == 0 {
+			t.Fatalf("%s: %+v, %v", tc.subject, d, err)
+		}
+		r := d.Reasons[0]
+		if r.Why != "unpaid judgment" {
+			t.Errorf("%s: why %q, want the designation's reason", tc.subject, r.Why)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(r.Remedy, w) {
+				t.Errorf("%s: remedy %q lacks %q", tc.subject, r.Remedy, w)
+			}
+		}
+	}
 	c.Set(t0.AddDate(1, 0, 0))
 	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "again", Term: "5y"}); socred.ErrorCode(err) != socred.ECONFLICT {
 		t.Errorf("designating a listed subject again: got %v, want conflict", err)

@@ -306,7 +306,8 @@ func pages(t *testing.T, s *site) {
 	r = s.do("POST", "/check", url.Values{"csrf": {pcsrf}, "subject": {"li"}, "action": {"ride-high-speed-train"}, "purpose": {"G1234"}}, psess)
 	body = text(t, r)
 	securityHeaders(t, "/check", r, true)
-	for _, want := range []string{"Not allowed: li, ride-high-speed-train", "rongcheng-blacklist", "Rongcheng Credit Points Measures"} {
+	for _, want := range []string{"Not allowed: li, ride-high-speed-train", "rongcheng-blacklist", "Rongcheng Credit Points Measures",
+		"Why: score(&#34;rongcheng&#34;) &lt; 960", "appeal the records behind it"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/check lacks %q", want)
 		}
