@@ -31,6 +31,10 @@ type Store interface {
 	ActiveDesignation(ctx context.Context, list, subject string, now time.Time) (*Designation, error)
 	// ListEntries returns the current own listings on a list, by since.
 	ListEntries(ctx context.Context, list string, page Page) ([]Listing, error)
+	// PastListings returns the subject's own entries that ended, newest
+	// first: until is when each ended, and end_reason why, for a
+	// designated entry ended early.
+	PastListings(ctx context.Context, subject string, page Page) ([]Listing, error)
 	// Checks returns the checks of a subject, newest first.
 	Checks(ctx context.Context, subject string, page Page) ([]CheckEntry, error)
 	// Accesses returns the reads of a subject's file by others, newest first.

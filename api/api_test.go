@@ -106,9 +106,11 @@ func TestFileShowsReads(t *testing.T) {
 	if len(file.Listings) != 1 || file.Listings[0].List != "city-black" {
 		t.Errorf("listings: got %+v, want city-black", file.Listings)
 	}
-	res := f.must(400, "GET", "/v1/subjects/zhang/file?purpose="+strings.Repeat("x", 201), asAuthority, nil)
-	if _, _, field := res.apiError(); field != "purpose" {
-		t.Errorf("field %q, want purpose", field)
+	for _, purpose := range []string{strings.Repeat("x", 201), "case%0A7", "case%E2%80%AE7"} {
+		res := f.must(400, "GET", "/v1/subjects/zhang/file?purpose="+purpose, asAuthority, nil)
+		if _, _, field := res.apiError(); field != "purpose" {
+			t.Errorf("purpose %s: field %q, want purpose", purpose, field)
+		}
 	}
 }
 

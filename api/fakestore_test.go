@@ -23,6 +23,7 @@ type fakeStore struct {
 	records      []*socred.Record
 	designations []*socred.Designation
 	listings     map[string]map[string]socred.Listing // list → subject → own listing
+	past         map[string][]socred.Listing          // subject → own listings ended, newest first
 	checks       []socred.CheckEntry
 	accesses     []socred.Access
 	tokens       map[string]*socred.Token // by string(hash)
@@ -50,6 +51,7 @@ func newFakeStore() *fakeStore {
 		nextID:   1,
 		subjects: map[string]*socred.Subject{},
 		listings: map[string]map[string]socred.Listing{},
+		past:     map[string][]socred.Listing{},
 		tokens:   map[string]*socred.Token{},
 	}
 }
@@ -184,6 +186,11 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 			}
 			s.listings[l.List][ev.Subject] = l
 		case socred.EventDelisted:
+			if held, ok := s.listings[l.List][ev.Subject]; ok {
+				at := ev.At
+				held.Until, held.Kind, held.EndReason = &at, "", l.EndReason
+				s.past[ev.Subject] = append([]socred.Listing{held}, s.past[ev.Subject]...)
+			}
 			delete(s.listings[l.List], ev.Subject)
 		}
 	}
@@ -294,6 +301,12 @@ func (s *fakeStore) ListEntries(ctx context.Context, list string, page socred.Pa
 		return cmp.Or(a.Since.Compare(b.Since), cmp.Compare(a.Subject, b.Subject))
 	})
 	return paged(ls, page), nil
+}
+
+func (s *fakeStore) PastListings(ctx context.Context, subject string, page socred.Page) ([]socred.Listing, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return paged(slices.Clone(s.past[subject]), page), nil
 }
 
 func (s *fakeStore) Checks(ctx context.Context, subject string, page socred.Page) ([]socred.CheckEntry, error) {

@@ -185,6 +185,29 @@ func (s *Store) ListEntries(ctx context.Context, list string, page socred.Page) 
 	return out, nil
 }
 
+// PastListings returns a subject's own entries that ended, newest first.
+func (s *Store) PastListings(ctx context.Context, subject string, page socred.Page) ([]socred.Listing, error) {
+	lim, off := limit(page)
+	rows, _ := s.pool.Query(ctx, `SELECT l.list, l.designation, l.since, l.ended_at, l.reason, l.case_ref, l.authority, l.legal_basis,
+			COALESCE(d.end_reason, '')
+		FROM listings l LEFT JOIN designations d ON d.id = l.designation AND l.designation <> ''
+		WHERE l.subject = $1 AND l.ended_at IS NOT NULL ORDER BY l.ended_at DESC, l.id DESC LIMIT $2 OFFSET $3`, subject, lim, off)
+	out, err := pgx.AppendRows(make([]socred.Listing, 0), rows, func(row pgx.CollectableRow) (socred.Listing, error) {
+		var (
+			l            socred.Listing
+			since, ended int64
+		)
+		err := row.Scan(&l.List, &l.Designation, &since, &ended, &l.Reason, &l.Case, &l.Authority, &l.LegalBasis, &l.EndReason)
+		until := fromMicros(ended)
+		l.Subject, l.Since, l.Until = subject, fromMicros(since), &until
+		return l, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("past listings: %w", err)
+	}
+	return out, nil
+}
+
 // Checks returns a subject's checks, newest first.
 func (s *Store) Checks(ctx context.Context, subject string, page socred.Page) ([]socred.CheckEntry, error) {
 	lim, off := limit(page)

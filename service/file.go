@@ -10,17 +10,19 @@ import (
 // File is everything socred holds about a subject, as the subject and those
 // allowed to read it see it.
 type File struct {
-	Subject    *socred.Subject     `json:"subject"`
-	Scores     []socred.Score      `json:"scores"`
-	Records    []FileRecord        `json:"records"`
-	Listings   []socred.Listing    `json:"listings"`
-	Relations  []socred.Relation   `json:"relations"`
-	Checks     []socred.CheckEntry `json:"checks"`
-	Accesses   []socred.Access     `json:"accesses"`
-	Appeals    []*socred.Appeal    `json:"appeals"`
-	Repairs    []*socred.Repair    `json:"repairs"`
-	Notices    []socred.Notice     `json:"notices"`
-	NextChange *time.Time          `json:"next_change"`
+	Subject  *socred.Subject  `json:"subject"`
+	Scores   []socred.Score   `json:"scores"`
+	Records  []FileRecord     `json:"records"`
+	Listings []socred.Listing `json:"listings"`
+	// PastListings are the subject's own entries that ended, newest first.
+	PastListings []socred.Listing    `json:"past_listings"`
+	Relations    []socred.Relation   `json:"relations"`
+	Checks       []socred.CheckEntry `json:"checks"`
+	Accesses     []socred.Access     `json:"accesses"`
+	Appeals      []*socred.Appeal    `json:"appeals"`
+	Repairs      []*socred.Repair    `json:"repairs"`
+	Notices      []socred.Notice     `json:"notices"`
+	NextChange   *time.Time          `json:"next_change"`
 }
 
 // FileRecord is a record with its standing and the law behind it.
@@ -47,8 +49,8 @@ func (s *Service) file(ctx context.Context, c *socred.Caller, id, purpose string
 	if err := mayRead(c, id); err != nil {
 		return nil, err
 	}
-	if len(purpose) > 200 {
-		return nil, socred.FieldErrorf("purpose", "at most 200 bytes")
+	if len(purpose) > 200 || !socred.ValidText(purpose, false) {
+		return nil, socred.FieldErrorf("purpose", "at most 200 bytes of "+socred.TextRule)
 	}
 	now := s.now()
 	s.mu.RLock()
@@ -108,6 +110,17 @@ func (s *Service) file(ctx context.Context, c *socred.Caller, id, purpose string
 			}
 		}
 		f.Records = append(f.Records, fr)
+	}
+	if f.PastListings, err = latest(ctx, id, whole, s.store.PastListings); err != nil {
+		return nil, err
+	}
+	if f.PastListings == nil {
+		f.PastListings = []socred.Listing{}
+	}
+	for i := range f.PastListings {
+		if l := s.pack.List(f.PastListings[i].List); l != nil {
+			f.PastListings[i].Kind = l.Kind // the list's, which a store need not keep
+		}
 	}
 	if f.Checks, err = latest(ctx, id, whole, s.store.Checks); err != nil {
 		return nil, err

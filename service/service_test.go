@@ -306,6 +306,10 @@ func TestDesignationExtendedAndRelisted(t *testing.T) {
 	}) {
 		t.Errorf("acme was not told why it left the list: %+v", f.Notices)
 	}
+	if len(f.Listings) != 0 || len(f.PastListings) != 1 || f.PastListings[0].EndReason != "paid" || f.PastListings[0].Kind != socred.Black ||
+		f.PastListings[0].Designation != first.Designation {
+		t.Errorf("acme's file after removal: listings %+v, past %+v", f.Listings, f.PastListings)
+	}
 	again, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "a new judgment"})
 	if err != nil || again.Designation == first.Designation {
 		t.Fatalf("re-listing: %+v, %v", again, err)

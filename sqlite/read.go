@@ -247,6 +247,34 @@ func (s *Store) ListEntries(ctx context.Context, list string, page socred.Page) 
 	return out, nil
 }
 
+// PastListings returns a subject's own entries that ended, newest first.
+func (s *Store) PastListings(ctx context.Context, subject string, page socred.Page) ([]socred.Listing, error) {
+	lim, off := limit(page)
+	out := []socred.Listing{}
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(`SELECT l.list, l.designation, l.since, l.ended_at, l.reason, l.case_ref, l.authority, l.legal_basis,
+				COALESCE(d.end_reason, '')
+			FROM listings l LEFT JOIN designations d ON d.id = l.designation AND l.designation <> ''
+			WHERE l.subject = ? AND l.ended_at IS NOT NULL ORDER BY l.ended_at DESC, l.id DESC LIMIT ? OFFSET ?`)
+		stmt.BindText(1, subject)
+		stmt.BindInt64(2, int64(lim))
+		stmt.BindInt64(3, int64(off))
+		return each(stmt, func(stmt *sqlite3.Stmt) error {
+			ended := fromMicros(stmt.ColumnInt64(3))
+			out = append(out, socred.Listing{
+				Subject: subject, List: stmt.ColumnText(0), Designation: stmt.ColumnText(1),
+				Since: fromMicros(stmt.ColumnInt64(2)), Until: &ended, Reason: stmt.ColumnText(4),
+				Case: stmt.ColumnText(5), Authority: stmt.ColumnText(6), LegalBasis: stmt.ColumnText(7), EndReason: stmt.ColumnText(8),
+			})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("past listings: %w", err)
+	}
+	return out, nil
+}
+
 // Checks returns a subject's checks, newest first.
 func (s *Store) Checks(ctx context.Context, subject string, page socred.Page) ([]socred.CheckEntry, error) {
 	// What the check log holds goes to the database first.

@@ -315,6 +315,34 @@ func testListings(t *testing.T, s socred.Store) {
 	if got, _ := s.ListEntries(ctx, "black", socred.Page{}); len(got) != 2 {
 		t.Errorf("after re-listing a: got %+v", got)
 	}
+	// Ended entries are a's past listings, newest first, until when each
+	// ended; a designated one ended early says why.
+	d := designation("d9", "defaulters", "c", t0, 72*time.Hour)
+	commit(t, s, &socred.Write{Designations: []*socred.Designation{d}})
+	endAt := t0.Add(10 * time.Hour)
+	ended := *d
+	ended.EndedAt, ended.EndReason = &endAt, "obligation performed"
+	commit(t, s, &socred.Write{Designations: []*socred.Designation{&ended}, Events: []socred.Event{
+		listed(socred.EventDelisted, "a", "black", "", t0.Add(9*time.Hour), nil, t0.Add(11*time.Hour)),
+		listed(socred.EventDelisted, "c", "defaulters", "d9", t0, &later, endAt),
+	}})
+	past, err := s.PastListings(ctx, "a", socred.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(past) != 2 || !past[0].Since.Equal(t0.Add(9*time.Hour)) || past[0].Until == nil || !past[0].Until.Equal(t0.Add(11*time.Hour)) ||
+		!past[1].Since.Equal(t0) || past[1].Until == nil || !past[1].Until.Equal(t0.Add(5*time.Hour)) || past[1].Reason != "why" || past[1].List != "black" {
+		t.Errorf("a's past listings: got %+v, want the one ended at +11h, then the one ended at +5h", past)
+	}
+	if page, _ := s.PastListings(ctx, "a", socred.Page{Limit: 1, Offset: 1}); len(page) != 1 || !page[0].Until.Equal(t0.Add(5*time.Hour)) {
+		t.Errorf("a's past listings, second page: %+v", page)
+	}
+	if past, _ := s.PastListings(ctx, "b", socred.Page{}); len(past) != 0 {
+		t.Errorf("b, still listed, has past listings %+v", past)
+	}
+	if past, _ := s.PastListings(ctx, "c", socred.Page{}); len(past) != 1 || past[0].Designation != "d9" || past[0].EndReason != "obligation performed" || !past[0].Until.Equal(endAt) {
+		t.Errorf("c's past listings: got %+v, want d9 ended early, obligation performed", past)
+	}
 }
 
 func testChecksAndAccesses(t *testing.T, s socred.Store) {

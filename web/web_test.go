@@ -282,6 +282,9 @@ func pages(t *testing.T, s *site) {
 	if !strings.Contains(body, "overturned") || strings.Contains(body, "Rongcheng dishonest residents (below 960)") {
 		t.Errorf("after the overturn, /me still shows the listing or not the overturned record")
 	}
+	if !strings.Contains(body, "Lists you were on") || !strings.Contains(body, "<td>rongcheng-blacklist</td>") {
+		t.Errorf("after the overturn, /me does not show the listing among those zhang was on")
+	}
 
 	// A court designates in the console.
 	csess, ccsrf := s.signIn(s.court)
