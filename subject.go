@@ -39,6 +39,10 @@ type Subject struct {
 	Name   string      `json:"name"`
 	Region string      `json:"region"`
 	Groups []string    `json:"groups"`
+	// RegisteredBy is the authority that registered the subject ("" for
+	// the admin): only it and the admin may change the subject, its
+	// relations and its contact.
+	RegisteredBy string `json:"registered_by,omitempty"`
 }
 
 // Validate checks the subject's fields, including that no region or group

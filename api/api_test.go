@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -659,5 +660,46 @@ func TestForbiddenNamesTheRole(t *testing.T) {
 		if _, msg, _ := res.apiError(); res.Code != 403 || !strings.HasPrefix(msg, want) {
 			t.Errorf("as %s: %d %q, want 403 beginning %q", as, res.Code, msg, want)
 		}
+	}
+}
+
+// A subject is its registrar's: only the authority that registered it and
+// the admin change it, its relations (an authority must have registered one
+// of the two subjects) and its contact; another authority gets 403.
+func TestSubjectsBelongToTheirRegistrar(t *testing.T) {
+	f := newFixture(t)
+	var sub socred.Subject
+	f.must(http.StatusCreated, "PUT", "/v1/subjects/rw-1", asOtherAuthority, map[string]any{"kind": "person", "name": "Rail Worker", "region": "rongcheng"}).decode(&sub)
+	if sub.RegisteredBy != "railway" {
+		t.Errorf("registered_by %q, want railway", sub.RegisteredBy)
+	}
+	zhang := map[string]any{"kind": "person", "name": "Someone Else", "region": "shanghai"}
+	for _, tc := range []struct {
+		name, method, path, as string
+		body                   any
+		status                 int
+	}{
+		{"another authority rewrites zhang", "PUT", "/v1/subjects/zhang", asOtherAuthority, zhang, 403},
+		{"the city rewrites the railway's subject", "PUT", "/v1/subjects/rw-1", asAuthority, map[string]any{"kind": "person", "name": "X", "region": "rongcheng"}, 403},
+		{"another authority removes zhang's guarantee", "DELETE", "/v1/relations", asOtherAuthority, map[string]string{"from": "zhang", "type": "guarantor-of", "to": "li"}, 403},
+		{"another authority plants a guarantee", "PUT", "/v1/relations", asOtherAuthority, map[string]string{"from": "li", "type": "guarantor-of", "to": "zhang"}, 403},
+		{"another authority redirects zhang's mail", "PUT", "/v1/subjects/zhang/contact", asOtherAuthority, map[string]string{"email": "x@example.org"}, 403},
+		{"the railway relates its own subject to zhang", "PUT", "/v1/relations", asOtherAuthority, map[string]string{"from": "rw-1", "type": "guarantor-of", "to": "zhang"}, 201},
+		{"the city sets zhang's contact", "PUT", "/v1/subjects/zhang/contact", asAuthority, map[string]string{"email": "zhang@example.org"}, 200},
+		{"the admin changes the railway's subject", "PUT", "/v1/subjects/rw-1", asAdmin, map[string]any{"kind": "person", "name": "Rail Worker Wu", "region": "rongcheng"}, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if res := f.on(t).do(tc.method, tc.path, tc.as, tc.body); res.Code != tc.status {
+				t.Errorf("got %d, want %d: %s", res.Code, tc.status, res.Body)
+			}
+		})
+	}
+	f.must(http.StatusOK, "GET", "/v1/subjects/rw-1", asAdmin, nil).decode(&sub)
+	if sub.Name != "Rail Worker Wu" || sub.RegisteredBy != "railway" {
+		t.Errorf("after the admin's change: %+v, want the new name, still the railway's", sub)
+	}
+	f.must(http.StatusOK, "GET", "/v1/subjects/zhang", asAdmin, nil).decode(&sub)
+	if sub.Name != "Zhang Wei" || sub.RegisteredBy != "city" {
+		t.Errorf("zhang after the refused rewrite: %+v", sub)
 	}
 }

@@ -184,14 +184,20 @@ func newFixtureAt(t *testing.T, store socred.Store, now func() time.Time) *fixtu
 		f.routes.Handle(r.Method+" "+r.Path, http.NotFoundHandler())
 	}
 
+	token := func(name string, in service.TokenInput) {
+		var tok service.NewToken
+		f.must(http.StatusCreated, "POST", "/v1/tokens", asAdmin, in).decode(&tok)
+		f.tokens[name] = tok.Token
+	}
+	// The city registers the subjects: they are its to change.
+	token(asAuthority, service.TokenInput{Role: socred.RoleAuthority, Authority: "city", Name: "city clerk"})
 	for _, s := range []struct{ id, kind, name string }{
 		{"zhang", "person", "Zhang Wei"}, {"li", "person", "Li Na"}, {"acme-co", "organisation", "Acme Co."},
 	} {
-		f.must(http.StatusCreated, "PUT", "/v1/subjects/"+s.id, asAdmin, map[string]any{"kind": s.kind, "name": s.name, "region": "rongcheng"})
+		f.must(http.StatusCreated, "PUT", "/v1/subjects/"+s.id, asAuthority, map[string]any{"kind": s.kind, "name": s.name, "region": "rongcheng"})
 	}
-	f.must(http.StatusCreated, "PUT", "/v1/relations", asAdmin, map[string]string{"from": "zhang", "type": "guarantor-of", "to": "li"})
+	f.must(http.StatusCreated, "PUT", "/v1/relations", asAuthority, map[string]string{"from": "zhang", "type": "guarantor-of", "to": "li"})
 	for name, in := range map[string]service.TokenInput{
-		asAuthority:      {Role: socred.RoleAuthority, Authority: "city", Name: "city clerk"},
 		asOtherAuthority: {Role: socred.RoleAuthority, Authority: "railway", Name: "railway clerk"},
 		asProvider:       {Role: socred.RoleProvider, Name: "any provider"},
 		asTrainProvider:  {Role: socred.RoleProvider, Actions: []string{"ride-train"}, Name: "railway booking"},
@@ -200,9 +206,7 @@ func newFixtureAt(t *testing.T, store socred.Store, now func() time.Time) *fixtu
 		asOtherSubject:   {Role: socred.RoleSubject, Subject: "li", Name: "li herself"},
 		asAuditor:        {Role: socred.RoleAuditor, Name: "auditor 1"},
 	} {
-		var tok service.NewToken
-		f.must(http.StatusCreated, "POST", "/v1/tokens", asAdmin, in).decode(&tok)
-		f.tokens[name] = tok.Token
+		token(name, in)
 	}
 	return f
 }

@@ -49,6 +49,21 @@ type Stats struct {
 // admin is the caller the seeding acts as.
 var admin = &socred.Caller{Token: &socred.Token{ID: "demo", Role: socred.RoleAdmin, Name: "demo seeding"}}
 
+// Registrar is the authority that registers the demo's subjects and their
+// relations, so that its tokens may change them: the city's credit office
+// when the pack has it, else the pack's first authority.
+func Registrar(p *socred.Pack) string {
+	for _, a := range p.Authorities {
+		if a.ID == "rongcheng-credit-office" {
+			return a.ID
+		}
+	}
+	if len(p.Authorities) == 0 {
+		return ""
+	}
+	return p.Authorities[0].ID
+}
+
 // providers are the names providers' checks appear under in files.
 var providers = []string{"China Railway 12306 booking", "Air China ticket office", "Shandong Airlines booking",
 	"Rongcheng Grand Hotel front desk", "Bank of Weihai loan desk", "Hengtai Jewellers", "DiDi dispatch", "Weihai property registry"}
@@ -166,8 +181,12 @@ func (g *gen) population(ctx context.Context) error {
 		}
 	}
 	const batch = 5000
+	registrar := admin
+	if a := Registrar(g.p); a != "" {
+		registrar = &socred.Caller{Token: &socred.Token{ID: "demo-registry", Role: socred.RoleAuthority, Authority: a, Name: "demo registry"}}
+	}
 	for i := 0; i < len(subs); i += batch {
-		if _, err := g.svc.PutSubjects(ctx, admin, subs[i:min(i+batch, len(subs))]); err != nil {
+		if _, err := g.svc.PutSubjects(ctx, registrar, subs[i:min(i+batch, len(subs))]); err != nil {
 			return err
 		}
 	}
@@ -193,7 +212,7 @@ func (g *gen) population(ctx context.Context) error {
 			rels = append(rels, socred.Relation{From: pick(g.rng, crowd).ID, Type: "legal-representative-of", To: o.ID})
 		}
 	}
-	n, err := g.svc.RelateAll(ctx, admin, rels)
+	n, err := g.svc.RelateAll(ctx, registrar, rels)
 	g.stats.Relations = n
 	return err
 }

@@ -34,7 +34,7 @@ func load(ctx context.Context, tx pgx.Tx, l socred.Loader) error {
 		return fmt.Errorf("load feed: %w", err)
 	}
 
-	rows, _ := tx.Query(ctx, `SELECT id, kind, name, region, groups FROM subjects`)
+	rows, _ := tx.Query(ctx, `SELECT id, kind, name, region, groups, registered_by FROM subjects`)
 	err := each(rows, func() error {
 		sub, err := scanSubject(rows)
 		if err != nil {

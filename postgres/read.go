@@ -19,7 +19,7 @@ func notFound(format string, args ...any) error {
 
 // Subject returns a subject.
 func (s *Store) Subject(ctx context.Context, id string) (*socred.Subject, error) {
-	sub, err := scanSubject(s.pool.QueryRow(ctx, `SELECT id, kind, name, region, groups FROM subjects WHERE id = $1`, id))
+	sub, err := scanSubject(s.pool.QueryRow(ctx, `SELECT id, kind, name, region, groups, registered_by FROM subjects WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("subject %q not found", id)
 	}
@@ -35,7 +35,7 @@ func scanSubject(row pgx.Row) (*socred.Subject, error) {
 		sub    socred.Subject
 		groups string
 	)
-	if err := row.Scan(&sub.ID, &sub.Kind, &sub.Name, &sub.Region, &groups); err != nil {
+	if err := row.Scan(&sub.ID, &sub.Kind, &sub.Name, &sub.Region, &groups, &sub.RegisteredBy); err != nil {
 		return nil, err
 	}
 	if groups == "[]" {

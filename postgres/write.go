@@ -169,17 +169,18 @@ func queueSubjects(b *pgx.Batch, subs []*socred.Subject, now int64) {
 	}
 	ids := slices.Sorted(maps.Keys(last))
 	kinds, names, regions, groups := make([]string, len(ids)), make([]string, len(ids)), make([]string, len(ids)), make([]string, len(ids))
+	registrars := make([]string, len(ids))
 	for i, id := range ids {
 		sub := last[id]
 		g, _ := json.Marshal(nonNil(sub.Groups))
-		kinds[i], names[i], regions[i], groups[i] = string(sub.Kind), sub.Name, sub.Region, string(g)
+		kinds[i], names[i], regions[i], groups[i], registrars[i] = string(sub.Kind), sub.Name, sub.Region, string(g), sub.RegisteredBy
 	}
-	b.Queue(`INSERT INTO subjects (id, kind, name, region, groups, created_at, updated_at)
-		SELECT id, kind, name, region, groups, $6, $6
-		FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) AS s (id, kind, name, region, groups)
+	b.Queue(`INSERT INTO subjects (id, kind, name, region, groups, created_at, updated_at, registered_by)
+		SELECT id, kind, name, region, groups, $6, $6, registered_by
+		FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $7::TEXT[]) AS s (id, kind, name, region, groups, registered_by)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, region = excluded.region,
 			groups = excluded.groups, updated_at = excluded.updated_at`,
-		ids, kinds, names, regions, groups, now)
+		ids, kinds, names, regions, groups, now, registrars)
 }
 
 // queueRelations adds the relations in relate, then removes those in

@@ -49,6 +49,20 @@ func (s *Service) PutSubjects(ctx context.Context, c *socred.Caller, subs []*soc
 		for i, sub := range subs {
 			old := s.world.Entry(sub.ID)
 			created[i] = old == nil
+			// Who registered a subject is the caller that made it, and
+			// stays; only it and the admin change the subject after.
+			if old == nil {
+				sub.RegisteredBy = registrar(c)
+			} else {
+				if err := mayChange(c, old.Subject); err != nil {
+					s.mu.RUnlock()
+					if len(subs) == 1 {
+						return err
+					}
+					return prefixErr("subjects["+strconv.Itoa(i)+"]", err)
+				}
+				sub.RegisteredBy = old.Subject.RegisteredBy
+			}
 			if old == nil || !sameSubject(old.Subject, sub) {
 				changed = append(changed, sub)
 			}
@@ -73,6 +87,30 @@ func prefixErr(prefix string, err error) error {
 		return &socred.Error{Code: e.Code, Field: prefix + "." + e.Field, Message: prefix + "." + e.Message}
 	}
 	return err
+}
+
+// registrar is who a subject the caller registers is registered by: its
+// authority, or "" for the admin.
+func registrar(c *socred.Caller) string {
+	if c.Role() == socred.RoleAuthority {
+		return c.Token.Authority
+	}
+	return ""
+}
+
+// mayChange checks that the caller may change a subject, its relations or
+// its contact: the admin, or the authority that registered it. (Records and
+// designations are bound to the caller's own schemes and lists; the
+// subject's data decides which schemes reach it, so it is its registrar's.)
+func mayChange(c *socred.Caller, sub *socred.Subject) error {
+	if c.Role() == socred.RoleAdmin || c.Role() == socred.RoleAuthority && c.Token.Authority == sub.RegisteredBy {
+		return nil
+	}
+	by := "the admin"
+	if sub.RegisteredBy != "" {
+		by = strconv.Quote(sub.RegisteredBy)
+	}
+	return forbidden("subject %q was registered by %s: only it or the admin may change the subject, its relations or its contact", sub.ID, by)
 }
 
 func sameSubject(a, b *socred.Subject) bool {
@@ -158,6 +196,10 @@ func (s *Service) relations(ctx context.Context, c *socred.Caller, rs []socred.R
 				s.mu.RUnlock()
 				return field(i, socred.FieldErrorf("to", "unknown subject %q", r.To))
 			}
+			if mayChange(c, from.Subject) != nil && mayChange(c, to.Subject) != nil {
+				s.mu.RUnlock()
+				return field(i, mayChange(c, from.Subject))
+			}
 			exists := from.Related(r.Type, r.To)
 			switch {
 			case !add && !exists:
@@ -185,8 +227,8 @@ func (s *Service) relations(ctx context.Context, c *socred.Caller, rs []socred.R
 }
 
 // SetContact sets (or, with an empty address, removes) where a subject
-// receives notices by e-mail: the subject itself, an authority or the
-// admin may.
+// receives notices by e-mail: the subject itself, the authority that
+// registered it or the admin may.
 func (s *Service) SetContact(ctx context.Context, c *socred.Caller, ct socred.Contact) error {
 	switch c.Role() {
 	case socred.RoleAdmin, socred.RoleAuthority:
@@ -201,10 +243,15 @@ func (s *Service) SetContact(ctx context.Context, c *socred.Caller, ct socred.Co
 		return err
 	}
 	s.mu.RLock()
-	exists := s.world.Entry(ct.Subject) != nil
+	ent := s.world.Entry(ct.Subject)
 	s.mu.RUnlock()
-	if !exists {
+	if ent == nil {
 		return socred.Errorf(socred.ENOTFOUND, "subject %q not found", ct.Subject)
+	}
+	if c.Role() == socred.RoleAuthority {
+		if err := mayChange(c, ent.Subject); err != nil {
+			return err
+		}
 	}
 	return s.store.Commit(ctx, &socred.Write{Now: s.now(), Contacts: []socred.Contact{ct}})
 }

@@ -127,7 +127,7 @@ func loadSubjects(conn *sqlite3.Conn, l socred.Loader) error {
 				return errStopped
 			}
 		}
-		readErr = each(conn.Prep(`SELECT id, kind, name, region, groups FROM subjects`), func(stmt *sqlite3.Stmt) error {
+		readErr = each(conn.Prep(`SELECT id, kind, name, region, groups, registered_by FROM subjects`), func(stmt *sqlite3.Stmt) error {
 			sub, err := loadSubject(stmt, in)
 			if err != nil {
 				return err
@@ -168,7 +168,7 @@ var errStopped = errors.New("stopped")
 // list of groups is not decoded.
 func loadSubject(stmt *sqlite3.Stmt, in interner) (*socred.Subject, error) {
 	sub := &socred.Subject{ID: stmt.ColumnText(0), Kind: socred.SubjectKind(in.text(stmt, 1)),
-		Name: stmt.ColumnText(2), Region: in.text(stmt, 3)}
+		Name: stmt.ColumnText(2), Region: in.text(stmt, 3), RegisteredBy: in.text(stmt, 5)}
 	var buf [2]byte
 	if stmt.ColumnLen(4) == len("[]") && string(buf[:stmt.ColumnBytes(4, buf[:])]) == "[]" {
 		sub.Groups = []string{}

@@ -22,7 +22,7 @@ func notFound(format string, args ...any) error {
 func (s *Store) Subject(ctx context.Context, id string) (*socred.Subject, error) {
 	var sub *socred.Subject
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
-		stmt := conn.Prep(`SELECT id, kind, name, region, groups FROM subjects WHERE id = ?`)
+		stmt := conn.Prep(`SELECT id, kind, name, region, groups, registered_by FROM subjects WHERE id = ?`)
 		stmt.BindText(1, id)
 		return each(stmt, func(stmt *sqlite3.Stmt) error {
 			var err error
@@ -42,7 +42,7 @@ func (s *Store) Subject(ctx context.Context, id string) (*socred.Subject, error)
 // scanSubject reads the columns id, kind, name, region, groups.
 func scanSubject(stmt *sqlite3.Stmt) (*socred.Subject, error) {
 	sub := &socred.Subject{ID: stmt.ColumnText(0), Kind: socred.SubjectKind(stmt.ColumnText(1)),
-		Name: stmt.ColumnText(2), Region: stmt.ColumnText(3)}
+		Name: stmt.ColumnText(2), Region: stmt.ColumnText(3), RegisteredBy: stmt.ColumnText(5)}
 	if err := json.Unmarshal([]byte(stmt.ColumnText(4)), &sub.Groups); err != nil {
 		return nil, fmt.Errorf("subject %s groups: %w", sub.ID, err)
 	}

@@ -309,8 +309,8 @@ func nonNil(xs []string) []string {
 
 func putSubject(conn *sqlite3.Conn, sub *socred.Subject, now int64) error {
 	groups, _ := json.Marshal(nonNil(sub.Groups))
-	stmt := conn.Prep(`INSERT INTO subjects (id, kind, name, region, groups, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+	stmt := conn.Prep(`INSERT INTO subjects (id, kind, name, region, groups, created_at, updated_at, registered_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, region = excluded.region,
 			groups = excluded.groups, updated_at = excluded.updated_at`)
 	stmt.BindText(1, sub.ID)
@@ -320,6 +320,7 @@ func putSubject(conn *sqlite3.Conn, sub *socred.Subject, now int64) error {
 	stmt.BindText(5, string(groups))
 	stmt.BindInt64(6, now)
 	stmt.BindInt64(7, now)
+	stmt.BindText(8, sub.RegisteredBy)
 	if err := exec(stmt); err != nil {
 		return fmt.Errorf("subject %s: %w", sub.ID, err)
 	}

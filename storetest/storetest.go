@@ -104,6 +104,16 @@ func testSubjects(t *testing.T, s socred.Store) {
 	if _, err := s.Subject(ctx, "nobody"); socred.ErrorCode(err) != socred.ENOTFOUND {
 		t.Errorf("unknown subject: got %v, want not_found", err)
 	}
+	// Who registered a subject is kept, and an update does not change it.
+	reg := person("reg")
+	reg.RegisteredBy = "city"
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{reg}})
+	upd = person("reg")
+	upd.Name, upd.RegisteredBy = "Registered", "someone else"
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{upd}})
+	if got, _ := s.Subject(ctx, "reg"); got == nil || got.RegisteredBy != "city" || got.Name != "Registered" {
+		t.Errorf("registered subject after update: got %+v, want registered by city", got)
+	}
 }
 
 func testRelations(t *testing.T, s socred.Store) {

@@ -184,12 +184,7 @@ func demoTokens(ctx context.Context, svc *service.Service, admin string) ([]demo
 	if err != nil {
 		return nil, err
 	}
-	authority := svc.Pack().Authorities[0].ID
-	for _, a := range svc.Pack().Authorities {
-		if a.ID == "rongcheng-credit-office" {
-			authority = a.ID
-		}
-	}
+	authority := demo.Registrar(svc.Pack())
 	judge := authority
 	for _, l := range svc.Pack().Lists {
 		if l.Designated {
@@ -201,7 +196,7 @@ func demoTokens(ctx context.Context, svc *service.Service, admin string) ([]demo
 		in   service.TokenInput
 		note string
 	}{
-		{service.TokenInput{Role: socred.RoleAuthority, Authority: authority, Name: "Rongcheng credit office clerk"}, "reports records for " + authority},
+		{service.TokenInput{Role: socred.RoleAuthority, Authority: authority, Name: "Rongcheng credit office clerk"}, "reports records for " + authority + " and registered the subjects"},
 		{service.TokenInput{Role: socred.RoleProvider, Name: "China Railway 12306 booking"}, "checks any action"},
 		{service.TokenInput{Role: socred.RoleAuthority, Authority: judge, Name: "court enforcement clerk"}, "designates on " + judge + "'s lists"},
 		{service.TokenInput{Role: socred.RoleReviewer, Name: "review board member"}, "reads files (each read is logged in the file)"},

@@ -38,7 +38,10 @@ func playZhangStory(t *testing.T, db string) {
 	s.must(200, "PUT", "/v1/subjects/zhang", city, map[string]any{"kind": "person", "name": "Zhang Yingjie", "region": "rongcheng"})
 	s.must(201, "PUT", "/v1/relations", city, map[string]any{"from": "zhang", "type": "guarantor-of", "to": "li"})
 	s.must(200, "PUT", "/v1/relations", city, map[string]any{"from": "zhang", "type": "guarantor-of", "to": "li"})
-	s.must(201, "PUT", "/v1/relations", court, map[string]any{"from": "wang", "type": "legal-representative-of", "to": "acme"})
+	s.must(201, "PUT", "/v1/relations", city, map[string]any{"from": "wang", "type": "legal-representative-of", "to": "acme"})
+	// The subjects are the city's: the court may not change them or their relations.
+	s.must(403, "PUT", "/v1/relations", court, map[string]any{"from": "li", "type": "guarantor-of", "to": "zhang"})
+	s.must(403, "PUT", "/v1/subjects/zhang", court, map[string]any{"kind": "person", "name": "Someone Else", "region": "beijing"})
 
 	// Li defaults; Zhang, his guarantor, loses points by joint liability.
 	def := batch(rec("rc-2026-000123", "li", "rongcheng", "loan-default", now.Add(-24*time.Hour)))
