@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -65,13 +66,19 @@ func (l *authLimiter) failed(client string, now time.Time) bool {
 	return f.n == MaxAuthFailures
 }
 
-// ClientAddr is a request's network address without its port: the
-// client failed authentications are counted by.
+// ClientAddr is a request's network address without its port, and an IPv6
+// address's /64 (what one subscriber is given): the client failed
+// authentications are counted by.
 func ClientAddr(r *http.Request) string {
-	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return h
+	h := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		h = host
 	}
-	return r.RemoteAddr
+	if a, err := netip.ParseAddr(h); err == nil && a.Is6() && !a.Is4In6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return h
 }
 
 // AuthenticateFrom is Authenticate for a request from client (its network

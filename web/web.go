@@ -194,10 +194,11 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	w.render(rw, r, status, "error", errorPage{Title: http.StatusText(status), Status: status, Message: msg, Field: field})
 }
 
-// secure reports whether cookies may be marked Secure: over TLS, or on
-// the loopback host, which browsers treat as a secure context.
+// secure reports whether cookies may be marked Secure: over TLS (here, or
+// at a trusted proxy: TrustProxies), or on the loopback host, which
+// browsers treat as a secure context.
 func secure(r *http.Request) bool {
-	if r.TLS != nil {
+	if r.TLS != nil || r.Context().Value(forwardedHTTPS{}) != nil {
 		return true
 	}
 	host := r.Host

@@ -40,6 +40,9 @@ type serverConfig struct {
 	smtp      string
 	smtpFrom  string
 	auditKey  string
+	// trustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
+	trustedProxies string
 	// timeouts bound how long a client may take: to send the request's
 	// header, the whole request, to take the answer, and idle between
 	// requests on a kept-alive connection.
@@ -67,6 +70,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet, defaultDB string) {
 	fs.DurationVar(&c.timeouts.read, "read-timeout", defaultTimeouts.read, "how long a client may take to send a whole request")
 	fs.DurationVar(&c.timeouts.write, "write-timeout", defaultTimeouts.write, "how long a client may take to receive an answer")
 	fs.DurationVar(&c.timeouts.idle, "idle-timeout", defaultTimeouts.idle, "how long a kept-alive connection may stay idle")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For (the client, for the limit on failed sign-ins) and X-Forwarded-Proto: https (cookies marked Secure) are believed; default none")
 	fs.StringVar(&c.auditKey, "audit-key", "", "file holding the signed-note Ed25519 signer key of the audit log's checkpoints (default: the key made at the first start, kept in the database)")
 }
 
@@ -124,6 +128,10 @@ type server struct {
 // does not listen yet. adminToken may be empty (no admin).
 func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socred.Pack, adminToken string) (*server, error) {
 	start := time.Now()
+	proxies, err := web.ParsePrefixes(c.trustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	tuneGC(log)
 	store, err := openStore(ctx, c.db, log, c.allowUnsafeDurability)
 	if err != nil {
@@ -186,12 +194,13 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 	for _, p := range web.Paths {
 		mux.Handle(p, pages.Handler())
 	}
+
 	return &server{
 		log:   log,
 		store: store,
 		svc:   svc,
 		http: &http.Server{
-			Handler:           mux,
+			Handler:           web.TrustProxies(mux, proxies),
 			ReadHeaderTimeout: c.timeouts.header,
 			ReadTimeout:       c.timeouts.read,
 			WriteTimeout:      c.timeouts.write,
