@@ -34,6 +34,15 @@ type Token struct {
 	Name      string    `json:"name"`
 	Hash      []byte    `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
+	// RevokedAt is when the admin revoked the token, which then
+	// authenticates no one.
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// TokenRevocation revokes a token from a moment on.
+type TokenRevocation struct {
+	ID string
+	At time.Time
 }
 
 // Session is a browser signed in to the web pages with a token. Its

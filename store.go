@@ -68,6 +68,8 @@ type Store interface {
 	// Register returns the published entries matching the query.
 	Register(ctx context.Context, q RegisterQuery) ([]RegisterEntry, error)
 	// TokenByHash returns the token whose secret hashes to hash.
+	// Token returns a token by its id, revoked or not.
+	Token(ctx context.Context, id string) (*Token, error)
 	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
 
 	// Changes returns up to limit changes of the feed after seq, oldest
@@ -212,6 +214,8 @@ type Write struct {
 	Checks   []CheckEntry
 	Accesses []Access
 	Tokens   []*Token
+	// Revoke revokes tokens (a token revoked already keeps its moment).
+	Revoke []TokenRevocation
 	// Notices are kept with their subjects (the store assigns their ids)
 	// and, when Deliver is set, left pending for delivery.
 	Notices []Notice

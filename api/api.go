@@ -116,6 +116,7 @@ func New(svc *service.Service, cfg Config) *API {
 	a.metrics = newMetrics()
 	a.routes = []route{
 		{Route: Route{"POST", "/v1/tokens", adminOnly}, handle: a.createToken},
+		{Route: Route{"DELETE", "/v1/tokens/{id}", adminOnly}, handle: a.revokeToken},
 		{Route: Route{"PUT", "/v1/subjects/{id}", authorities}, handle: a.putSubject},
 		{Route: Route{"GET", "/v1/subjects/{id}", fileReaders}, handle: a.getSubject},
 		{Route: Route{"GET", "/v1/subjects/{id}/file", fileReaders}, handle: a.getFile},

@@ -703,3 +703,30 @@ func TestSubjectsBelongToTheirRegistrar(t *testing.T) {
 		t.Errorf("zhang after the refused rewrite: %+v", sub)
 	}
 }
+
+// A revoked token authenticates no one; revoking it again changes nothing;
+// the revocation is the admin's alone.
+func TestRevokeToken(t *testing.T) {
+	f := newFixture(t)
+	var tok service.NewToken
+	f.must(http.StatusCreated, "POST", "/v1/tokens", asAdmin, map[string]any{"role": "auditor", "name": "leaked"}).decode(&tok)
+	f.tokens["leaked"] = tok.Token
+	f.must(http.StatusOK, "GET", "/v1/lists/defaulters/entries", "leaked", nil)
+	f.must(http.StatusForbidden, "DELETE", "/v1/tokens/"+tok.ID, asAuditor, nil)
+	var got socred.Token
+	f.must(http.StatusOK, "DELETE", "/v1/tokens/"+tok.ID, asAdmin, nil).decode(&got)
+	if got.ID != tok.ID || got.RevokedAt == nil || got.Name != "leaked" {
+		t.Fatalf("revoked: %+v", got)
+	}
+	res := f.must(http.StatusUnauthorized, "GET", "/v1/lists/defaulters/entries", "leaked", nil)
+	if _, msg, _ := res.apiError(); !strings.Contains(msg, "revoked") {
+		t.Errorf("a revoked token's 401 says %q", msg)
+	}
+	var again socred.Token
+	f.must(http.StatusOK, "DELETE", "/v1/tokens/"+tok.ID, asAdmin, nil).decode(&again)
+	if again.RevokedAt == nil || !again.RevokedAt.Equal(*got.RevokedAt) {
+		t.Errorf("revoked again: %+v, want the first revocation's moment %v", again, got.RevokedAt)
+	}
+	f.must(http.StatusNotFound, "DELETE", "/v1/tokens/tok-none", asAdmin, nil)
+	f.must(http.StatusOK, "GET", "/v1/lists/defaulters/entries", asAuditor, nil) // others unaffected
+}

@@ -24,6 +24,7 @@ type authCase struct {
 var authTable = map[string]authCase{
 	"POST /v1/tokens": {"/v1/tokens", map[string]any{"role": "reviewer", "name": "another reviewer"},
 		[]string{asAdmin}},
+	"DELETE /v1/tokens/{id}": {"/v1/tokens/tok-unknown", nil, []string{asAdmin}},
 	"PUT /v1/subjects/{id}": {"/v1/subjects/zhang", map[string]any{"kind": "person", "name": "Zhang Wei", "region": "rongcheng"},
 		[]string{asAdmin, asAuthority}},
 	"GET /v1/subjects/{id}": {"/v1/subjects/zhang", nil,

@@ -200,6 +200,14 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 		c := *t
 		s.tokens[string(t.Hash)] = &c
 	}
+	for _, r := range w.Revoke {
+		for _, t := range s.tokens {
+			if t.ID == r.ID && t.RevokedAt == nil {
+				at := r.At
+				t.RevokedAt = &at
+			}
+		}
+	}
 	if w.Settled != nil {
 		s.settled = *w.Settled
 	}
@@ -371,6 +379,18 @@ func (s *fakeStore) TokenByHash(ctx context.Context, hash []byte) (*socred.Token
 	}
 	c := *t
 	return &c, nil
+}
+
+func (s *fakeStore) Token(ctx context.Context, id string) (*socred.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tokens {
+		if t.ID == id {
+			c := *t
+			return &c, nil
+		}
+	}
+	return nil, socred.Errorf(socred.ENOTFOUND, "token not found")
 }
 
 func (s *fakeStore) Load(ctx context.Context, l socred.Loader) error {

@@ -21,6 +21,16 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, c *socred.Call
 	return nil
 }
 
+// revokeToken handles DELETE /v1/tokens/{id}.
+func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	t, err := a.svc.RevokeToken(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
 // subjectInput is the body of PUT /v1/subjects/{id}. The id comes from the
 // path; a body may repeat it (a subject read back and put again) but not
 // contradict it.

@@ -24,7 +24,7 @@ const (
 	KindOverturn                    // a record overturned; Ref is its id
 	KindSuspend                     // a record suspended (overdue review); Ref is its id
 	KindReinstate                   // a suspended record reinstated; Ref is its id
-	KindToken                       // a token created; Ref is its id
+	KindToken                       // a token created or revoked; Ref is its id
 	KindPack                        // a scheme pack loaded; Ref is the SHA-256 of its files
 	KindSubject                     // a subject registered or changed; Ref is empty
 	KindRelation                    // a relation made or removed; Ref is the relation's type

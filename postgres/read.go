@@ -297,13 +297,23 @@ func likeEscape(s string) string {
 
 // TokenByHash returns the token whose secret hashes to hash.
 func (s *Store) TokenByHash(ctx context.Context, hash []byte) (*socred.Token, error) {
+	return s.token(ctx, `hash = $1`, hash)
+}
+
+// Token returns a token by its id.
+func (s *Store) Token(ctx context.Context, id string) (*socred.Token, error) {
+	return s.token(ctx, `id = $1`, id)
+}
+
+func (s *Store) token(ctx context.Context, where string, arg any) (*socred.Token, error) {
 	var (
 		t         socred.Token
 		actions   string
 		createdAt int64
+		revokedAt *int64
 	)
-	err := s.pool.QueryRow(ctx, `SELECT id, hash, role, authority, subject, actions, name, created_at FROM tokens WHERE hash = $1`, hash).
-		Scan(&t.ID, &t.Hash, &t.Role, &t.Authority, &t.Subject, &actions, &t.Name, &createdAt)
+	err := s.pool.QueryRow(ctx, `SELECT id, hash, role, authority, subject, actions, name, created_at, revoked_at FROM tokens WHERE `+where, arg).
+		Scan(&t.ID, &t.Hash, &t.Role, &t.Authority, &t.Subject, &actions, &t.Name, &createdAt, &revokedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("token not found")
 	}
@@ -316,7 +326,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (*socred.Token, er
 	if len(t.Actions) == 0 {
 		t.Actions = nil
 	}
-	t.CreatedAt = fromMicros(createdAt)
+	t.CreatedAt, t.RevokedAt = fromMicros(createdAt), timeOrNil(revokedAt)
 	return &t, nil
 }
 

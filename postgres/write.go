@@ -57,6 +57,9 @@ func (s *Store) commit(ctx context.Context, tx pgx.Tx, w *socred.Write) (*audit.
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			t.ID, t.Hash, string(t.Role), t.Authority, t.Subject, string(acts), t.Name, micros(t.CreatedAt))
 	}
+	for _, r := range w.Revoke {
+		b.Queue(`UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, micros(r.At), r.ID)
+	}
 	for _, a := range w.Appeals {
 		var decided *int64
 		if a.DecidedAt != nil {

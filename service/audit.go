@@ -79,7 +79,7 @@ func (s *Service) audit(w *socred.Write) {
 	// At most one entry for each of these: sized once, not grown by
 	// doubling (a group of records has thousands).
 	w.Audit = slices.Grow(w.Audit, len(w.Subjects)+len(w.Relate)+len(w.Unrelate)+len(w.Records)+len(w.Designations)+
-		len(w.Events)+len(w.Appeals)+len(w.Repairs)+len(w.Overturn)+len(w.Suspend)+len(w.Reinstate)+len(w.Checks)+len(w.Tokens))
+		len(w.Events)+len(w.Appeals)+len(w.Repairs)+len(w.Overturn)+len(w.Suspend)+len(w.Reinstate)+len(w.Checks)+len(w.Tokens)+len(w.Revoke))
 	add := func(kind audit.Kind, ref string, event [32]byte, receipt *int64) {
 		e := socred.AuditEntry{Kind: kind, Ref: ref, Event: event, Receipt: receipt}
 		if ref != "" {
@@ -142,6 +142,9 @@ func (s *Service) audit(w *socred.Write) {
 	for _, t := range w.Tokens {
 		add(audit.KindToken, t.ID, k.ObjectEvent(audit.KindToken, t.Subject, t), nil)
 	}
+	for _, r := range w.Revoke {
+		add(audit.KindToken, r.ID, k.ObjectEvent(audit.KindToken, "", tokenRevocation{Op: "revoke", ID: r.ID, At: r.At}), nil)
+	}
 }
 
 // auditCheck returns a check's entry in the audit log, unless the log is
@@ -154,6 +157,13 @@ func (s *Service) auditCheck(c *socred.CheckEntry) (socred.AuditEntry, bool) {
 		c.LogIndex = new(int64)
 	}
 	return socred.AuditEntry{Kind: audit.KindCheck, Event: s.keys.CheckEvent(c), Receipt: c.LogIndex}, true
+}
+
+// tokenRevocation is a token's revocation as the audit log hashes it.
+type tokenRevocation struct {
+	Op string    `json:"op"`
+	ID string    `json:"id"`
+	At time.Time `json:"at"`
 }
 
 type relationEvent struct {

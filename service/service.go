@@ -51,7 +51,7 @@ type Service struct {
 	pack   *socred.Pack
 	log    *slog.Logger
 	admin  [32]byte
-	tokens sync.Map // hex hash → *socred.Token
+	tokens sync.Map // hash → cachedToken
 
 	mu    sync.RWMutex // guards world: read for plans and decisions, write to apply
 	world *engine.World
@@ -403,8 +403,9 @@ func (s *Service) callerByHash(ctx context.Context, h [32]byte) (*socred.Caller,
 		return &socred.Caller{Token: &socred.Token{ID: "admin", Role: socred.RoleAdmin, Name: "admin"}}, nil
 	}
 	key := string(h[:])
-	if t, ok := s.tokens.Load(key); ok {
-		return &socred.Caller{Token: t.(*socred.Token)}, nil
+	now := time.Now()
+	if v, ok := s.tokens.Load(key); ok && now.Sub(v.(cachedToken).at) < TokenCacheTTL {
+		return tokenCaller(v.(cachedToken).t)
 	}
 	t, err := s.store.TokenByHash(ctx, h[:])
 	if socred.ErrorCode(err) == socred.ENOTFOUND {
@@ -413,7 +414,25 @@ func (s *Service) callerByHash(ctx context.Context, h [32]byte) (*socred.Caller,
 	if err != nil {
 		return nil, err
 	}
-	s.tokens.Store(key, t)
+	s.tokens.Store(key, cachedToken{t: t, at: now})
+	return tokenCaller(t)
+}
+
+// TokenCacheTTL is how long a server trusts a token it read from the
+// store before reading it again: how long a token revoked at another
+// server sharing the store may still be taken here.
+const TokenCacheTTL = 10 * time.Second
+
+// cachedToken is a token as read from the store, and when.
+type cachedToken struct {
+	t  *socred.Token
+	at time.Time
+}
+
+func tokenCaller(t *socred.Token) (*socred.Caller, error) {
+	if t.RevokedAt != nil {
+		return nil, socred.Errorf(socred.EUNAUTHORIZED, "revoked token")
+	}
 	return &socred.Caller{Token: t}, nil
 }
 

@@ -90,3 +90,25 @@ func (s *Service) CreateToken(ctx context.Context, c *socred.Caller, in TokenInp
 	}
 	return NewToken{ID: t.ID, Token: tok}, nil
 }
+
+// RevokeToken revokes a token: from then on it authenticates no one, and
+// the web sessions signed in with it end. Only the admin may. Revoking a
+// revoked token changes nothing; an unknown id is not_found.
+func (s *Service) RevokeToken(ctx context.Context, c *socred.Caller, id string) (*socred.Token, error) {
+	if !c.Is(socred.RoleAdmin) {
+		return nil, forbidden("")
+	}
+	t, err := s.store.Token(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if t.RevokedAt == nil {
+		now := s.now()
+		if err := s.commitLogged(ctx, &socred.Write{Now: now, Revoke: []socred.TokenRevocation{{ID: id, At: now}}}); err != nil {
+			return nil, err
+		}
+		t.RevokedAt = &now
+	}
+	s.tokens.Delete(string(t.Hash))
+	return t, nil
+}

@@ -401,13 +401,23 @@ func likeEscape(s string) string {
 
 // TokenByHash returns the token whose secret hashes to hash.
 func (s *Store) TokenByHash(ctx context.Context, hash []byte) (*socred.Token, error) {
+	return s.token(ctx, `hash = ?`, func(stmt *sqlite3.Stmt) { stmt.BindBytes(1, hash) })
+}
+
+// Token returns a token by its id.
+func (s *Store) Token(ctx context.Context, id string) (*socred.Token, error) {
+	return s.token(ctx, `id = ?`, func(stmt *sqlite3.Stmt) { stmt.BindText(1, id) })
+}
+
+func (s *Store) token(ctx context.Context, where string, bind func(*sqlite3.Stmt)) (*socred.Token, error) {
 	var t *socred.Token
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
-		stmt := conn.Prep(`SELECT id, hash, role, authority, subject, actions, name, created_at FROM tokens WHERE hash = ?`)
-		stmt.BindBytes(1, hash)
+		stmt := conn.Prep(`SELECT id, hash, role, authority, subject, actions, name, created_at, revoked_at FROM tokens WHERE ` + where)
+		bind(stmt)
 		return each(stmt, func(stmt *sqlite3.Stmt) error {
 			t = &socred.Token{ID: stmt.ColumnText(0), Hash: make([]byte, stmt.ColumnLen(1)), Role: socred.Role(stmt.ColumnText(2)),
-				Authority: stmt.ColumnText(3), Subject: stmt.ColumnText(4), Name: stmt.ColumnText(6), CreatedAt: fromMicros(stmt.ColumnInt64(7))}
+				Authority: stmt.ColumnText(3), Subject: stmt.ColumnText(4), Name: stmt.ColumnText(6), CreatedAt: fromMicros(stmt.ColumnInt64(7)),
+				RevokedAt: columnNullMicros(stmt, 8)}
 			stmt.ColumnBytes(1, t.Hash)
 			return json.Unmarshal([]byte(stmt.ColumnText(5)), &t.Actions)
 		})

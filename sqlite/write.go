@@ -186,6 +186,14 @@ func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) 
 			return fmt.Errorf("token: %w", err)
 		}
 	}
+	for _, r := range w.Revoke {
+		stmt := conn.Prep(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`)
+		stmt.BindInt64(1, micros(r.At))
+		stmt.BindText(2, r.ID)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("revoke token %s: %w", r.ID, err)
+		}
+	}
 	for _, a := range w.Appeals {
 		stmt := conn.Prep(`INSERT INTO appeals (id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons, suspended_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -446,6 +446,24 @@ func testTokens(t *testing.T, s socred.Store) {
 	if _, err := s.TokenByHash(ctx, []byte("nope")); socred.ErrorCode(err) != socred.ENOTFOUND {
 		t.Errorf("unknown hash: got %v, want not_found", err)
 	}
+	if got, err := s.Token(ctx, "tok-1"); err != nil || got.Name != "airline" || got.RevokedAt != nil {
+		t.Errorf("by id: got %+v, %v", got, err)
+	}
+	if _, err := s.Token(ctx, "tok-none"); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Errorf("unknown id: got %v, want not_found", err)
+	}
+	// Revoked, and revoked again later: the first moment stays.
+	at := t0.Add(time.Hour)
+	commit(t, s, &socred.Write{Revoke: []socred.TokenRevocation{{ID: "tok-1", At: at}}})
+	commit(t, s, &socred.Write{Revoke: []socred.TokenRevocation{{ID: "tok-1", At: at.Add(time.Hour)}}})
+	for _, read := range []func() (*socred.Token, error){
+		func() (*socred.Token, error) { return s.TokenByHash(ctx, tok.Hash) },
+		func() (*socred.Token, error) { return s.Token(ctx, "tok-1") },
+	} {
+		if got, err := read(); err != nil || got.RevokedAt == nil || !got.RevokedAt.Equal(at) {
+			t.Errorf("revoked: got %+v, %v; want revoked at %v", got, err, at)
+		}
+	}
 }
 
 // loaded records what a store streams to a Loader.

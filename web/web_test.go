@@ -330,6 +330,22 @@ func pages(t *testing.T, s *site) {
 	if r := s.do("GET", "/me", nil, sess); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("/me with a signed-out cookie: %d, want a redirect to sign in", r.StatusCode)
 	}
+	// Revoking a token ends the sessions signed in with it.
+	ctx := context.Background()
+	adm, _ := s.svc.Authenticate(ctx, admin)
+	pc, err := s.svc.Authenticate(ctx, s.provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.do("GET", "/check", nil, psess); r.StatusCode != http.StatusOK {
+		t.Fatalf("the provider's /check before the revocation: %d", r.StatusCode)
+	}
+	if _, err := s.svc.RevokeToken(ctx, adm, pc.Token.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.do("GET", "/check", nil, psess); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("the provider's /check after its token was revoked: %d, want a redirect to sign in", r.StatusCode)
+	}
 
 	for _, path := range []string{"/static/app.css", "/static/charts.js", "/static/vendor/uplot/uPlot.iife.min.js", "/static/vendor/uplot/LICENSE"} {
 		if r := s.do("GET", path, nil); r.StatusCode != 200 {

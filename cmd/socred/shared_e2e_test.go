@@ -28,7 +28,7 @@ func TestTwoServersShareADatabase(t *testing.T) {
 	} {
 		a.must(201, "PUT", "/v1/subjects/"+sub["id"].(string), city, sub)
 	}
-	a.must(201, "PUT", "/v1/relations", court, map[string]any{"from": "wang", "type": "legal-representative-of", "to": "acme"})
+	a.must(201, "PUT", "/v1/relations", city, map[string]any{"from": "wang", "type": "legal-representative-of", "to": "acme"})
 
 	// B learns of the subjects A made from the feed, and lets Wang fly.
 	took := within(t, time.Now(), time.Second, "B lets wang fly once A made him", func() (bool, string) {
