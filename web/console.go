@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -80,7 +79,7 @@ func (w *Web) console(rw http.ResponseWriter, r *http.Request, s *session) {
 	}
 	b, _ := json.Marshal(charts)
 	w.render(rw, r, http.StatusOK, "console", consolePage{Title: "Console", CSRF: s.CSRF, Who: s.caller.Name(),
-		Notice: r.URL.Query().Get("done"), Console: c, Warnings: w.warnings, PackHash: w.svc.Pack().Hash, Charts: template.JS(b)}) // #nosec G203 -- json.Marshal output, which escapes <, > and &, in a script of type application/json
+		Notice: w.done(r), Console: c, Warnings: w.warnings, PackHash: w.svc.Pack().Hash, Charts: template.JS(b)}) // #nosec G203 -- json.Marshal output, which escapes <, > and &, in a script of type application/json
 }
 
 func (w *Web) decideAppeal(rw http.ResponseWriter, r *http.Request, s *session) {
@@ -91,7 +90,7 @@ func (w *Web) decideAppeal(rw http.ResponseWriter, r *http.Request, s *session) 
 		w.fail(rw, r, err)
 		return
 	}
-	http.Redirect(rw, r, "/console?done="+url.QueryEscape("appeal "+a.ID+" "+string(a.Status)), http.StatusSeeOther)
+	http.Redirect(rw, r, w.doneURL("/console", "appeal "+a.ID+" "+string(a.Status)), http.StatusSeeOther)
 }
 
 func (w *Web) decideRepair(rw http.ResponseWriter, r *http.Request, s *session) {
@@ -102,7 +101,7 @@ func (w *Web) decideRepair(rw http.ResponseWriter, r *http.Request, s *session) 
 		w.fail(rw, r, err)
 		return
 	}
-	http.Redirect(rw, r, "/console?done="+url.QueryEscape("application "+rp.ID+" "+string(rp.Status)), http.StatusSeeOther)
+	http.Redirect(rw, r, w.doneURL("/console", "application "+rp.ID+" "+string(rp.Status)), http.StatusSeeOther)
 }
 
 func (w *Web) designate(rw http.ResponseWriter, r *http.Request, s *session) {
@@ -114,5 +113,5 @@ func (w *Web) designate(rw http.ResponseWriter, r *http.Request, s *session) {
 		w.fail(rw, r, err)
 		return
 	}
-	http.Redirect(rw, r, "/console?done="+url.QueryEscape(l.Subject+" designated on "+l.List), http.StatusSeeOther)
+	http.Redirect(rw, r, w.doneURL("/console", l.Subject+" designated on "+l.List), http.StatusSeeOther)
 }

@@ -134,7 +134,7 @@ func (w *Web) me(rw http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	p := w.svc.Pack()
-	page := mePage{Title: "Your file", CSRF: s.CSRF, Who: f.Subject.Name, File: f, Appealed: map[string]bool{}, Notice: r.URL.Query().Get("done")}
+	page := mePage{Title: "Your file", CSRF: s.CSRF, Who: f.Subject.Name, File: f, Appealed: map[string]bool{}, Notice: w.done(r)}
 	for _, a := range f.Appeals {
 		if a.Status == socred.AppealOpen {
 			page.Appealed[a.Record+"|"+a.List] = true
@@ -213,7 +213,7 @@ func (w *Web) appeal(rw http.ResponseWriter, r *http.Request, s *session) {
 		w.fail(rw, r, err)
 		return
 	}
-	http.Redirect(rw, r, "/me?done=appeal+"+a.ID+"+filed", http.StatusSeeOther)
+	http.Redirect(rw, r, w.doneURL("/me", "appeal "+a.ID+" filed"), http.StatusSeeOther)
 }
 
 func (w *Web) repair(rw http.ResponseWriter, r *http.Request, s *session) {
@@ -229,7 +229,7 @@ func (w *Web) repair(rw http.ResponseWriter, r *http.Request, s *session) {
 		w.fail(rw, r, err)
 		return
 	}
-	http.Redirect(rw, r, "/me?done=application+"+rp.ID+"+filed", http.StatusSeeOther)
+	http.Redirect(rw, r, w.doneURL("/me", "application "+rp.ID+" filed"), http.StatusSeeOther)
 }
 
 func (w *Web) export(rw http.ResponseWriter, r *http.Request, s *session) {

@@ -8,7 +8,9 @@ package web
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
@@ -49,6 +51,31 @@ type Web struct {
 	tmpl map[string]*template.Template
 	// warnings are the loaded pack's lint warnings.
 	warnings []string
+	// doneKey signs the confirmations a redirect after a form shows
+	// (done), so that a link cannot make a page show text of its own.
+	doneKey [32]byte
+}
+
+// doneURL is path with a signed confirmation to show.
+func (w *Web) doneURL(path, text string) string {
+	return path + "?done=" + url.QueryEscape(text) + "&sig=" + w.doneSig(text)
+}
+
+// done returns the confirmation a request carries, if this server signed
+// it.
+func (w *Web) done(r *http.Request) string {
+	q := r.URL.Query()
+	text := q.Get("done")
+	if text == "" || !hmac.Equal([]byte(q.Get("sig")), []byte(w.doneSig(text))) {
+		return ""
+	}
+	return text
+}
+
+func (w *Web) doneSig(text string) string {
+	m := hmac.New(sha256.New, w.doneKey[:])
+	m.Write([]byte(text))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // Cookie names. The __Host- prefix binds a cookie to this host and path
@@ -61,6 +88,7 @@ const (
 // New returns the pages over a service.
 func New(svc *service.Service, cfg Config) *Web {
 	w := &Web{svc: svc, log: cfg.Logger, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}, warnings: cfg.PackWarnings}
+	rand.Read(w.doneKey[:])
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -84,7 +112,15 @@ func New(svc *service.Service, cfg Config) *Web {
 		w.tmpl[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html"))
 	}
 	static, _ := fs.Sub(staticFS, "static")
-	w.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	// Files only: a directory's listing is not served.
+	w.mux.Handle("GET /static/", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(rw, r)
+			return
+		}
+		files.ServeHTTP(rw, r)
+	}))
 	w.mux.HandleFunc("GET /sign-in", w.signInForm)
 	w.mux.HandleFunc("POST /sign-in", w.signIn)
 	w.mux.HandleFunc("POST /sign-out", w.signedIn(w.signOut))

@@ -278,6 +278,17 @@ func pages(t *testing.T, s *site) {
 	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/console?done=") {
 		t.Fatalf("decision: %d %s", r.StatusCode, text(t, r))
 	}
+	// The page confirms what this server did, and shows no text a link
+	// brings.
+	if b := text(t, s.do("GET", r.Header.Get("Location"), nil, rsess)); !strings.Contains(b, "Done: appeal "+apl[1]+" overturned.") {
+		t.Errorf("the console after the decision does not confirm it")
+	}
+	if b := text(t, s.do("GET", "/console?done=Your+account+is+frozen+xyzzy&sig=x", nil, rsess)); strings.Contains(b, "xyzzy") {
+		t.Errorf("the console shows a confirmation it did not sign")
+	}
+	if b := text(t, s.do("GET", "/me?done=Call+us+and+read+out+your+token", nil, sess)); strings.Contains(b, "read out") {
+		t.Errorf("/me shows a confirmation it did not sign")
+	}
 	body = text(t, s.do("GET", "/me", nil, sess))
 	if !strings.Contains(body, "overturned") || strings.Contains(body, "Rongcheng dishonest residents (below 960)") {
 		t.Errorf("after the overturn, /me still shows the listing or not the overturned record")
@@ -350,6 +361,11 @@ func pages(t *testing.T, s *site) {
 	for _, path := range []string{"/static/app.css", "/static/charts.js", "/static/vendor/uplot/uPlot.iife.min.js", "/static/vendor/uplot/LICENSE"} {
 		if r := s.do("GET", path, nil); r.StatusCode != 200 {
 			t.Errorf("%s: %d", path, r.StatusCode)
+		}
+	}
+	for _, path := range []string{"/static/", "/static/vendor/", "/static/vendor/uplot/", "/static/vendor"} {
+		if r := s.do("GET", path, nil); r.StatusCode != http.StatusNotFound && r.StatusCode != http.StatusMovedPermanently {
+			t.Errorf("%s: %d, want no listing", path, r.StatusCode)
 		}
 	}
 }
