@@ -87,11 +87,17 @@ func TestFileShowsReads(t *testing.T) {
 	f.must(200, "POST", "/v1/records", asAuthority, records(record("r1", "li", "loan-default")))
 	f.must(200, "GET", "/v1/subjects/zhang/file?purpose=loan+application+77", asAuthority, nil)
 	f.must(200, "GET", "/v1/subjects/zhang/file", asReviewer, nil)
+	f.must(200, "GET", "/v1/subjects/zhang", asOtherAuthority, nil)
+	f.must(200, "GET", "/v1/subjects/zhang", asSubject, nil)
 	var file service.File
 	f.must(200, "GET", "/v1/subjects/zhang/file", asSubject, nil).decode(&file)
-	if len(file.Accesses) != 2 {
-		t.Fatalf("got %d accesses, want 2: %+v", len(file.Accesses), file.Accesses)
+	if len(file.Accesses) != 3 {
+		t.Fatalf("got %d accesses, want 3: %+v", len(file.Accesses), file.Accesses)
 	}
+	if a := file.Accesses[0]; a.By != "railway clerk" || a.Purpose != "subject read" {
+		t.Errorf("the read of the subject: got %+v, want the railway clerk's, purpose \"subject read\"", a)
+	}
+	file.Accesses = file.Accesses[1:]
 	if a := file.Accesses[1]; a.By != "city clerk" || a.Role != socred.RoleAuthority || a.Purpose != "loan application 77" {
 		t.Errorf("first access: got %+v, want the city clerk's, with its purpose", a)
 	}

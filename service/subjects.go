@@ -118,7 +118,8 @@ func sameSubject(a, b *socred.Subject) bool {
 }
 
 // Subject returns a subject. Authorities, reviewers and the admin may read
-// any subject; a subject only itself.
+// any subject, and such a read is logged for the subject's file, as a
+// read of the file is; a subject reads only itself.
 func (s *Service) Subject(ctx context.Context, c *socred.Caller, id string) (*socred.Subject, error) {
 	if err := mayRead(c, id); err != nil {
 		return nil, err
@@ -128,6 +129,12 @@ func (s *Service) Subject(ctx context.Context, c *socred.Caller, id string) (*so
 	s.mu.RUnlock()
 	if ent == nil {
 		return nil, socred.Errorf(socred.ENOTFOUND, "subject %q not found", id)
+	}
+	if c.Role() != socred.RoleSubject {
+		a := &socred.Access{Subject: id, At: s.now(), By: c.Name(), Role: c.Role(), TokenID: c.Token.ID, Purpose: "subject read"}
+		if err := s.journal.add(ctx, nil, nil, a); err != nil {
+			return nil, err
+		}
 	}
 	return ent.Subject, nil
 }
