@@ -173,8 +173,10 @@ func TestRecords(t *testing.T) {
 
 	// The same key and payload again is a duplicate; a new payload a conflict.
 	f.must(200, "POST", "/v1/records", asAuthority, records(record("k1", "li", "loan-default"))).decode(&out)
-	if got := out.Records[0]; got.Status != "duplicate" || got.ID != r0.ID || len(got.Derived) != 0 {
-		t.Errorf("resubmitted k1: got %+v, want duplicate of %s", got, r0.ID)
+	// Answered as the first time: the records derived from it too.
+	if got := out.Records[0]; got.Status != "duplicate" || got.ID != r0.ID || len(got.Derived) != 1 || got.Derived[0].ID != r0.Derived[0].ID ||
+		got.Derived[0].Subject != "zhang" || got.Derived[0].Points != -45 {
+		t.Errorf("resubmitted k1: got %+v, want duplicate of %s with its derived record %+v", got, r0.ID, r0.Derived)
 	}
 	stored := f.store.recordCount()
 

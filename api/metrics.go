@@ -77,10 +77,10 @@ func (m *metrics) recordsIngested(results []service.RecordResult) {
 		switch r.Status {
 		case "accepted":
 			accepted++
+			derived += len(r.Derived)
 		case "duplicate":
-			duplicate++
+			duplicate++ // its derived records were counted when it was accepted
 		}
-		derived += len(r.Derived)
 	}
 	m.records.WithLabelValues("accepted").Add(float64(accepted))
 	m.records.WithLabelValues("duplicate").Add(float64(duplicate))

@@ -84,7 +84,37 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	}
 	s.leadIngest(context.WithoutCancel(ctx))
 	<-req.done
-	return req.results, req.err
+	if req.err != nil {
+		return nil, req.err
+	}
+	if err := s.replayDerived(ctx, recs, req.results); err != nil {
+		return nil, err
+	}
+	return req.results, nil
+}
+
+// replayDerived gives each duplicate in results the joint-liability records
+// derived from the record it repeats, so that a batch sent again (its
+// answer lost, say) is answered as it was the first time.
+func (s *Service) replayDerived(ctx context.Context, recs []*socred.Record, results []RecordResult) error {
+	for i := range results {
+		r := &results[i]
+		if r.Status != "duplicate" {
+			continue
+		}
+		id, err := strconv.ParseInt(r.ID, 10, 64)
+		if err != nil {
+			continue
+		}
+		derived, err := s.store.DerivedRecords(ctx, socred.RecordRef{ID: id, Subject: recs[i].Subject})
+		if err != nil {
+			return err
+		}
+		for _, d := range derived {
+			r.Derived = append(r.Derived, DerivedResult{ID: d.ID, Subject: d.Subject, Points: d.Points, LogIndex: d.LogIndex})
+		}
+	}
+	return nil
 }
 
 // ingest is one batch waiting to be committed.
