@@ -106,7 +106,7 @@ func (in *RecordInput) Validate(prefix string, now time.Time) error {
 	case in.Rule == "":
 		return FieldErrorf(prefix+".rule", "is required")
 	case in.OccurredAt.IsZero():
-		return FieldErrorf(prefix+".occurred_at", "is required (RFC 3339)")
+		return FieldErrorf(prefix+".occurred_at", "is required: an RFC 3339 time from %s on", minOccurredAt.Format(time.RFC3339))
 	case in.OccurredAt.After(now.Add(MaxFutureSkew)):
 		return FieldErrorf(prefix+".occurred_at", "%s is in the future", in.OccurredAt.UTC().Format(time.RFC3339))
 	case in.OccurredAt.Before(minOccurredAt):
