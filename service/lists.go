@@ -56,8 +56,6 @@ func (s *Service) Designate(ctx context.Context, c *socred.Caller, list string, 
 		if term, err = designationTerm(lst, in.Term); err != nil {
 			return socred.Listing{}, err
 		}
-	} else if err := withinMaxTerm(lst, term); err != nil {
-		return socred.Listing{}, err
 	}
 	var d *socred.Designation
 	err = s.locked(ctx, func() error {
@@ -178,14 +176,10 @@ func designationTerm(lst *socred.List, text string) (socred.Duration, error) {
 	if term.N == 0 {
 		return term, socred.FieldErrorf("term", "must be longer than zero")
 	}
-	return term, withinMaxTerm(lst, term)
-}
-
-func withinMaxTerm(lst *socred.List, term socred.Duration) error {
 	if !lst.MaxTerm.IsZero() && term.Compare(lst.MaxTerm) > 0 {
-		return socred.FieldErrorf("term", "%s exceeds the list's max_term of %s", term, lst.MaxTerm)
+		return term, socred.FieldErrorf("term", "%s exceeds the list's max_term of %s", term, lst.MaxTerm)
 	}
-	return nil
+	return term, nil
 }
 
 // Undesignate takes a subject off a designated list before its term ends.
@@ -193,9 +187,6 @@ func (s *Service) Undesignate(ctx context.Context, c *socred.Caller, list, subje
 	l, err := s.designatedList(c, list)
 	if err != nil {
 		return socred.Listing{}, err
-	}
-	if strings.TrimSpace(reason) == "" {
-		return socred.Listing{}, socred.FieldErrorf("reason", "is required: say why the entry is removed")
 	}
 	if err := checkDesignationText(reason, "", "removed"); err != nil {
 		return socred.Listing{}, err

@@ -203,9 +203,9 @@ func (s *Service) relations(ctx context.Context, c *socred.Caller, rs []socred.R
 				s.mu.RUnlock()
 				return field(i, socred.FieldErrorf("to", "unknown subject %q", r.To))
 			}
-			if mayChange(c, from.Subject) != nil && mayChange(c, to.Subject) != nil {
+			if err := mayChange(c, from.Subject); err != nil && mayChange(c, to.Subject) != nil {
 				s.mu.RUnlock()
-				return field(i, mayChange(c, from.Subject))
+				return field(i, err)
 			}
 			exists := from.Related(r.Type, r.To)
 			switch {

@@ -16,9 +16,10 @@ func TestTrustProxies(t *testing.T) {
 	}
 	var gotAddr string
 	var gotSecure bool
-	h := TrustProxies(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+	inner := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		gotAddr, gotSecure = r.RemoteAddr, secure(r)
-	}), trusted)
+	})
+	h := TrustProxies(inner, trusted)
 	for _, tc := range []struct {
 		name, peer, xff, proto string
 		addr                   string
@@ -50,7 +51,13 @@ func TestTrustProxies(t *testing.T) {
 	if _, err := ParsePrefixes("10.0.0.0/33"); err == nil {
 		t.Error("10.0.0.0/33 parsed")
 	}
-	if h2 := TrustProxies(h, nil); h2 == nil {
-		t.Error("no handler without proxies")
+	// With no trusted proxies, no one's headers are believed.
+	r := httptest.NewRequest("GET", "http://socred.example.org/sign-in", nil)
+	r.RemoteAddr = "10.1.2.3:5000"
+	r.Header.Set("X-Forwarded-For", "203.0.113.9")
+	r.Header.Set("X-Forwarded-Proto", "https")
+	TrustProxies(inner, nil).ServeHTTP(httptest.NewRecorder(), r)
+	if gotAddr != "10.1.2.3:5000" || gotSecure {
+		t.Errorf("without trusted proxies: got %s secure %v, want the peer, not secure", gotAddr, gotSecure)
 	}
 }
