@@ -116,8 +116,8 @@ type Standing struct {
 	Subject  *socred.Subject
 	Scores   []socred.Score
 	Listings []socred.Listing // own listings, then those through relations
-	// Next is the next moment the state changes by time alone; zero when
-	// nothing is due to change.
+	// Next is the next moment the state changes by time alone, its
+	// listings through relations too; zero when nothing is due to change.
 	Next time.Time
 }
 
@@ -138,12 +138,28 @@ func (w *World) Standing(subject string, now time.Time) (Standing, error) {
 		st.Listings = append(st.Listings, e.listing(subject, h, nil))
 	}
 	lookup := func(id string) *Entry { return e.current(w.subjects[id], n) }
+	next := never
+	if t, ok := ent.Next(); ok {
+		next = t.UnixNano()
+	}
 	for _, v := range e.inherited(ent, lookup) {
 		via := v.via
 		st.Listings = append(st.Listings, e.listing(subject, v.held, &via))
+		// A listing that reaches the subject through a relation ends
+		// with its term, or else may end when the related subject's
+		// state next changes.
+		end := v.held.Until
+		if end == 0 {
+			if t, ok := lookup(via.Subject).Next(); ok {
+				end = t.UnixNano()
+			}
+		}
+		if end != 0 && end > n {
+			next = min(next, end)
+		}
 	}
-	if t, ok := ent.Next(); ok {
-		st.Next = t
+	if next != never {
+		st.Next = ts(next)
 	}
 	return st, nil
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"container/heap"
+	"math"
 	"time"
 )
 
@@ -78,17 +79,92 @@ func (w *World) NextDue() (time.Time, bool) {
 	return ts(w.due[0].at), true
 }
 
-// PlanDue plans the time-driven changes of up to limit subjects that fell
-// due at or before now. Each change is evaluated at the moment it fell due,
-// so a catch-up after downtime dates every event exactly.
-func (w *World) PlanDue(now time.Time, limit int) (*Plan, error) {
-	ids := w.due.due(nil, now.UnixNano(), limit)
-	pl := newPlanner(w, now, nil)
+// PlanDue plans the time-driven changes of about limit subjects that fell
+// due at or before now, and returns the moment up to which the plan settles
+// the world: now when at most limit subjects are due by now, else the
+// moment the limit-th earliest fell due. Every subject due by that moment
+// is in the plan (those due at the same moment as the limit-th too, so a
+// plan may hold more than limit), and none due later, so that a store that
+// keeps the moment as its settled time is exact about what was applied.
+// Each change is evaluated at the moment it fell due, so a catch-up after
+// downtime dates every event exactly.
+func (w *World) PlanDue(now time.Time, limit int) (*Plan, time.Time, error) {
+	through := w.dueCut(now, limit)
+	ids := w.due.due(nil, through.UnixNano(), math.MaxInt)
+	pl := newPlanner(w, through, nil)
 	for _, id := range ids {
 		if _, err := pl.entry(id); err != nil {
-			return nil, err
+			return nil, through, err
 		}
 	}
 	pl.finish()
-	return pl.p, nil
+	return pl.p, through, nil
+}
+
+// dueCut returns now when at most limit subjects fall due by now, else the
+// moment the limit-th earliest falls due, rounded up to a whole microsecond
+// (the finest time a store keeps).
+func (w *World) dueCut(now time.Time, limit int) time.Time {
+	end := now.UnixNano()
+	if limit <= 0 || len(w.due) <= limit || w.due.countBy(end, limit+1) <= limit {
+		return now
+	}
+	at := w.due.kth(limit)
+	if r := at % int64(time.Microsecond); r != 0 {
+		at += int64(time.Microsecond) - r
+	}
+	if at >= end {
+		return now
+	}
+	return ts(at)
+}
+
+// countBy counts the slots due at or before now, stopping at limit.
+func (h dueHeap) countBy(now int64, limit int) int {
+	n := 0
+	stack := []int{0}
+	for len(stack) > 0 && n < limit {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if i >= len(h) || h[i].at > now {
+			continue
+		}
+		n++
+		stack = append(stack, 2*i+2, 2*i+1)
+	}
+	return n
+}
+
+// kth returns the time of the k-th earliest slot (k from 1, at most the
+// heap's size), visiting O(k log k) slots: the next earliest is always the
+// root or a child of one taken before.
+func (h dueHeap) kth(k int) int64 {
+	frontier := &indexHeap{h: h, ix: []int{0}}
+	var at int64
+	for range k {
+		i := heap.Pop(frontier).(int)
+		at = h[i].at
+		for _, c := range [2]int{2*i + 1, 2*i + 2} {
+			if c < len(h) {
+				heap.Push(frontier, c)
+			}
+		}
+	}
+	return at
+}
+
+// indexHeap is a min-heap of positions in a dueHeap, by their slots' times.
+type indexHeap struct {
+	h  dueHeap
+	ix []int
+}
+
+func (x *indexHeap) Len() int           { return len(x.ix) }
+func (x *indexHeap) Less(i, j int) bool { return x.h[x.ix[i]].at < x.h[x.ix[j]].at }
+func (x *indexHeap) Swap(i, j int)      { x.ix[i], x.ix[j] = x.ix[j], x.ix[i] }
+func (x *indexHeap) Push(v any)         { x.ix = append(x.ix, v.(int)) }
+func (x *indexHeap) Pop() any {
+	v := x.ix[len(x.ix)-1]
+	x.ix = x.ix[:len(x.ix)-1]
+	return v
 }

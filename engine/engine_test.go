@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -205,6 +207,11 @@ func TestDesignationTermsExtensionAndLegalRepresentatives(t *testing.T) {
 	if got := f.lists("wang"); !slices.Equal(got, []string{"defaulters via acme"}) {
 		t.Errorf("wang's lists: got %v", got)
 	}
+	// wang's own state changes by time only as acme's listing does: its
+	// publication after the grace period leaves him be; its term ends it.
+	if next := f.standing("wang").Next; !next.Equal(day(0).AddDate(2, 0, 0)) {
+		t.Errorf("wang's next change: got %v, want the end of acme's term %v", next, day(0).AddDate(2, 0, 0))
+	}
 	var wangListed bool
 	for _, e := range f.events {
 		wangListed = wangListed || (e.Subject == "wang" && e.Kind == socred.EventListed && e.Listing.Via != nil)
@@ -382,5 +389,58 @@ func TestAllowedDecisionDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("allowed decision: %v allocations, want 0", allocs)
+	}
+}
+
+// PlanDue with a limit takes the earliest subjects due, and those due at
+// the same moment as the last of them, and says the moment it settled to:
+// a store that keeps that moment knows exactly what was applied.
+func TestPlanDueTakesTheEarliest(t *testing.T) {
+	const sec = time.Second
+	offsets := []time.Duration{5 * sec, 0, 2 * sec, 1 * sec, 2 * sec, 2 * sec, 3 * sec, 4 * sec / 3}
+	world := func() *fixture {
+		f := newFixture(t, testPack())
+		for i, off := range offsets {
+			id := "s" + strconv.Itoa(i)
+			f.person(id, "rongcheng")
+			f.apply(engine.Change{Records: []*socred.Record{f.record(id, "city", "red-light", f.now.Add(-10*sec+off))}})
+		}
+		return f
+	}
+	f := world()
+	stops, _ := f.w.Entry("s1").Next() // the count window slides past s1's
+	end := stops.Add(time.Hour)
+	var got [][]string
+	var throughs []time.Time
+	for len(got) < 10 {
+		p, through, err := f.w.PlanDue(end, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Subjects) == 0 {
+			break
+		}
+		if err := f.w.Apply(p); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, slices.Sorted(slices.Values(p.Subjects)))
+		throughs = append(throughs, through)
+	}
+	// Due at 0 1 1.33… 2 2 2 | 3 5: the third earliest is at 1.33…, so
+	// the first pass takes three, through that moment rounded up to a
+	// microsecond; the second, three more up to 2 s and the ties there.
+	want := [][]string{{"s1", "s3", "s7"}, {"s2", "s4", "s5"}, {"s0", "s6"}}
+	wantThrough := []time.Time{stops.Add(1333334 * time.Microsecond), stops.Add(2 * sec), end}
+	if !reflect.DeepEqual(got, want) || !slices.EqualFunc(throughs, wantThrough, time.Time.Equal) {
+		t.Errorf("passes: got %v through %v, want %v through %v", got, throughs, want, wantThrough)
+	}
+	// Ties: the fourth earliest is at 2 s, as are the fifth and sixth.
+	g := world()
+	p, through, err := g.w.PlanDue(end, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Subjects) != 6 || !through.Equal(stops.Add(2*sec)) {
+		t.Errorf("the four earliest: got %v through %v, want six through %v", p.Subjects, through, stops.Add(2*sec))
 	}
 }

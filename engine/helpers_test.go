@@ -164,7 +164,7 @@ func (f *fixture) advance(to time.Time) []socred.Event {
 	f.now = to
 	var evs []socred.Event
 	for {
-		p, err := f.w.PlanDue(to, 1000)
+		p, _, err := f.w.PlanDue(to, 1000)
 		if err != nil {
 			f.tb.Fatal(err)
 		}

@@ -8,7 +8,8 @@ import (
 	"github.com/socred/socred"
 )
 
-// dueBatch is how many subjects one scheduler commit re-evaluates at most.
+// dueBatch is about how many subjects one scheduler commit re-evaluates:
+// more only when more fall due at the same moment.
 const dueBatch = 2000
 
 // schedule applies time-driven changes as they fall due: a record stops
@@ -68,19 +69,19 @@ func (s *Service) tick(ctx context.Context) (int, error) {
 	now := s.now()
 	total, stale := 0, 0
 	for {
+		// A pass over many subjects commits in several writes, each
+		// settling the world up to the moment its last subject fell due,
+		// so that a stop between them leaves nothing applied twice.
 		s.mu.RLock()
-		plan, err := s.world.PlanDue(now, dueBatch)
+		plan, through, err := s.world.PlanDue(now, s.dueBatch)
 		s.mu.RUnlock()
 		if err != nil {
 			return total, err
 		}
-		w := &socred.Write{Now: now, Events: plan.Events, Due: &now, DueSubjects: plan.Subjects}
+		w := &socred.Write{Now: now, Events: plan.Events, Due: &through, DueSubjects: plan.Subjects, Settled: &through}
 		s.addPurges(w)
 		s.addNotices(w)
-		last := len(plan.Subjects) < dueBatch
-		if last {
-			w.Settled = &now
-		}
+		last := through.Equal(now)
 		// With nothing due, the settled time is still written now and then,
 		// so that a restart has little to replay.
 		if len(plan.Subjects) > 0 || (last && now.Sub(s.settled) >= s.SchedulerIdle) {
@@ -97,9 +98,7 @@ func (s *Service) tick(ctx context.Context) (int, error) {
 			if err != nil {
 				return total, err
 			}
-			if last {
-				s.settled = now
-			}
+			s.settled = through
 		}
 		total += len(plan.Subjects)
 		if last {

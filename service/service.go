@@ -71,6 +71,7 @@ type Service struct {
 	ingestQueue []*ingest     // batches waiting for the writer
 	ingestKick  chan struct{} // a batch was queued (buffered: 1)
 	settled     time.Time     // the settled time last written; guarded by wmu
+	dueBatch    int           // about how many due subjects a write takes
 	seq         int64         // the last change of the feed the world includes; guarded by wmu
 	wake        chan struct{}
 	noticeWake  chan struct{}
@@ -91,6 +92,7 @@ func New(store socred.Store, p *socred.Pack) (*Service, error) {
 		SchedulerIdle:   10 * time.Second,
 		FeedPoll:        FeedPoll,
 		CheckpointEvery: time.Minute,
+		dueBatch:        dueBatch,
 		store:           store,
 		eng:             eng,
 		pack:            p,

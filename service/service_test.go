@@ -2,6 +2,8 @@ package service_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -355,5 +357,103 @@ func TestTermOverMonthEnd(t *testing.T) {
 	}
 	if !allowed(t, svc, "wang", "buy-flight-ticket") {
 		t.Error("after the term: wang may not fly")
+	}
+}
+
+// stopAt is a store that stops, as a killed server would, before the
+// scheduler's write number n.
+type stopAt struct {
+	*sqlite.Store
+	n, due int
+}
+
+func (s *stopAt) Commit(ctx context.Context, w *socred.Write) error {
+	if w.Due != nil {
+		if s.due++; s.due >= s.n {
+			return errors.New("stopped")
+		}
+	}
+	return s.Store.Commit(ctx, w)
+}
+
+// A catch-up too large for one write commits in several; a server stopped
+// between them finishes the pass at its restart without applying any
+// change twice: one delisting notice a subject, each at its moment.
+func TestCatchUpStoppedBetweenWrites(t *testing.T) {
+	const subjects, batch = 30, 8
+	path := filepath.Join(t.TempDir(), "socred.db")
+	c := &clock{t: t0}
+	svc, store := open(t, path, c)
+	var subs []*socred.Subject
+	var recs []socred.RecordInput
+	for i := range subjects {
+		id := fmt.Sprintf("p%02d", i)
+		subs = append(subs, &socred.Subject{ID: id, Kind: socred.Person, Name: id, Region: "rongcheng"})
+		// Twice on red within a year: on repeat-red-light until the
+		// first red light is a year old, a minute later for each subject.
+		first := t0.Add(-time.Hour + time.Duration(i)*time.Minute)
+		recs = append(recs,
+			socred.RecordInput{Key: id + "-1", Subject: id, Scheme: "rongcheng", Rule: "red-light", OccurredAt: first},
+			socred.RecordInput{Key: id + "-2", Subject: id, Scheme: "rongcheng", Rule: "red-light", OccurredAt: t0})
+	}
+	if _, err := svc.PutSubjects(ctx, admin, subs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SubmitRecords(ctx, admin, recs); err != nil {
+		t.Fatal(err)
+	}
+	if es, _ := svc.ListEntries(ctx, admin, "repeat-red-light", socred.Page{Limit: 100}); len(es) != subjects {
+		t.Fatalf("repeat-red-light holds %d subjects, want %d", len(es), subjects)
+	}
+	closeAll(t, svc, store)
+
+	// Down for a year: every listing ended while the server was down.
+	p, _, err := pack.Load(packs.Example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Set(t0.AddDate(1, 0, 1))
+	for _, stop := range []int{2, 3} {
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := service.New(&stopAt{Store: st, n: stop}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Now = c.Now
+		service.SetDueBatch(svc, batch)
+		if err := svc.Open(ctx); err == nil || !strings.Contains(err.Error(), "stopped") {
+			t.Fatalf("catch-up stopped at write %d: got %v", stop, err)
+		}
+		if err := svc.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc, store = open(t, path, c)
+	defer closeAll(t, svc, store)
+	if es, _ := svc.ListEntries(ctx, admin, "repeat-red-light", socred.Page{Limit: 100}); len(es) != 0 {
+		t.Errorf("after the catch-up repeat-red-light holds %d subjects", len(es))
+	}
+	for i := range subjects {
+		id := fmt.Sprintf("p%02d", i)
+		x, err := svc.Export(ctx, admin, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var delisted []time.Time
+		for _, n := range x.Notices {
+			if n.Kind == socred.NoticeKind(socred.EventDelisted) && n.List == "repeat-red-light" {
+				delisted = append(delisted, n.At)
+			}
+		}
+		want := t0.Add(-time.Hour+time.Duration(i)*time.Minute).AddDate(1, 0, 0)
+		if len(delisted) != 1 || !delisted[0].Equal(want) {
+			t.Errorf("%s: delisting notices at %v, want one at %v", id, delisted, want)
+		}
 	}
 }
