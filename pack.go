@@ -17,6 +17,10 @@ type Authority struct {
 type RelationType struct {
 	ID   string `json:"id"`
 	Name string `json:"name,omitempty"`
+	// From and To, when set, are the kinds of subject the relation may
+	// link: legal-representative-of links a person to an organisation.
+	From SubjectKind `json:"from,omitempty"`
+	To   SubjectKind `json:"to,omitempty"`
 }
 
 // Action is something a provider asks about. Ordinary actions are allowed

@@ -35,6 +35,14 @@ func resolve(d *decoded) *socred.Pack {
 	for _, r := range c.p.Relations {
 		c.special(r, "id", r.ID)
 		c.special(r, "name", r.Name)
+		for _, end := range []struct {
+			key  string
+			kind socred.SubjectKind
+		}{{"from", r.From}, {"to", r.To}} {
+			if c.has(r, end.key) && !end.kind.Valid() {
+				c.errorf(r, end.key, "must be \"person\" or \"organisation\", not %q", end.kind)
+			}
+		}
 	}
 	for _, a := range c.p.Actions {
 		c.special(a, "id", a.ID)

@@ -81,7 +81,7 @@ type decoded struct {
 var (
 	docKeys       = []string{"authorities", "relations", "actions", "schemes", "lists", "measures"}
 	authorityKeys = []string{"id", "name"}
-	relationKeys  = []string{"id", "name"}
+	relationKeys  = []string{"id", "name", "from", "to"}
 	actionKeys    = []string{"id", "name", "privilege", "context"}
 	schemeKeys    = []string{"id", "name", "authority", "legal_basis", "context", "applies_to", "baseline", "min", "max", "grades", "rules", "retain_for", "appeal_within", "review_within"}
 	scopeKeys     = []string{"kind", "region", "groups"}
@@ -218,7 +218,7 @@ func (w *walker) item(kind string, n ast.Node, s *src) {
 		}
 	case "relations":
 		if m := w.mapping(n, s, "", s.line, relationKeys, ""); m != nil {
-			r := &socred.RelationType{ID: m.str("id"), Name: m.str("name")}
+			r := &socred.RelationType{ID: m.str("id"), Name: m.str("name"), From: socred.SubjectKind(m.str("from")), To: socred.SubjectKind(m.str("to"))}
 			d.relations = append(d.relations, r)
 			d.srcs[r] = s
 		}

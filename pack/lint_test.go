@@ -99,6 +99,18 @@ measures:
 		"case.yaml:33: measures[1].grants[0]: error: unknown action \"free-bke\" (did you mean \"free-bike\"?)",
 		"case.yaml:33: measures[1].grants: warning: list \"l\" is a blacklist; a blacklist restricts, privileges belong on a redlist",
 	}},
+	{"relation ends of no kind", `
+relations:
+  - id: director-of
+    from: human
+    to: organisation
+  - id: branch-of
+    from: organisation
+    to: ""
+`, []string{
+		"case.yaml:4: relations[0].from: error: must be \"person\" or \"organisation\", not \"human\"",
+		"case.yaml:8: relations[1].to: error: must be \"person\" or \"organisation\", not \"\"",
+	}},
 	{"unknown scheme and rule in when", `
 lists:
   - id: l1

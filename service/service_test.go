@@ -457,3 +457,38 @@ func TestCatchUpStoppedBetweenWrites(t *testing.T) {
 		}
 	}
 }
+
+// A relation type that says what kinds of subject it links refuses others:
+// a legal representative is a person, of an organisation. A guarantee,
+// which says nothing, links any two.
+func TestRelationEndsOfTheirKinds(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer closeAll(t, svc, store)
+	setup(t, svc)
+	for _, tc := range []struct {
+		from, to, field, msg string
+	}{
+		{"zhao", "wang", "to", `legal-representative-of relates a person to an organisation; "wang" is a person`},
+		{"acme", "acme", "to", "itself"},
+		{"acme", "wang", "from", `"acme" is an organisation`},
+	} {
+		_, err := svc.Relate(ctx, admin, socred.Relation{From: tc.from, Type: "legal-representative-of", To: tc.to})
+		if socred.ErrorCode(err) != socred.EINVALID || socred.ErrorField(err) != tc.field || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("(%s, legal-representative-of, %s): got %v (field %q), want invalid %s: %s", tc.from, tc.to, err, socred.ErrorField(err), tc.field, tc.msg)
+		}
+	}
+	for _, r := range []socred.Relation{{From: "acme", Type: "guarantor-of", To: "zhao"}, {From: "zhao", Type: "legal-representative-of", To: "acme"}} {
+		if _, err := svc.Relate(ctx, admin, r); err != nil {
+			t.Errorf("%v: %v", r, err)
+		}
+	}
+	// A batch with one misfit stores none of it.
+	n, err := svc.RelateAll(ctx, admin, []socred.Relation{{From: "wang", Type: "guarantor-of", To: "zhao"}, {From: "acme", Type: "legal-representative-of", To: "acme"}})
+	if err == nil || socred.ErrorField(err) != "relations[1].to" || n != 0 {
+		t.Errorf("a batch with a misfit: got %d, %v (field %q)", n, err, socred.ErrorField(err))
+	}
+	if f, _ := svc.File(ctx, admin, "wang", "test"); slices.ContainsFunc(f.Relations, func(r socred.Relation) bool { return r.Type == "guarantor-of" }) {
+		t.Errorf("the batch's first relation was stored: %v", f.Relations)
+	}
+}

@@ -203,6 +203,12 @@ func (s *Service) relations(ctx context.Context, c *socred.Caller, rs []socred.R
 				s.mu.RUnlock()
 				return field(i, socred.FieldErrorf("to", "unknown subject %q", r.To))
 			}
+			if add {
+				if err := endsFit(s.pack.Relation(r.Type), from.Subject, to.Subject); err != nil {
+					s.mu.RUnlock()
+					return field(i, err)
+				}
+			}
 			if err := mayChange(c, from.Subject); err != nil && mayChange(c, to.Subject) != nil {
 				s.mu.RUnlock()
 				return field(i, err)
@@ -261,4 +267,31 @@ func (s *Service) SetContact(ctx context.Context, c *socred.Caller, ct socred.Co
 		}
 	}
 	return s.store.Commit(ctx, &socred.Write{Now: s.now(), Contacts: []socred.Contact{ct}})
+}
+
+// endsFit checks a relation's subjects against the kinds its type links
+// (a legal representative is a person, of an organisation).
+func endsFit(t *socred.RelationType, from, to *socred.Subject) error {
+	for _, end := range []struct {
+		field string
+		want  socred.SubjectKind
+		s     *socred.Subject
+	}{{"from", t.From, from}, {"to", t.To, to}} {
+		if end.want != "" && end.s.Kind != end.want {
+			return socred.FieldErrorf(end.field, "%s relates %s to %s; %q is %s", t.ID, article(t.From, "a subject"), article(t.To, "a subject"), end.s.ID, article(end.s.Kind, ""))
+		}
+	}
+	return nil
+}
+
+// article names a kind of subject with its article ("a person", "an
+// organisation"), or any when the kind is not set.
+func article(k socred.SubjectKind, any string) string {
+	switch k {
+	case socred.Person:
+		return "a person"
+	case socred.Organisation:
+		return "an organisation"
+	}
+	return any
 }
