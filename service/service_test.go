@@ -478,13 +478,22 @@ func TestRelationEndsOfTheirKinds(t *testing.T) {
 			t.Errorf("(%s, legal-representative-of, %s): got %v (field %q), want invalid %s: %s", tc.from, tc.to, err, socred.ErrorField(err), tc.field, tc.msg)
 		}
 	}
+	var n int
 	for _, r := range []socred.Relation{{From: "acme", Type: "guarantor-of", To: "zhao"}, {From: "zhao", Type: "legal-representative-of", To: "acme"}} {
 		if _, err := svc.Relate(ctx, admin, r); err != nil {
 			t.Errorf("%v: %v", r, err)
 		}
 	}
+	// A subject in a relation cannot become of a kind that no longer fits.
+	_, err := svc.PutSubjects(ctx, admin, []*socred.Subject{{ID: "zhao", Kind: socred.Organisation, Name: "Zhao Ltd", Region: "rongcheng"}})
+	if socred.ErrorField(err) != "kind" || !strings.Contains(err.Error(), `"zhao" cannot become an organisation: it is in (zhao, legal-representative-of, acme), and legal-representative-of relates a person to an organisation`) {
+		t.Errorf("zhao becoming an organisation: got %v (field %q)", err, socred.ErrorField(err))
+	}
+	if _, err := svc.PutSubjects(ctx, admin, []*socred.Subject{{ID: "wang", Kind: socred.Person, Name: "Wang Fang", Region: "rongcheng"}}); err != nil {
+		t.Errorf("renaming wang: %v", err)
+	}
 	// A batch with one misfit stores none of it.
-	n, err := svc.RelateAll(ctx, admin, []socred.Relation{{From: "wang", Type: "guarantor-of", To: "zhao"}, {From: "acme", Type: "legal-representative-of", To: "acme"}})
+	n, err = svc.RelateAll(ctx, admin, []socred.Relation{{From: "wang", Type: "guarantor-of", To: "zhao"}, {From: "acme", Type: "legal-representative-of", To: "acme"}})
 	if err == nil || socred.ErrorField(err) != "relations[1].to" || n != 0 {
 		t.Errorf("a batch with a misfit: got %d, %v (field %q)", n, err, socred.ErrorField(err))
 	}

@@ -62,6 +62,13 @@ func (s *Service) PutSubjects(ctx context.Context, c *socred.Caller, subs []*soc
 					return prefixErr("subjects["+strconv.Itoa(i)+"]", err)
 				}
 				sub.RegisteredBy = old.Subject.RegisteredBy
+				if err := s.kindFits(old, sub.Kind); err != nil {
+					s.mu.RUnlock()
+					if len(subs) == 1 {
+						return err
+					}
+					return prefixErr("subjects["+strconv.Itoa(i)+"]", err)
+				}
 			}
 			if old == nil || !sameSubject(old.Subject, sub) {
 				changed = append(changed, sub)
@@ -279,6 +286,30 @@ func endsFit(t *socred.RelationType, from, to *socred.Subject) error {
 	}{{"from", t.From, from}, {"to", t.To, to}} {
 		if end.want != "" && end.s.Kind != end.want {
 			return socred.FieldErrorf(end.field, "%s relates %s to %s; %q is %s", t.ID, article(t.From, "a subject"), article(t.To, "a subject"), end.s.ID, article(end.s.Kind, ""))
+		}
+	}
+	return nil
+}
+
+// kindFits checks that a subject may become of kind k: every relation it
+// is in still links the kinds its type names. The caller holds mu.
+func (s *Service) kindFits(ent *engine.Entry, k socred.SubjectKind) error {
+	id := ent.Subject.ID
+	if ent.Subject.Kind == k {
+		return nil
+	}
+	for _, r := range ent.Relations() {
+		t := s.pack.Relation(r.Type)
+		if t == nil {
+			continue // a type gone from the pack
+		}
+		want := t.To
+		if r.From == id {
+			want = t.From
+		}
+		if want != "" && want != k {
+			return socred.FieldErrorf("kind", "%q cannot become %s: it is in (%s, %s, %s), and %s relates %s to %s",
+				id, article(k, ""), r.From, r.Type, r.To, t.ID, article(t.From, "a subject"), article(t.To, "a subject"))
 		}
 	}
 	return nil
