@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,6 +19,18 @@ import (
 
 // AuditName is the audit log's name in its checkpoints and keys.
 const AuditName = "socred"
+
+// SecretKey returns a key for purpose derived from the audit log's salt:
+// secret to the servers, and the same on every server sharing the store
+// and after every restart. It is nil before Open.
+func (s *Service) SecretKey(purpose string) []byte {
+	if len(s.keys.Salt) == 0 {
+		return nil
+	}
+	m := hmac.New(sha256.New, s.keys.Salt)
+	m.Write([]byte("socred key: " + purpose))
+	return m.Sum(nil)
+}
 
 // openAudit loads the audit log's keys, making them at the first start,
 // and logs the loaded pack.

@@ -501,3 +501,18 @@ func TestRelationEndsOfTheirKinds(t *testing.T) {
 		t.Errorf("the batch's first relation was stored: %v", f.Relations)
 	}
 }
+
+// A secret key is the store's: the same after a restart (and on every
+// server sharing the store), another for another purpose.
+func TestSecretKeyIsTheStores(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "socred.db")
+	c := &clock{t: t0}
+	svc, store := open(t, path, c)
+	a, b := svc.SecretKey("web confirmations"), svc.SecretKey("another purpose")
+	closeAll(t, svc, store)
+	svc, store = open(t, path, c)
+	defer closeAll(t, svc, store)
+	if len(a) != 32 || !slices.Equal(a, svc.SecretKey("web confirmations")) || slices.Equal(a, b) {
+		t.Errorf("keys: %x, after a restart %x, another purpose's %x", a, svc.SecretKey("web confirmations"), b)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/socred/socred"
@@ -52,8 +53,12 @@ type Web struct {
 	// warnings are the loaded pack's lint warnings.
 	warnings []string
 	// doneKey signs the confirmations a redirect after a form shows
-	// (done), so that a link cannot make a page show text of its own.
-	doneKey [32]byte
+	// (done), so that a link cannot make a page show text of its own:
+	// derived from the store's secret, so that every server sharing it
+	// (and this one after a restart) shows them; random until the
+	// service is open.
+	doneOnce sync.Once
+	doneKey  []byte
 }
 
 // doneURL is path with a signed confirmation to show.
@@ -73,7 +78,13 @@ func (w *Web) done(r *http.Request) string {
 }
 
 func (w *Web) doneSig(text string) string {
-	m := hmac.New(sha256.New, w.doneKey[:])
+	w.doneOnce.Do(func() {
+		if w.doneKey = w.svc.SecretKey("web confirmations"); w.doneKey == nil {
+			w.doneKey = make([]byte, 32)
+			rand.Read(w.doneKey)
+		}
+	})
+	m := hmac.New(sha256.New, w.doneKey)
 	m.Write([]byte(text))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
@@ -88,7 +99,6 @@ const (
 // New returns the pages over a service.
 func New(svc *service.Service, cfg Config) *Web {
 	w := &Web{svc: svc, log: cfg.Logger, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}, warnings: cfg.PackWarnings}
-	rand.Read(w.doneKey[:])
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}

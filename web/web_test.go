@@ -283,6 +283,16 @@ func pages(t *testing.T, s *site) {
 	if b := text(t, s.do("GET", r.Header.Get("Location"), nil, rsess)); !strings.Contains(b, "Done: appeal "+apl[1]+" overturned.") {
 		t.Errorf("the console after the decision does not confirm it")
 	}
+	// Another server over the same store (here, another Web over the
+	// service) confirms it too: the key is the store's, not the process's.
+	other := web.New(s.svc, web.Config{}).Handler()
+	req := httptest.NewRequest("GET", r.Header.Get("Location"), nil)
+	req.AddCookie(rsess)
+	rec := httptest.NewRecorder()
+	other.ServeHTTP(rec, req)
+	if !strings.Contains(rec.Body.String(), "Done: appeal "+apl[1]+" overturned.") {
+		t.Errorf("another server does not confirm the decision (%d)", rec.Code)
+	}
 	if b := text(t, s.do("GET", "/console?done=Your+account+is+frozen+xyzzy&sig=x", nil, rsess)); strings.Contains(b, "xyzzy") {
 		t.Errorf("the console shows a confirmation it did not sign")
 	}
