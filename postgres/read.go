@@ -189,7 +189,7 @@ func (s *Store) ListEntries(ctx context.Context, list string, page socred.Page) 
 func (s *Store) PastListings(ctx context.Context, subject string, page socred.Page) ([]socred.Listing, error) {
 	lim, off := limit(page)
 	rows, _ := s.pool.Query(ctx, `SELECT l.list, l.designation, l.since, l.ended_at, l.reason, l.case_ref, l.authority, l.legal_basis,
-			COALESCE(d.end_reason, '')
+			COALESCE(CASE WHEN d.ended_at = l.ended_at THEN d.end_reason END, '')
 		FROM listings l LEFT JOIN designations d ON d.id = l.designation AND l.designation <> ''
 		WHERE l.subject = $1 AND l.ended_at IS NOT NULL ORDER BY l.ended_at DESC, l.id DESC LIMIT $2 OFFSET $3`, subject, lim, off)
 	out, err := pgx.AppendRows(make([]socred.Listing, 0), rows, func(row pgx.CollectableRow) (socred.Listing, error) {

@@ -208,7 +208,7 @@ func (s *Service) DecideAppeal(ctx context.Context, c *socred.Caller, id string,
 						ended.EndedAt = d.EndedAt
 					}
 					change.Designations = []*socred.Designation{&ended}
-				case in.Decision == socred.AppealUpheld && suspendedNow && now.Before(d.Until):
+				case in.Decision == socred.AppealUpheld && suspendedNow && now.Before(d.Until) && !s.listedBy(ctx, d.List, d.Subject, now):
 					back := *d
 					back.EndedAt, back.EndReason = nil, ""
 					change.Designations = []*socred.Designation{&back}
@@ -259,6 +259,13 @@ func (s *Service) withDerived(ctx context.Context, r *socred.Record) ([]socred.R
 
 // designation returns one of the subject's designations by id, ended or
 // not, or a not_found error.
+// listedBy reports whether a designation of subject on list is active now:
+// a suspended entry is not restored over one made since.
+func (s *Service) listedBy(ctx context.Context, list, subject string, now time.Time) bool {
+	_, err := s.store.ActiveDesignation(ctx, list, subject, now)
+	return err == nil
+}
+
 func (s *Service) designation(ctx context.Context, subject, id string) (*socred.Designation, error) {
 	ds, err := s.store.SubjectDesignations(ctx, subject)
 	if err != nil {

@@ -3,6 +3,7 @@ package service_test
 import (
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,5 +205,54 @@ func TestOverdueReviewSuspends(t *testing.T) {
 				t.Errorf("%s: li's record counting %v, status %s", decision, r.Counting, r.Status)
 			}
 		}
+	}
+}
+
+// An entry suspended while its appeal's review is overdue stays on the
+// list: it cannot be designated again over it, the decision restores it
+// once, and ending it ends it.
+func TestSuspendedEntryStaysOnTheList(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer closeAll(t, svc, store)
+	setup(t, svc)
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Term: "2y"}); err != nil {
+		t.Fatal(err)
+	}
+	acme := &socred.Caller{Token: &socred.Token{ID: "acme-tok", Role: socred.RoleSubject, Subject: "acme", Name: "acme"}}
+	a, err := svc.FileAppeal(ctx, acme, service.AppealInput{List: "judgment-defaulters", Statement: "the judgment was paid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Set(a.ReviewDue.Add(time.Minute))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !allowed(t, svc, "wang", "buy-flight-ticket") {
+		t.Fatal("with the review overdue, wang (acme's representative) may not fly")
+	}
+	_, err = svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment"})
+	if socred.ErrorCode(err) != socred.ECONFLICT || !strings.Contains(err.Error(), "suspended") {
+		t.Errorf("designating the suspended subject again: got %v, want conflict", err)
+	}
+	board := &socred.Caller{Token: &socred.Token{ID: "r-board", Role: socred.RoleReviewer, Name: "review board"}}
+	if _, err := svc.DecideAppeal(ctx, board, a.ID, service.DecisionInput{Decision: socred.AppealUpheld, Reasons: "not paid"}); err != nil {
+		t.Fatal(err)
+	}
+	if es, _ := svc.ListEntries(ctx, admin, "judgment-defaulters", socred.Page{}); len(es) != 1 || allowed(t, svc, "wang", "buy-flight-ticket") {
+		t.Errorf("upheld: entries %v; wang may fly", es)
+	}
+	f, err := svc.File(ctx, admin, "acme", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.PastListings) != 1 || !strings.Contains(f.PastListings[0].EndReason, "suspended") {
+		t.Errorf("the suspended spell in the past listings: %+v", f.PastListings)
+	}
+	if _, err := svc.Undesignate(ctx, admin, "judgment-defaulters", "acme", "paid at last"); err != nil {
+		t.Fatal(err)
+	}
+	if es, _ := svc.ListEntries(ctx, admin, "judgment-defaulters", socred.Page{}); len(es) != 0 || !allowed(t, svc, "wang", "buy-flight-ticket") {
+		t.Errorf("ended: entries %v; wang may not fly", es)
 	}
 }

@@ -23,10 +23,16 @@ type Export struct {
 	// Records are every record held, with its source and how long it
 	// counts.
 	Records []ExportRecord `json:"records"`
-	// Scores and Listings are the subject's standing now.
-	Scores    []socred.Score    `json:"scores"`
-	Listings  []socred.Listing  `json:"listings"`
-	Relations []socred.Relation `json:"relations"`
+	// Scores and Listings are the subject's standing now; PastListings
+	// the entries that ended, every one.
+	Scores       []socred.Score    `json:"scores"`
+	Listings     []socred.Listing  `json:"listings"`
+	PastListings []socred.Listing  `json:"past_listings"`
+	Relations    []socred.Relation `json:"relations"`
+	// Appeals and Repairs are the subject's appeals and credit repair
+	// applications, with their decisions.
+	Appeals []*socred.Appeal `json:"appeals"`
+	Repairs []*socred.Repair `json:"repairs"`
 	// Recipients are those who were told something about the subject:
 	// providers' checks, with the answer they got, and readers of the
 	// file, with their purpose.
@@ -96,12 +102,14 @@ func (s *Service) Export(ctx context.Context, c *socred.Caller, id string) (*Exp
 		return nil, err
 	}
 	x := &Export{
-		Subject: f.Subject, GeneratedAt: s.now(), Scores: f.Scores, Listings: f.Listings, Relations: f.Relations,
+		Subject: f.Subject, GeneratedAt: s.now(), Scores: f.Scores, Listings: f.Listings, PastListings: f.PastListings, Relations: f.Relations,
+		Appeals: orEmpty(f.Appeals), Repairs: orEmpty(f.Repairs),
 		Categories: []string{
 			"identity: id, kind, name, region, groups",
 			"records of conduct reported by authorities, and records derived from others' by joint liability",
 			"relations to other subjects",
-			"scores, grades and list entries computed from the records",
+			"scores, grades and list entries computed from the records, and entries designated by authorities, current and past",
+			"appeals and credit repair applications, with their decisions",
 			"checks by providers and reads of the file by others",
 			"notices sent",
 			"contact address for notices, if given",
@@ -118,7 +126,7 @@ func (s *Service) Export(ctx context.Context, c *socred.Caller, id string) (*Exp
 		}
 	}
 	seen := map[string]bool{}
-	for _, l := range f.Listings {
+	for _, l := range append(f.Listings[:len(f.Listings):len(f.Listings)], f.PastListings...) {
 		if p := s.pack.List(l.List); p != nil && !seen[p.ID] {
 			seen[p.ID] = true
 			x.Purposes = append(x.Purposes, Purpose{Kind: "list", ID: p.ID, Name: p.Name, Authority: p.Authority, LegalBasis: p.LegalBasis})

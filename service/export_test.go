@@ -27,9 +27,25 @@ func TestExport(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// An entry that ended and an appeal are in the export too.
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "wang", Reason: "unpaid judgment"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Undesignate(ctx, admin, "judgment-defaulters", "wang", "designated in error"); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := svc.File(ctx, wang, "wang", "")
+	if _, err := svc.FileAppeal(ctx, wang, service.AppealInput{Record: recs.Records[0].ID, Statement: "the loan was repaid"}); err != nil {
+		t.Fatal(err)
+	}
+
 	x, err := svc.Export(ctx, wang, "wang")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(x.PastListings) != 1 || x.PastListings[0].List != "judgment-defaulters" || x.PastListings[0].EndReason != "designated in error" ||
+		len(x.Appeals) != 1 || x.Repairs == nil {
+		t.Errorf("past listings %+v, appeals %+v, repairs %v", x.PastListings, x.Appeals, x.Repairs)
 	}
 	ids := func(ps []service.Purpose) (out []string) {
 		for _, p := range ps {
@@ -37,7 +53,7 @@ func TestExport(t *testing.T) {
 		}
 		return out
 	}
-	if got := ids(x.Purposes); !slices.Contains(got, "scheme:rongcheng") || !slices.Contains(got, "list:rongcheng-blacklist") {
+	if got := ids(x.Purposes); !slices.Contains(got, "scheme:rongcheng") || !slices.Contains(got, "list:rongcheng-blacklist") || !slices.Contains(got, "list:judgment-defaulters") {
 		t.Errorf("purposes: got %v, want the rongcheng scheme and blacklist", got)
 	}
 	for _, p := range x.Purposes {

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/socred/socred"
@@ -122,6 +123,7 @@ func (s *Service) file(ctx context.Context, c *socred.Caller, id, purpose string
 			f.PastListings[i].Kind = l.Kind // the list's, which a store need not keep
 		}
 	}
+	explainSuspensions(f.PastListings, f.Listings)
 	if f.Checks, err = latest(ctx, id, whole, s.store.Checks); err != nil {
 		return nil, err
 	}
@@ -150,6 +152,24 @@ func latest[T any](ctx context.Context, id string, whole bool, read func(context
 		out = append(out, rows...)
 		if len(rows) < page {
 			return out, nil
+		}
+	}
+}
+
+// explainSuspensions gives an end's reason to the spells of a designated
+// entry that ended while the entry went on: an entry suspended while the
+// review of its appeal was overdue, then restored by the appeal's decision,
+// ended one spell on the list and began another.
+func explainSuspensions(past, current []socred.Listing) {
+	for i := range past {
+		p := &past[i]
+		if p.Designation == "" || p.EndReason != "" {
+			continue
+		}
+		same := func(l socred.Listing) bool { return l.Via == nil && l.Designation == p.Designation }
+		endedLater := func(l socred.Listing) bool { return same(l) && l.Until != nil && l.Until.After(*p.Until) }
+		if slices.ContainsFunc(current, same) || slices.ContainsFunc(past, endedLater) {
+			p.EndReason = "suspended while the review of an appeal was overdue; the appeal's decision restored the entry"
 		}
 	}
 }

@@ -74,6 +74,18 @@ func (s *Service) Designate(ctx context.Context, c *socred.Caller, list string, 
 		case !isNotFound(err):
 			return err
 		}
+		// An entry suspended while its appeal's review is overdue is on
+		// the list still: the decision restores or ends it.
+		appeals, err := s.store.SubjectAppeals(ctx, in.Subject)
+		if err != nil {
+			return err
+		}
+		for _, a := range appeals {
+			if a.Status == socred.AppealOpen && a.SuspendedAt != nil && a.List == lst.ID && a.Designation != "" {
+				return socred.Errorf(socred.ECONFLICT, "subject %q's entry on list %q (designation %s) is suspended while the overdue review of appeal %s is pending; its decision restores or ends the entry",
+					in.Subject, lst.ID, a.Designation, a.ID)
+			}
+		}
 		d = &socred.Designation{
 			ID:        newID("dsg"),
 			List:      lst.ID,

@@ -125,12 +125,16 @@ func (s *Service) DecideRepair(ctx context.Context, c *socred.Caller, id string,
 		}
 		now := s.now()
 		var change engine.Change
+		// A reviewer of the authority that made the entry decides
+		// nothing about it, whether or not it has ended since.
+		if entry, err := s.designation(ctx, r.Subject, r.Designation); err != nil && !isNotFound(err) {
+			return err
+		} else if entry != nil && c.Token.Authority != "" && c.Token.Authority == entry.Authority {
+			return forbidden("the entry was made by your own authority, %q: another reviewer must decide", entry.Authority)
+		}
 		d, err := s.store.ActiveDesignation(ctx, r.List, r.Subject, now)
 		switch {
 		case err == nil && d.ID == r.Designation:
-			if c.Token.Authority != "" && c.Token.Authority == d.Authority {
-				return forbidden("the entry was made by your own authority, %q: another reviewer must decide", d.Authority)
-			}
 			if in.Decision == socred.RepairApproved {
 				ended := *d
 				ended.EndedAt, ended.EndReason = &now, "credit repair "+r.ID+" ("+r.Route+") approved: "+in.Reasons

@@ -77,4 +77,23 @@ func TestCreditRepair(t *testing.T) {
 	if _, err := svc.DecideRepair(ctx, board, r.ID, service.RepairDecisionInput{Decision: socred.RepairRejected, Reasons: "x"}); socred.ErrorCode(err) != socred.ECONFLICT {
 		t.Errorf("deciding again: got %v, want conflict", err)
 	}
+	// Listed again, an application pending when the court ends the entry:
+	// the court's reviewer still may not decide it.
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "another unpaid judgment"}); err != nil {
+		t.Fatal(err)
+	}
+	c.Set(t0.AddDate(0, 4, 0))
+	r2, err := svc.ApplyRepair(ctx, acme, service.RepairInput{List: "judgment-defaulters", Route: "obligation-performed", Evidence: []string{"receipt 2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Undesignate(ctx, admin, "judgment-defaulters", "acme", "paid"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.DecideRepair(ctx, court, r2.ID, service.RepairDecisionInput{Decision: socred.RepairApproved, Reasons: "paid"}); socred.ErrorCode(err) != socred.EFORBIDDEN {
+		t.Errorf("the listing authority's reviewer, the entry ended: got %v, want forbidden", err)
+	}
+	if _, err := svc.DecideRepair(ctx, board, r2.ID, service.RepairDecisionInput{Decision: socred.RepairApproved, Reasons: "paid"}); err != nil {
+		t.Errorf("the board, the entry ended: %v", err)
+	}
 }

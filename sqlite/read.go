@@ -253,7 +253,7 @@ func (s *Store) PastListings(ctx context.Context, subject string, page socred.Pa
 	out := []socred.Listing{}
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
 		stmt := conn.Prep(`SELECT l.list, l.designation, l.since, l.ended_at, l.reason, l.case_ref, l.authority, l.legal_basis,
-				COALESCE(d.end_reason, '')
+				COALESCE(CASE WHEN d.ended_at = l.ended_at THEN d.end_reason END, '')
 			FROM listings l LEFT JOIN designations d ON d.id = l.designation AND l.designation <> ''
 			WHERE l.subject = ? AND l.ended_at IS NOT NULL ORDER BY l.ended_at DESC, l.id DESC LIMIT ? OFFSET ?`)
 		stmt.BindText(1, subject)
