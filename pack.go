@@ -215,7 +215,7 @@ func (l *List) Remedy(via bool) string {
 	if l.Designated {
 		b.WriteString("The subject may appeal the designation to a reviewer within ")
 		b.WriteString(l.AppealWithin.String())
-		b.WriteString(" of it (POST /v1/appeals with the list).")
+		b.WriteString(" of the entry's start, its since (POST /v1/appeals with the list).")
 		if len(l.Repair) > 0 {
 			b.WriteString(" Credit repair")
 			if !l.RepairAfter.IsZero() && l.RepairAfter.N > 0 {

@@ -48,6 +48,12 @@ func (s *Service) FileAppeal(ctx context.Context, c *socred.Caller, in AppealInp
 		if in.Subject == "" {
 			return nil, socred.FieldErrorf("subject", "is required when the admin files an appeal")
 		}
+		s.mu.RLock()
+		known := s.world.Entry(in.Subject) != nil
+		s.mu.RUnlock()
+		if !known {
+			return nil, socred.FieldErrorf("subject", "unknown subject %q", in.Subject)
+		}
 	default:
 		return nil, forbidden("")
 	}
@@ -91,7 +97,11 @@ func (s *Service) FileAppeal(ctx context.Context, c *socred.Caller, in AppealInp
 		a.List, a.Designation, since, within, review = l.ID, d.ID, d.Since, l.AppealWithin, l.ReviewWithin
 	}
 	if deadline := within.AddTo(since); now.After(deadline) {
-		return nil, socred.FieldErrorf("statement", "the time to appeal (%s from %s) ended on %s", within, since.Format("2006-01-02"), deadline.Format("2006-01-02"))
+		field := "record"
+		if in.Record == "" {
+			field = "list"
+		}
+		return nil, socred.FieldErrorf(field, "the time to appeal (%s from %s) ended on %s", within, since.Format("2006-01-02"), deadline.Format("2006-01-02"))
 	}
 	a.ReviewDue = review.AddTo(now)
 	prior, err := s.store.SubjectAppeals(ctx, in.Subject)
@@ -183,14 +193,23 @@ func (s *Service) DecideAppeal(ctx context.Context, c *socred.Caller, id string,
 				overturn = refs
 			case a.SuspendedAt != nil:
 				// Upheld after its suspension: the records count again.
-				back, err := s.store.RecordsByRef(ctx, refs)
+				stored, err := s.store.RecordsByRef(ctx, refs)
 				if err != nil {
 					return err
 				}
-				for _, b := range back {
+				// A record overturned meanwhile (another appeal overturned
+				// the record it was derived from) stays overturned.
+				var back []*socred.Record
+				for _, b := range stored {
+					id, err := strconv.ParseInt(b.ID, 10, 64)
+					if b.Overturned || err != nil {
+						continue
+					}
 					b.Suspended = false
+					back = append(back, b)
+					reinstate = append(reinstate, socred.RecordRef{Subject: b.Subject, ID: id})
 				}
-				change.Records, change.Stored, reinstate = back, true, refs
+				change.Records, change.Stored = back, true
 			}
 		} else {
 			d, err := s.designation(ctx, a.Subject, a.Designation)

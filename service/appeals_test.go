@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"context"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -8,7 +9,10 @@ import (
 	"time"
 
 	"github.com/socred/socred"
+	"github.com/socred/socred/pack"
+	"github.com/socred/socred/packs"
 	"github.com/socred/socred/service"
+	"github.com/socred/socred/sqlite"
 )
 
 // Li appeals the default that cost Zhang, his guarantor, points and the
@@ -254,5 +258,117 @@ func TestSuspendedEntryStaysOnTheList(t *testing.T) {
 	}
 	if es, _ := svc.ListEntries(ctx, admin, "judgment-defaulters", socred.Page{}); len(es) != 0 || !allowed(t, svc, "wang", "buy-flight-ticket") {
 		t.Errorf("ended: entries %v; wang may not fly", es)
+	}
+}
+
+// A refused appeal names the field at fault: the record or list whose time
+// to appeal ended, the unknown subject the admin named.
+func TestAppealErrorsNameTheirField(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer closeAll(t, svc, store)
+	setup(t, svc)
+	res, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "loan", Subject: "wang", Scheme: "rongcheng", Rule: "loan-default", OccurredAt: t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "wang", Reason: "unpaid judgment"}); err != nil {
+		t.Fatal(err)
+	}
+	c.Set(t0.AddDate(0, 0, 31))
+	for _, tc := range []struct {
+		in    service.AppealInput
+		field string
+	}{
+		{service.AppealInput{Subject: "wang", Record: res[0].ID, Statement: "late"}, "record"},
+		{service.AppealInput{Subject: "wang", List: "judgment-defaulters", Statement: "late"}, "list"},
+		{service.AppealInput{Subject: "nobody", Record: res[0].ID, Statement: "x"}, "subject"},
+	} {
+		_, err := svc.FileAppeal(ctx, admin, tc.in)
+		if socred.ErrorCode(err) != socred.EINVALID || socred.ErrorField(err) != tc.field {
+			t.Errorf("appeal %+v: got %v (field %q), want invalid %s", tc.in, err, socred.ErrorField(err), tc.field)
+		}
+	}
+}
+
+// reinstated is a store that keeps the records each commit reinstates.
+type reinstated struct {
+	*sqlite.Store
+	refs []socred.RecordRef
+}
+
+func (s *reinstated) Commit(ctx context.Context, w *socred.Write) error {
+	s.refs = append(s.refs, w.Reinstate...)
+	return s.Store.Commit(ctx, w)
+}
+
+// A derived record suspended while its appeal's review is overdue, then
+// overturned with the record it came from, is not reinstated when its own
+// appeal is upheld: it stays overturned, and the log says nothing of a
+// reinstatement.
+func TestUpheldAppealLeavesOverturnedRecord(t *testing.T) {
+	c := &clock{t: t0}
+	p, _, err := pack.Load(packs.Example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "socred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &reinstated{Store: st}
+	svc, err := service.New(rs, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Now = c.Now
+	if err := svc.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll(t, svc, st)
+	setup(t, svc)
+	if _, err := svc.Relate(ctx, admin, socred.Relation{From: "zhao", Type: "guarantor-of", To: "wang"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "loan", Subject: "wang", Scheme: "rongcheng", Rule: "loan-default", OccurredAt: t0}})
+	if err != nil || len(res[0].Derived) != 1 {
+		t.Fatalf("submit: %+v %v", res, err)
+	}
+	derived := res[0].Derived[0].ID
+	zhao := &socred.Caller{Token: &socred.Token{ID: "zhao-tok", Role: socred.RoleSubject, Subject: "zhao", Name: "zhao"}}
+	wang := &socred.Caller{Token: &socred.Token{ID: "wang-tok", Role: socred.RoleSubject, Subject: "wang", Name: "wang"}}
+	c.Set(t0.AddDate(0, 0, 1))
+	za, err := svc.FileAppeal(ctx, zhao, service.AppealInput{Record: derived, Statement: "I never guaranteed this loan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Set(t0.AddDate(0, 0, 2))
+	wa, err := svc.FileAppeal(ctx, wang, service.AppealInput{Record: res[0].ID, Statement: "repaid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Set(za.ReviewDue.Add(time.Minute))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	board := &socred.Caller{Token: &socred.Token{ID: "r-board", Role: socred.RoleReviewer, Name: "review board"}}
+	other := &socred.Caller{Token: &socred.Token{ID: "r-other", Role: socred.RoleReviewer, Name: "second board"}}
+	if _, err := svc.DecideAppeal(ctx, board, wa.ID, service.DecisionInput{Decision: socred.AppealOverturned, Reasons: "repaid"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.DecideAppeal(ctx, other, za.ID, service.DecisionInput{Decision: socred.AppealUpheld, Reasons: "the guarantee is on file"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs.refs) != 0 {
+		t.Errorf("reinstated %v, an overturned record", rs.refs)
+	}
+	f, err := svc.File(ctx, admin, "zhao", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range f.Records {
+		if r.ID == derived && (r.Counting || r.Status != socred.RecordOverturned) {
+			t.Errorf("the derived record: counting %v, status %s", r.Counting, r.Status)
+		}
 	}
 }

@@ -62,6 +62,14 @@ earlier (a consistency proof), as an outside auditor does.
 
 func verifyDB(ctx context.Context, db string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Verifying a database that is not there would make an empty one and
+	// verify that.
+	if !isPostgres(db) {
+		if _, err := os.Stat(db); err != nil {
+			fmt.Fprintf(stderr, "socred audit verify: %v\n", err)
+			return exitFail
+		}
+	}
 	st, err := openStore(ctx, db, log, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "socred audit verify: open %s: %v\n", displayDB(db), err)

@@ -70,6 +70,15 @@ func TestAuditVerify(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "audit log only grew") {
 		t.Fatalf("verify --url: exit %d\n%s%s", code, out, errOut)
 	}
+	// A database that is not there is an error, not an empty log verified
+	// (nor made).
+	missing := filepath.Join(t.TempDir(), "typo.db")
+	if out, errOut, code := socred(t, "audit", "verify", "--db", missing); code != 1 || !strings.Contains(errOut, "no such file") {
+		t.Errorf("verify --db of a missing file: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("verify --db made %s", missing)
+	}
 	// A checkpoint of another log (another key) is refused.
 	skey, vkey, _ := audit.NewKey(service.AuditName)
 	forged, _ := audit.Sign(audit.Tree{N: 3}, skey)
