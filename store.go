@@ -26,6 +26,8 @@ type Store interface {
 	SubjectRecords(ctx context.Context, subject string) ([]*Record, error)
 	// SubjectDesignations returns every designation of the subject, oldest first.
 	SubjectDesignations(ctx context.Context, subject string) ([]*Designation, error)
+	// Designation returns a designation by id, or a not_found error.
+	Designation(ctx context.Context, id string) (*Designation, error)
 	// ActiveDesignation returns the subject's designation on the list in
 	// force at now, or a not_found error.
 	ActiveDesignation(ctx context.Context, list, subject string, now time.Time) (*Designation, error)

@@ -271,6 +271,18 @@ func (s *fakeStore) SubjectRecords(ctx context.Context, subject string) ([]*socr
 	return rs, nil
 }
 
+func (s *fakeStore) Designation(ctx context.Context, id string) (*socred.Designation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.designations {
+		if d.ID == id {
+			c := *d
+			return &c, nil
+		}
+	}
+	return nil, socred.Errorf(socred.ENOTFOUND, "designation %q not found", id)
+}
+
 func (s *fakeStore) SubjectDesignations(ctx context.Context, subject string) ([]*socred.Designation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -142,6 +142,19 @@ func (s *Store) SubjectDesignations(ctx context.Context, subject string) ([]*soc
 	return out, nil
 }
 
+// Designation returns a designation by id.
+func (s *Store) Designation(ctx context.Context, id string) (*socred.Designation, error) {
+	rows, _ := s.pool.Query(ctx, designationSelect+` WHERE id = $1`, id)
+	d, err := pgx.CollectOneRow(rows, scanDesignation)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("designation %q not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("designation: %w", err)
+	}
+	return d, nil
+}
+
 // ActiveDesignation returns the subject's designation on a list in force at now.
 func (s *Store) ActiveDesignation(ctx context.Context, list, subject string, now time.Time) (*socred.Designation, error) {
 	rows, _ := s.pool.Query(ctx, designationSelect+` WHERE subject = $1 AND list = $2

@@ -19,6 +19,7 @@ type VerifyReport struct {
 	Records     int   // records hashed again and found in their leaves
 	Checks      int   // checks hashed again and found in their leaves
 	Purged      int   // purged records, whose leaves stand for them
+	Decisions   int   // designations, appeals and repair applications hashed again, as last logged
 }
 
 // VerifyLog recomputes the audit log kept in st from its stored leaves and
@@ -195,7 +196,63 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 			}
 		}
 	}
+	if err := verifyDecisions(ctx, st, keys, leaves, &rep); err != nil {
+		return rep, err
+	}
 	return rep, nil
+}
+
+// verifyDecisions hashes every designation, appeal and repair application
+// the log names again, from its row as stored, and compares it with the
+// last entry that logged it: every change to one is logged, so a row
+// changed behind the log's back (a decision rewritten, a reason edited)
+// differs from it.
+func verifyDecisions(ctx context.Context, st socred.Store, keys socred.AuditKeys, leaves []audit.Leaf, rep *VerifyReport) error {
+	type key struct {
+		kind audit.Kind
+		ref  string
+	}
+	last := map[key]int{}
+	var order []key
+	for i, l := range leaves {
+		switch l.Kind {
+		case audit.KindDesignation, audit.KindAppeal, audit.KindRepair:
+			k := key{l.Kind, l.Ref}
+			if _, ok := last[k]; !ok {
+				order = append(order, k)
+			}
+			last[k] = i
+		}
+	}
+	for _, k := range order {
+		i := last[k]
+		var event [32]byte
+		switch k.kind {
+		case audit.KindDesignation:
+			d, err := st.Designation(ctx, k.ref)
+			if err != nil {
+				return fmt.Errorf("entry %d logs designation %q: %w", i, k.ref, err)
+			}
+			event = keys.ObjectEvent(audit.KindDesignation, d.Subject, d)
+		case audit.KindAppeal:
+			a, err := st.Appeal(ctx, k.ref)
+			if err != nil {
+				return fmt.Errorf("entry %d logs appeal %q: %w", i, k.ref, err)
+			}
+			event = keys.ObjectEvent(audit.KindAppeal, a.Subject, a)
+		case audit.KindRepair:
+			r, err := st.Repair(ctx, k.ref)
+			if err != nil {
+				return fmt.Errorf("entry %d logs repair application %q: %w", i, k.ref, err)
+			}
+			event = keys.ObjectEvent(audit.KindRepair, r.Subject, r)
+		}
+		if event != leaves[i].Event {
+			return fmt.Errorf("%s %s differs from the event entry %d, the last to log it, logged", k.kind, k.ref, i)
+		}
+		rep.Decisions++
+	}
+	return nil
 }
 
 // hashDiff says where two blocks of hashes differ.

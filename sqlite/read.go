@@ -191,6 +191,26 @@ func (s *Store) SubjectDesignations(ctx context.Context, subject string) ([]*soc
 	return out, nil
 }
 
+// Designation returns a designation by id.
+func (s *Store) Designation(ctx context.Context, id string) (*socred.Designation, error) {
+	var d *socred.Designation
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(designationSelect + ` WHERE id = ?`)
+		stmt.BindText(1, id)
+		return each(stmt, func(stmt *sqlite3.Stmt) error {
+			d = scanDesignation(stmt)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("designation: %w", err)
+	}
+	if d == nil {
+		return nil, notFound("designation %q not found", id)
+	}
+	return d, nil
+}
+
 // ActiveDesignation returns the subject's designation on a list in force at now.
 func (s *Store) ActiveDesignation(ctx context.Context, list, subject string, now time.Time) (*socred.Designation, error) {
 	var d *socred.Designation

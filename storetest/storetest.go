@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -276,6 +277,14 @@ func testDesignations(t *testing.T, s socred.Store) {
 	all, _ := s.SubjectDesignations(ctx, "acme")
 	if len(all) != 1 || all[0].EndedAt == nil || !all[0].EndedAt.Equal(at) || all[0].EndReason != "paid" {
 		t.Errorf("history: got %+v", all)
+	}
+	// By id, as it was last written, field for field.
+	byID, err := s.Designation(ctx, d.ID)
+	if err != nil || !reflect.DeepEqual(byID, all[0]) || byID.Reason != ext.Reason || byID.Case != ext.Case {
+		t.Errorf("by id: got %+v, %v; want %+v", byID, err, all[0])
+	}
+	if _, err := s.Designation(ctx, "no-such"); socred.ErrorCode(err) != socred.ENOTFOUND {
+		t.Errorf("an unknown id: got %v, want not_found", err)
 	}
 }
 

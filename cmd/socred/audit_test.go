@@ -52,6 +52,10 @@ func auditStory(t *testing.T, s *server) string {
 		s.must(200, "POST", "/v1/checks", railway, map[string]any{"subject": fmt.Sprintf("p%d", i), "action": "ride-high-speed-train"})
 	}
 	s.must(201, "POST", "/v1/lists/judgment-defaulters/entries", court, map[string]any{"subject": "p5", "reason": "unpaid judgment", "case": "(2026) 1"})
+	p5 := s.token(map[string]any{"role": "subject", "subject": "p5", "name": "p5"})
+	reviewer := s.token(map[string]any{"role": "reviewer", "name": "review board"})
+	appeal := s.must(201, "POST", "/v1/appeals", p5, map[string]any{"list": "judgment-defaulters", "statement": "paid already"}).json(t)["id"].(string)
+	s.must(200, "POST", "/v1/appeals/"+appeal+"/decision", reviewer, map[string]any{"decision": "upheld", "reasons": "no receipt"})
 	s.must(200, "DELETE", "/v1/lists/judgment-defaulters/entries/p5", court, map[string]any{"reason": "paid"})
 	s.must(200, "GET", "/v1/audit/checkpoint", "", nil)
 	return cp
@@ -134,7 +138,8 @@ type tamperer interface {
 	setBlock(t *testing.T, first int64, leaves, hashes []byte)
 	deleteBlock(t *testing.T, first int64)
 	insertBlock(t *testing.T, b domain.AuditBlock)
-	// exec runs a statement that changes a record or check, or undoes it.
+	// exec runs a statement that changes a row the log stands for (a
+	// record, a check, a designation, an appeal), or undoes it.
 	exec(t *testing.T, sql string, args ...any)
 }
 
@@ -165,12 +170,12 @@ func tamperLoop(t *testing.T, n int, tm tamperer, verify func() error) {
 	}
 	for k := range n {
 		b := blocks[rng.IntN(len(blocks))]
-		if k%8 == 1 || k%8 == 5 {
+		if k%10 == 1 || k%10 == 5 {
 			b = withHashes[rng.IntN(len(withHashes))]
 		}
 		var what string
 		var undo func()
-		switch k % 8 {
+		switch k % 10 {
 		case 0:
 			what = "a byte of the leaves flipped"
 			tm.setBlock(t, b.First, flip(b.Leaves), b.Hashes)
@@ -222,6 +227,15 @@ func tamperLoop(t *testing.T, n int, tm tamperer, verify func() error) {
 			undo = func() {
 				tm.exec(t, "UPDATE checks SET allowed = NOT allowed WHERE log_index = (SELECT MAX(log_index) FROM checks)")
 			}
+		case 8:
+			what = "a designation's reason changed"
+			tm.exec(t, "UPDATE designations SET reason = 'x' || reason")
+			undo = func() { tm.exec(t, "UPDATE designations SET reason = substr(reason, 2)") }
+		case 9:
+			what = "an appeal's decision changed"
+			flipStatus := "UPDATE appeals SET status = CASE status WHEN 'upheld' THEN 'overturned' ELSE 'upheld' END WHERE status <> 'open'"
+			tm.exec(t, flipStatus)
+			undo = func() { tm.exec(t, flipStatus) }
 		}
 		err := verify()
 		undo()
