@@ -101,6 +101,7 @@ var (
 	exporters      = []socred.Role{socred.RoleAdmin, socred.RoleSubject}
 	appellants     = []socred.Role{socred.RoleAdmin, socred.RoleSubject}
 	reviewers      = []socred.Role{socred.RoleAdmin, socred.RoleReviewer}
+	caseReaders    = []socred.Role{socred.RoleAdmin, socred.RoleReviewer, socred.RoleSubject}
 	listReaders    = []socred.Role{socred.RoleAdmin, socred.RoleAuthority, socred.RoleAuditor}
 	checkers       = []socred.Role{socred.RoleAdmin, socred.RoleProvider}
 	adminOnly      = []socred.Role{socred.RoleAdmin}
@@ -123,8 +124,12 @@ func New(svc *service.Service, cfg Config) *API {
 		{Route: Route{"PUT", "/v1/subjects/{id}/contact", contactWriters}, handle: a.putContact},
 		{Route: Route{"GET", "/v1/subjects/{id}/export", exporters}, handle: a.exportFile},
 		{Route: Route{"POST", "/v1/appeals", appellants}, handle: a.fileAppeal},
+		{Route: Route{"GET", "/v1/appeals", reviewers}, handle: a.openAppeals},
+		{Route: Route{"GET", "/v1/appeals/{id}", caseReaders}, handle: a.getAppeal},
 		{Route: Route{"POST", "/v1/appeals/{id}/decision", reviewers}, handle: a.decideAppeal},
 		{Route: Route{"POST", "/v1/repairs", appellants}, handle: a.applyRepair},
+		{Route: Route{"GET", "/v1/repairs", reviewers}, handle: a.pendingRepairs},
+		{Route: Route{"GET", "/v1/repairs/{id}", caseReaders}, handle: a.getRepair},
 		{Route: Route{"POST", "/v1/repairs/{id}/decision", reviewers}, handle: a.decideRepair},
 		{Route: Route{"PUT", "/v1/relations", authorities}, handle: a.relate},
 		{Route: Route{"DELETE", "/v1/relations", authorities}, handle: a.unrelate},

@@ -46,10 +46,25 @@ func TestDueProcessOverHTTP(t *testing.T) {
 	if len(file.Appeals) != 1 || file.Records[0].Status != socred.RecordContested {
 		t.Errorf("li's file while the appeal is open: appeals %+v, status %s", file.Appeals, file.Records[0].Status)
 	}
+	// The reviewers' queue holds it; li reads her appeal, zhang may not.
+	var queue struct{ Appeals []socred.Appeal }
+	f.must(200, "GET", "/v1/appeals", asReviewer, nil).decode(&queue)
+	if len(queue.Appeals) != 1 || queue.Appeals[0].ID != ap.ID || queue.Appeals[0].Statement != "repaid on time, receipt 8812" {
+		t.Errorf("the queue: %+v", queue.Appeals)
+	}
+	f.must(200, "GET", "/v1/appeals/"+ap.ID, asOtherSubject, nil)
+	f.must(403, "GET", "/v1/appeals/"+ap.ID, asSubject, nil)
+	f.must(404, "GET", "/v1/appeals/apl-none", asReviewer, nil)
 	f.must(403, "POST", "/v1/appeals/"+ap.ID+"/decision", asAuthority, map[string]string{"decision": "overturned", "reasons": "x"})
 	f.must(400, "POST", "/v1/appeals/"+ap.ID+"/decision", asReviewer, map[string]string{"decision": "overturned"})
 	f.must(200, "POST", "/v1/appeals/"+ap.ID+"/decision", asReviewer, map[string]string{"decision": "overturned", "reasons": "the receipt shows it paid"}).decode(&ap)
 	f.must(409, "POST", "/v1/appeals/"+ap.ID+"/decision", asReviewer, map[string]string{"decision": "upheld", "reasons": "x"})
+	f.must(200, "GET", "/v1/appeals", asReviewer, nil).decode(&queue)
+	var got socred.Appeal
+	f.must(200, "GET", "/v1/appeals/"+ap.ID, asReviewer, nil).decode(&got)
+	if len(queue.Appeals) != 0 || got.Status != socred.AppealOverturned || got.Reasons != "the receipt shows it paid" {
+		t.Errorf("decided: the queue %+v, the appeal %+v", queue.Appeals, got)
+	}
 	f.must(200, "GET", "/v1/subjects/zhang/file", asSubject, nil).decode(&file)
 	if ap.Status != socred.AppealOverturned || len(file.Listings) != 0 || file.Scores[0].Score != 1000 {
 		t.Errorf("after the appeal: %+v; zhang's listings %+v, score %d", ap, file.Listings, file.Scores[0].Score)
@@ -60,6 +75,14 @@ func TestDueProcessOverHTTP(t *testing.T) {
 	f.must(400, "POST", "/v1/repairs", asSubject, map[string]any{"list": "defaulters", "route": "wishful-thinking", "evidence": []string{"x"}})
 	var rp socred.Repair
 	f.must(201, "POST", "/v1/repairs", asSubject, map[string]any{"list": "defaulters", "route": "obligation-performed", "evidence": []string{"court receipt 77-3"}}).decode(&rp)
+	var pending struct{ Repairs []socred.Repair }
+	f.must(200, "GET", "/v1/repairs?limit=10", asReviewer, nil).decode(&pending)
+	if len(pending.Repairs) != 1 || pending.Repairs[0].ID != rp.ID {
+		t.Errorf("pending repairs: %+v", pending.Repairs)
+	}
+	f.must(200, "GET", "/v1/repairs/"+rp.ID, asSubject, nil)
+	f.must(403, "GET", "/v1/repairs/"+rp.ID, asOtherSubject, nil)
+	f.must(400, "GET", "/v1/repairs?limit=0", asReviewer, nil)
 	f.must(200, "POST", "/v1/repairs/"+rp.ID+"/decision", asReviewer, map[string]string{"decision": "approved", "reasons": "paid"}).decode(&rp)
 	var d socred.Decision
 	f.must(200, "POST", "/v1/checks", asProvider, map[string]string{"subject": "zhang", "action": "buy-flight"}).decode(&d)

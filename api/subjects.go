@@ -226,3 +226,59 @@ func (a *API) decideRepair(w http.ResponseWriter, r *http.Request, c *socred.Cal
 	writeJSON(w, http.StatusOK, rp)
 	return nil
 }
+
+type appealsOutput struct {
+	Appeals []*socred.Appeal `json:"appeals"`
+}
+
+type repairsOutput struct {
+	Repairs []*socred.Repair `json:"repairs"`
+}
+
+// openAppeals handles GET /v1/appeals: the appeals not yet decided.
+func (a *API) openAppeals(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	as, err := a.svc.OpenAppeals(r.Context(), c, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, appealsOutput{Appeals: orEmpty(as)})
+	return nil
+}
+
+// getAppeal handles GET /v1/appeals/{id}.
+func (a *API) getAppeal(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	ap, err := a.svc.Appeal(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ap)
+	return nil
+}
+
+// pendingRepairs handles GET /v1/repairs: the applications not yet decided.
+func (a *API) pendingRepairs(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	rs, err := a.svc.PendingRepairs(r.Context(), c, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, repairsOutput{Repairs: orEmpty(rs)})
+	return nil
+}
+
+// getRepair handles GET /v1/repairs/{id}.
+func (a *API) getRepair(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	rp, err := a.svc.Repair(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rp)
+	return nil
+}
