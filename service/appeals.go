@@ -90,7 +90,7 @@ func (s *Service) FileAppeal(ctx context.Context, c *socred.Caller, in AppealInp
 		d, err := s.store.ActiveDesignation(ctx, l.ID, in.Subject, now)
 		if err != nil {
 			if isNotFound(err) {
-				return nil, socred.FieldErrorf("list", "subject %q is not on list %q", in.Subject, l.ID)
+				return nil, s.notOnList(in.Subject, l.ID, now)
 			}
 			return nil, err
 		}
@@ -278,6 +278,24 @@ func (s *Service) withDerived(ctx context.Context, r *socred.Record) ([]socred.R
 
 // designation returns one of the subject's designations by id, ended or
 // not, or a not_found error.
+// notOnList is the error of an appeal of a list the subject is not on
+// itself: when an entry of a related subject's reaches it, it says how that
+// ends, since the entry is the other subject's to appeal.
+func (s *Service) notOnList(subject, list string, now time.Time) error {
+	s.mu.RLock()
+	st, err := s.world.Standing(subject, now)
+	s.mu.RUnlock()
+	if err == nil {
+		for _, l := range st.Listings {
+			if l.List == list && l.Via != nil {
+				return socred.FieldErrorf("list", "subject %q is not on list %q itself: the entry is %q's, reaching %q through the relation (%s, %s, %s); %q may appeal its entry, and the authority that registered the relation corrects it if it is wrong",
+					subject, list, l.Via.Subject, subject, subject, l.Via.Relation, l.Via.Subject, l.Via.Subject)
+			}
+		}
+	}
+	return socred.FieldErrorf("list", "subject %q is not on list %q", subject, list)
+}
+
 // listedBy reports whether a designation of subject on list is active now:
 // a suspended entry is not restored over one made since.
 func (s *Service) listedBy(ctx context.Context, list, subject string, now time.Time) bool {

@@ -272,7 +272,10 @@ func TestAppealErrorsNameTheirField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "wang", Reason: "unpaid judgment"}); err != nil {
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "zhao", Reason: "unpaid judgment"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment"}); err != nil {
 		t.Fatal(err)
 	}
 	c.Set(t0.AddDate(0, 0, 31))
@@ -281,12 +284,18 @@ func TestAppealErrorsNameTheirField(t *testing.T) {
 		field string
 	}{
 		{service.AppealInput{Subject: "wang", Record: res[0].ID, Statement: "late"}, "record"},
-		{service.AppealInput{Subject: "wang", List: "judgment-defaulters", Statement: "late"}, "list"},
+		{service.AppealInput{Subject: "zhao", List: "judgment-defaulters", Statement: "late"}, "list"},
 		{service.AppealInput{Subject: "nobody", Record: res[0].ID, Statement: "x"}, "subject"},
+		// wang is acme's legal representative: its entry reaches him, and
+		// is acme's to appeal.
+		{service.AppealInput{Subject: "wang", List: "judgment-defaulters", Statement: "not mine"}, "list"},
 	} {
 		_, err := svc.FileAppeal(ctx, admin, tc.in)
 		if socred.ErrorCode(err) != socred.EINVALID || socred.ErrorField(err) != tc.field {
 			t.Errorf("appeal %+v: got %v (field %q), want invalid %s", tc.in, err, socred.ErrorField(err), tc.field)
+		}
+		if tc.in.Subject == "wang" && tc.in.List != "" && !strings.Contains(err.Error(), `the entry is "acme"'s, reaching "wang" through the relation (wang, legal-representative-of, acme)`) {
+			t.Errorf("wang's appeal of acme's entry: %v", err)
 		}
 	}
 }
