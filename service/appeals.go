@@ -239,15 +239,27 @@ func (s *Service) DecideAppeal(ctx context.Context, c *socred.Caller, id string,
 		}
 		d := *a
 		d.Status, d.DecidedAt, d.DecidedBy, d.DeciderToken, d.Reasons = in.Decision, &now, c.Name(), c.Token.ID, in.Reasons
-		n := socred.Notice{Subject: a.Subject, At: now, Kind: NoticeAppealDecided, Record: a.Record, List: a.List,
-			Message: fmt.Sprintf("Your appeal %s was decided: %s. Reasons: %s", a.ID, in.Decision, in.Reasons)}
+		notices := []socred.Notice{{Subject: a.Subject, At: now, Kind: NoticeAppealDecided, Record: a.Record, List: a.List,
+			Message: fmt.Sprintf("Your appeal %s was decided: %s. Reasons: %s", a.ID, in.Decision, in.Reasons)}}
+		// Whoever else the decision reached is told why: a guarantor whose
+		// derived record falls with the record appealed.
+		for _, ref := range overturn {
+			if ref.Subject != a.Subject {
+				notices = append(notices, socred.Notice{Subject: ref.Subject, At: now, Kind: NoticeAppealDecided, Record: strconv.FormatInt(ref.ID, 10),
+					Message: fmt.Sprintf("Record %d, derived from %s's record %s, was overturned with it on appeal %s: it no longer counts. Reasons: %s", ref.ID, a.Subject, a.Record, a.ID, in.Reasons)})
+			}
+		}
+		for _, ref := range reinstate {
+			notices = append(notices, socred.Notice{Subject: ref.Subject, At: now, Kind: NoticeAppealDecided, Record: strconv.FormatInt(ref.ID, 10),
+				Message: fmt.Sprintf("Record %d counts again: appeal %s was upheld after its review had been overdue. Reasons: %s", ref.ID, a.ID, in.Reasons)})
+		}
 		if _, err := s.commitWith(ctx, now, change, func(w *socred.Write) {
 			w.Appeals = []*socred.Appeal{&d}
 			w.Overturn, w.Reinstate = overturn, reinstate
 			if reinstate != nil {
 				w.Records = nil // stored already: they count again, they are not new
 			}
-			w.Notices = append([]socred.Notice{n}, w.Notices...)
+			w.Notices = append(notices, w.Notices...)
 		}); err != nil {
 			return err
 		}

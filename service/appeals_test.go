@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,6 +76,10 @@ func TestAppealOverturnsGuarantorsDerivedRecord(t *testing.T) {
 	if len(f.Appeals) != 1 || f.Records[0].Status != socred.RecordContested {
 		t.Errorf("while open: appeals %+v, record status %s", f.Appeals, f.Records[0].Status)
 	}
+	// zhang's record, derived from li's, is contested with it.
+	if zf, err := svc.File(ctx, admin, "zhang", "test"); err != nil || zf.Records[0].Status != socred.RecordContested {
+		t.Errorf("zhang's derived record while li's appeal is open: %+v, %v", zf.Records, err)
+	}
 
 	// The city's own reviewer may not decide on the city's record.
 	cityReviewer := &socred.Caller{Token: &socred.Token{ID: "r-city", Role: socred.RoleReviewer, Authority: "rongcheng-credit-office", Name: "city review"}}
@@ -117,6 +122,13 @@ func TestAppealOverturnsGuarantorsDerivedRecord(t *testing.T) {
 	f, _ = svc.File(ctx, li, "li", "")
 	if !noticeKinds(f.Notices)[service.NoticeAppealDecided] || !noticeKinds(f.Notices)[service.NoticeAppealFiled] {
 		t.Errorf("li was not told of the appeal: %+v", f.Notices)
+	}
+	// zhang is told why his record stopped counting.
+	zf, _ := svc.File(ctx, admin, "zhang", "test")
+	if !slices.ContainsFunc(zf.Notices, func(n socred.Notice) bool {
+		return n.Kind == service.NoticeAppealDecided && strings.Contains(n.Message, "derived from li's record "+res[0].ID+", was overturned with it on appeal "+a.ID)
+	}) {
+		t.Errorf("zhang was not told why his record no longer counts: %+v", zf.Notices)
 	}
 
 	// A restarted server agrees.
@@ -207,6 +219,18 @@ func TestOverdueReviewSuspends(t *testing.T) {
 		for _, r := range f.Records {
 			if r.ID == res[0].ID && r.Counting == want {
 				t.Errorf("%s: li's record counting %v, status %s", decision, r.Counting, r.Status)
+			}
+		}
+		// Upheld, li (and zhang, whose derived record came back with it)
+		// are told the record counts again.
+		for _, id := range []string{liID, zhang} {
+			f, err := svc.File(ctx, admin, id, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			told := slices.ContainsFunc(f.Notices, func(n socred.Notice) bool { return strings.Contains(n.Message, "counts again") })
+			if told != (decision == socred.AppealUpheld) {
+				t.Errorf("%s: %s told the record counts again: %v", decision, id, told)
 			}
 		}
 	}

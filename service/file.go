@@ -102,8 +102,25 @@ func (s *Service) file(ctx context.Context, c *socred.Caller, id, purpose string
 			contested[a.Record] = true
 		}
 	}
+	// A derived record is contested while the record it was derived from
+	// is: its fate is that record's appeal's.
+	sources := map[string]bool{}
 	for _, r := range recs {
-		r.Contested = contested[r.ID]
+		if d := r.DerivedFrom; d != nil && !sources[d.Subject] {
+			sources[d.Subject] = true
+			appeals, err := s.store.SubjectAppeals(ctx, d.Subject)
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range appeals {
+				if a.Status == socred.AppealOpen && a.Record != "" {
+					contested[d.Subject+"/"+a.Record] = true
+				}
+			}
+		}
+	}
+	for _, r := range recs {
+		r.Contested = contested[r.ID] || r.DerivedFrom != nil && contested[r.DerivedFrom.Subject+"/"+r.DerivedFrom.Record]
 		fr := FileRecord{Record: r, Counting: r.Counting(now), Status: r.Status(now)}
 		if sc := s.pack.Scheme(r.Scheme); sc != nil {
 			if rule := sc.Rule(r.Rule); rule != nil {
