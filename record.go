@@ -160,6 +160,9 @@ type Listing struct {
 	LegalBasis  string     `json:"legal_basis"`
 	Designation string     `json:"designation,omitempty"` // the designation's id, for designated entries
 	EndReason   string     `json:"end_reason,omitempty"`  // why a designated entry was ended early
+	// Remedy says how the entry may be contested or ended early, in the
+	// subject's file (a check's reason carries its own).
+	Remedy string `json:"remedy,omitempty"`
 }
 
 // Score is a subject's standing in one scheme.

@@ -87,6 +87,11 @@ func (s *Service) file(ctx context.Context, c *socred.Caller, id, purpose string
 	if f.Listings == nil {
 		f.Listings = []socred.Listing{}
 	}
+	for i := range f.Listings {
+		if l := s.pack.List(f.Listings[i].List); l != nil {
+			f.Listings[i].Remedy = l.Remedy(f.Listings[i].Via != nil)
+		}
+	}
 	if !st.Next.IsZero() {
 		f.NextChange = &st.Next
 	}
