@@ -316,13 +316,13 @@ func (s *Service) kindFits(ent *engine.Entry, k socred.SubjectKind) error {
 }
 
 // article names a kind of subject with its article ("a person", "an
-// organisation"), or any when the kind is not set.
-func article(k socred.SubjectKind, any string) string {
+// organisation"), or unset when the kind is not set.
+func article(k socred.SubjectKind, unset string) string {
 	switch k {
 	case socred.Person:
 		return "a person"
 	case socred.Organisation:
 		return "an organisation"
 	}
-	return any
+	return unset
 }
