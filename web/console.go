@@ -20,6 +20,7 @@ type consolePage struct {
 	Console  *service.Console
 	Warnings []string
 	PackHash string
+	Pack     *socred.Pack
 	// Charts is the data of the console's charts, for the chart script.
 	Charts template.JS
 }
@@ -79,7 +80,7 @@ func (w *Web) console(rw http.ResponseWriter, r *http.Request, s *session) {
 	}
 	b, _ := json.Marshal(charts)
 	w.render(rw, r, http.StatusOK, "console", consolePage{Title: "Console", CSRF: s.CSRF, Who: s.caller.Name(),
-		Notice: w.done(r), Console: c, Warnings: w.warnings, PackHash: w.svc.Pack().Hash, Charts: template.JS(b)}) // #nosec G203 -- json.Marshal output, which escapes <, > and &, in a script of type application/json
+		Notice: w.done(r), Console: c, Warnings: w.warnings, PackHash: w.svc.Pack().Hash, Pack: w.svc.Pack(), Charts: template.JS(b)}) // #nosec G203 -- json.Marshal output, which escapes <, > and &, in a script of type application/json
 }
 
 func (w *Web) decideAppeal(rw http.ResponseWriter, r *http.Request, s *session) {

@@ -30,6 +30,10 @@ func (w *Web) signInForm(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) signIn(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("Cache-Control", "no-store")
 	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
+	if err := formTooLarge(r); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
 	ck, err := r.Cookie(csrfCookie)
 	if err != nil || ck.Value == "" || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(ck.Value)) != 1 {
 		w.fail(rw, r, socred.Errorf(socred.EFORBIDDEN, "the form's anti-forgery token does not match; reload the sign-in page"))
@@ -104,15 +108,28 @@ type schemeView struct {
 type recordView struct {
 	service.FileRecord
 	Appealable bool
+	// AppealEnded is when the time to appeal ended, if it has.
+	AppealEnded *time.Time
 }
 
 // listView is a listing with how to get off it.
 type listView struct {
 	socred.Listing
-	Name        string
-	Restricts   []string
-	Designated  bool
+	Name       string
+	Restricts  []string
+	Grants     []string
+	Designated bool
+	// Appealable says the entry may be appealed now: within the list's
+	// appeal window and with no appeal of it open; AppealEnded is when
+	// the window closed, if it has, and Appealed that an appeal is open.
+	Appealable  bool
+	Appealed    bool
+	AppealEnded *time.Time
 	RepairRoute []string
+	// RepairFrom is when credit repair may be applied for, if not yet;
+	// RepairPending that an application is pending.
+	RepairFrom    *time.Time
+	RepairPending bool
 }
 
 // chartSeries is one scheme's score over time: x in Unix seconds.
@@ -151,21 +168,49 @@ func (w *Web) me(rw http.ResponseWriter, r *http.Request, s *session) {
 	}
 	b, _ := json.Marshal(charts)
 	page.Charts = template.JS(b) // #nosec G203 -- json.Marshal output, which escapes <, > and &, in a script of type application/json
+	// The forms offered are those the API would take now: within the
+	// time to appeal, with no appeal of the entry open, credit repair once
+	// the list's repair_after has passed and with none pending.
+	now := w.svc.Now()
 	for _, rec := range f.Records {
-		page.Records = append(page.Records, recordView{FileRecord: rec, Appealable: rec.Status == socred.RecordActive && !page.Appealed[rec.ID+"|"]})
+		v := recordView{FileRecord: rec, Appealable: rec.Status == socred.RecordActive && !page.Appealed[rec.ID+"|"]}
+		if scheme := p.Scheme(rec.Scheme); v.Appealable && scheme != nil {
+			if end := scheme.AppealWithin.AddTo(rec.AcceptedAt); now.After(end) {
+				v.Appealable, v.AppealEnded = false, &end
+			}
+		}
+		page.Records = append(page.Records, v)
+	}
+	pending := map[string]bool{}
+	for _, r := range f.Repairs {
+		if r.Status == socred.RepairPending {
+			pending[r.List] = true
+		}
 	}
 	for _, l := range f.Listings {
 		v := listView{Listing: l, Name: l.List, Designated: l.Designation != ""}
 		if list := p.List(l.List); list != nil {
 			v.Name = list.Name
-			v.RepairRoute = list.Repair
+			if v.Designated {
+				v.Appealed = page.Appealed["|"+l.List]
+				v.Appealable = !v.Appealed
+				if end := list.AppealWithin.AddTo(l.Since); now.After(end) {
+					v.Appealable, v.AppealEnded = false, &end
+				}
+				v.RepairRoute, v.RepairPending = list.Repair, pending[l.List]
+				if from := list.RepairAfter.AddTo(l.Since); now.Before(from) {
+					v.RepairFrom = &from
+				}
+			}
 		}
 		for _, m := range p.Measures {
 			if m.List == l.List {
 				v.Restricts = append(v.Restricts, m.Restricts...)
+				v.Grants = append(v.Grants, m.Grants...)
 			}
 		}
 		slices.Sort(v.Restricts)
+		slices.Sort(v.Grants)
 		page.Lists = append(page.Lists, v)
 	}
 	w.render(rw, r, http.StatusOK, "me", page)

@@ -197,6 +197,10 @@ func (w *Web) signedIn(h func(http.ResponseWriter, *http.Request, *session)) htt
 		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(rw, r.Body, 64<<10)
+			if err := formTooLarge(r); err != nil {
+				w.fail(rw, r, err)
+				return
+			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.CSRF)) != 1 {
 				w.fail(rw, r, socred.Errorf(socred.EFORBIDDEN, "the form's anti-forgery token does not match this session; reload the page"))
 				return
@@ -283,3 +287,14 @@ func safeNext(next string) string {
 }
 
 func unsafeInNext(r rune) bool { return r == '\\' || r < 0x20 || r == 0x7f }
+
+// formTooLarge parses a posted form, and says so when it is larger than
+// the body's limit: not a form whose fields, the anti-forgery token among
+// them, were cut off.
+func formTooLarge(r *http.Request) error {
+	var tooLarge *http.MaxBytesError
+	if err := r.ParseForm(); errors.As(err, &tooLarge) {
+		return socred.Errorf(socred.ETOOLARGE, "the form is larger than %d KiB: shorten the text", tooLarge.Limit>>10)
+	}
+	return nil
+}

@@ -229,6 +229,7 @@ func pages(t *testing.T, s *site) {
 		"Your file, Person zhang", "950", // the score after the derived -50
 		"Rongcheng dishonest residents (below 960)", `score(&#34;rongcheng&#34;) &lt; 960`, // the listing and its reason
 		"ride-high-speed-train", "loan contract 4471", "derived from record", "receipt ", // restriction, evidence, joint liability, audit receipt
+		"Your relations", "guarantor-of", // zhang guarantees li's loan
 		`id="chart-data"`, "/static/vendor/uplot/uPlot.iife.min.js", "Download your file",
 	} {
 		if !strings.Contains(body, want) {
@@ -269,7 +270,7 @@ func pages(t *testing.T, s *site) {
 	if apl == nil {
 		t.Fatalf("console without the appeal:\n%s", body)
 	}
-	for _, want := range []string{"Review queue", "I did not guarantee this loan", "Population by grade", `id="console-data"`, "Entries coming and going", "The loaded scheme pack"} {
+	for _, want := range []string{"Review queue", "I did not guarantee this loan", "Population by grade", `id="console-data"`, "Entries coming and going", "The loaded scheme pack", `class="pack-lists"`, "List of dishonest judgment debtors"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/console lacks %q", want)
 		}
@@ -377,5 +378,51 @@ func pages(t *testing.T, s *site) {
 		if r := s.do("GET", path, nil); r.StatusCode != http.StatusNotFound && r.StatusCode != http.StatusMovedPermanently {
 			t.Errorf("%s: %d, want no listing", path, r.StatusCode)
 		}
+	}
+}
+
+// /me offers the forms the API would take now: an appeal within its time
+// and while none is open, credit repair once the list's wait has passed.
+func TestMeOffersWhatTheAPITakes(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "socred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSite(t, st)
+	ctx := context.Background()
+	a, err := s.svc.Authenticate(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.svc.Designate(ctx, a, "judgment-defaulters", service.DesignationInput{Subject: "zhang", Reason: "unpaid judgment"}); err != nil {
+		t.Fatal(err)
+	}
+	sess, _ := s.signIn(s.subject)
+	body := text(t, s.do("GET", "/me", nil, sess))
+	for _, want := range []string{"Appeal this entry", "You may apply for credit repair from", "appeal the designation to a reviewer within 30d"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/me on the list a day: lacks %q", want)
+		}
+	}
+	// A form larger than the pages take is 413, not an anti-forgery failure.
+	big := s.do("POST", "/me/appeals", url.Values{"csrf": {"x"}, "list": {"judgment-defaulters"}, "statement": {strings.Repeat("a", 70<<10)}}, sess)
+	if b := text(t, big); big.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(b, "larger than 64 KiB") {
+		t.Errorf("a 70 KiB form: %d\n%s", big.StatusCode, b)
+	}
+	zhang, _ := s.svc.Authenticate(ctx, s.subject)
+	if _, err := s.svc.FileAppeal(ctx, zhang, service.AppealInput{List: "judgment-defaulters", Statement: "paid"}); err != nil {
+		t.Fatal(err)
+	}
+	body = text(t, s.do("GET", "/me", nil, sess))
+	if strings.Contains(body, "Appeal this entry") || !strings.Contains(body, "Your appeal of this entry is open") {
+		t.Errorf("/me with the appeal open offers another")
+	}
+	// Forty days on: the records' time to appeal has ended, and credit
+	// repair is open.
+	s.svc.Now = func() time.Time { return time.Now().AddDate(0, 0, 40) }
+	sess, _ = s.signIn(s.subject) // the session of forty days ago has ended
+	body = text(t, s.do("GET", "/me", nil, sess))
+	if strings.Contains(body, "Appeal record") || !strings.Contains(body, "time to appeal ended") || !strings.Contains(body, "Apply for credit repair") {
+		t.Errorf("/me forty days on: appeal forms %v, ended %v, repair %v", strings.Contains(body, "Appeal record"), strings.Contains(body, "time to appeal ended"), strings.Contains(body, "Apply for credit repair"))
 	}
 }
