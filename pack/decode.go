@@ -432,11 +432,20 @@ func (m *ymap) str(key string) string {
 		return ""
 	}
 	s, ok := scalarText(n)
-	if !ok {
+	switch {
+	case !ok:
 		m.w.errorf(ln, m.field(key), "must be text, not %s", describe(n))
+	case isBool(n):
+		// Unquoted, true and false are YAML's booleans: a legal basis of
+		// "true", or a condition that holds for everyone, is a slip.
+		m.w.errorf(ln, m.field(key), "must be text, not the boolean %s (quote it if the text is meant)", s)
+	case !socred.ValidText(s, true):
+		m.w.errorf(ln, m.field(key), "must be %s", socred.TextRule)
 	}
 	return s
 }
+
+func isBool(n ast.Node) bool { _, ok := n.(*ast.BoolNode); return ok }
 
 // integer returns the value of an integer key (0 when absent).
 func (m *ymap) integer(key string) int64 {
@@ -519,9 +528,16 @@ func (m *ymap) strs(key string) []string {
 		sub := fmt.Sprintf("%s[%d]", m.subPath(key), i)
 		m.s.lines[sub] = line(e)
 		s, ok := scalarText(m.w.resolve(e))
-		if !ok {
+		if !ok || isBool(m.w.resolve(e)) || !socred.ValidText(s, false) {
 			f, _ := m.s.at(sub)
-			m.w.errorf(line(e), f, "must be text, not %s", describe(m.w.resolve(e)))
+			switch {
+			case !ok:
+				m.w.errorf(line(e), f, "must be text, not %s", describe(m.w.resolve(e)))
+			case isBool(m.w.resolve(e)):
+				m.w.errorf(line(e), f, "must be text, not the boolean %s (quote it if the text is meant)", s)
+			default:
+				m.w.errorf(line(e), f, "must be %s, not %q", socred.TextRule, s)
+			}
 			continue
 		}
 		out = append(out, s)

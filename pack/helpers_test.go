@@ -37,6 +37,17 @@ func mustLoad(tb testing.TB, files map[string]string) *socred.Pack {
 	return p
 }
 
+// mustLoadPartial loads files that declare neither scheme nor list: the
+// one problem it allows is the warning that says so.
+func mustLoadPartial(tb testing.TB, files map[string]string) *socred.Pack {
+	tb.Helper()
+	p, probs := load(tb, files)
+	if len(probs) != 1 || !probs[0].Warning || !strings.Contains(probs[0].Message, "no scheme and no list") {
+		tb.Fatalf("got problems:\n%s\nwant the warning that nothing is declared", lines(probs))
+	}
+	return p
+}
+
 // lines formats problems one per line, as socred lint prints them.
 func lines(probs pack.Problems) string {
 	var b strings.Builder

@@ -99,6 +99,42 @@ measures:
 		"case.yaml:33: measures[1].grants[0]: error: unknown action \"free-bke\" (did you mean \"free-bike\"?)",
 		"case.yaml:33: measures[1].grants: warning: list \"l\" is a blacklist; a blacklist restricts, privileges belong on a redlist",
 	}},
+	{"booleans and control characters where text is wanted", `
+actions:
+  - id: a1
+    name: "bad\u0000name"
+  - id: a2
+    name: "right\u202eleft"
+schemes:
+  - id: s2
+    authority: city
+    legal_basis: true
+    context: civic
+    baseline: 100
+    rules: [{id: r, points: 1, counts_for: 1y, legal_basis: x}]
+lists:
+  - id: l2
+    kind: black
+    authority: city
+    legal_basis: x
+    context: civic
+    when: true
+    publish: true
+measures:
+  - id: m2
+    list: l2
+    authority: city
+    legal_basis: x
+    restricts: [false]
+`, []string{
+		"case.yaml:4: actions[0].name: error: must be UTF-8 without control characters or bidirectional overrides",
+		"case.yaml:6: actions[1].name: error: must be UTF-8 without control characters or bidirectional overrides",
+		"case.yaml:10: schemes[0].legal_basis: error: must be text, not the boolean true (quote it if the text is meant)",
+		"case.yaml:20: lists[0].when: error: must be text, not the boolean true (quote it if the text is meant)",
+		"case.yaml:20: lists[0].when: warning: no way off: the condition reads no score, grade or count, only the subject's attributes, so a listed subject can never leave the list by behaviour or with time",
+		"case.yaml:23: measures[0]: error: must restrict or grant at least one action (restricts: [...] or grants: [...])",
+		"case.yaml:27: measures[0].restricts[0]: error: must be text, not the boolean false (quote it if the text is meant)",
+	}},
 	{"relation ends of no kind", `
 relations:
   - id: director-of

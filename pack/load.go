@@ -40,7 +40,7 @@ func LoadDir(dir string) (*socred.Pack, Problems, error) {
 func Load(fsys fs.FS) (*socred.Pack, Problems, error) {
 	d := &decoded{srcs: map[any]*src{}}
 	h := sha256.New()
-	files := 0
+	files, first := 0, ""
 	err := fs.WalkDir(fsys, ".", func(name string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -59,6 +59,9 @@ func Load(fsys fs.FS) (*socred.Pack, Problems, error) {
 			return err
 		}
 		files++
+		if first == "" {
+			first = name
+		}
 		fmt.Fprintf(h, "%s\x00%d\x00", name, len(data))
 		h.Write(data)
 		if len(data) > maxFileSize {
@@ -75,6 +78,9 @@ func Load(fsys fs.FS) (*socred.Pack, Problems, error) {
 		d.problems = append(d.problems, Problem{Message: "no scheme pack files (*.yaml, *.yml) found"})
 	}
 	p := resolve(d)
+	if files > 0 && len(p.Schemes) == 0 && len(p.Lists) == 0 && !d.problems.HasErrors() {
+		d.problems = append(d.problems, Problem{File: first, Warning: true, Message: "the pack declares no scheme and no list: it scores and lists no one"})
+	}
 	p.Hash = hex.EncodeToString(h.Sum(nil))
 	probs := d.problems
 	probs.sort()

@@ -187,7 +187,7 @@ func exported(s socred.Scheme) map[string]any {
 }
 
 func TestLoadDocumentsAndDirectories(t *testing.T) {
-	p := mustLoad(t, map[string]string{
+	p := mustLoadPartial(t, map[string]string{
 		"b.yaml": "authorities:\n  - id: b1\n---\nauthorities:\n  - id: b2\n---\n# only a comment\n---\n~\n---\n",
 		"a.yml":  "authorities: [{id: a1}]\n",
 		"sub/c.yaml": `
@@ -308,16 +308,16 @@ schemes:
 
 func TestLoadHash(t *testing.T) {
 	files := map[string]string{"a.yaml": "authorities: [{id: a}]\n", "b.yaml": "authorities: [{id: b}]\n"}
-	h1 := mustLoad(t, files).Hash
-	if h2 := mustLoad(t, files).Hash; h1 != h2 {
+	h1 := mustLoadPartial(t, files).Hash
+	if h2 := mustLoadPartial(t, files).Hash; h1 != h2 {
 		t.Errorf("the same files hash differently: %s, %s", h1, h2)
 	}
 	files["b.yaml"] += "# a comment changes the bytes\n"
-	if h2 := mustLoad(t, files).Hash; h1 == h2 {
+	if h2 := mustLoadPartial(t, files).Hash; h1 == h2 {
 		t.Errorf("a changed file did not change the hash")
 	}
 	renamed := map[string]string{"a.yaml": files["a.yaml"], "c.yaml": files["b.yaml"]}
-	if h3, h2 := mustLoad(t, renamed).Hash, mustLoad(t, files).Hash; h3 == h2 {
+	if h3, h2 := mustLoadPartial(t, renamed).Hash, mustLoadPartial(t, files).Hash; h3 == h2 {
 		t.Errorf("a renamed file did not change the hash")
 	}
 }
@@ -326,6 +326,17 @@ func TestLoadNoFiles(t *testing.T) {
 	p, probs, err := pack.Load(fstest.MapFS{"readme.md": {Data: []byte("hi")}})
 	if err != nil || p != nil || len(probs) != 1 || probs[0].String() != "error: no scheme pack files (*.yaml, *.yml) found" {
 		t.Errorf("got %v, %v, %v; want no pack and one error", p, probs, err)
+	}
+}
+
+// A pack of empty files, or of authorities and actions alone, scores and
+// lists no one: the linter says so.
+func TestLoadNothingDeclared(t *testing.T) {
+	for name, data := range map[string]string{"empty": "", "authorities only": "authorities:\n  - id: city\n"} {
+		_, probs, err := pack.Load(fstest.MapFS{"p.yaml": {Data: []byte(data)}})
+		if err != nil || len(probs) != 1 || probs[0].String() != "p.yaml: warning: the pack declares no scheme and no list: it scores and lists no one" {
+			t.Errorf("%s: got %v, %v; want one warning", name, probs, err)
+		}
 	}
 }
 
