@@ -25,6 +25,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprint(stdout, auditUsage)
 			return exitOK
 		}
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "socred audit: unknown subcommand %q\n", args[0])
+		}
 		fmt.Fprint(stderr, auditUsage)
 		return exitUsage
 	}
@@ -55,7 +58,8 @@ const auditUsage = `usage: socred audit verify --db DB
 
 With --db, recomputes the audit log kept in the database from its stored
 entries and checks the tree's stored hashes, the log's size, every kept
-checkpoint, and every record and check against the entry its receipt names.
+checkpoint, every record and check against the entry its receipt names, and
+every designation, appeal and repair application against its last entry.
 With --url, checks that the server's log only grew since a checkpoint saved
 earlier (a consistency proof), as an outside auditor does.
 `

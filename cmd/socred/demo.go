@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -63,6 +65,10 @@ Flags:
 		fmt.Fprintln(stderr, "socred demo:", err)
 		return exitUsage
 	}
+	if err := c.check(); err != nil {
+		fmt.Fprintln(stderr, "socred demo:", err)
+		return exitUsage
+	}
 	if c.db == "" {
 		dir, err := os.MkdirTemp("", "socred-demo-")
 		if err != nil {
@@ -96,17 +102,20 @@ Flags:
 			return exitFail
 		}
 	}
-	srv, err := openServer(ctx, &c, log, p, admin)
+	// The address is taken before the database is opened and seeded, so
+	// that a port in use fails at once, leaving no database behind, rather
+	// than after minutes of seeding.
+	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred demo:", err)
 		return exitFail
 	}
-	// The address is taken before seeding, so that a port in use fails
-	// at once rather than after minutes of seeding.
-	if err := srv.listen(c.addr); err != nil {
-		fmt.Fprintln(stderr, "socred demo:", err)
+	srv, err := openServer(ctx, &c, log, p, admin)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred demo:", errors.Join(err, ln.Close()))
 		return exitFail
 	}
+	srv.ln = ln
 	if n := srv.svc.Population(); n > 0 {
 		clock.Real()
 		fmt.Fprintf(stdout, "socred demo: %s holds %d subjects; serving it without seeding\n", c.db, n)

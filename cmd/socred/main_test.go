@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,11 +90,41 @@ func TestUsageErrors(t *testing.T) {
 		{"lint", "--no-such-flag", "dir"},
 		{"frobnicate"},
 		{"version", "extra"},
+		{"audit", "bogus"},
+		// Flag values that cannot work are refused before anything is
+		// opened or bound.
+		{"serve", "--addr", "bogus", "--db", "never-made.db"},
+		{"serve", "--trusted-proxies", "not-an-address", "--db", "never-made.db"},
+		{"serve", "--webhook", "ftp://x", "--db", "never-made.db"},
+		{"serve", "--smtp", "no-port", "--db", "never-made.db"},
+		{"serve", "--read-timeout", "-5s", "--db", "never-made.db"},
+		{"demo", "--addr", "bogus", "--db", "never-made.db"},
 	} {
 		_, stderr, code := socred(t, args...)
 		if code != 2 || stderr == "" {
 			t.Errorf("socred %v: got exit %d, stderr %q; want 2 and a message", args, code, stderr)
 		}
+	}
+	if _, err := os.Stat("never-made.db"); err == nil {
+		t.Error("a refused serve or demo made its database")
+	}
+	// A port in use fails at once, before a database is made.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	db := filepath.Join(t.TempDir(), "busy.db")
+	for _, cmd := range []string{"serve", "demo"} {
+		if _, stderr, code := socred(t, cmd, "--addr", busy.Addr().String(), "--db", db); code != 1 || !strings.Contains(stderr, "address already in use") {
+			t.Errorf("%s on a port in use: exit %d, %q", cmd, code, stderr)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Errorf("%s on a port in use made its database", cmd)
+		}
+	}
+	if _, stderr, _ := socred(t, "audit", "bogus"); !strings.Contains(stderr, `"bogus"`) {
+		t.Errorf("audit bogus: %q does not name the unknown subcommand", stderr)
 	}
 	if _, stderr, code := socred(t, "lint", "no/such/dir"); code != 1 || !strings.Contains(stderr, "no/such/dir") {
 		t.Errorf("lint of a missing directory: got exit %d, stderr %q; want 1 naming it", code, stderr)

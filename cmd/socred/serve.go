@@ -115,6 +115,39 @@ func (c *serverConfig) loadPack(stderr io.Writer) (*socred.Pack, error) {
 	return p, nil
 }
 
+// check refuses flag values that cannot work, before anything is opened:
+// a usage error.
+func (c *serverConfig) check() error {
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		return fmt.Errorf("--addr: want host:port (such as 127.0.0.1:8080 or :8080), not %q", c.addr)
+	}
+	if _, err := web.ParsePrefixes(c.trustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if c.webhook != "" {
+		if u, err := url.Parse(c.webhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--webhook: want an http:// or https:// URL, not %q", c.webhook)
+		}
+	}
+	if c.smtp != "" {
+		if _, _, err := net.SplitHostPort(c.smtp); err != nil {
+			return fmt.Errorf("--smtp: want host:port, not %q", c.smtp)
+		}
+		if a, err := mail.ParseAddress(c.smtpFrom); err != nil || a.Address != c.smtpFrom {
+			return fmt.Errorf("--smtp-from: want a bare e-mail address, not %q", c.smtpFrom)
+		}
+	}
+	for _, t := range []struct {
+		flag string
+		d    time.Duration
+	}{{"--read-timeout", c.timeouts.read}, {"--write-timeout", c.timeouts.write}, {"--idle-timeout", c.timeouts.idle}, {"--header-timeout", c.timeouts.header}} {
+		if t.d < 0 {
+			return fmt.Errorf("%s: must not be negative, not %s", t.flag, t.d)
+		}
+	}
+	return nil
+}
+
 // server is a running socred: store, service and HTTP server.
 type server struct {
 	log   *slog.Logger
@@ -279,24 +312,38 @@ Flags:
 		fmt.Fprintln(stderr, "socred serve:", err)
 		return exitUsage
 	}
+	if err := c.check(); err != nil {
+		fmt.Fprintln(stderr, "socred serve:", err)
+		return exitUsage
+	}
 	p, err := c.loadPack(stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred serve:", err)
 		return exitFail
 	}
 	admin := os.Getenv("SOCRED_ADMIN_TOKEN")
-	if admin == "" {
+	switch {
+	case admin == "":
 		log.Warn("SOCRED_ADMIN_TOKEN is not set: no one can act as admin or create tokens")
+	case len(admin) < 16:
+		// Failed sign-ins are rate limited, but the admin's is the key to
+		// everything: a short one is guessed sooner.
+		log.Warn("SOCRED_ADMIN_TOKEN is short: use at least 16 random characters (socred makes tokens of 43)", "length", len(admin))
 	}
-	srv, err := openServer(ctx, &c, log, p, admin)
+	// The address is bound before the database is opened: a port in use
+	// fails at once, and makes no database. Requests wait in the
+	// listener's queue until the world is loaded.
+	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "socred serve:", err)
 		return exitFail
 	}
-	if err := srv.listen(c.addr); err != nil {
-		fmt.Fprintln(stderr, "socred serve:", errors.Join(err, srv.svc.Close(context.Background()), srv.store.Close()))
+	srv, err := openServer(ctx, &c, log, p, admin)
+	if err != nil {
+		fmt.Fprintln(stderr, "socred serve:", errors.Join(err, ln.Close()))
 		return exitFail
 	}
+	srv.ln = ln
 	if err := srv.serve(ctx); err != nil {
 		log.Error("server stopped", "err", err)
 		return exitFail
