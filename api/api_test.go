@@ -420,6 +420,8 @@ func TestRegister(t *testing.T) {
 		{"?list=city-black", 404, nil},
 		{"?limit=x", 400, nil},
 		{"?q=" + strings.Repeat("q", 101), 400, nil},
+		{"?q=%00%ff", 400, nil}, // a NUL matched every entry
+		{"?q=%ff", 400, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

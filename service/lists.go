@@ -254,8 +254,12 @@ func (s *Service) ListEntries(ctx context.Context, c *socred.Caller, list string
 // Register returns the public register: entries of published lists whose
 // grace period has passed, while they last. Anyone may read it.
 func (s *Service) Register(ctx context.Context, list, q string, page socred.Page) ([]socred.RegisterEntry, error) {
-	if len(q) > 100 {
+	switch {
+	case len(q) > 100:
 		return nil, socred.FieldErrorf("q", "at most 100 bytes")
+	case !socred.ValidText(q, false):
+		// A NUL ends the text a LIKE pattern sees: it matched everyone.
+		return nil, socred.FieldErrorf("q", "must be "+socred.TextRule)
 	}
 	published := map[string]socred.Duration{}
 	for _, l := range s.pack.Lists {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -345,14 +347,45 @@ type boardPage struct {
 	Q       string
 	Entries []socred.RegisterEntry
 	At      time.Time
+	// Page is the page shown, from 1; Prev and Next the neighbouring
+	// pages' links, when there are any.
+	Page, From int
+	Prev, Next string
 }
+
+// boardPageSize is how many entries a page of the board shows.
+const boardPageSize = 50
 
 func (w *Web) board(rw http.ResponseWriter, r *http.Request) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	entries, err := w.svc.Register(r.Context(), "", q, socred.Page{Limit: 50})
+	page := 1
+	if s := r.URL.Query().Get("page"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100_000 {
+			w.fail(rw, r, socred.FieldErrorf("page", "must be a page number from 1, not %q", s))
+			return
+		}
+		page = n
+	}
+	// One more than a page, to know whether another follows.
+	entries, err := w.svc.Register(r.Context(), "", q, socred.Page{Limit: boardPageSize + 1, Offset: (page - 1) * boardPageSize})
 	if err != nil {
 		w.fail(rw, r, err)
 		return
 	}
-	w.render(rw, r, http.StatusOK, "board", boardPage{Title: "Public board", Q: q, Entries: entries, At: time.Now()})
+	link := func(n int) string {
+		v := url.Values{"page": {strconv.Itoa(n)}}
+		if q != "" {
+			v.Set("q", q)
+		}
+		return "/board?" + v.Encode()
+	}
+	bp := boardPage{Title: "Public board", Q: q, Entries: entries, At: time.Now(), Page: page, From: (page-1)*boardPageSize + 1}
+	if len(entries) > boardPageSize {
+		bp.Entries, bp.Next = entries[:boardPageSize], link(page+1)
+	}
+	if page > 1 {
+		bp.Prev = link(page - 1)
+	}
+	w.render(rw, r, http.StatusOK, "board", bp)
 }

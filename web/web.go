@@ -103,7 +103,14 @@ func New(svc *service.Service, cfg Config) *Web {
 		w.log = slog.New(slog.DiscardHandler)
 	}
 	funcs := template.FuncMap{
-		"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"date": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"add": func(xs ...int) int {
+			n := 0
+			for _, x := range xs {
+				n += x
+			}
+			return n
+		},
 		"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"until": func(t *time.Time) string {
 			if t == nil {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -424,5 +425,44 @@ func TestMeOffersWhatTheAPITakes(t *testing.T) {
 	body = text(t, s.do("GET", "/me", nil, sess))
 	if strings.Contains(body, "Appeal record") || !strings.Contains(body, "time to appeal ended") || !strings.Contains(body, "Apply for credit repair") {
 		t.Errorf("/me forty days on: appeal forms %v, ended %v, repair %v", strings.Contains(body, "Appeal record"), strings.Contains(body, "time to appeal ended"), strings.Contains(body, "Apply for credit repair"))
+	}
+}
+
+// The board shows the register a page at a time, with links between pages
+// that keep the search.
+func TestBoardPages(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "socred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSite(t, st)
+	ctx := context.Background()
+	a, err := s.svc.Authenticate(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subs []*socred.Subject
+	for i := range 60 {
+		subs = append(subs, &socred.Subject{ID: fmt.Sprintf("co-%02d", i), Kind: socred.Organisation, Name: fmt.Sprintf("Company %02d", i), Region: "rongcheng", Groups: []string{}})
+	}
+	if _, err := s.svc.PutSubjects(ctx, a, subs); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range subs {
+		if _, err := s.svc.Designate(ctx, a, "judgment-defaulters", service.DesignationInput{Subject: sub.ID, Reason: "unpaid judgment"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.svc.Now = func() time.Time { return time.Now().AddDate(0, 0, 11) } // past the grace period
+	first := text(t, s.do("GET", "/board?q=Company", nil))
+	if strings.Count(first, `class="entry"`) != 50 || !strings.Contains(first, "Entries 1 to 50") || !strings.Contains(first, `href="/board?page=2&amp;q=Company" rel="next"`) {
+		t.Errorf("the first page: %d entries\n%s", strings.Count(first, `class="entry"`), first)
+	}
+	second := text(t, s.do("GET", "/board?page=2&q=Company", nil))
+	if strings.Count(second, `class="entry"`) != 10 || !strings.Contains(second, "Entries 51 to 60") || !strings.Contains(second, `rel="prev"`) || strings.Contains(second, `rel="next"`) {
+		t.Errorf("the second page: %d entries", strings.Count(second, `class="entry"`))
+	}
+	if r := s.do("GET", "/board?page=zero", nil); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("page=zero: %d, want 400", r.StatusCode)
 	}
 }
