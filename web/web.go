@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,6 +154,22 @@ func New(svc *service.Service, cfg Config) *Web {
 	w.mux.HandleFunc("POST /console/designations", w.signedIn(w.designate))
 	w.mux.HandleFunc("GET /board", w.board)
 	w.mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, r *http.Request) { http.Redirect(rw, r, "/board", http.StatusSeeOther) })
+	// Under the pages' paths, what no page answers is the error page's
+	// 404, not the mux's bare text.
+	// A form's path asked with another method is 405, as the mux would
+	// answer without this.
+	forms := regexp.MustCompile(`^/(me/(appeals|repairs)|console/(designations|(appeals|repairs)/[^/]+/decision))$`)
+	for _, p := range []string{"/me/", "/console/"} {
+		w.mux.HandleFunc(p, func(rw http.ResponseWriter, r *http.Request) {
+			if forms.MatchString(r.URL.Path) {
+				rw.Header().Set("Allow", http.MethodPost)
+				w.render(rw, r, http.StatusMethodNotAllowed, "error", errorPage{Title: http.StatusText(http.StatusMethodNotAllowed),
+					Status: http.StatusMethodNotAllowed, Message: r.URL.Path + " takes a form (POST), not " + r.Method + "."})
+				return
+			}
+			w.fail(rw, r, socred.Errorf(socred.ENOTFOUND, "no page at %s", r.URL.Path))
+		})
+	}
 	return w
 }
 

@@ -466,3 +466,20 @@ func TestBoardPages(t *testing.T) {
 		t.Errorf("page=zero: %d, want 400", r.StatusCode)
 	}
 }
+
+// Under the pages' paths, an unknown page is the error page's 404 and a
+// form's path asked with GET is 405.
+func TestPagesNotFound(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "socred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSite(t, st)
+	sess, _ := s.signIn(s.subject)
+	for path, want := range map[string]int{"/me/foo": 404, "/console/foo": 404, "/me/appeals": 405, "/console/appeals/apl-x/decision": 405} {
+		r := s.do("GET", path, nil, sess)
+		if b := text(t, r); r.StatusCode != want || !strings.Contains(b, "<html") {
+			t.Errorf("GET %s: %d, want %d and the error page\n%s", path, r.StatusCode, want, b)
+		}
+	}
+}
