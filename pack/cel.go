@@ -266,6 +266,22 @@ func (v *whenChecker) visit(e celast.Expr) {
 		case operators.Equals, operators.NotEquals, operators.In,
 			operators.Less, operators.LessEquals, operators.Greater, operators.GreaterEquals:
 			v.comparison(call)
+		case operators.Add:
+			// A string put together from literals is checked whole, as a
+			// literal is: ("mus" + "lim") in subject.groups.
+			if joined, ok := foldString(e); ok && !v.ids[e.ID()] {
+				if v.ids == nil {
+					v.ids = make(map[int64]bool)
+				}
+				markSubtree(e, v.ids)
+				if t, ok := socred.SpecialCategory(joined); ok {
+					first := e // reported where the string begins: its first literal
+					for first.Kind() == celast.CallKind {
+						first = first.AsCall().Args()[0]
+					}
+					v.add(first.ID(), false, "%q names a special category of personal data (%s, term %q); a list may not target it", joined, t.Category, t.Term)
+				}
+			}
 		}
 	case celast.IdentKind:
 		if e.AsIdent() == factsVar && !v.ids[e.ID()] {
@@ -396,6 +412,28 @@ func (v *whenChecker) gradeCall(e celast.Expr) (string, bool) {
 		return "", false
 	}
 	return literalString(args[1])
+}
+
+// foldString returns the string a literal, or a sum of literals, is.
+func foldString(e celast.Expr) (string, bool) {
+	if s, ok := literalString(e); ok {
+		return s, true
+	}
+	if e.Kind() != celast.CallKind || e.AsCall().FunctionName() != operators.Add || len(e.AsCall().Args()) != 2 {
+		return "", false
+	}
+	args := e.AsCall().Args()
+	a, ok := foldString(args[0])
+	if !ok {
+		return "", false
+	}
+	b, ok := foldString(args[1])
+	return a + b, ok
+}
+
+// markSubtree marks e and every expression under it as seen.
+func markSubtree(e celast.Expr, seen map[int64]bool) {
+	celast.PreOrderVisit(e, celast.NewExprVisitor(func(x celast.Expr) { seen[x.ID()] = true }))
 }
 
 func literalString(e celast.Expr) (string, bool) {

@@ -474,6 +474,17 @@ lists:
 `, []string{
 		"case.yaml:7: lists[0].when: error: at column 25 of the expression: \"muslim\" names a special category of personal data (religion or belief, term \"muslim\"); a list may not target it",
 	}},
+	{"special category put together from literals", `
+lists:
+  - id: l
+    kind: black
+    authority: city
+    legal_basis: x
+    when: 'score("civic") < 960 && ("mus" + "lim") in subject.groups'
+    publish: true
+`, []string{
+		"case.yaml:7: lists[0].when: error: at column 26 of the expression: \"muslim\" names a special category of personal data (religion or belief, term \"muslim\"); a list may not target it",
+	}},
 	// --- errors: ids, values, keys ------------------------------------------------
 	{"invalid and duplicate ids", `
 authorities:
