@@ -348,6 +348,10 @@ func TestDesignations(t *testing.T) {
 		{"automatic list", "POST", "/v1/lists/city-black/entries", asAuthority, entry, 400, ""},
 		{"unknown list", "POST", "/v1/lists/nowhere/entries", asAuthority, entry, 404, ""},
 		{"another authority's list", "POST", "/v1/lists/defaulters/entries", asOtherAuthority, entry, 403, ""},
+		// The list's authority is checked before the body is read.
+		{"another authority's list, bad JSON", "POST", "/v1/lists/defaulters/entries", asOtherAuthority, "{", 403, ""},
+		{"another authority extends, bad JSON", "PATCH", "/v1/lists/defaulters/entries/acme-co", asOtherAuthority, "{", 403, ""},
+		{"another authority removes, bad JSON", "DELETE", "/v1/lists/defaulters/entries/acme-co", asOtherAuthority, "{", 403, ""},
 		{"term too long", "POST", "/v1/lists/defaulters/entries", asAuthority, map[string]string{"subject": "li", "reason": "r", "term": "6y"}, 400, "term"},
 		{"bad term", "POST", "/v1/lists/defaulters/entries", asAuthority, map[string]string{"subject": "li", "reason": "r", "term": "forever"}, 400, "term"},
 		{"no reason", "POST", "/v1/lists/defaulters/entries", asAuthority, map[string]string{"subject": "li"}, 400, "reason"},

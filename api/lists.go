@@ -14,6 +14,9 @@ type entriesOutput[T any] struct {
 
 // designate handles POST /v1/lists/{list}/entries.
 func (a *API) designate(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	if err := a.svc.MayDesignate(c, r.PathValue("list")); err != nil {
+		return err
+	}
 	var in service.DesignationInput
 	if err := decode(r, &in); err != nil {
 		return err
@@ -28,6 +31,9 @@ func (a *API) designate(w http.ResponseWriter, r *http.Request, c *socred.Caller
 
 // extend handles PATCH /v1/lists/{list}/entries/{subject}.
 func (a *API) extend(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	if err := a.svc.MayDesignate(c, r.PathValue("list")); err != nil {
+		return err
+	}
 	var in service.ExtensionInput
 	if err := decode(r, &in); err != nil {
 		return err
@@ -47,6 +53,9 @@ type undesignateInput struct {
 
 // undesignate handles DELETE /v1/lists/{list}/entries/{subject}.
 func (a *API) undesignate(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
+	if err := a.svc.MayDesignate(c, r.PathValue("list")); err != nil {
+		return err
+	}
 	var in undesignateInput
 	if err := decode(r, &in); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,5 +126,50 @@ func TestConcurrentIngest(t *testing.T) {
 	defer closeAll(t, svc, store)
 	if after := standings(); after != before {
 		t.Errorf("after a restart the world stands otherwise:\n before %s\n after  %s", before, after)
+	}
+}
+
+// A bad batch is answered with its first bad record, whichever check finds
+// it: an unknown or out-of-scope subject before a later record's bad
+// field, and nothing is stored.
+func TestBatchNamesItsFirstBadRecord(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer closeAll(t, svc, store)
+	setup(t, svc)
+	ok := socred.RecordInput{Key: "ok", Subject: "wang", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}
+	for _, tc := range []struct {
+		batch []socred.RecordInput
+		field string
+	}{
+		{[]socred.RecordInput{{Key: "a", Subject: "nobody", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}, {Subject: "wang", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}}, "records[0].subject"},
+		{[]socred.RecordInput{{Key: "a", Subject: "acme", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}, {Key: "b", Subject: "wang", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0.AddDate(1, 0, 0)}}, "records[0].subject"},
+		{[]socred.RecordInput{ok, {Key: "a", Subject: "nobody", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}, ok}, "records[1].subject"},
+		{[]socred.RecordInput{ok, ok}, "records[1].key"},
+	} {
+		_, err := svc.SubmitRecords(ctx, admin, tc.batch)
+		if socred.ErrorField(err) != tc.field {
+			t.Errorf("got %v (field %q), want %s", err, socred.ErrorField(err), tc.field)
+		}
+	}
+	if f, _ := svc.File(ctx, admin, "wang", "test"); len(f.Records) != 0 {
+		t.Errorf("a refused batch stored %d records", len(f.Records))
+	}
+}
+
+// A key used before for a different record is a conflict naming the
+// record stored under it.
+func TestKeyReusedNamesTheStoredRecord(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer closeAll(t, svc, store)
+	setup(t, svc)
+	res, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "k", Subject: "wang", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "k", Subject: "zhao", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}})
+	if socred.ErrorCode(err) != socred.ECONFLICT || !strings.Contains(err.Error(), "(record "+res[0].ID+")") {
+		t.Errorf("got %v, want a conflict naming record %s", err, res[0].ID)
 	}
 }

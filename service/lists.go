@@ -19,6 +19,15 @@ type DesignationInput struct {
 }
 
 // designatedList returns the designated list the caller may designate on.
+// MayDesignate checks that the caller designates on the list: the list's
+// authority or the admin, on a designated list. The API asks it before it
+// reads a request's body, so that a token without the right is refused
+// before its input is judged.
+func (s *Service) MayDesignate(c *socred.Caller, list string) error {
+	_, err := s.designatedList(c, list)
+	return err
+}
+
 func (s *Service) designatedList(c *socred.Caller, id string) (*socred.List, error) {
 	if !c.Is(socred.RoleAuthority, socred.RoleAdmin) {
 		return nil, forbidden("")

@@ -54,24 +54,24 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	inBatch := make(map[[2]string]int, len(in))
 	for i := range in {
 		r, err := s.validateRecord(c, &in[i], "records["+strconv.Itoa(i)+"]", now)
+		if err == nil {
+			if j, ok := inBatch[[2]string{r.Reporter, r.Key}]; ok {
+				err = socred.FieldErrorf("records["+strconv.Itoa(i)+"].key", "key %q is also used by records[%d] in this batch", r.Key, j)
+			}
+		}
 		if err != nil {
+			// The answer names the first bad record: one before this
+			// whose subject is unknown or out of scope comes first.
+			if serr := s.checkSubjectsFollowing(ctx, recs[:i]); serr != nil {
+				return nil, serr
+			}
 			return nil, err
 		}
-		k := [2]string{r.Reporter, r.Key}
-		if j, ok := inBatch[k]; ok {
-			return nil, socred.FieldErrorf("records["+strconv.Itoa(i)+"].key", "key %q is also used by records[%d] in this batch", r.Key, j)
-		}
-		inBatch[k] = i
+		inBatch[[2]string{r.Reporter, r.Key}] = i
 		recs[i] = r
 	}
-	if err := s.checkSubjects(recs); err != nil {
-		// The subject may be new at another server sharing the store.
-		if n, ferr := s.Follow(ctx); ferr != nil || n == 0 {
-			return nil, err
-		}
-		if err := s.checkSubjects(recs); err != nil {
-			return nil, err
-		}
+	if err := s.checkSubjectsFollowing(ctx, recs); err != nil {
+		return nil, err
 	}
 
 	req := &ingest{recs: recs, done: make(chan struct{})}
@@ -347,7 +347,7 @@ func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) 
 	if before != nil {
 		base, pending = before.plan, before.keys
 	}
-	existing, err := s.existing(ctx, group, pending)
+	existing, stored, err := s.existing(ctx, group, pending)
 	if err != nil {
 		for _, req := range group {
 			answer(req, err)
@@ -356,7 +356,7 @@ func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) 
 	}
 	f := &flight{keys: make(map[[2]string]*socred.Record, groupRecords(group)), done: make(chan error, 1)}
 	for _, req := range group {
-		if err := s.resolve(req, existing); err != nil {
+		if err := s.resolve(req, existing, stored); err != nil {
 			answer(req, err)
 			continue
 		}
@@ -518,11 +518,12 @@ func groupRecords(group []*ingest) int {
 }
 
 // existing finds the records with the group's keys among those of the
-// flight being committed and, for the batches to look up, in the store.
-func (s *Service) existing(ctx context.Context, group []*ingest, pending map[[2]string]*socred.Record) (map[[2]string]*socred.Record, error) {
+// flight being committed and, for the batches to look up, in the store;
+// stored holds those found in the store.
+func (s *Service) existing(ctx context.Context, group []*ingest, pending map[[2]string]*socred.Record) (existing map[[2]string]*socred.Record, stored map[*socred.Record]bool, err error) {
 	byReporter := map[string][]string{}
 	// The group's fresh records join it (resolve).
-	existing := make(map[[2]string]*socred.Record, groupRecords(group))
+	existing = make(map[[2]string]*socred.Record, groupRecords(group))
 	for _, req := range group {
 		for _, r := range req.recs {
 			k := [2]string{r.Reporter, r.Key}
@@ -538,26 +539,37 @@ func (s *Service) existing(ctx context.Context, group []*ingest, pending map[[2]
 	for reporter, keys := range byReporter {
 		found, err := s.store.RecordsByKey(ctx, reporter, keys)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for k, r := range found {
 			existing[[2]string{reporter, k}] = r
+			if stored == nil {
+				stored = map[*socred.Record]bool{}
+			}
+			stored[r] = true
 		}
 	}
-	return existing, nil
+	return existing, stored, nil
 }
 
 // resolve sorts a batch's records into duplicates and fresh ones, which get
 // their ids; a key used before for a different record is a conflict.
 // Fresh records join existing, so a later batch of the group sees them.
-func (s *Service) resolve(req *ingest, existing map[[2]string]*socred.Record) error {
+func (s *Service) resolve(req *ingest, existing map[[2]string]*socred.Record, stored map[*socred.Record]bool) error {
 	req.results = make([]RecordResult, len(req.recs))
 	req.fresh = make([]*socred.Record, 0, len(req.recs))
 	for i, r := range req.recs {
 		if old, ok := existing[[2]string{r.Reporter, r.Key}]; ok {
 			if !samePayload(old, r) {
+				// The record it clashes with is named only when stored:
+				// one of a batch sent at the same moment has an id that
+				// its commit may yet give up.
+				by := "a batch sent at the same time"
+				if stored[old] {
+					by = "record " + old.ID
+				}
 				return &socred.Error{Code: socred.ECONFLICT, Field: "records[" + strconv.Itoa(i) + "].key",
-					Message: "records[" + strconv.Itoa(i) + "].key: key " + strconv.Quote(r.Key) + " was already used for a different record (" + old.ID + ")"}
+					Message: "records[" + strconv.Itoa(i) + "].key: key " + strconv.Quote(r.Key) + " was already used for a different record (" + by + ")"}
 			}
 			req.results[i] = RecordResult{Key: r.Key, ID: old.ID, Status: "duplicate", Derived: []DerivedResult{}, LogIndex: old.LogIndex}
 			continue
@@ -617,6 +629,20 @@ func (s *Service) validateRecord(c *socred.Caller, in *socred.RecordInput, prefi
 		Evidence:    in.Evidence,
 		AcceptedAt:  now,
 	}, nil
+}
+
+// checkSubjectsFollowing is checkSubjects, after taking the changes of
+// other servers sharing the store when a subject is not known here: it may
+// be new there.
+func (s *Service) checkSubjectsFollowing(ctx context.Context, recs []*socred.Record) error {
+	err := s.checkSubjects(recs)
+	if err == nil {
+		return nil
+	}
+	if n, ferr := s.Follow(ctx); ferr != nil || n == 0 {
+		return err
+	}
+	return s.checkSubjects(recs)
 }
 
 // checkSubjects checks that every record's subject exists and is in its
