@@ -180,6 +180,10 @@ type Decision struct {
 	Allowed   bool      `json:"allowed"`
 	CheckedAt time.Time `json:"checked_at"`
 	Reasons   []Reason  `json:"reasons"`
+	// Why, for a privilege the subject is not granted, says who may do
+	// it: the lists whose measures grant it (the reasons name only
+	// measures that bear on the subject).
+	Why string `json:"why,omitempty"`
 	// LogIndex is the check's receipt: its entry in the audit log.
 	LogIndex *int64 `json:"log_index,omitempty"`
 }

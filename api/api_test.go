@@ -313,6 +313,10 @@ func TestChecks(t *testing.T) {
 			if d.Allowed != tt.allowed || d.Reasons == nil || strings.Join(got, ",") != strings.Join(tt.reasons, ",") {
 				t.Errorf("got allowed %v reasons %v, want %v %v", d.Allowed, got, tt.allowed, tt.reasons)
 			}
+			// A privilege denied says who may have it; nothing else does.
+			if privilege := tt.name == "privilege not granted"; privilege != (d.Why != "") || privilege && !strings.Contains(d.Why, "free-bike is a privilege, granted only to subjects on") {
+				t.Errorf("why %q", d.Why)
+			}
 		})
 	}
 	var file service.File

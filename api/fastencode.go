@@ -42,6 +42,10 @@ func appendDecision(b []byte, d *socred.Decision) ([]byte, bool) {
 		}
 		b = append(b, ']')
 	}
+	if d.Why != "" {
+		b = append(b, `,"why":`...)
+		b, ok = appendPlainString(b, d.Why, ok)
+	}
 	if d.LogIndex != nil {
 		b = append(b, `,"log_index":`...)
 		b = strconv.AppendInt(b, *d.LogIndex, 10)

@@ -61,6 +61,9 @@ func (w *World) Decide(subject, action string, now time.Time) (socred.Decision, 
 		Allowed:   !restricted && (!e.actions[ai].Privilege || granted),
 		CheckedAt: now,
 	}
+	if e.actions[ai].Privilege && !granted {
+		d.Why = e.privilegeWhy[ai]
+	}
 	if restricted || granted {
 		d.Reasons = e.reasons(ent, ai, nil, nil)
 		for _, o := range ent.out {

@@ -8,6 +8,7 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/socred/socred"
 )
@@ -25,6 +26,9 @@ type Engine struct {
 	listIx   map[string]int32
 	actions  []*socred.Action
 	actionIx map[string]int32
+	// privilegeWhy says, for each privilege action, who may do it: the
+	// why of a decision that denies it.
+	privilegeWhy []string
 	// auto holds the indexes of automatic lists, in pack order.
 	auto []int32
 }
@@ -175,6 +179,12 @@ func New(p *socred.Pack) (*Engine, error) {
 		e.lists = append(e.lists, cl)
 		e.listIx[l.ID] = int32(i)
 	}
+	e.privilegeWhy = make([]string, len(e.actions))
+	for ai, a := range e.actions {
+		if a.Privilege {
+			e.privilegeWhy[ai] = privilegeWhy(a, e.lists, ai)
+		}
+	}
 	return e, nil
 }
 
@@ -185,4 +195,19 @@ func (e *Engine) Pack() *socred.Pack { return e.pack }
 func (e *Engine) rule(schemeID, ruleID string) (int32, bool) {
 	i, ok := e.ruleIx[ruleKey{schemeID, ruleID}]
 	return i, ok
+}
+
+// privilegeWhy says who may do a privilege action: the subjects on the
+// lists whose measures grant it.
+func privilegeWhy(a *socred.Action, lists []*list, ai int) string {
+	var on []string
+	for _, l := range lists {
+		for _, m := range l.grants[ai] {
+			on = append(on, fmt.Sprintf("%q (measure %s, %s)", l.ID, m.ID, m.Authority))
+		}
+	}
+	if len(on) == 0 {
+		return fmt.Sprintf("%s is a privilege that no measure grants: no one may", a.ID)
+	}
+	return fmt.Sprintf("%s is a privilege, granted only to subjects on %s; this subject is on none of them", a.ID, strings.Join(on, " or "))
 }
