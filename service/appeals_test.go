@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -327,12 +328,21 @@ func TestAppealErrorsNameTheirField(t *testing.T) {
 // reinstated is a store that keeps the records each commit reinstates.
 type reinstated struct {
 	*sqlite.Store
+	mu   sync.Mutex // the scheduler commits too
 	refs []socred.RecordRef
 }
 
 func (s *reinstated) Commit(ctx context.Context, w *socred.Write) error {
+	s.mu.Lock()
 	s.refs = append(s.refs, w.Reinstate...)
+	s.mu.Unlock()
 	return s.Store.Commit(ctx, w)
+}
+
+func (s *reinstated) reinstated() []socred.RecordRef {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.refs)
 }
 
 // A derived record suspended while its appeal's review is overdue, then
@@ -392,8 +402,8 @@ func TestUpheldAppealLeavesOverturnedRecord(t *testing.T) {
 	if _, err := svc.DecideAppeal(ctx, other, za.ID, service.DecisionInput{Decision: socred.AppealUpheld, Reasons: "the guarantee is on file"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(rs.refs) != 0 {
-		t.Errorf("reinstated %v, an overturned record", rs.refs)
+	if got := rs.reinstated(); len(got) != 0 {
+		t.Errorf("reinstated %v, an overturned record", got)
 	}
 	f, err := svc.File(ctx, admin, "zhao", "test")
 	if err != nil {

@@ -364,12 +364,17 @@ func TestTermOverMonthEnd(t *testing.T) {
 // scheduler's write number n.
 type stopAt struct {
 	*sqlite.Store
+	mu     sync.Mutex
 	n, due int
 }
 
 func (s *stopAt) Commit(ctx context.Context, w *socred.Write) error {
 	if w.Due != nil {
-		if s.due++; s.due >= s.n {
+		s.mu.Lock()
+		s.due++
+		stop := s.due >= s.n
+		s.mu.Unlock()
+		if stop {
 			return errors.New("stopped")
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,9 @@ type site struct {
 	provider string
 	reviewer string
 	court    string // an authority designating on spc's lists
+	// shift moves the service's clock ahead of the real one (set it, not
+	// svc.Now, which the service's goroutines read).
+	shift *atomic.Int64
 }
 
 func newSite(t *testing.T, st socred.Store) *site {
@@ -51,6 +55,8 @@ func newSite(t *testing.T, st socred.Store) *site {
 		t.Fatal(err)
 	}
 	svc.AdminToken = admin
+	shift := new(atomic.Int64)
+	svc.Now = func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
 	if err := svc.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +82,7 @@ func newSite(t *testing.T, st socred.Store) *site {
 		OccurredAt: time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second), Evidence: "loan contract 4471"}}); err != nil {
 		t.Fatal(err)
 	}
-	s := &site{t: t, h: web.New(svc, web.Config{}).Handler(), svc: svc}
+	s := &site{t: t, h: web.New(svc, web.Config{}).Handler(), svc: svc, shift: shift}
 	for _, tk := range []struct {
 		in  service.TokenInput
 		dst *string
@@ -420,7 +426,7 @@ func TestMeOffersWhatTheAPITakes(t *testing.T) {
 	}
 	// Forty days on: the records' time to appeal has ended, and credit
 	// repair is open.
-	s.svc.Now = func() time.Time { return time.Now().AddDate(0, 0, 40) }
+	s.shift.Store(int64(40 * 24 * time.Hour))
 	sess, _ = s.signIn(s.subject) // the session of forty days ago has ended
 	body = text(t, s.do("GET", "/me", nil, sess))
 	if strings.Contains(body, "Appeal record") || !strings.Contains(body, "time to appeal ended") || !strings.Contains(body, "Apply for credit repair") {
@@ -453,7 +459,7 @@ func TestBoardPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.svc.Now = func() time.Time { return time.Now().AddDate(0, 0, 11) } // past the grace period
+	s.shift.Store(int64(11 * 24 * time.Hour)) // past the grace period
 	first := text(t, s.do("GET", "/board?q=Company", nil))
 	if strings.Count(first, `class="entry"`) != 50 || !strings.Contains(first, "Entries 1 to 50") || !strings.Contains(first, `href="/board?page=2&amp;q=Company" rel="next"`) {
 		t.Errorf("the first page: %d entries\n%s", strings.Count(first, `class="entry"`), first)
