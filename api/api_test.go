@@ -248,26 +248,29 @@ func TestLargeBatch(t *testing.T) {
 		}
 		return string(b)
 	}
-	over := batch(3000, 300)
-	if len(over) <= MaxBodyForTest {
-		t.Fatalf("test batch is %d bytes, want over 1 MiB", len(over))
+	over := batch(10000, 400)
+	if len(over) <= MaxRecordsBodyForTest {
+		t.Fatalf("test batch is %d bytes, want over 4 MiB", len(over))
 	}
 	f.must(413, "POST", "/v1/records", asAuthority, over)
 	if n := f.store.recordCount(); n != 0 {
 		t.Fatalf("a refused batch stored %d records", n)
 	}
-	under := batch(3000, 150)
-	if len(under) > MaxBodyForTest {
-		t.Fatalf("test batch is %d bytes, want under 1 MiB", len(under))
+	// 10,000 records with 150 bytes of evidence each: over 1 MiB, under 4.
+	under := batch(10000, 150)
+	if len(under) <= 1<<20 || len(under) > MaxRecordsBodyForTest {
+		t.Fatalf("test batch is %d bytes, want between 1 and 4 MiB", len(under))
 	}
 	f.must(200, "POST", "/v1/records", asAuthority, under)
-	if n := f.store.recordCount(); n != 3000 {
-		t.Errorf("stored %d records, want 3000", n)
+	if n := f.store.recordCount(); n != 10000 {
+		t.Errorf("stored %d records, want 10000", n)
 	}
+	// Other endpoints keep 1 MiB.
+	f.must(413, "POST", "/v1/checks", asProvider, `{"subject":"zhang","action":"ride-train","purpose":"`+strings.Repeat("p", 1<<20)+`"}`)
 }
 
-// MaxBodyForTest is the API's limit on request bodies.
-const MaxBodyForTest = 1 << 20
+// MaxRecordsBodyForTest is the API's limit on the bodies of record batches.
+const MaxRecordsBodyForTest = 4 << 20
 
 func TestChecks(t *testing.T) {
 	f := newFixture(t)
@@ -664,9 +667,9 @@ func TestBodies(t *testing.T) {
 			}
 		})
 	}
-	res := f.must(413, "POST", "/v1/records", asAuthority, `{"records": [`+strings.Repeat(" ", 1<<20)+`]}`)
-	if _, msg, _ := res.apiError(); !strings.Contains(msg, "1 MiB") {
-		t.Errorf("records over 1 MiB: message %q", msg)
+	res := f.must(413, "POST", "/v1/records", asAuthority, `{"records": [`+strings.Repeat(" ", 4<<20)+`]}`)
+	if _, msg, _ := res.apiError(); !strings.Contains(msg, "4 MiB") {
+		t.Errorf("records over 4 MiB: message %q", msg)
 	}
 }
 

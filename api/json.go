@@ -155,7 +155,7 @@ func firstInvalid(data []byte) int {
 // bytes, copying as it goes).
 func readBody(r *http.Request) ([]byte, error) {
 	n := r.ContentLength
-	if n <= 0 || n > MaxBody {
+	if n <= 0 || n > MaxRecordsBody {
 		return io.ReadAll(r.Body)
 	}
 	data := make([]byte, n, n+1)

@@ -76,7 +76,7 @@ func playZhangStory(t *testing.T, db string) {
 		{"in the future", batch(rec("bad-5", "zhang", "rongcheng", "littering", now.Add(time.Hour))), 400, "records[0].occurred_at"},
 		{"another authority's scheme", batch(rec("bad-6", "zhang", "taxi-service", "refusing-passengers", now)), 403, "records[0].scheme"},
 		{"bad JSON", `{"records": [{"key": "x",}]}`, 400, ""},
-		{"over 1 MiB", `{"records": [` + strings.Repeat(" ", 1<<20) + `]}`, 413, ""},
+		{"over 4 MiB", `{"records": [` + strings.Repeat(" ", 4<<20) + `]}`, 413, ""},
 	} {
 		r := s.must(tc.status, "POST", "/v1/records", city, tc.body)
 		if _, field := r.errorField(t); field != tc.field {
