@@ -155,7 +155,11 @@ func firstInvalid(data []byte) int {
 // bytes, copying as it goes).
 func readBody(r *http.Request) ([]byte, error) {
 	n := r.ContentLength
-	if n <= 0 || n > MaxRecordsBody {
+	// Up to 1 MiB as declared; a larger declared length (only a record
+	// batch may be larger) is read as it comes, so that a false length
+	// does not make the server set aside more than the limit of most
+	// endpoints before the body's limit is met.
+	if n <= 0 || n > MaxBody {
 		return io.ReadAll(r.Body)
 	}
 	data := make([]byte, n, n+1)
