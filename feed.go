@@ -148,6 +148,13 @@ type ChangeWatcher interface {
 	WatchChanges(ctx context.Context) <-chan struct{}
 }
 
+// FeedHeader is a store that several servers share: FeedHead returns the
+// number of the last change stored, by any of them, so that a server can
+// take every change acknowledged before a read before it answers it.
+type FeedHeader interface {
+	FeedHead(ctx context.Context) (int64, error)
+}
+
 // TurnTaker is a store that lets servers take turns at writing changes: a
 // server that holds the turn commits without another server's change
 // slipping in between, so that under a load from several servers none of

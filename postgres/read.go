@@ -362,6 +362,15 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]socred.C
 	return out, nil
 }
 
+// FeedHead returns the number of the last change stored.
+func (s *Store) FeedHead(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(max(seq), 0) FROM changes`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("feed head: %w", err)
+	}
+	return seq, nil
+}
+
 // RecordsByRef returns the records named, in id order; records not found
 // are left out.
 func (s *Store) RecordsByRef(ctx context.Context, refs []socred.RecordRef) ([]*socred.Record, error) {

@@ -33,6 +33,11 @@ func (s *Service) Check(ctx context.Context, c *socred.Caller, in CheckInput) (s
 	if acts := c.Token.Actions; len(acts) > 0 && !slices.Contains(acts, in.Action) {
 		return socred.Decision{}, forbidden("this provider token may not check %q", in.Action)
 	}
+	// Behind servers sharing the store, every change acknowledged by any
+	// of them before this check is taken first.
+	if err := s.barrier.wait(ctx, s); err != nil {
+		return socred.Decision{}, err
+	}
 	now := s.now()
 	s.mu.RLock()
 	d, err := s.world.Decide(in.Subject, in.Action, now)

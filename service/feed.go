@@ -51,6 +51,7 @@ func (s *Service) follow(ctx context.Context) (int, error) {
 				return n, fmt.Errorf("follow the feed: change %d: %w", changes[i].Seq, err)
 			}
 			s.seq = changes[i].Seq
+			s.applied.Store(s.seq)
 			n++
 		}
 	}

@@ -53,6 +53,9 @@ func (s *Service) file(ctx context.Context, c *socred.Caller, id, purpose string
 	if len(purpose) > 200 || !socred.ValidText(purpose, false) {
 		return nil, socred.FieldErrorf("purpose", "at most 200 bytes of "+socred.TextRule)
 	}
+	if err := s.barrier.wait(ctx, s); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	s.mu.RLock()
 	st, err := s.world.Standing(id, now)

@@ -461,6 +461,7 @@ func (s *Service) land(f *flight, err error) (bool, []*ingest) {
 		s.mu.Lock()
 		err = s.world.Apply(f.plan)
 		s.mu.Unlock()
+		s.applied.Store(f.write.Seq)
 		select {
 		case s.wake <- struct{}{}:
 		default:
@@ -639,7 +640,9 @@ func (s *Service) checkSubjectsFollowing(ctx context.Context, recs []*socred.Rec
 	if err == nil {
 		return nil
 	}
-	if n, ferr := s.Follow(ctx); ferr != nil || n == 0 {
+	// Checked again whether or not this call found changes to follow: the
+	// server's tail may have taken them just before.
+	if _, ferr := s.Follow(ctx); ferr != nil {
 		return err
 	}
 	return s.checkSubjects(recs)

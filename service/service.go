@@ -73,6 +73,8 @@ type Service struct {
 	settled     time.Time     // the settled time last written; guarded by wmu
 	dueBatch    int           // about how many due subjects a write takes
 	seq         int64         // the last change of the feed the world includes; guarded by wmu
+	applied     atomic.Int64  // seq, once the world holds it: for reads without wmu (barrier)
+	barrier     barrier
 	wake        chan struct{}
 	noticeWake  chan struct{}
 	cancel      context.CancelFunc
@@ -139,6 +141,7 @@ func (s *Service) Open(ctx context.Context) error {
 		return fmt.Errorf("load: %w", err)
 	}
 	s.seq = ld.seq
+	s.applied.Store(ld.seq)
 	settled := ld.settled
 	if settled.IsZero() {
 		settled = s.now()
@@ -147,6 +150,9 @@ func (s *Service) Open(ctx context.Context) error {
 	debug.SetGCPercent(gogc)
 	s.log.Info("world loaded", "subjects", s.world.Len(), "records", ld.records.Load(), "settled", settled, "took", time.Since(start).Round(time.Millisecond))
 	s.ids.store = s.store
+	if h, ok := s.store.(socred.FeedHeader); ok {
+		s.barrier.heads = h // a store other servers write too
+	}
 	if err := s.openAudit(ctx); err != nil {
 		return err
 	}
@@ -325,6 +331,7 @@ func (s *Service) publish(ctx context.Context, plan *engine.Plan, w *socred.Writ
 	s.mu.Lock()
 	err := s.world.Apply(plan)
 	s.mu.Unlock()
+	s.applied.Store(w.Seq)
 	if err != nil {
 		// Cannot happen while writers are serialised.
 		return fmt.Errorf("apply: %w", err)

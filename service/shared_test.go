@@ -180,3 +180,39 @@ func TestServersShareOneDatabase(t *testing.T) {
 		t.Error("B after its restart: wang may fly")
 	}
 }
+
+// A read at one server reflects every write acknowledged at another before
+// it (API.md: "Decisions reflect every write acknowledged before the
+// check"), at once, not within a poll: the check, the file and the subject,
+// and a record for a subject just registered elsewhere.
+func TestServersReadTheirWrites(t *testing.T) {
+	db := postgrestest.Schema(t, postgrestest.Database(t, "the test of reads across servers"))
+	c := &clock{t: t0}
+	a, _ := openShared(t, db, c)
+	b, _ := openShared(t, db, c)
+	setup(t, a)
+	for i := range 20 {
+		if _, err := a.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment"}); err != nil {
+			t.Fatal(err)
+		}
+		if allowed(t, b, "wang", "buy-flight-ticket") {
+			t.Fatalf("round %d: the designation acknowledged at A does not deny at B", i)
+		}
+		if _, err := a.Undesignate(ctx, admin, "judgment-defaulters", "acme", "paid"); err != nil {
+			t.Fatal(err)
+		}
+		if !allowed(t, b, "wang", "buy-flight-ticket") {
+			t.Fatalf("round %d: the removal acknowledged at A still denies at B", i)
+		}
+		id := "new-" + string(rune('a'+i))
+		if _, err := a.PutSubjects(ctx, admin, []*socred.Subject{{ID: id, Kind: socred.Person, Name: "New", Region: "rongcheng"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Subject(ctx, admin, id); err != nil {
+			t.Fatalf("round %d: the subject registered at A: %v at B", i, err)
+		}
+		if _, err := b.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: id, Subject: id, Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}}); err != nil {
+			t.Fatalf("round %d: a record at B for the subject registered at A: %v", i, err)
+		}
+	}
+}

@@ -131,6 +131,9 @@ func (s *Service) Subject(ctx context.Context, c *socred.Caller, id string) (*so
 	if err := mayRead(c, id); err != nil {
 		return nil, err
 	}
+	if err := s.barrier.wait(ctx, s); err != nil {
+		return nil, err
+	}
 	s.mu.RLock()
 	ent := s.world.Entry(id)
 	s.mu.RUnlock()
