@@ -391,16 +391,8 @@ func pages(t *testing.T, s *site) {
 // /me offers the forms the API would take now: an appeal within its time
 // and while none is open, credit repair once the list's wait has passed.
 func TestMeOffersWhatTheAPITakes(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "socred.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSite(t, st)
+	s, a := sqliteSite(t)
 	ctx := context.Background()
-	a, err := s.svc.Authenticate(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := s.svc.Designate(ctx, a, "judgment-defaulters", service.DesignationInput{Subject: "zhang", Reason: "unpaid judgment"}); err != nil {
 		t.Fatal(err)
 	}
@@ -437,16 +429,8 @@ func TestMeOffersWhatTheAPITakes(t *testing.T) {
 // The board shows the register a page at a time, with links between pages
 // that keep the search.
 func TestBoardPages(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "socred.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSite(t, st)
+	s, a := sqliteSite(t)
 	ctx := context.Background()
-	a, err := s.svc.Authenticate(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var subs []*socred.Subject
 	for i := range 60 {
 		subs = append(subs, &socred.Subject{ID: fmt.Sprintf("co-%02d", i), Kind: socred.Organisation, Name: fmt.Sprintf("Company %02d", i), Region: "rongcheng", Groups: []string{}})
@@ -476,11 +460,7 @@ func TestBoardPages(t *testing.T) {
 // Under the pages' paths, an unknown page is the error page's 404 and a
 // form's path asked with GET is 405.
 func TestPagesNotFound(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "socred.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSite(t, st)
+	s, _ := sqliteSite(t)
 	sess, _ := s.signIn(s.subject)
 	for path, want := range map[string]int{"/me/foo": 404, "/console/foo": 404, "/me/appeals": 405, "/console/appeals/apl-x/decision": 405} {
 		r := s.do("GET", path, nil, sess)
@@ -488,4 +468,19 @@ func TestPagesNotFound(t *testing.T) {
 			t.Errorf("GET %s: %d, want %d and the error page\n%s", path, r.StatusCode, want, b)
 		}
 	}
+}
+
+// sqliteSite is a site on a SQLite database of its own, and the admin.
+func sqliteSite(t *testing.T) (*site, *socred.Caller) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "socred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSite(t, st)
+	a, err := s.svc.Authenticate(context.Background(), admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, a
 }
