@@ -429,8 +429,9 @@ func (s *Service) callerByHash(ctx context.Context, h [32]byte) (*socred.Caller,
 
 // TokenCacheTTL is how long a server trusts a token it read from the
 // store before reading it again: how long a token revoked at another
-// server sharing the store may still be taken here.
-const TokenCacheTTL = 10 * time.Second
+// server sharing the store may still be taken here. A read of a token a
+// second for each token in use costs nothing a busy server would notice.
+const TokenCacheTTL = time.Second
 
 // cachedToken is a token as read from the store, and when.
 type cachedToken struct {

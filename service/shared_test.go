@@ -216,3 +216,26 @@ func TestServersReadTheirWrites(t *testing.T) {
 		}
 	}
 }
+
+// A token revoked at one server is refused at another within
+// TokenCacheTTL, though that server had it cached.
+func TestRevokedTokenAcrossServers(t *testing.T) {
+	db := postgrestest.Schema(t, postgrestest.Database(t, "the test of token revocation across servers"))
+	c := &clock{t: t0}
+	a, _ := openShared(t, db, c)
+	b, _ := openShared(t, db, c)
+	tok, err := a.CreateToken(ctx, admin, service.TokenInput{Role: socred.RoleProvider, Name: "railway"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Authenticate(ctx, tok.Token); err != nil {
+		t.Fatalf("at B before the revocation: %v", err)
+	}
+	if _, err := a.RevokeToken(ctx, admin, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(service.TokenCacheTTL + 100*time.Millisecond)
+	if _, err := b.Authenticate(ctx, tok.Token); socred.ErrorCode(err) != socred.EUNAUTHORIZED {
+		t.Errorf("at B %s after the revocation at A: got %v, want unauthorized", service.TokenCacheTTL, err)
+	}
+}
