@@ -89,8 +89,15 @@ func (w *World) NextDue() (time.Time, bool) {
 // Each change is evaluated at the moment it fell due, so a catch-up after
 // downtime dates every event exactly.
 func (w *World) PlanDue(now time.Time, limit int) (*Plan, time.Time, error) {
-	through := w.dueCut(now, limit)
-	ids := w.due.due(nil, through.UnixNano(), math.MaxInt)
+	if limit <= 0 {
+		limit = math.MaxInt - 1
+	}
+	through := now
+	ids := w.due.due(nil, now.UnixNano(), limit+1)
+	if len(ids) > limit {
+		through = w.dueCut(now, limit)
+		ids = w.due.due(ids[:0], through.UnixNano(), math.MaxInt)
+	}
 	pl := newPlanner(w, through, nil)
 	for _, id := range ids {
 		if _, err := pl.entry(id); err != nil {
@@ -101,38 +108,18 @@ func (w *World) PlanDue(now time.Time, limit int) (*Plan, time.Time, error) {
 	return pl.p, through, nil
 }
 
-// dueCut returns now when at most limit subjects fall due by now, else the
-// moment the limit-th earliest falls due, rounded up to a whole microsecond
-// (the finest time a store keeps).
+// dueCut returns the moment the limit-th earliest slot falls due, rounded
+// up to a whole microsecond (the finest time a store keeps), or now if that
+// is later. More than limit slots are due by now.
 func (w *World) dueCut(now time.Time, limit int) time.Time {
-	end := now.UnixNano()
-	if limit <= 0 || len(w.due) <= limit || w.due.countBy(end, limit+1) <= limit {
-		return now
-	}
 	at := w.due.kth(limit)
 	if r := at % int64(time.Microsecond); r != 0 {
 		at += int64(time.Microsecond) - r
 	}
-	if at >= end {
+	if at >= now.UnixNano() {
 		return now
 	}
 	return ts(at)
-}
-
-// countBy counts the slots due at or before now, stopping at limit.
-func (h dueHeap) countBy(now int64, limit int) int {
-	n := 0
-	stack := []int{0}
-	for len(stack) > 0 && n < limit {
-		i := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if i >= len(h) || h[i].at > now {
-			continue
-		}
-		n++
-		stack = append(stack, 2*i+2, 2*i+1)
-	}
-	return n
 }
 
 // kth returns the time of the k-th earliest slot (k from 1, at most the

@@ -219,6 +219,16 @@ func (s *Service) DecideAppeal(ctx context.Context, c *socred.Caller, id string,
 			if d != nil {
 				entryBy = d.Authority
 				suspendedNow := a.SuspendedAt != nil && d.EndedAt != nil && d.EndedAt.Equal(*a.SuspendedAt)
+				// A suspended entry is not restored over one made since.
+				replaced := false
+				if suspendedNow && in.Decision == socred.AppealUpheld {
+					switch _, err := s.store.ActiveDesignation(ctx, d.List, d.Subject, now); {
+					case err == nil:
+						replaced = true
+					case !isNotFound(err):
+						return err
+					}
+				}
 				switch {
 				case in.Decision == socred.AppealOverturned && (d.EndedAt == nil || suspendedNow):
 					ended := *d
@@ -227,7 +237,7 @@ func (s *Service) DecideAppeal(ctx context.Context, c *socred.Caller, id string,
 						ended.EndedAt = d.EndedAt
 					}
 					change.Designations = []*socred.Designation{&ended}
-				case in.Decision == socred.AppealUpheld && suspendedNow && now.Before(d.Until) && !s.listedBy(ctx, d.List, d.Subject, now):
+				case in.Decision == socred.AppealUpheld && suspendedNow && now.Before(d.Until) && !replaced:
 					back := *d
 					back.EndedAt, back.EndReason = nil, ""
 					change.Designations = []*socred.Designation{&back}
@@ -306,13 +316,6 @@ func (s *Service) notOnList(subject, list string, now time.Time) error {
 		}
 	}
 	return socred.FieldErrorf("list", "subject %q is not on list %q", subject, list)
-}
-
-// listedBy reports whether a designation of subject on list is active now:
-// a suspended entry is not restored over one made since.
-func (s *Service) listedBy(ctx context.Context, list, subject string, now time.Time) bool {
-	_, err := s.store.ActiveDesignation(ctx, list, subject, now)
-	return err == nil
 }
 
 func (s *Service) designation(ctx context.Context, subject, id string) (*socred.Designation, error) {
