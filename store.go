@@ -44,7 +44,10 @@ type Store interface {
 	// Notices returns the subject's notices, newest first.
 	Notices(ctx context.Context, subject string, page Page) ([]Notice, error)
 	// PendingNotices returns up to limit notices not yet delivered, oldest
-	// first.
+	// first. A store shared by several servers claims them for this one
+	// for NoticeLease: until the lease ends (or they are delivered), the
+	// others' calls do not return them, so that each is delivered once
+	// unless its server stops meanwhile.
 	PendingNotices(ctx context.Context, limit int) ([]Notice, error)
 	// MarkDelivered records that the notices were delivered.
 	MarkDelivered(ctx context.Context, ids []int64) error
@@ -201,6 +204,11 @@ type Page struct {
 	Limit  int
 	Offset int
 }
+
+// NoticeLease is how long a server sharing a store with others holds the
+// pending notices it was given (PendingNotices) before the others may
+// deliver them: longer than a round of delivery takes.
+const NoticeLease = 5 * time.Minute
 
 // Write is one atomic change to the store.
 type Write struct {

@@ -5,6 +5,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -27,6 +28,11 @@ type Store struct {
 	// under mu (nil until its first append). Other servers may have
 	// appended since: an append uses it only at the size it locks.
 	edge *audit.Edge
+
+	// claimer names this store in the notices it claims for delivery
+	// (PendingNotices), for lease.
+	claimer string
+	lease   time.Duration
 }
 
 // Option configures Open.
@@ -46,7 +52,7 @@ var _ socred.Store = (*Store)(nil)
 // search_path may be given as query parameters), checks durability, applies
 // the embedded migrations and checks the schema version.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
-	s := &Store{log: slog.New(slog.DiscardHandler)}
+	s := &Store{log: slog.New(slog.DiscardHandler), claimer: rand.Text(), lease: socred.NoticeLease}
 	for _, o := range opts {
 		o(s)
 	}
@@ -103,7 +109,15 @@ func deref(s *string) string {
 
 // Close closes the pool's connections, waiting for those in use.
 func (s *Store) Close() error {
+	// The notices this store claimed and did not deliver go back to the
+	// other servers at once, rather than when the lease ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `UPDATE notices SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1 AND pending`, s.claimer)
 	s.pool.Close()
+	if err != nil {
+		return fmt.Errorf("release notices: %w", err)
+	}
 	return nil
 }
 

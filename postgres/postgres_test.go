@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,4 +198,134 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// Servers sharing the database each get pending notices no other holds:
+// a notice is delivered by one of them, unless its server's lease ends
+// first (it stopped), and then by another.
+func TestPendingNoticesClaimed(t *testing.T) {
+	url := postgrestest.Schema(t, database(t))
+	a, b := mustOpen(t, url), mustOpen(t, url)
+	defer a.Close()
+	defer b.Close()
+	var ns []socred.Notice
+	for i := range 10 {
+		ns = append(ns, socred.Notice{Subject: "s" + strconv.Itoa(i), At: t0, Kind: socred.NoticeCheckDenied, Message: "m", Action: "fly", By: "air"})
+	}
+	if err := a.Commit(ctx, &socred.Write{Notices: ns, Deliver: true}); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(ns []socred.Notice) []int64 {
+		var out []int64
+		for _, n := range ns {
+			out = append(out, n.ID)
+		}
+		return out
+	}
+	pa, err := a.PendingNotices(ctx, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := b.PendingNotices(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pa) != 4 || len(pb) != 6 || pa[3].ID >= pb[0].ID || !slices.IsSortedFunc(pb, func(x, y socred.Notice) int { return cmp.Compare(x.ID, y.ID) }) {
+		t.Fatalf("a took %v, then b %v: want the first 4 and the other 6, oldest first", ids(pa), ids(pb))
+	}
+	// Each keeps what it holds: asked again, a gets its own again (to retry
+	// after a failure) and nothing of b's.
+	if again, _ := a.PendingNotices(ctx, 100); !slices.Equal(ids(again), ids(pa)) {
+		t.Errorf("a again: got %v, want %v", ids(again), ids(pa))
+	}
+	if err := b.MarkDelivered(ctx, ids(pb)); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := b.PendingNotices(ctx, 100); len(p) != 0 {
+		t.Errorf("b after delivering its own: got %v, want none (a holds the rest)", ids(p))
+	}
+	// a stops without delivering (its process killed: its claims stay);
+	// once its lease ends, another takes them.
+	c := mustOpen(t, url)
+	defer c.Close()
+	postgres.SetNoticeLease(c, 50*time.Millisecond)
+	if p, _ := c.PendingNotices(ctx, 100); len(p) != 0 {
+		t.Errorf("c while a's lease lasts: got %v, want none", ids(p))
+	}
+	postgrestest.Exec(t, url, `UPDATE notices SET claimed_until = 0 WHERE claimed_until IS NOT NULL AND pending`)
+	pc, err := c.PendingNotices(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids(pc), ids(pa)) {
+		t.Fatalf("after a's lease ended: c got %v, want %v", ids(pc), ids(pa))
+	}
+	time.Sleep(100 * time.Millisecond)
+	if p, _ := b.PendingNotices(ctx, 100); !slices.Equal(ids(p), ids(pa)) {
+		t.Errorf("after c's lease ended: b got %v, want %v", ids(p), ids(pa))
+	}
+	// A store closed cleanly hands back what it holds at once.
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := c.PendingNotices(ctx, 100); !slices.Equal(ids(p), ids(pa)) {
+		t.Errorf("after b closed: c got %v, want %v", ids(p), ids(pa))
+	}
+}
+
+// Servers claiming at the same moment never get the same notice.
+func TestPendingNoticesClaimedAtOnce(t *testing.T) {
+	url := postgrestest.Schema(t, database(t))
+	stores := make([]*postgres.Store, 4)
+	for i := range stores {
+		stores[i] = mustOpen(t, url)
+		defer stores[i].Close()
+	}
+	var ns []socred.Notice
+	for i := range 400 {
+		ns = append(ns, socred.Notice{Subject: "s" + strconv.Itoa(i), At: t0, Kind: socred.NoticeCheckDenied, Message: "m", Action: "fly", By: "air"})
+	}
+	if err := stores[0].Commit(ctx, &socred.Write{Notices: ns, Deliver: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := make([][]socred.Notice, len(stores))
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Go(func() {
+			for {
+				p, err := s.PendingNotices(ctx, 7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(p) == 0 {
+					return
+				}
+				got[i] = append(got[i], p...)
+				var delivered []int64
+				for _, n := range p {
+					delivered = append(delivered, n.ID)
+				}
+				if err := s.MarkDelivered(ctx, delivered); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[int64]int{}
+	for i := range got {
+		for _, n := range got[i] {
+			seen[n.ID]++
+		}
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("notice %d given %d times", id, n)
+		}
+	}
+	if len(seen) != len(ns) {
+		t.Errorf("%d notices given, want %d", len(seen), len(ns))
+	}
 }

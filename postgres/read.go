@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -399,13 +401,26 @@ func (s *Store) Notices(ctx context.Context, subject string, page socred.Page) (
 }
 
 // PendingNotices returns up to limit notices not yet delivered, oldest
-// first.
+// first, and claims them for this store for its lease: those another
+// store sharing the database claimed, and whose lease has not ended, are
+// left to it (skipped, as are those another is claiming at the moment).
 func (s *Store) PendingNotices(ctx context.Context, limit int) ([]socred.Notice, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id, subject, at, body FROM notices WHERE pending ORDER BY id LIMIT $1`, limit)
+	rows, _ := s.pool.Query(ctx, `
+		WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS us),
+		free AS (
+			SELECT subject, id FROM notices, now
+			WHERE pending AND (claimed_until IS NULL OR claimed_until < now.us OR claimed_by = $1)
+			ORDER BY id LIMIT $2
+			FOR UPDATE OF notices SKIP LOCKED)
+		UPDATE notices n SET claimed_by = $1, claimed_until = now.us + $3
+		FROM free, now
+		WHERE n.subject = free.subject AND n.id = free.id
+		RETURNING n.id, n.subject, n.at, n.body`, s.claimer, limit, s.lease.Microseconds())
 	out, err := pgx.AppendRows(make([]socred.Notice, 0), rows, scanNotice)
 	if err != nil {
 		return nil, fmt.Errorf("pending notices: %w", err)
 	}
+	slices.SortFunc(out, func(a, b socred.Notice) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
