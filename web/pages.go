@@ -18,13 +18,15 @@ import (
 // signInPage is the sign-in form's data.
 type signInPage struct {
 	Title, CSRF, Next, Error string
+	// Plain says the connection is not encrypted (see secure).
+	Plain bool
 }
 
 func (w *Web) signInForm(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("Cache-Control", "no-store")
 	csrf := randomToken()
 	setCookie(rw, r, csrfCookie, csrf, 3600)
-	w.render(rw, r, http.StatusOK, "signin", signInPage{Title: "Sign in", CSRF: csrf, Next: safeNext(r.URL.Query().Get("next"))})
+	w.render(rw, r, http.StatusOK, "signin", signInPage{Title: "Sign in", CSRF: csrf, Next: safeNext(r.URL.Query().Get("next")), Plain: !secure(r)})
 }
 
 // signIn starts a new session for the token given, and sends the browser
@@ -36,7 +38,7 @@ func (w *Web) signIn(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, err)
 		return
 	}
-	ck, err := r.Cookie(csrfCookie)
+	ck, err := r.Cookie(csrfCookie.name(r))
 	if err != nil || ck.Value == "" || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(ck.Value)) != 1 {
 		w.fail(rw, r, socred.Errorf(socred.EFORBIDDEN, "the form's anti-forgery token does not match; reload the sign-in page"))
 		return
@@ -46,7 +48,7 @@ func (w *Web) signIn(rw http.ResponseWriter, r *http.Request) {
 		if code := socred.ErrorCode(err); code == socred.EUNAUTHORIZED || code == socred.EINVALID {
 			csrf := randomToken()
 			setCookie(rw, r, csrfCookie, csrf, 3600)
-			w.render(rw, r, http.StatusUnauthorized, "signin", signInPage{Title: "Sign in", CSRF: csrf,
+			w.render(rw, r, http.StatusUnauthorized, "signin", signInPage{Title: "Sign in", CSRF: csrf, Plain: !secure(r),
 				Next: safeNext(r.PostFormValue("next")), Error: "That token is not known. Paste the whole token, starting with sct_."})
 			return
 		}
@@ -77,7 +79,7 @@ func home(c *socred.Caller) string {
 }
 
 func (w *Web) signOut(rw http.ResponseWriter, r *http.Request, s *session) {
-	if ck, err := r.Cookie(sessionCookie); err == nil {
+	if ck, err := r.Cookie(sessionCookie.name(r)); err == nil {
 		if err := w.svc.EndSession(r.Context(), ck.Value); err != nil {
 			w.fail(rw, r, err)
 			return

@@ -90,12 +90,27 @@ func (w *Web) doneSig(text string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// Cookie names. The __Host- prefix binds a cookie to this host and path
-// /, and browsers accept it only with Secure.
-const (
-	sessionCookie = "__Host-socred-session"
-	csrfCookie    = "__Host-socred-csrf" // before sign-in, for the sign-in form
+// Cookies. Over a secure connection (see secure) their names carry the
+// __Host- prefix, which binds a cookie to this host and path / and which
+// browsers accept only with Secure; over plain HTTP on another host a
+// browser drops a Secure cookie, so there the names are plain (and the
+// sign-in page says the connection is not encrypted). Each request reads
+// only the cookie named for its own kind of connection, so a cookie set
+// over plain HTTP is never taken over HTTPS.
+type cookieName struct{ secure, plain string }
+
+var (
+	sessionCookie = cookieName{"__Host-socred-session", "socred-session"}
+	csrfCookie    = cookieName{"__Host-socred-csrf", "socred-csrf"} // before sign-in, for the sign-in form
 )
+
+// name returns the cookie's name for r's connection.
+func (c cookieName) name(r *http.Request) string {
+	if secure(r) {
+		return c.secure
+	}
+	return c.plain
+}
 
 // New returns the pages over a service.
 func New(svc *service.Service, cfg Config) *Web {
@@ -183,7 +198,7 @@ func (w *Web) Handler() http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
-		if r.TLS != nil {
+		if r.TLS != nil || r.Context().Value(forwardedHTTPS{}) != nil {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		w.mux.ServeHTTP(rw, r)
@@ -205,7 +220,7 @@ type session struct {
 func (w *Web) signedIn(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "no-store")
-		ck, err := r.Cookie(sessionCookie)
+		ck, err := r.Cookie(sessionCookie.name(r))
 		if err != nil {
 			http.Redirect(rw, r, "/sign-in?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
 			return
@@ -286,9 +301,9 @@ func secure(r *http.Request) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func setCookie(rw http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+func setCookie(rw http.ResponseWriter, r *http.Request, c cookieName, value string, maxAge int) {
 	// #nosec G124 -- Secure whenever the browser would keep it (TLS or loopback); over plain HTTP elsewhere a Secure cookie is dropped and no one could sign in
-	http.SetCookie(rw, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+	http.SetCookie(rw, &http.Cookie{Name: c.name(r), Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
 }
 

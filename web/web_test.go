@@ -40,6 +40,8 @@ type site struct {
 	// shift moves the service's clock ahead of the real one (set it, not
 	// svc.Now, which the service's goroutines read).
 	shift *atomic.Int64
+	// origin is where requests are sent (default http://127.0.0.1:8080).
+	origin string
 }
 
 func newSite(t *testing.T, st socred.Store) *site {
@@ -108,7 +110,11 @@ func (s *site) do(method, path string, form url.Values, cookies ...*http.Cookie)
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	req := httptest.NewRequest(method, "http://127.0.0.1:8080"+path, body)
+	origin := s.origin
+	if origin == "" {
+		origin = "http://127.0.0.1:8080"
+	}
+	req := httptest.NewRequest(method, origin+path, body)
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -294,7 +300,7 @@ func pages(t *testing.T, s *site) {
 	// Another server over the same store (here, another Web over the
 	// service) confirms it too: the key is the store's, not the process's.
 	other := web.New(s.svc, web.Config{}).Handler()
-	req := httptest.NewRequest("GET", r.Header.Get("Location"), nil)
+	req := httptest.NewRequest("GET", "http://127.0.0.1:8080"+r.Header.Get("Location"), nil)
 	req.AddCookie(rsess)
 	rec := httptest.NewRecorder()
 	other.ServeHTTP(rec, req)
@@ -483,4 +489,69 @@ func sqliteSite(t *testing.T) (*site, *socred.Caller) {
 		t.Fatal(err)
 	}
 	return s, a
+}
+
+// Over plain HTTP on a host other than the loopback (a network without
+// TLS), sign-in works: a browser drops __Host- cookies without Secure, so
+// the cookies there have plain names, and the page warns that the token
+// crosses the network in the clear. Each kind of connection reads only its
+// own cookies.
+func TestSignInOverPlainHTTP(t *testing.T) {
+	s, _ := sqliteSite(t)
+	if b := text(t, s.do("GET", "/sign-in", nil)); strings.Contains(b, "not encrypted") {
+		t.Error("the sign-in page on the loopback host warns of a connection that is not encrypted")
+	}
+	loopSess, _ := s.signIn(s.subject)
+
+	s.origin = "http://socred.example.org"
+	form := s.do("GET", "/sign-in", nil)
+	body := text(t, form)
+	pre := cookie(form, "socred-csrf")
+	m := csrfField.FindStringSubmatch(body)
+	if pre == nil || m == nil || pre.Secure || !pre.HttpOnly || pre.SameSite != http.SameSiteStrictMode || cookie(form, "__Host-socred-csrf") != nil {
+		t.Fatalf("sign-in form over plain HTTP: cookies %v, want socred-csrf, HttpOnly, SameSite=Strict, not Secure", form.Cookies())
+	}
+	if !strings.Contains(body, "not encrypted") {
+		t.Error("the sign-in page over plain HTTP does not say the connection is not encrypted")
+	}
+	r := s.do("POST", "/sign-in", url.Values{"csrf": {m[1]}, "token": {s.subject}}, pre)
+	sess := cookie(r, "socred-session")
+	if r.StatusCode != http.StatusSeeOther || sess == nil || sess.Secure || !sess.HttpOnly {
+		t.Fatalf("sign-in over plain HTTP: %d, cookies %v, want 303 and socred-session, HttpOnly, not Secure", r.StatusCode, r.Cookies())
+	}
+	if me := s.do("GET", "/me", nil, sess); me.StatusCode != http.StatusOK || !strings.Contains(text(t, me), "zhang") {
+		t.Errorf("/me over plain HTTP with its session: %d", me.StatusCode)
+	}
+	// A cookie named for the other kind of connection is not read.
+	if me := s.do("GET", "/me", nil, loopSess); me.StatusCode != http.StatusSeeOther {
+		t.Errorf("/me over plain HTTP with a __Host- session cookie: %d, want 303 to sign in", me.StatusCode)
+	}
+	s.origin = ""
+	if me := s.do("GET", "/me", nil, &http.Cookie{Name: "__Host-socred-session", Value: sess.Value}); me.StatusCode != http.StatusOK {
+		t.Errorf("/me on the loopback host with the session's secret: %d", me.StatusCode)
+	}
+	if me := s.do("GET", "/me", nil, sess); me.StatusCode != http.StatusSeeOther {
+		t.Errorf("/me on the loopback host with the plain session cookie: %d, want 303 to sign in", me.StatusCode)
+	}
+}
+
+// Behind a trusted proxy that took HTTPS, the pages ask browsers to keep
+// to HTTPS (Strict-Transport-Security); over plain HTTP they do not.
+func TestStrictTransportBehindProxy(t *testing.T) {
+	s, _ := sqliteSite(t)
+	trusted, err := web.ParsePrefixes("10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := web.TrustProxies(s.h, trusted)
+	for _, proto := range []string{"https", "http"} {
+		r := httptest.NewRequest("GET", "http://socred.example.org/sign-in", nil)
+		r.RemoteAddr = "10.1.2.3:5000"
+		r.Header.Set("X-Forwarded-Proto", proto)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if got := rec.Result().Header.Get("Strict-Transport-Security"); (got != "") != (proto == "https") {
+			t.Errorf("forwarded %s: Strict-Transport-Security %q", proto, got)
+		}
+	}
 }
