@@ -355,6 +355,14 @@ func (s *Service) suspendOverdue(ctx context.Context) (int, error) {
 	}
 }
 
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 func (s *Service) suspend(ctx context.Context, id string) error {
 	return s.locked(ctx, func() error {
 		a, err := s.store.Appeal(ctx, id)
@@ -367,6 +375,7 @@ func (s *Service) suspend(ctx context.Context, id string) error {
 		}
 		var change engine.Change
 		var suspend []socred.RecordRef
+		var purges []socred.Purge
 		if a.Record != "" {
 			r, err := s.subjectRecord(ctx, a.Subject, a.Record)
 			if err != nil {
@@ -377,6 +386,18 @@ func (s *Service) suspend(ctx context.Context, id string) error {
 			}
 			for _, ref := range suspend {
 				change.Overturn = append(change.Overturn, engine.RecordRef{Subject: ref.Subject, ID: strconv.FormatInt(ref.ID, 10)})
+				// A suspended record does not stop counting by time
+				// while it is suspended, which is what schedules its
+				// purge otherwise: it is purged when it would have been
+				// had it counted to its end (a decision may purge it
+				// sooner; a record cannot count past its end).
+				sr, err := s.subjectRecord(ctx, ref.Subject, strconv.FormatInt(ref.ID, 10))
+				if err != nil {
+					return err
+				}
+				if sc := s.pack.Scheme(sr.Scheme); sc != nil && sr.PurgedAt == nil {
+					purges = append(purges, socred.Purge{Subject: sr.Subject, Record: ref.ID, At: later(sc.RetainFor.AddTo(sr.CountsUntil), now)})
+				}
 			}
 		} else if d, err := s.designation(ctx, a.Subject, a.Designation); err != nil && !isNotFound(err) {
 			return err
@@ -392,6 +413,7 @@ func (s *Service) suspend(ctx context.Context, id string) error {
 		_, err = s.commitWith(ctx, now, change, func(w *socred.Write) {
 			w.Appeals = []*socred.Appeal{&sa}
 			w.Suspend = suspend
+			w.Purges = append(w.Purges, purges...)
 			w.Notices = append([]socred.Notice{notice}, w.Notices...)
 		})
 		return err

@@ -3,8 +3,10 @@ package service_test
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/socred/socred"
+	"github.com/socred/socred/service"
 )
 
 // A record's evidence is purged its scheme's retain_for (1y in the example
@@ -78,4 +80,73 @@ func TestRetention(t *testing.T) {
 	if err != nil || again[0].Status != "duplicate" || again[0].ID != res[0].ID {
 		t.Errorf("replay after the purge: %+v %v", again, err)
 	}
+}
+
+// A record suspended by an overdue review (and so not counting, and not
+// stopping by time while it is suspended) is purged when it would have been
+// had it counted to its end, though the review is never decided: it was
+// kept for ever.
+func TestSuspendedRecordPurged(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer func() { closeAll(t, svc, store) }()
+	setup(t, svc)
+	zhao := &socred.Caller{Token: &socred.Token{ID: "li-tok", Role: socred.RoleSubject, Subject: "zhao", Name: "zhao"}}
+	res, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "x1", Subject: "zhao", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0, Evidence: "a photo of the street"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := svc.FileAppeal(ctx, zhao, service.AppealInput{Record: res[0].ID, Statement: "not me"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Set(a.ReviewDue.Add(time.Minute))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f, err := svc.Export(ctx, zhao, "zhao")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var due time.Time
+	for _, r := range f.Records {
+		if r.ID == res[0].ID {
+			due = r.PurgeAfter
+			if !r.Suspended || r.Evidence == "" {
+				t.Fatalf("after the review fell overdue: %+v, want suspended, with its evidence", r.Record)
+			}
+		}
+	}
+	if due.IsZero() {
+		t.Fatalf("the export has no purge_after for record %s", res[0].ID)
+	}
+	c.Set(due.Add(-time.Hour))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := recordOf(t, store, "zhao", res[0].ID); r.PurgedAt != nil {
+		t.Fatalf("purged before its time %s", due)
+	}
+	c.Set(due.Add(time.Hour))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := recordOf(t, store, "zhao", res[0].ID); r.PurgedAt == nil || r.Evidence != "" {
+		t.Errorf("at %s, past its purge_after %s: purged %v, evidence %q", c.Now(), due, r.PurgedAt, r.Evidence)
+	}
+}
+
+func recordOf(t *testing.T, store socred.Store, subject, id string) *socred.Record {
+	t.Helper()
+	rs, err := store.SubjectRecords(ctx, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r.ID == id {
+			return r
+		}
+	}
+	t.Fatalf("record %s of %s not found", id, subject)
+	return nil
 }
