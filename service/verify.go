@@ -167,9 +167,21 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 		}
 		return nil
 	}
+	// Each record's standing follows from the last decision the log holds
+	// on it: overturned, suspended (an overdue review), or reinstated.
+	decided := map[string]int{}
+	for i, l := range leaves {
+		switch l.Kind {
+		case audit.KindOverturn, audit.KindSuspend, audit.KindReinstate:
+			decided[l.Ref] = i
+		}
+	}
 	err = st.AuditSources(ctx, func(r *socred.Record, c *socred.CheckEntry) error {
 		switch {
 		case r != nil:
+			if err := verifyStanding(r, decided, leaves); err != nil {
+				return err
+			}
 			var event func() [32]byte
 			if r.PurgedAt == nil {
 				event = func() [32]byte { return keys.RecordEvent(r) }
@@ -200,6 +212,33 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// verifyStanding compares a record's stored standing (overturned,
+// suspended) with the last decision on it the log holds (none: neither), so
+// that a record made to count again, or to stop counting, behind the log's
+// back is found.
+func verifyStanding(r *socred.Record, decided map[string]int, leaves []audit.Leaf) error {
+	state := func(overturned, suspended bool) string {
+		switch {
+		case overturned:
+			return "overturned"
+		case suspended:
+			return "suspended"
+		}
+		return "neither overturned nor suspended"
+	}
+	i, ok := decided[r.ID]
+	wantOverturned := ok && leaves[i].Kind == audit.KindOverturn
+	wantSuspended := ok && leaves[i].Kind == audit.KindSuspend
+	if r.Overturned == wantOverturned && (r.Suspended && !r.Overturned) == wantSuspended {
+		return nil
+	}
+	if !ok {
+		return fmt.Errorf("record %s is stored as %s, but the log holds no decision on it", r.ID, state(r.Overturned, r.Suspended))
+	}
+	return fmt.Errorf("record %s is stored as %s, but the log's last decision on it (entry %d, %s) leaves it %s",
+		r.ID, state(r.Overturned, r.Suspended), i, leaves[i].Kind, state(wantOverturned, wantSuspended))
 }
 
 // verifyDecisions hashes every designation, appeal and repair application

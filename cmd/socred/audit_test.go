@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func auditStory(t *testing.T, s *server) string {
 	for i := range 30 {
 		recs = append(recs, rec(fmt.Sprintf("k%d", i), fmt.Sprintf("p%d", i%12), "rongcheng", []string{"loan-default", "blood-donation", "littering"}[i%3], now.Add(-time.Duration(i+1)*time.Hour)))
 	}
-	s.must(200, "POST", "/v1/records", city, batch(recs[:15]...))
+	first := s.must(200, "POST", "/v1/records", city, batch(recs[:15]...)).json(t)["records"].([]any)[0].(map[string]any)["id"].(string)
 	cp := filepath.Join(t.TempDir(), "checkpoint")
 	if err := os.WriteFile(cp, s.must(200, "GET", "/v1/audit/checkpoint", "", nil).body, 0o600); err != nil {
 		t.Fatal(err)
@@ -57,6 +58,10 @@ func auditStory(t *testing.T, s *server) string {
 	appeal := s.must(201, "POST", "/v1/appeals", p5, map[string]any{"list": "judgment-defaulters", "statement": "paid already"}).json(t)["id"].(string)
 	s.must(200, "POST", "/v1/appeals/"+appeal+"/decision", reviewer, map[string]any{"decision": "upheld", "reasons": "no receipt"})
 	s.must(200, "DELETE", "/v1/lists/judgment-defaulters/entries/p5", court, map[string]any{"reason": "paid"})
+	// p0's loan default (and p1's joint liability with it) overturned.
+	p0 := s.token(map[string]any{"role": "subject", "subject": "p0", "name": "p0"})
+	appeal = s.must(201, "POST", "/v1/appeals", p0, map[string]any{"record": first, "statement": "repaid before the date"}).json(t)["id"].(string)
+	s.must(200, "POST", "/v1/appeals/"+appeal+"/decision", reviewer, map[string]any{"decision": "overturned", "reasons": "the bank's receipt"})
 	s.must(200, "GET", "/v1/audit/checkpoint", "", nil)
 	return cp
 }
@@ -119,6 +124,41 @@ func TestAuditVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	tamperLoop(t, 1000, &sqliteTamperer{conn: raw}, func() error { _, err := service.VerifyLog(ctx, st); return err })
+
+	// A record's standing changed behind the log's back: the overturned
+	// one made to count again, another overturned without a decision.
+	for _, tc := range []struct{ name, change, undo, want string }{
+		{"an overturn undone", "UPDATE records SET overturned_at = NULL WHERE overturned_at IS NOT NULL",
+			"UPDATE records SET overturned_at = 1 WHERE id IN (SELECT CAST(ref AS INTEGER) FROM tamper_refs)", "stored as neither overturned nor suspended, but the log's last decision"},
+		{"a record overturned without a decision", "UPDATE records SET overturned_at = 1 WHERE id = (SELECT MAX(id) FROM records WHERE overturned_at IS NULL)",
+			"", "but the log holds no decision on it"},
+	} {
+		sqlitex.ExecuteTransient(raw, "CREATE TEMP TABLE IF NOT EXISTS tamper_refs (ref TEXT)", nil)
+		sqlitex.ExecuteTransient(raw, "DELETE FROM tamper_refs", nil)
+		sqlitex.ExecuteTransient(raw, "INSERT INTO tamper_refs SELECT id FROM records WHERE overturned_at IS NOT NULL", nil)
+		var changed []int64
+		sqlitex.ExecuteTransient(raw, "SELECT id FROM records WHERE overturned_at IS NULL", &sqlitex.ExecOptions{ResultFunc: func(stmt *sqlite3.Stmt) error {
+			changed = append(changed, stmt.ColumnInt64(0))
+			return nil
+		}})
+		if err := sqlitex.ExecuteTransient(raw, tc.change, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err := service.VerifyLog(ctx, st)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: verify said %v, want %q", tc.name, err, tc.want)
+		}
+		undo := tc.undo
+		if undo == "" {
+			undo = fmt.Sprintf("UPDATE records SET overturned_at = NULL WHERE id = %d", slices.Max(changed))
+		}
+		if err := sqlitex.ExecuteTransient(raw, undo, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := service.VerifyLog(ctx, st); err != nil {
+			t.Fatalf("%s, undone: %v", tc.name, err)
+		}
+	}
 
 	// Purging the records' evidence keeps the log verifiable: the server
 	// purged the old record's; purge every other one's too.
