@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -266,6 +267,8 @@ func (v *whenChecker) visit(e celast.Expr) {
 		case operators.Equals, operators.NotEquals, operators.In,
 			operators.Less, operators.LessEquals, operators.Greater, operators.GreaterEquals:
 			v.comparison(call)
+		case "startsWith", "endsWith", "contains", "matches":
+			v.partial(call)
 		case operators.Add:
 			// A string put together from literals is checked whole, as a
 			// literal is: ("mus" + "lim") in subject.groups.
@@ -295,6 +298,49 @@ func (v *whenChecker) visit(e celast.Expr) {
 		}
 	}
 }
+
+// partial checks a string function given a literal part of a string or a
+// pattern (g.startsWith("musl"), g.matches("^mus.im$")): a part that makes
+// up most of a single-word special-category term, or a pattern that finds
+// a term and none of a few ordinary words, targets the category as the term
+// itself would.
+func (v *whenChecker) partial(call celast.CallExpr) {
+	args := call.Args()
+	if len(args) == 0 {
+		return
+	}
+	lit, ok := args[len(args)-1].AsLiteral().(types.String)
+	if args[len(args)-1].Kind() != celast.LiteralKind || !ok {
+		return
+	}
+	part := string(lit)
+	var reaches func(term string) bool
+	switch call.FunctionName() {
+	case "matches":
+		re, err := regexp.Compile(part)
+		if err != nil || slices.ContainsFunc(ordinaryWords, re.MatchString) {
+			return
+		}
+		reaches = re.MatchString
+	default:
+		f := socred.FoldText(part)
+		if len([]rune(f)) < 4 {
+			return
+		}
+		has := map[string]func(string, string) bool{"startsWith": strings.HasPrefix, "endsWith": strings.HasSuffix, "contains": strings.Contains}[call.FunctionName()]
+		reaches = func(term string) bool {
+			return !strings.Contains(term, " ") && 2*len([]rune(f)) >= len([]rune(term)) && has(term, f)
+		}
+	}
+	if t, ok := socred.SpecialCategoryWhere(reaches); ok {
+		v.add(args[len(args)-1].ID(), false, "%s(%q) reaches the special-category term %q (%s); a list may not target it", call.FunctionName(), part, t.Term, t.Category)
+	}
+}
+
+// ordinaryWords are strings a pattern that finds a special-category term
+// must not also find, for the pattern to be taken as targeting it: one that
+// finds these too (".*", "s") targets nothing in particular.
+var ordinaryWords = []string{"", "a", "residents", "taxi-drivers", "rongcheng", "loan-default", "members", "zhang wei", "e"}
 
 // fact checks one score, grade or count call and records its Ref.
 func (v *whenChecker) fact(e celast.Expr) {

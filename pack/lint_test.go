@@ -485,6 +485,40 @@ lists:
 `, []string{
 		"case.yaml:7: lists[0].when: error: at column 26 of the expression: \"muslim\" names a special category of personal data (religion or belief, term \"muslim\"); a list may not target it",
 	}},
+	{"special category reached by a prefix, a suffix, a part or a pattern", `
+lists:
+  - id: l
+    kind: black
+    authority: city
+    legal_basis: x
+    when: 'subject.groups.exists(g, g.startsWith("musl")) || subject.groups.exists(g, g.endsWith("slim")) || subject.groups.exists(g, g.matches("^mus.im$"))'
+    publish: true
+  - id: m
+    kind: black
+    authority: city
+    legal_basis: x
+    when: 'subject.groups.exists(g, g.startsWith("taxi") || g.matches(".*") || g.contains("bus-") || g.startsWith("mus"))'
+    publish: true
+`, []string{
+		"case.yaml:7: lists[0].when: error: at column 39 of the expression: startsWith(\"musl\") reaches the special-category term \"muslim\" (religion or belief); a list may not target it",
+		"case.yaml:7: lists[0].when: error: at column 87 of the expression: endsWith(\"slim\") reaches the special-category term \"muslim\" (religion or belief); a list may not target it",
+		"case.yaml:7: lists[0].when: error: at column 134 of the expression: matches(\"^mus.im$\") reaches the special-category term \"muslim\" (religion or belief); a list may not target it",
+		"case.yaml:13: lists[1].when: warning: no way off: the condition reads no score, grade or count, only the subject's attributes, so a listed subject can never leave the list by behaviour or with time",
+	}},
+	{"special category in camelCase, run together, accented or full-width", `
+lists:
+  - id: l
+    name: MuslimResidents
+    kind: black
+    authority: city
+    legal_basis: x
+    when: '"hivpositive" in subject.groups || "Muslím" in subject.groups'
+    publish: true
+`, []string{
+		"case.yaml:4: lists[0].name: error: \"MuslimResidents\" names a special category of personal data (religion or belief, term \"muslim\"); a pack may not target it",
+		"case.yaml:8: lists[0].when: error: at column 1 of the expression: \"hivpositive\" names a special category of personal data (health, term \"hiv\"); a list may not target it",
+		"case.yaml:8: lists[0].when: error: at column 36 of the expression: \"Muslím\" names a special category of personal data (religion or belief, term \"muslim\"); a list may not target it",
+	}},
 	// --- errors: ids, values, keys ------------------------------------------------
 	{"invalid and duplicate ids", `
 authorities:
