@@ -309,8 +309,11 @@ func (v *whenChecker) partial(call celast.CallExpr) {
 	if len(args) == 0 {
 		return
 	}
+	if args[len(args)-1].Kind() != celast.LiteralKind {
+		return
+	}
 	lit, ok := args[len(args)-1].AsLiteral().(types.String)
-	if args[len(args)-1].Kind() != celast.LiteralKind || !ok {
+	if !ok {
 		return
 	}
 	part := string(lit)
@@ -327,7 +330,13 @@ func (v *whenChecker) partial(call celast.CallExpr) {
 		if len([]rune(f)) < 4 {
 			return
 		}
-		has := map[string]func(string, string) bool{"startsWith": strings.HasPrefix, "endsWith": strings.HasSuffix, "contains": strings.Contains}[call.FunctionName()]
+		has := strings.Contains
+		switch call.FunctionName() {
+		case "startsWith":
+			has = strings.HasPrefix
+		case "endsWith":
+			has = strings.HasSuffix
+		}
 		reaches = func(term string) bool {
 			return !strings.Contains(term, " ") && 2*len([]rune(f)) >= len([]rune(term)) && has(term, f)
 		}

@@ -16,8 +16,9 @@ func (s *Service) addPurges(w *socred.Write) {
 		suspended[strconv.FormatInt(r.ID, 10)] = true
 	}
 	for _, e := range w.Events {
-		// A suspended record may count again: it is purged only if it is
-		// overturned, or once it stops counting by time.
+		// A suspended record may count again: its purge is scheduled when
+		// it is suspended (suspend), for the end it would have had, and an
+		// overturn purges it sooner.
 		if e.Kind != socred.EventRecordStopped || suspended[e.Record] {
 			continue
 		}
