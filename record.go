@@ -37,6 +37,10 @@ type Record struct {
 	// PurgedAt is when its personal fields (the evidence) were removed,
 	// its scheme's retain_for after it stopped counting.
 	PurgedAt *time.Time `json:"purged_at,omitempty"`
+	// PurgeLogIndex is the purge's receipt: the index of the audit log's
+	// entry that hashed the record as it stands once purged (its first
+	// entry hashed its evidence, which is gone).
+	PurgeLogIndex *int64 `json:"purge_log_index,omitempty"`
 	// LogIndex is the record's receipt: the index of its entry in the
 	// audit log (nil for a record stored before the log began).
 	LogIndex *int64 `json:"log_index,omitempty"`

@@ -65,9 +65,12 @@ type Store interface {
 	// DerivedRecords returns the records derived from a record by joint
 	// liability.
 	DerivedRecords(ctx context.Context, record RecordRef) ([]*Record, error)
-	// PurgeDue removes the personal fields of up to limit records whose
-	// purge (see Write.Purges) fell due by now, and returns how many.
-	PurgeDue(ctx context.Context, now time.Time, limit int) (int, error)
+	// DuePurges returns up to limit purges (see Write.Purges) that fell
+	// due by now, oldest first, each with its record as it stands once
+	// purged (Evidence empty; PurgedAt now, or when it was purged before);
+	// then, in the room left, records purged with no entry of the purge in
+	// the audit log (At zero), so that one is logged (see Write.Erase).
+	DuePurges(ctx context.Context, now time.Time, limit int) ([]Erasure, error)
 	// Contact returns the subject's contact, or a not_found error.
 	Contact(ctx context.Context, subject string) (Contact, error)
 	// Register returns the published entries matching the query.
@@ -199,6 +202,17 @@ type Purge struct {
 	At      time.Time
 }
 
+// Erasure is a purge carried out: the record as it stands once purged, and
+// the moment of the purge done (zero for a record purged before).
+type Erasure struct {
+	Record *Record
+	At     time.Time
+	// Receipt, when set, receives the index of the purge's entry in the
+	// audit log, which the store keeps as the record's PurgeLogIndex
+	// unless it has one.
+	Receipt *int64
+}
+
 // Page bounds a list read.
 type Page struct {
 	Limit  int
@@ -242,6 +256,10 @@ type Write struct {
 	Reinstate []RecordRef
 	// Purges schedule the purge of records' personal fields.
 	Purges []Purge
+	// Erase carries out purges that fell due (DuePurges): it removes the
+	// records' evidence, keeps the first purge's moment and receipt, and
+	// removes the purges done.
+	Erase []Erasure
 	// Contacts are set (an empty address removes the contact).
 	Contacts []Contact
 	// NoticeBodies, when set, are the notices encoded by EncodeNotice, so

@@ -92,6 +92,23 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 		return err
 	}
 	s.purges = append(s.purges, w.Purges...)
+	for _, e := range w.Erase {
+		s.purges = slices.DeleteFunc(s.purges, func(p socred.Purge) bool {
+			return !e.At.IsZero() && p.At.Equal(e.At) && strconv.FormatInt(p.Record, 10) == e.Record.ID
+		})
+		for _, r := range s.records {
+			if r.ID == e.Record.ID {
+				r.Evidence = ""
+				if r.PurgedAt == nil {
+					at := w.Now
+					r.PurgedAt = &at
+				}
+				if r.PurgeLogIndex == nil && e.Receipt != nil {
+					r.PurgeLogIndex = new(*e.Receipt)
+				}
+			}
+		}
+	}
 	for _, a := range w.Appeals {
 		c := *a
 		if i := slices.IndexFunc(s.appeals, func(x *socred.Appeal) bool { return x.ID == a.ID }); i >= 0 {
@@ -580,24 +597,31 @@ func (s *fakeStore) DerivedRecords(ctx context.Context, ref socred.RecordRef) ([
 	return out, nil
 }
 
-func (s *fakeStore) PurgeDue(ctx context.Context, now time.Time, limit int) (int, error) {
+func (s *fakeStore) DuePurges(ctx context.Context, now time.Time, limit int) ([]socred.Erasure, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	s.purges = slices.DeleteFunc(s.purges, func(p socred.Purge) bool {
-		if p.At.After(now) || n >= limit {
-			return false
+	erased := func(r *socred.Record, at time.Time) socred.Erasure {
+		c := *r
+		c.Evidence = ""
+		if c.PurgedAt == nil {
+			c.PurgedAt = &now
 		}
-		n++
-		for _, r := range s.records {
-			if r.ID == strconv.FormatInt(p.Record, 10) && r.PurgedAt == nil {
-				t := now
-				r.Evidence, r.PurgedAt = "", &t
+		return socred.Erasure{Record: &c, At: at}
+	}
+	var out []socred.Erasure
+	for _, p := range s.purges {
+		if len(out) < limit && !p.At.After(now) {
+			if i := slices.IndexFunc(s.records, func(r *socred.Record) bool { return r.ID == strconv.FormatInt(p.Record, 10) }); i >= 0 {
+				out = append(out, erased(s.records[i], p.At))
 			}
 		}
-		return true
-	})
-	return n, nil
+	}
+	for _, r := range s.records {
+		if len(out) < limit && r.PurgedAt != nil && r.PurgeLogIndex == nil {
+			out = append(out, erased(r, time.Time{}))
+		}
+	}
+	return out, nil
 }
 
 func (s *fakeStore) Contact(ctx context.Context, subject string) (socred.Contact, error) {

@@ -28,11 +28,12 @@ const (
 	KindPack                        // a scheme pack loaded; Ref is the SHA-256 of its files
 	KindSubject                     // a subject registered or changed; Ref is empty
 	KindRelation                    // a relation made or removed; Ref is the relation's type
+	KindPurge                       // a record's evidence purged; Ref is its id, Event the record as it stands after
 	kindEnd
 )
 
 var kindNames = [kindEnd]string{"", "record", "derived", "check", "listing", "designation", "appeal",
-	"repair", "overturn", "suspend", "reinstate", "token", "pack", "subject", "relation"}
+	"repair", "overturn", "suspend", "reinstate", "token", "pack", "subject", "relation", "purge"}
 
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {

@@ -65,17 +65,21 @@ func (s *Store) Relations(ctx context.Context, subject string) ([]socred.Relatio
 
 const recordSelect = `SELECT r.id, r.reporter, COALESCE(r.key, ''), r.subject, r.scheme, r.rule, r.points, r.occurred_at, r.counts_until,
 	r.evidence, r.derived_from, COALESCE(r.derived_subject, ''), COALESCE(r.derived_relation, ''), r.accepted_at, r.overturned_at IS NOT NULL, r.purged_at, r.suspended_at IS NOT NULL,
-	r.log_index FROM records r`
+	r.log_index, r.purge_log_index FROM records r`
 
-func scanRecord(row pgx.CollectableRow) (*socred.Record, error) {
+func scanRecord(row pgx.CollectableRow) (*socred.Record, error) { return scanRecordAfter(row) }
+
+// scanRecordAfter scans first into the destinations before, then the
+// record's columns.
+func scanRecordAfter(row pgx.CollectableRow, before ...any) (*socred.Record, error) {
 	var (
 		r                               socred.Record
 		id, occurred, until, accepted   int64
 		derivedFrom, purged             *int64
 		derivedSubject, derivedRelation string
 	)
-	err := row.Scan(&id, &r.Reporter, &r.Key, &r.Subject, &r.Scheme, &r.Rule, &r.Points, &occurred, &until,
-		&r.Evidence, &derivedFrom, &derivedSubject, &derivedRelation, &accepted, &r.Overturned, &purged, &r.Suspended, &r.LogIndex)
+	err := row.Scan(append(before, &id, &r.Reporter, &r.Key, &r.Subject, &r.Scheme, &r.Rule, &r.Points, &occurred, &until,
+		&r.Evidence, &derivedFrom, &derivedSubject, &derivedRelation, &accepted, &r.Overturned, &purged, &r.Suspended, &r.LogIndex, &r.PurgeLogIndex)...)
 	if err != nil {
 		return nil, err
 	}
@@ -457,42 +461,49 @@ func (s *Store) Contact(ctx context.Context, subject string) (socred.Contact, er
 	return c, nil
 }
 
-// PurgeDue removes the personal fields of up to limit records whose purge
-// fell due by now.
-func (s *Store) PurgeDue(ctx context.Context, now time.Time, limit int) (int, error) {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("purge: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	// SKIP LOCKED: servers purging at once take different rows.
-	rows, _ := tx.Query(ctx, `SELECT at, record, subject FROM purges WHERE at <= $1 ORDER BY at, record LIMIT $2 FOR UPDATE SKIP LOCKED`, micros(now), limit)
+// DuePurges returns up to limit purges that fell due by now, then records
+// purged with no entry of the purge in the audit log.
+func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]socred.Erasure, error) {
 	type due struct {
-		at, record int64
-		subject    string
+		at int64
+		r  *socred.Record
 	}
+	rows, _ := s.pool.Query(ctx, `SELECT p.at, x.* FROM purges p CROSS JOIN LATERAL (`+recordSelect+`
+		WHERE r.subject = p.subject AND r.id = p.record) x WHERE p.at <= $1 ORDER BY p.at, p.record LIMIT $2`, micros(now), limit)
 	ds, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (due, error) {
 		var d due
-		err := row.Scan(&d.at, &d.record, &d.subject)
+		var err error
+		d.r, err = scanRecordAfter(row, &d.at)
 		return d, err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("purge: %w", err)
+		return nil, fmt.Errorf("due purges: %w", err)
 	}
-	b := &pgx.Batch{}
+	out := make([]socred.Erasure, 0, len(ds))
 	for _, d := range ds {
-		b.Queue(`UPDATE records SET evidence = '', purged_at = $1 WHERE subject = $2 AND id = $3 AND purged_at IS NULL`, micros(now), d.subject, d.record)
-		b.Queue(`DELETE FROM purges WHERE at = $1 AND record = $2`, d.at, d.record)
+		out = append(out, erasure(fromMicros(d.at), d.r, now))
 	}
-	if b.Len() > 0 {
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return 0, mapError(fmt.Errorf("purge: %w", err))
-		}
+	if len(out) >= limit {
+		return out, nil
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, mapError(fmt.Errorf("purge: %w", err))
+	rows, _ = s.pool.Query(ctx, recordSelect+` WHERE r.purged_at IS NOT NULL AND r.purge_log_index IS NULL ORDER BY r.subject, r.id LIMIT $1`, limit-len(out))
+	rs, err := pgx.CollectRows(rows, scanRecord)
+	if err != nil {
+		return nil, fmt.Errorf("due purges: %w", err)
 	}
-	return len(ds), nil
+	for _, r := range rs {
+		out = append(out, erasure(time.Time{}, r, now))
+	}
+	return out, nil
+}
+
+// erasure is the purge at of r, done at now unless done before.
+func erasure(at time.Time, r *socred.Record, now time.Time) socred.Erasure {
+	r.Evidence = ""
+	if r.PurgedAt == nil {
+		r.PurgedAt = &now
+	}
+	return socred.Erasure{Record: r, At: at}
 }
 
 const appealSelect = `SELECT id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons, suspended_at FROM appeals`

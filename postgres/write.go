@@ -139,6 +139,9 @@ func (s *Store) commit(ctx context.Context, tx pgx.Tx, w *socred.Write) (*audit.
 	if err := copyRecords(ctx, tx, w.Records); err != nil {
 		return nil, err
 	}
+	if err := erase(ctx, tx, w); err != nil {
+		return nil, err
+	}
 	if err := copyChecks(ctx, tx, w.Checks, checkIDs); err != nil {
 		return nil, err
 	}
@@ -149,6 +152,31 @@ func (s *Store) commit(ctx context.Context, tx pgx.Tx, w *socred.Write) (*audit.
 		return nil, err
 	}
 	return edge, nil
+}
+
+// erase carries out w's purges, after the audit log gave them their
+// receipts. The first purge's moment and receipt stay: a record purged
+// twice (two purges fell due, or two servers purged it at once) keeps them.
+func erase(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
+	if len(w.Erase) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, e := range w.Erase {
+		id, err := strconv.ParseInt(e.Record.ID, 10, 64)
+		if err != nil {
+			return fmt.Errorf("purge of record %q: %w", e.Record.ID, err)
+		}
+		b.Queue(`UPDATE records SET evidence = '', purged_at = COALESCE(purged_at, $1), purge_log_index = COALESCE(purge_log_index, $2)
+			WHERE subject = $3 AND id = $4`, micros(w.Now), e.Receipt, e.Record.Subject, id)
+		if !e.At.IsZero() {
+			b.Queue(`DELETE FROM purges WHERE at = $1 AND record = $2`, micros(e.At), id)
+		}
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	return nil
 }
 
 func nonNil(xs []string) []string {

@@ -81,8 +81,8 @@ func (s *Service) openAudit(ctx context.Context) error {
 
 // audit fills in w's entries for the audit log: one for every record,
 // listing change, designation, appeal, repair, decision on a record,
-// check, token, subject and relation it writes, with receipts for records
-// and checks. It replaces entries made before, so a write planned again is
+// purge, check, token, subject and relation it writes, with receipts for
+// records, purges and checks. It replaces entries made before, so a write planned again is
 // logged once.
 func (s *Service) audit(w *socred.Write) {
 	k := &s.keys
@@ -93,7 +93,7 @@ func (s *Service) audit(w *socred.Write) {
 	// At most one entry for each of these: sized once, not grown by
 	// doubling (a group of records has thousands).
 	w.Audit = slices.Grow(w.Audit, len(w.Subjects)+len(w.Relate)+len(w.Unrelate)+len(w.Records)+len(w.Designations)+
-		len(w.Events)+len(w.Appeals)+len(w.Repairs)+len(w.Overturn)+len(w.Suspend)+len(w.Reinstate)+len(w.Checks)+len(w.Tokens)+len(w.Revoke))
+		len(w.Events)+len(w.Appeals)+len(w.Repairs)+len(w.Overturn)+len(w.Suspend)+len(w.Reinstate)+len(w.Erase)+len(w.Checks)+len(w.Tokens)+len(w.Revoke))
 	add := func(kind audit.Kind, ref string, event [32]byte, receipt *int64) {
 		e := socred.AuditEntry{Kind: kind, Ref: ref, Event: event, Receipt: receipt}
 		if ref != "" {
@@ -145,6 +145,16 @@ func (s *Service) audit(w *socred.Write) {
 		for _, ref := range set.refs {
 			add(set.kind, strconv.FormatInt(ref.ID, 10), k.ObjectEvent(set.kind, ref.Subject, recordDecision{ref.ID, w.Now}), nil)
 		}
+	}
+	for i := range w.Erase {
+		e := &w.Erase[i]
+		if e.Record.PurgeLogIndex != nil {
+			continue // logged when purged first
+		}
+		if e.Receipt == nil {
+			e.Receipt = new(int64)
+		}
+		add(audit.KindPurge, e.Record.ID, k.RecordEvent(e.Record), e.Receipt)
 	}
 	for i := range w.Checks {
 		c := &w.Checks[i]

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/socred/socred"
+	"github.com/socred/socred/audit"
 	"github.com/socred/socred/service"
 )
 
@@ -74,6 +75,21 @@ func TestRetention(t *testing.T) {
 	}
 	if f, err := svc.File(ctx, admin, "wang", "test"); err != nil || f.Records[0].PurgedAt == nil || f.Scores[0].Score != 1000 {
 		t.Errorf("the file after the purge: %+v %v", f, err)
+	}
+	// Each purge is logged: an entry of the record as it stands without
+	// its evidence, which audit verify checks it against.
+	_, zhao := evidence("zhao")
+	for _, r := range []*socred.Record{zhao, purged} {
+		if r.PurgeLogIndex == nil || r.LogIndex == nil || *r.PurgeLogIndex <= *r.LogIndex {
+			t.Fatalf("record %s's purge has no receipt after its own: %v, %v", r.ID, r.PurgeLogIndex, r.LogIndex)
+		}
+		p, err := svc.AuditProof(ctx, *r.PurgeLogIndex, 0)
+		if err != nil || p.Leaf.Kind != audit.KindPurge.String() || p.Leaf.Ref != r.ID {
+			t.Errorf("record %s's purge entry: %+v, %v", r.ID, p.Leaf, err)
+		}
+	}
+	if rep, err := service.VerifyLog(ctx, store); err != nil || rep.Purged != 2 {
+		t.Errorf("verify after the purges: %+v, %v", rep, err)
 	}
 	// The reporter replaying the batch still gets a duplicate.
 	again, err := svc.SubmitRecords(ctx, admin, in[:1])

@@ -67,25 +67,34 @@ func (s *Store) Relations(ctx context.Context, subject string) ([]socred.Relatio
 	return out, nil
 }
 
-const recordSelect = `SELECT id, reporter, COALESCE(key, ''), subject, scheme, rule, points, occurred_at, counts_until,
-	evidence, derived_from, COALESCE(derived_subject, ''), COALESCE(derived_relation, ''), accepted_at, overturned_at, purged_at, suspended_at, log_index FROM records`
+// recordColumns are a record's columns, as scanRecordAt reads them.
+const recordColumns = `records.id, records.reporter, COALESCE(records.key, ''), records.subject, records.scheme, records.rule,
+	records.points, records.occurred_at, records.counts_until, records.evidence, records.derived_from,
+	COALESCE(records.derived_subject, ''), COALESCE(records.derived_relation, ''), records.accepted_at, records.overturned_at,
+	records.purged_at, records.suspended_at, records.log_index, records.purge_log_index`
 
-func scanRecord(stmt *sqlite3.Stmt) *socred.Record {
+const recordSelect = `SELECT ` + recordColumns + ` FROM records`
+
+func scanRecord(stmt *sqlite3.Stmt) *socred.Record { return scanRecordAt(stmt, 0) }
+
+// scanRecordAt reads recordColumns from the statement's column off on.
+func scanRecordAt(stmt *sqlite3.Stmt, off int) *socred.Record {
 	r := &socred.Record{
-		ID: itoa64(stmt.ColumnInt64(0)), Reporter: stmt.ColumnText(1), Key: stmt.ColumnText(2), Subject: stmt.ColumnText(3),
-		Scheme: stmt.ColumnText(4), Rule: stmt.ColumnText(5), Points: stmt.ColumnInt64(6),
-		OccurredAt: fromMicros(stmt.ColumnInt64(7)), CountsUntil: fromMicros(stmt.ColumnInt64(8)), Evidence: stmt.ColumnText(9),
-		AcceptedAt: fromMicros(stmt.ColumnInt64(13)), Overturned: !stmt.ColumnIsNull(14),
+		ID: itoa64(stmt.ColumnInt64(off)), Reporter: stmt.ColumnText(off + 1), Key: stmt.ColumnText(off + 2), Subject: stmt.ColumnText(off + 3),
+		Scheme: stmt.ColumnText(off + 4), Rule: stmt.ColumnText(off + 5), Points: stmt.ColumnInt64(off + 6),
+		OccurredAt: fromMicros(stmt.ColumnInt64(off + 7)), CountsUntil: fromMicros(stmt.ColumnInt64(off + 8)), Evidence: stmt.ColumnText(off + 9),
+		AcceptedAt: fromMicros(stmt.ColumnInt64(off + 13)), Overturned: !stmt.ColumnIsNull(off + 14),
 	}
-	if !stmt.ColumnIsNull(10) {
-		r.DerivedFrom = &socred.Derivation{Record: itoa64(stmt.ColumnInt64(10)), Subject: stmt.ColumnText(11), Relation: stmt.ColumnText(12)}
+	if !stmt.ColumnIsNull(off + 10) {
+		r.DerivedFrom = &socred.Derivation{Record: itoa64(stmt.ColumnInt64(off + 10)), Subject: stmt.ColumnText(off + 11), Relation: stmt.ColumnText(off + 12)}
 	}
-	if !stmt.ColumnIsNull(15) {
-		t := fromMicros(stmt.ColumnInt64(15))
+	if !stmt.ColumnIsNull(off + 15) {
+		t := fromMicros(stmt.ColumnInt64(off + 15))
 		r.PurgedAt = &t
 	}
-	r.Suspended = !stmt.ColumnIsNull(16)
-	r.LogIndex = columnNullInt(stmt, 17)
+	r.Suspended = !stmt.ColumnIsNull(off + 16)
+	r.LogIndex = columnNullInt(stmt, off+17)
+	r.PurgeLogIndex = columnNullInt(stmt, off+18)
 	return r
 }
 
@@ -593,54 +602,44 @@ func (s *Store) Contact(ctx context.Context, subject string) (socred.Contact, er
 	return c, err
 }
 
-// PurgeDue removes the personal fields of up to limit records whose purge
-// fell due by now.
-func (s *Store) PurgeDue(ctx context.Context, now time.Time, limit int) (int, error) {
-	// The scheduler asks after every write; most times nothing is due, and
-	// a look on a reader spares the writer's lock.
-	due := false
+// DuePurges returns up to limit purges that fell due by now, then records
+// purged with no entry of the purge in the audit log.
+func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]socred.Erasure, error) {
+	var out []socred.Erasure
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
-		stmt := conn.Prep(`SELECT 1 FROM purges WHERE at <= ? LIMIT 1`)
-		stmt.BindInt64(1, micros(now))
-		return each(stmt, func(*sqlite3.Stmt) error { due = true; return nil })
-	})
-	if err != nil || !due {
-		return 0, err
-	}
-	n := 0
-	err = s.write(ctx, func(conn *sqlite3.Conn) error {
-		type due struct{ at, record int64 }
-		var ds []due
-		stmt := conn.Prep(`SELECT at, record FROM purges WHERE at <= ? ORDER BY at, record LIMIT ?`)
+		stmt := conn.Prep(`SELECT p.at, ` + recordColumns + ` FROM purges p JOIN records ON records.id = p.record
+			WHERE p.at <= ? ORDER BY p.at, p.record LIMIT ?`)
 		stmt.BindInt64(1, micros(now))
 		stmt.BindInt64(2, int64(limit))
 		if err := each(stmt, func(stmt *sqlite3.Stmt) error {
-			ds = append(ds, due{stmt.ColumnInt64(0), stmt.ColumnInt64(1)})
+			out = append(out, erasure(fromMicros(stmt.ColumnInt64(0)), scanRecordAt(stmt, 1), now))
 			return nil
 		}); err != nil {
 			return err
 		}
-		purge := conn.Prep(`UPDATE records SET evidence = '', purged_at = ? WHERE id = ? AND purged_at IS NULL`)
-		del := conn.Prep(`DELETE FROM purges WHERE at = ? AND record = ?`)
-		for _, d := range ds {
-			purge.BindInt64(1, micros(now))
-			purge.BindInt64(2, d.record)
-			if err := exec(purge); err != nil {
-				return err
-			}
-			del.BindInt64(1, d.at)
-			del.BindInt64(2, d.record)
-			if err := exec(del); err != nil {
-				return err
-			}
+		if len(out) >= limit {
+			return nil
 		}
-		n = len(ds)
-		return nil
+		stmt = conn.Prep(recordSelect + ` INDEXED BY records_purge_unlogged WHERE purged_at IS NOT NULL AND purge_log_index IS NULL ORDER BY id LIMIT ?`)
+		stmt.BindInt64(1, int64(limit-len(out)))
+		return each(stmt, func(stmt *sqlite3.Stmt) error {
+			out = append(out, erasure(time.Time{}, scanRecord(stmt), now))
+			return nil
+		})
 	})
 	if err != nil {
-		return 0, fmt.Errorf("purge: %w", err)
+		return nil, fmt.Errorf("due purges: %w", err)
 	}
-	return n, nil
+	return out, nil
+}
+
+// erasure is the purge at of r, done at now unless done before.
+func erasure(at time.Time, r *socred.Record, now time.Time) socred.Erasure {
+	r.Evidence = ""
+	if r.PurgedAt == nil {
+		r.PurgedAt = &now
+	}
+	return socred.Erasure{Record: r, At: at}
 }
 
 const appealSelect = `SELECT id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons, suspended_at FROM appeals`

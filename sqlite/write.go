@@ -284,6 +284,34 @@ func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) 
 			return fmt.Errorf("purge: %w", err)
 		}
 	}
+	for _, e := range w.Erase {
+		// The first purge's moment and receipt stay: a record purged twice
+		// (two purges fell due) keeps them.
+		stmt := conn.Prep(`UPDATE records SET evidence = '', purged_at = COALESCE(purged_at, ?),
+			purge_log_index = COALESCE(purge_log_index, ?) WHERE id = ?`)
+		stmt.BindInt64(1, now)
+		if e.Receipt != nil {
+			stmt.BindInt64(2, *e.Receipt)
+		} else {
+			stmt.BindNull(2)
+		}
+		id, err := strconv.ParseInt(e.Record.ID, 10, 64)
+		if err != nil {
+			return fmt.Errorf("purge of record %q: %w", e.Record.ID, err)
+		}
+		stmt.BindInt64(3, id)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("purge of record %d: %w", id, err)
+		}
+		if !e.At.IsZero() {
+			del := conn.Prep(`DELETE FROM purges WHERE at = ? AND record = ?`)
+			del.BindInt64(1, micros(e.At))
+			del.BindInt64(2, id)
+			if err := exec(del); err != nil {
+				return fmt.Errorf("purge of record %d: %w", id, err)
+			}
+		}
+	}
 	for _, c := range w.Contacts {
 		stmt := conn.Prep(`DELETE FROM contacts WHERE subject = ?`)
 		stmt.BindText(1, c.Subject)

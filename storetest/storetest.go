@@ -711,36 +711,78 @@ func testContacts(t *testing.T, s socred.Store) {
 }
 
 func testPurges(t *testing.T, s socred.Store) {
-	a, b := record(1, "k1", "a", t0), record(2, "k2", "b", t0)
-	a.Evidence, b.Evidence = "contract 1", "contract 2"
-	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("a"), person("b")}, Records: []*socred.Record{a, b}})
+	a, b, c := record(1, "k1", "a", t0), record(2, "k2", "b", t0), record(3, "k3", "b", t0)
+	a.Evidence, b.Evidence, c.Evidence = "contract 1", "contract 2", "contract 3"
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("a"), person("b")}, Records: []*socred.Record{a, b, c}})
 	commit(t, s, &socred.Write{Purges: []socred.Purge{{Subject: "a", Record: 1, At: t0.Add(time.Hour)}, {Subject: "b", Record: 2, At: t0.Add(2 * time.Hour)}}})
 	// The same purge scheduled again is one purge.
 	commit(t, s, &socred.Write{Purges: []socred.Purge{{Subject: "a", Record: 1, At: t0.Add(time.Hour)}}})
-	if n, err := s.PurgeDue(ctx, t0, 10); err != nil || n != 0 {
-		t.Fatalf("before any is due: purged %d, %v", n, err)
+	due := func(now time.Time, want int) []socred.Erasure {
+		t.Helper()
+		es, err := s.DuePurges(ctx, now, 10)
+		if err != nil || len(es) != want {
+			t.Fatalf("due at %v: got %d, %v; want %d", now, len(es), err, want)
+		}
+		return es
 	}
+	due(t0, 0)
 	at := t0.Add(90 * time.Minute)
-	if n, err := s.PurgeDue(ctx, at, 10); err != nil || n != 1 {
-		t.Fatalf("one due: purged %d, %v", n, err)
+	es := due(at, 1)
+	if e := es[0]; e.Record.ID != "1" || e.Record.Evidence != "" || e.Record.PurgedAt == nil || !e.Record.PurgedAt.Equal(at) ||
+		!e.At.Equal(t0.Add(time.Hour)) || e.Record.Points != a.Points || e.Record.Key != "k1" || e.Record.PurgeLogIndex != nil {
+		t.Fatalf("the purge due: got %+v, record %+v", e, e.Record)
 	}
+	es[0].Receipt = ptr(int64(7))
+	commit(t, s, &socred.Write{Now: at, Erase: es})
 	recs, err := s.RecordsByRef(ctx, []socred.RecordRef{{ID: 1, Subject: "a"}, {ID: 2, Subject: "b"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(recs) != 2 || recs[0].Evidence != "" || recs[0].PurgedAt == nil || !recs[0].PurgedAt.Equal(at) ||
-		recs[1].Evidence != "contract 2" || recs[1].PurgedAt != nil {
+		recs[0].PurgeLogIndex == nil || *recs[0].PurgeLogIndex != 7 || recs[1].Evidence != "contract 2" || recs[1].PurgedAt != nil {
 		t.Errorf("after the first purge: got %+v, %+v", recs[0], recs[1])
 	}
 	// The rest of the record stays.
 	if recs[0].Points != a.Points || recs[0].Key != "k1" || recs[0].Reporter != a.Reporter {
 		t.Errorf("purged record lost more than its evidence: %+v", recs[0])
 	}
-	if n, err := s.PurgeDue(ctx, t0.Add(3*time.Hour), 10); err != nil || n != 1 {
-		t.Fatalf("the second: purged %d, %v", n, err)
+	due(at, 0)
+
+	// A second purge of record 1 falls due with record 2's: record 1 keeps
+	// its first purge's moment and receipt.
+	commit(t, s, &socred.Write{Purges: []socred.Purge{{Subject: "a", Record: 1, At: t0.Add(150 * time.Minute)}}})
+	later := t0.Add(3 * time.Hour)
+	es = due(later, 2)
+	if es[0].Record.ID != "2" || es[1].Record.ID != "1" || es[1].Record.PurgeLogIndex == nil || *es[1].Record.PurgeLogIndex != 7 ||
+		!es[1].Record.PurgedAt.Equal(at) {
+		t.Fatalf("two due: got %+v, %+v", es[0].Record, es[1].Record)
 	}
-	if n, err := s.PurgeDue(ctx, t0.Add(3*time.Hour), 10); err != nil || n != 0 {
-		t.Fatalf("nothing left: purged %d, %v", n, err)
+	es[0].Receipt, es[1].Receipt = ptr(int64(9)), ptr(int64(10))
+	commit(t, s, &socred.Write{Now: later, Erase: es})
+	recs, err = s.RecordsByRef(ctx, []socred.RecordRef{{ID: 1, Subject: "a"}, {ID: 2, Subject: "b"}})
+	if err != nil || len(recs) != 2 {
+		t.Fatal(recs, err)
+	}
+	if !recs[0].PurgedAt.Equal(at) || *recs[0].PurgeLogIndex != 7 || recs[1].Evidence != "" || !recs[1].PurgedAt.Equal(later) || *recs[1].PurgeLogIndex != 9 {
+		t.Errorf("after the second round: got %+v, %+v", recs[0], recs[1])
+	}
+	due(later, 0)
+
+	// A record purged with no receipt (before purges were logged) is due
+	// until one is stored.
+	commit(t, s, &socred.Write{Purges: []socred.Purge{{Subject: "b", Record: 3, At: t0.Add(time.Hour)}}})
+	es = due(later, 1)
+	commit(t, s, &socred.Write{Now: later, Erase: es})
+	es = due(later, 1)
+	if e := es[0]; e.Record.ID != "3" || !e.At.IsZero() || e.Record.PurgedAt == nil || !e.Record.PurgedAt.Equal(later) || e.Record.Evidence != "" {
+		t.Fatalf("purged without a receipt: got %+v, record %+v", e, e.Record)
+	}
+	es[0].Receipt = ptr(int64(11))
+	commit(t, s, &socred.Write{Now: later.Add(time.Hour), Erase: es})
+	due(later.Add(time.Hour), 0)
+	if recs, err := s.RecordsByRef(ctx, []socred.RecordRef{{ID: 3, Subject: "b"}}); err != nil || len(recs) != 1 ||
+		!recs[0].PurgedAt.Equal(later) || recs[0].PurgeLogIndex == nil || *recs[0].PurgeLogIndex != 11 {
+		t.Errorf("record 3 logged: got %+v, %v", recs, err)
 	}
 }
 
@@ -864,3 +906,5 @@ func (l *CountingLoader) Listing(string, string, time.Time) error { return nil }
 func (l *CountingLoader) Settled(time.Time, int64) error          { return nil }
 
 var _ socred.Loader = (*CountingLoader)(nil)
+
+func ptr[T any](v T) *T { return &v }

@@ -160,16 +160,60 @@ func TestAuditVerify(t *testing.T) {
 		}
 	}
 
-	// Purging the records' evidence keeps the log verifiable: the server
-	// purged the old record's; purge every other one's too.
-	if _, err := st.PurgeDue(ctx, time.Now().AddDate(50, 0, 0), 1000); err != nil {
-		t.Fatalf("purge: %v", err)
-	}
+	// The old record's evidence was purged at the server's start, and the
+	// purge logged: the record as it stands since is checked against it.
 	rep, err := service.VerifyLog(ctx, st)
-	if err != nil || rep.Purged == 0 {
-		t.Fatalf("after purging: %+v, %v", rep, err)
+	if err != nil || rep.Purged != 1 {
+		t.Fatalf("the purged record: %+v, %v", rep, err)
 	}
-	t.Logf("after purging: %+v", rep)
+	for _, tc := range []struct{ name, change, undo, want string }{
+		{"a purged record's points changed", "UPDATE records SET points = points + 1 WHERE purged_at IS NOT NULL",
+			"UPDATE records SET points = points - 1 WHERE purged_at IS NOT NULL", "differs from the event entry"},
+		{"a purged record's subject changed", "UPDATE records SET subject = 'p4' WHERE purged_at IS NOT NULL",
+			"UPDATE records SET subject = 'p3' WHERE purged_at IS NOT NULL", "differs from the event entry"},
+		{"a purge undone", "UPDATE records SET purged_at = NULL, purge_log_index = NULL WHERE purged_at IS NOT NULL",
+			"", "differs from the event entry"},
+		// Last: the server mends it, below.
+		{"a purge's receipt removed", "UPDATE records SET purge_log_index = NULL WHERE purged_at IS NOT NULL", "", "no entry of its purge"},
+	} {
+		var undo string
+		sqlitex.ExecuteTransient(raw, "SELECT purged_at, purge_log_index FROM records WHERE purged_at IS NOT NULL", &sqlitex.ExecOptions{ResultFunc: func(stmt *sqlite3.Stmt) error {
+			undo = fmt.Sprintf("UPDATE records SET purged_at = %d, purge_log_index = %d WHERE evidence = '' AND key = 'old'", stmt.ColumnInt64(0), stmt.ColumnInt64(1))
+			return nil
+		}})
+		if tc.undo != "" {
+			undo = tc.undo
+		}
+		if err := sqlitex.ExecuteTransient(raw, tc.change, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err := service.VerifyLog(ctx, st)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: verify said %v, want %q", tc.name, err, tc.want)
+		}
+		if tc.name == "a purge's receipt removed" {
+			continue // undone by the server, below
+		}
+		if err := sqlitex.ExecuteTransient(raw, undo, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := service.VerifyLog(ctx, st); err != nil {
+			t.Fatalf("%s, undone: %v", tc.name, err)
+		}
+	}
+	// A database whose record was purged before purges were logged (its
+	// receipt removed above): the server logs the purge when it starts,
+	// and the log verifies again, with two entries of the one purge.
+	st.Close()
+	restarted := startServer(t, db)
+	restarted.stop()
+	if st, err = sqlite.Open(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err = service.VerifyLog(ctx, st); err != nil || rep.Purged != 1 {
+		t.Fatalf("after the server logged the purge: %+v, %v", rep, err)
+	}
+	t.Logf("after the purges: %+v", rep)
 }
 
 // tamperer changes a store's audit data in one way and undoes it.
