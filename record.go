@@ -33,6 +33,8 @@ type Record struct {
 	AcceptedAt  time.Time   `json:"accepted_at"`
 	Contested   bool        `json:"-"` // an appeal against it is open
 	Overturned  bool        `json:"-"` // an appeal overturned it
+	// OverturnedAt is when, if it was: it stopped counting then.
+	OverturnedAt *time.Time `json:"-"`
 	Suspended   bool        `json:"-"` // its appeal's review is overdue: it does not count until decided
 	// PurgedAt is when its personal fields (the evidence) were removed,
 	// its scheme's retain_for after it stopped counting.

@@ -127,8 +127,9 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 	}
 	for _, ref := range w.Overturn {
 		for _, r := range s.records {
-			if r.ID == strconv.FormatInt(ref.ID, 10) {
-				r.Overturned = true
+			if r.ID == strconv.FormatInt(ref.ID, 10) && !r.Overturned {
+				at := w.Now
+				r.Overturned, r.OverturnedAt = true, &at
 			}
 		}
 	}

@@ -64,7 +64,7 @@ func (s *Store) Relations(ctx context.Context, subject string) ([]socred.Relatio
 }
 
 const recordSelect = `SELECT r.id, r.reporter, COALESCE(r.key, ''), r.subject, r.scheme, r.rule, r.points, r.occurred_at, r.counts_until,
-	r.evidence, r.derived_from, COALESCE(r.derived_subject, ''), COALESCE(r.derived_relation, ''), r.accepted_at, r.overturned_at IS NOT NULL, r.purged_at, r.suspended_at IS NOT NULL,
+	r.evidence, r.derived_from, COALESCE(r.derived_subject, ''), COALESCE(r.derived_relation, ''), r.accepted_at, r.overturned_at, r.purged_at, r.suspended_at IS NOT NULL,
 	r.log_index, r.purge_log_index FROM records r`
 
 func scanRecord(row pgx.CollectableRow) (*socred.Record, error) { return scanRecordAfter(row) }
@@ -75,17 +75,21 @@ func scanRecordAfter(row pgx.CollectableRow, before ...any) (*socred.Record, err
 	var (
 		r                               socred.Record
 		id, occurred, until, accepted   int64
-		derivedFrom, purged             *int64
+		derivedFrom, purged, overturned *int64
 		derivedSubject, derivedRelation string
 	)
 	err := row.Scan(append(before, &id, &r.Reporter, &r.Key, &r.Subject, &r.Scheme, &r.Rule, &r.Points, &occurred, &until,
-		&r.Evidence, &derivedFrom, &derivedSubject, &derivedRelation, &accepted, &r.Overturned, &purged, &r.Suspended, &r.LogIndex, &r.PurgeLogIndex)...)
+		&r.Evidence, &derivedFrom, &derivedSubject, &derivedRelation, &accepted, &overturned, &purged, &r.Suspended, &r.LogIndex, &r.PurgeLogIndex)...)
 	if err != nil {
 		return nil, err
 	}
 	if purged != nil {
 		t := fromMicros(*purged)
 		r.PurgedAt = &t
+	}
+	if overturned != nil {
+		t := fromMicros(*overturned)
+		r.Overturned, r.OverturnedAt = true, &t
 	}
 	r.ID = strconv.FormatInt(id, 10)
 	r.OccurredAt, r.CountsUntil, r.AcceptedAt = fromMicros(occurred), fromMicros(until), fromMicros(accepted)

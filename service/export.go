@@ -63,7 +63,8 @@ type ExportRecord struct {
 	// also the record and relation it comes from (in DerivedFrom).
 	Source string `json:"source"`
 	// PurgeAfter is when its evidence is purged: its scheme's retain_for
-	// after it stops counting (PurgedAt, once done).
+	// after it stops counting, by time or by an overturn, and not before
+	// it was accepted (PurgedAt, once done).
 	PurgeAfter time.Time `json:"purge_after"`
 }
 
@@ -136,7 +137,7 @@ func (s *Service) Export(ctx context.Context, c *socred.Caller, id string) (*Exp
 	for _, r := range f.Records {
 		er := ExportRecord{FileRecord: r, Source: r.Reporter, PurgeAfter: r.CountsUntil}
 		if sc := s.pack.Scheme(r.Scheme); sc != nil {
-			er.PurgeAfter = sc.RetainFor.AddTo(r.CountsUntil)
+			er.PurgeAfter = purgeAfter(r.Record, sc.RetainFor)
 		}
 		x.Records = append(x.Records, er)
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/socred/socred"
 )
@@ -44,6 +45,17 @@ func (s *Service) addPurges(w *socred.Write) {
 		}
 		w.Purges = append(w.Purges, socred.Purge{Subject: r.Subject, Record: id, At: at})
 	}
+}
+
+// purgeAfter is when r's evidence is purged, as addPurges and suspend
+// schedule it: retain after it stopped counting (its end, or its overturn
+// if sooner), and not before it was accepted.
+func purgeAfter(r *socred.Record, retain socred.Duration) time.Time {
+	stop := r.CountsUntil
+	if r.OverturnedAt != nil && r.OverturnedAt.Before(stop) {
+		stop = *r.OverturnedAt
+	}
+	return later(retain.AddTo(stop), r.AcceptedAt)
 }
 
 // purgeBatch is how many records one purge transaction clears at most.

@@ -166,3 +166,50 @@ func recordOf(t *testing.T, store socred.Store, subject, id string) *socred.Reco
 	t.Fatalf("record %s of %s not found", id, subject)
 	return nil
 }
+
+// An overturned record stops counting at its overturn: its evidence is
+// purged retain_for after that, not after the end it would have had, and
+// the export says so.
+func TestOverturnedRecordPurged(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer func() { closeAll(t, svc, store) }()
+	setup(t, svc)
+	wang := &socred.Caller{Token: &socred.Token{ID: "w", Role: socred.RoleSubject, Subject: "wang", Name: "wang"}}
+	board := &socred.Caller{Token: &socred.Token{ID: "r-board", Role: socred.RoleReviewer, Name: "review board"}}
+	res, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "l1", Subject: "wang", Scheme: "rongcheng", Rule: "loan-default", OccurredAt: t0, Evidence: "contract 4471"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := svc.FileAppeal(ctx, wang, service.AppealInput{Record: res[0].ID, Statement: "repaid before the date"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Set(t0.AddDate(0, 0, 3))
+	overturned := c.Now()
+	if _, err := svc.DecideAppeal(ctx, board, a.ID, service.DecisionInput{Decision: socred.AppealOverturned, Reasons: "the bank's receipt"}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := svc.Export(ctx, wang, "wang")
+	if err != nil || len(x.Records) != 1 {
+		t.Fatalf("export: %+v, %v", x, err)
+	}
+	want := overturned.AddDate(1, 0, 0)
+	if got := x.Records[0].PurgeAfter; !got.Equal(want) || !got.Before(x.Records[0].CountsUntil.AddDate(1, 0, 0)) {
+		t.Fatalf("purge_after %s, want %s (a year after the overturn, before a year after %s)", got, want, x.Records[0].CountsUntil)
+	}
+	c.Set(want.Add(-time.Hour))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := recordOf(t, store, "wang", res[0].ID); r.PurgedAt != nil {
+		t.Fatalf("purged before purge_after %s", want)
+	}
+	c.Set(want.Add(time.Hour))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := recordOf(t, store, "wang", res[0].ID); r.PurgedAt == nil || r.Evidence != "" {
+		t.Fatalf("not purged after purge_after %s: %+v", want, r)
+	}
+}

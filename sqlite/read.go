@@ -88,6 +88,10 @@ func scanRecordAt(stmt *sqlite3.Stmt, off int) *socred.Record {
 	if !stmt.ColumnIsNull(off + 10) {
 		r.DerivedFrom = &socred.Derivation{Record: itoa64(stmt.ColumnInt64(off + 10)), Subject: stmt.ColumnText(off + 11), Relation: stmt.ColumnText(off + 12)}
 	}
+	if r.Overturned {
+		t := fromMicros(stmt.ColumnInt64(off + 14))
+		r.OverturnedAt = &t
+	}
 	if !stmt.ColumnIsNull(off + 15) {
 		t := fromMicros(stmt.ColumnInt64(off + 15))
 		r.PurgedAt = &t

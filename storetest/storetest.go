@@ -822,7 +822,10 @@ func testAppeals(t *testing.T, s socred.Store) {
 	}
 	recs, err := s.RecordsByRef(ctx, []socred.RecordRef{{ID: 1, Subject: "li"}, {ID: 2, Subject: "zhang"}, {ID: 3, Subject: "li"}})
 	if err != nil || len(recs) != 3 || !recs[0].Overturned || !recs[1].Overturned || recs[2].Overturned {
-		t.Errorf("overturned: got %+v, %v", recs, err)
+		t.Fatalf("overturned: got %+v, %v", recs, err)
+	}
+	if recs[0].OverturnedAt == nil || !recs[0].OverturnedAt.Equal(at) || recs[2].OverturnedAt != nil {
+		t.Errorf("overturned at: got %v and %v, want %v and none", recs[0].OverturnedAt, recs[2].OverturnedAt, at)
 	}
 	// Overdue: apl-2 is open and past its review_due; once suspended it
 	// is not overdue any more.
