@@ -35,7 +35,7 @@ type Record struct {
 	Overturned  bool        `json:"-"` // an appeal overturned it
 	// OverturnedAt is when, if it was: it stopped counting then.
 	OverturnedAt *time.Time `json:"-"`
-	Suspended   bool        `json:"-"` // its appeal's review is overdue: it does not count until decided
+	Suspended    bool       `json:"-"` // its appeal's review is overdue: it does not count until decided
 	// PurgedAt is when its personal fields (the evidence) were removed,
 	// its scheme's retain_for after it stopped counting.
 	PurgedAt *time.Time `json:"purged_at,omitempty"`
