@@ -210,6 +210,11 @@ func TestRecords(t *testing.T) {
 		{"no records field", asAuthority, map[string]any{}, 400, "invalid", "records"},
 		{"records not an array", asAuthority, map[string]any{"records": "k1"}, 400, "invalid", "records"},
 		{"another authority's scheme", asOtherAuthority, records(record("o", "li", "blood")), 403, "forbidden", "records[0].scheme"},
+		// The first bad record is named, though the JSON decoder refuses
+		// a later one first.
+		{"unknown subject before a bad time", asAuthority, records(record("ok", "li", "blood"), record("u", "nobody", "blood"), notTime), 400, "invalid", "records[1].subject"},
+		{"unknown rule before an unknown field", asAuthority, records(record("r", "li", "red-lite"), extra), 400, "invalid", "records[0].rule"},
+		{"a bad time before an unknown subject", asAuthority, records(notTime, record("u", "nobody", "blood")), 400, "invalid", "records[0].occurred_at"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

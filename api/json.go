@@ -116,25 +116,35 @@ func putJSONBuffer(buf *bytes.Buffer) {
 // must be application/json, the body one JSON value with no trailing data
 // and no unknown fields. Errors name the field where they can.
 func decode(r *http.Request, v any) error {
+	data, err := body(r)
+	if err != nil {
+		return err
+	}
+	return unmarshal(data, v)
+}
+
+// body reads a request's JSON body: application/json, within the limit,
+// UTF-8.
+func body(r *http.Request) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	if ct != "application/json" { // the common case, without parsing
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return socred.Errorf(socred.EINVALID, "Content-Type must be application/json, not %q", ct)
+			return nil, socred.Errorf(socred.EINVALID, "Content-Type must be application/json, not %q", ct)
 		}
 	}
 	data, err := readBody(r)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return tooLarge(mbe.Limit)
+		return nil, tooLarge(mbe.Limit)
 	case err != nil:
-		return socred.Errorf(socred.EINVALID, "could not read the request body")
+		return nil, socred.Errorf(socred.EINVALID, "could not read the request body")
 	}
 	// encoding/json would take bytes that are not UTF-8 as U+FFFD.
 	if !utf8.Valid(data) {
-		return socred.Errorf(socred.EINVALID, "the request body is not UTF-8: a byte that is not at %s", position(data, int64(firstInvalid(data))+1))
+		return nil, socred.Errorf(socred.EINVALID, "the request body is not UTF-8: a byte that is not at %s", position(data, int64(firstInvalid(data))+1))
 	}
-	return unmarshal(data, v)
+	return data, nil
 }
 
 // firstInvalid returns the offset of the first byte of data that is not

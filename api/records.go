@@ -1,7 +1,12 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/service"
@@ -19,9 +24,13 @@ type recordsOutput struct {
 
 // submitRecords handles POST /v1/records.
 func (a *API) submitRecords(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
-	var in recordsInput
-	if err := decode(r, &in); err != nil {
+	data, err := body(r)
+	if err != nil {
 		return err
+	}
+	var in recordsInput
+	if err := unmarshal(data, &in); err != nil {
+		return a.firstBadRecord(r.Context(), c, data, err)
 	}
 	results, err := a.svc.SubmitRecords(r.Context(), c, in.Records)
 	if err != nil {
@@ -33,6 +42,40 @@ func (a *API) submitRecords(w http.ResponseWriter, r *http.Request, c *socred.Ca
 	}
 	writeJSON(w, http.StatusOK, recordsOutput{Records: orEmpty(results)})
 	return nil
+}
+
+// firstBadRecord returns the error of the first bad record of a batch the
+// JSON decoder refused with err: an earlier record the service refuses (an
+// unknown subject, say) comes before the one the decoder named.
+func (a *API) firstBadRecord(ctx context.Context, c *socred.Caller, data []byte, err error) error {
+	var e *socred.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	index, ok := strings.CutPrefix(e.Field, "records[")
+	if end := strings.IndexByte(index, ']'); ok && end > 0 {
+		index = index[:end]
+	} else {
+		return err
+	}
+	k, perr := strconv.Atoi(index)
+	if perr != nil || k == 0 {
+		return err
+	}
+	var raw struct{ Records []json.RawMessage }
+	if json.Unmarshal(data, &raw) != nil || len(raw.Records) <= k {
+		return err
+	}
+	earlier := make([]socred.RecordInput, k)
+	for i := range earlier {
+		if unmarshal(raw.Records[i], &earlier[i]) != nil {
+			return err
+		}
+	}
+	if verr := a.svc.ValidateRecords(ctx, c, earlier); verr != nil {
+		return verr
+	}
+	return err
 }
 
 // check handles POST /v1/checks.

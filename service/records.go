@@ -49,6 +49,45 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	case len(in) > MaxBatch:
 		return nil, socred.FieldErrorf("records", "at most %d records per batch, got %d", MaxBatch, len(in))
 	}
+	recs, err := s.validateBatch(ctx, c, in)
+	if err != nil {
+		return nil, err
+	}
+
+	req := &ingest{recs: recs, done: make(chan struct{})}
+	s.ingestMu.Lock()
+	s.ingestQueue = append(s.ingestQueue, req)
+	s.ingestMu.Unlock()
+	select {
+	case s.ingestKick <- struct{}{}: // a leader waiting beside a commit plans it now
+	default:
+	}
+	s.leadIngest(context.WithoutCancel(ctx))
+	<-req.done
+	if req.err != nil {
+		return nil, req.err
+	}
+	if err := s.replayDerived(ctx, recs, req.results); err != nil {
+		return nil, err
+	}
+	return req.results, nil
+}
+
+// ValidateRecords reports the first of records that SubmitRecords would
+// refuse, without storing any: the API asks it of the records before one
+// the JSON decoder refused, so that its answer names the first bad record.
+func (s *Service) ValidateRecords(ctx context.Context, c *socred.Caller, in []socred.RecordInput) error {
+	if !c.Is(socred.RoleAuthority, socred.RoleAdmin) {
+		return forbidden("")
+	}
+	_, err := s.validateBatch(ctx, c, in)
+	return err
+}
+
+// validateBatch validates a batch's records, each against the pack and the
+// caller's authority, their keys against each other's and their subjects
+// against the store; the error names the first bad record.
+func (s *Service) validateBatch(ctx context.Context, c *socred.Caller, in []socred.RecordInput) ([]*socred.Record, error) {
 	now := s.now()
 	recs := make([]*socred.Record, len(in))
 	inBatch := make(map[[2]string]int, len(in))
@@ -73,24 +112,7 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	if err := s.checkSubjectsFollowing(ctx, recs); err != nil {
 		return nil, err
 	}
-
-	req := &ingest{recs: recs, done: make(chan struct{})}
-	s.ingestMu.Lock()
-	s.ingestQueue = append(s.ingestQueue, req)
-	s.ingestMu.Unlock()
-	select {
-	case s.ingestKick <- struct{}{}: // a leader waiting beside a commit plans it now
-	default:
-	}
-	s.leadIngest(context.WithoutCancel(ctx))
-	<-req.done
-	if req.err != nil {
-		return nil, req.err
-	}
-	if err := s.replayDerived(ctx, recs, req.results); err != nil {
-		return nil, err
-	}
-	return req.results, nil
+	return recs, nil
 }
 
 // replayDerived gives each duplicate in results the joint-liability records
