@@ -103,10 +103,21 @@ type saltMAC struct {
 
 // RecordEvent is the salted hash of a record as it was accepted. Its
 // evidence is part of it; once purged, a record can no longer be hashed
-// again, and its leaf stands for it.
+// again so, and PurgeEvent hashes it.
 func (k *AuditKeys) RecordEvent(r *Record) [32]byte {
 	var buf [512]byte // most records' encoding fits
 	return k.eventHash(r.Subject, appendRecordCanonical(buf[:0], r))
+}
+
+// PurgeEvent is the salted hash of a purged record as it stands since: its
+// fields without the evidence, and the moment of the purge. r.PurgedAt must
+// be set.
+func (k *AuditKeys) PurgeEvent(r *Record) [32]byte {
+	var buf [512]byte
+	b := appendRecordCanonical(buf[:0], r)
+	b = audit.AppendString(b, "purged")
+	b = audit.AppendInt(b, r.PurgedAt.UnixMicro())
+	return k.eventHash(r.Subject, b)
 }
 
 // eventHash is the hash of an event's canonical encoding enc, salted for

@@ -105,8 +105,8 @@ type Store interface {
 	// Checkpoints returns the kept checkpoints, largest first.
 	Checkpoints(ctx context.Context, page Page) ([]Checkpoint, error)
 	// AuditSources calls fn with every record and check that has an entry
-	// in the audit log (one of the two set), for audit verify; fn may keep
-	// neither.
+	// in the audit log (a record, of its acceptance or of its purge; one of
+	// the two set), for audit verify; fn may keep neither.
 	AuditSources(ctx context.Context, fn func(*Record, *CheckEntry) error) error
 
 	// OpenAppeals returns appeals not yet decided, oldest filed first: the

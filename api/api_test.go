@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -215,6 +216,8 @@ func TestRecords(t *testing.T) {
 		{"unknown subject before a bad time", asAuthority, records(record("ok", "li", "blood"), record("u", "nobody", "blood"), notTime), 400, "invalid", "records[1].subject"},
 		{"unknown rule before an unknown field", asAuthority, records(record("r", "li", "red-lite"), extra), 400, "invalid", "records[0].rule"},
 		{"a bad time before an unknown subject", asAuthority, records(notTime, record("u", "nobody", "blood")), 400, "invalid", "records[0].occurred_at"},
+		{"a field named like a record", asAuthority, map[string]any{"records": []any{record("ok", "li", "blood")}, "records[-1]": 0}, 400, "invalid", "records[-1]"},
+		{"too many records, the last malformed", asAuthority, records(append(slices.Repeat([]map[string]any{record("r", "nobody", "blood")}, service.MaxBatch), notTime)...), 400, "invalid", "records"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -59,12 +59,15 @@ func (a *API) firstBadRecord(ctx context.Context, c *socred.Caller, data []byte,
 		return err
 	}
 	k, perr := strconv.Atoi(index)
-	if perr != nil || k == 0 {
+	if perr != nil || k <= 0 {
 		return err
 	}
 	var raw struct{ Records []json.RawMessage }
 	if json.Unmarshal(data, &raw) != nil || len(raw.Records) <= k {
 		return err
+	}
+	if berr := service.BatchSize(len(raw.Records)); berr != nil {
+		return berr
 	}
 	earlier := make([]socred.RecordInput, k)
 	for i := range earlier {

@@ -315,7 +315,7 @@ func (s *Store) AuditSources(ctx context.Context, fn func(*socred.Record, *socre
 		return fmt.Errorf("audit sources: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	rows, _ := tx.Query(ctx, recordSelect+` WHERE r.log_index IS NOT NULL`)
+	rows, _ := tx.Query(ctx, recordSelect+` WHERE r.log_index IS NOT NULL OR r.purge_log_index IS NOT NULL`)
 	err = each(rows, func() error {
 		r, err := scanRecord(rows)
 		if err != nil {

@@ -156,7 +156,7 @@ func (s *Store) commit(ctx context.Context, tx pgx.Tx, w *socred.Write) (*audit.
 
 // erase carries out w's purges, after the audit log gave them their
 // receipts. The first purge's moment and receipt stay: a record purged
-// twice (two purges fell due, or two servers purged it at once) keeps them.
+// twice (two purges of it fell due) keeps them.
 func erase(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 	if len(w.Erase) == 0 {
 		return nil

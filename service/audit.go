@@ -87,6 +87,9 @@ func (s *Service) openAudit(ctx context.Context) error {
 func (s *Service) audit(w *socred.Write) {
 	k := &s.keys
 	w.Audit = w.Audit[:0]
+	for i := range w.Erase {
+		w.Erase[i].Receipt = nil
+	}
 	if s.auditOff.Load() {
 		return
 	}
@@ -146,15 +149,20 @@ func (s *Service) audit(w *socred.Write) {
 			add(set.kind, strconv.FormatInt(ref.ID, 10), k.ObjectEvent(set.kind, ref.Subject, recordDecision{ref.ID, w.Now}), nil)
 		}
 	}
+	var erased map[string]bool
 	for i := range w.Erase {
 		e := &w.Erase[i]
-		if e.Record.PurgeLogIndex != nil {
-			continue // logged when purged first
+		// A record is logged purged once: when it is purged first (two
+		// purges of it may fall due together, or later).
+		if e.Record.PurgeLogIndex != nil || erased[e.Record.ID] {
+			continue
 		}
-		if e.Receipt == nil {
-			e.Receipt = new(int64)
+		if erased == nil {
+			erased = make(map[string]bool, len(w.Erase))
 		}
-		add(audit.KindPurge, e.Record.ID, k.RecordEvent(e.Record), e.Receipt)
+		erased[e.Record.ID] = true
+		e.Receipt = new(int64)
+		add(audit.KindPurge, e.Record.ID, k.PurgeEvent(e.Record), e.Receipt)
 	}
 	for i := range w.Checks {
 		c := &w.Checks[i]

@@ -108,9 +108,8 @@ func (j *journal) settled() {
 // entry is in the batch.
 func (j *journal) add(ctx context.Context, on *arrival, c *socred.CheckEntry, a *socred.Access) error {
 	defer on.done() // on the paths that return before the entry is added
-	if c != nil && c.LogIndex == nil {
-		c.LogIndex = new(int64) // the check's receipt, filled in by the store
-	}
+	// The check's receipt is made with its entry (audit), and filled in by
+	// the store; a check not logged has none.
 	var entry socred.AuditEntry
 	logged := false
 	if c != nil && j.audit != nil {

@@ -43,11 +43,8 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	if !c.Is(socred.RoleAuthority, socred.RoleAdmin) {
 		return nil, forbidden("")
 	}
-	switch {
-	case len(in) == 0:
-		return nil, socred.FieldErrorf("records", "at least one record is required")
-	case len(in) > MaxBatch:
-		return nil, socred.FieldErrorf("records", "at most %d records per batch, got %d", MaxBatch, len(in))
+	if err := BatchSize(len(in)); err != nil {
+		return nil, err
 	}
 	recs, err := s.validateBatch(ctx, c, in)
 	if err != nil {
@@ -71,6 +68,18 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 		return nil, err
 	}
 	return req.results, nil
+}
+
+// BatchSize returns the error of a batch of n records, if n is not a size
+// SubmitRecords takes.
+func BatchSize(n int) error {
+	switch {
+	case n == 0:
+		return socred.FieldErrorf("records", "at least one record is required")
+	case n > MaxBatch:
+		return socred.FieldErrorf("records", "at most %d records per batch, got %d", MaxBatch, n)
+	}
+	return nil
 }
 
 // ValidateRecords reports the first of records that SubmitRecords would
@@ -598,7 +607,7 @@ func (s *Service) resolve(req *ingest, existing map[[2]string]*socred.Record, st
 			continue
 		}
 		req.fresh = append(req.fresh, r)
-		if r.LogIndex == nil {
+		if r.LogIndex == nil && !s.auditOff.Load() {
 			r.LogIndex = new(int64) // the receipt, filled in by the store
 		}
 		req.results[i] = RecordResult{Key: r.Key, Status: "accepted", Derived: []DerivedResult{}, LogIndex: r.LogIndex}

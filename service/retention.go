@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 
@@ -65,22 +66,29 @@ const purgeBatch = 1000
 // each with an entry in the audit log that hashes the record as it stands
 // once purged (its first entry hashed its evidence), and logs one for every
 // record purged before purges were logged. It returns how many records it
-// purged or logged.
+// purged, or logged as purged before.
 func (s *Service) purge(ctx context.Context) (int, error) {
 	now := s.now()
 	total := 0
 	for {
 		es, err := s.store.DuePurges(ctx, now, purgeBatch)
-		if err != nil || len(es) == 0 {
+		if err != nil {
 			return total, err
+		}
+		n := len(es)
+		if s.auditOff.Load() {
+			// The log off (measuring only): records purged without an
+			// entry stay so, and are not written again and again.
+			es = slices.DeleteFunc(es, func(e socred.Erasure) bool { return e.At.IsZero() })
+		}
+		if len(es) == 0 {
+			return total, nil
 		}
 		if err := s.commitLogged(ctx, &socred.Write{Now: now, Erase: es}); err != nil {
 			return total, err
 		}
 		total += len(es)
-		// With the audit log off (measuring only), the records purged
-		// without an entry stay so: one round a call, not one for ever.
-		if len(es) < purgeBatch || s.auditOff.Load() {
+		if n < purgeBatch {
 			return total, nil
 		}
 	}

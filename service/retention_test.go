@@ -213,3 +213,31 @@ func TestOverturnedRecordPurged(t *testing.T) {
 		t.Fatalf("not purged after purge_after %s: %+v", want, r)
 	}
 }
+
+// A record stored without an entry in the audit log (before the log
+// began) gets one when it is purged, and audit verify checks it against it.
+func TestPurgeOfRecordBeforeTheLog(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer func() { closeAll(t, svc, store) }()
+	setup(t, svc)
+	svc.SetAuditOff(true)
+	res, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{{Key: "x1", Subject: "zhao", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0, Evidence: "a photo"}})
+	svc.SetAuditOff(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := recordOf(t, store, "zhao", res[0].ID); r.LogIndex != nil {
+		t.Fatalf("the record has an entry: %v", *r.LogIndex)
+	}
+	c.Set(recordOf(t, store, "zhao", res[0].ID).CountsUntil.AddDate(1, 0, 1))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := recordOf(t, store, "zhao", res[0].ID); r.PurgedAt == nil || r.PurgeLogIndex == nil {
+		t.Fatalf("after its purge: %+v", r)
+	}
+	if rep, err := service.VerifyLog(ctx, store); err != nil || rep.Purged != 1 {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+}

@@ -28,7 +28,7 @@ type VerifyReport struct {
 // record and check that has a receipt, hashed again from its row (a purged
 // record against the entry of its purge, its first entry by reference
 // only: that hashed the evidence, which is gone). Every leaf of a record,
-// check or purge must be claimed by one. The first
+// check or purge must be claimed by one (a record is logged purged once). The first
 // difference is the error.
 func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 	var rep VerifyReport
@@ -177,29 +177,29 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 			decided[l.Ref] = i
 		}
 	}
-	purged := map[string][32]byte{} // the purged records' events, as stored
 	err = st.AuditSources(ctx, func(r *socred.Record, c *socred.CheckEntry) error {
 		switch {
 		case r != nil:
 			if err := verifyStanding(r, decided, leaves); err != nil {
 				return err
 			}
-			event := func() [32]byte { return keys.RecordEvent(r) }
 			if r.PurgedAt == nil {
 				rep.Records++
-				return claim(r.LogIndex, []audit.Kind{audit.KindRecord, audit.KindDerived}, r.ID, event, "record "+r.ID)
+				return claim(r.LogIndex, []audit.Kind{audit.KindRecord, audit.KindDerived}, r.ID, func() [32]byte { return keys.RecordEvent(r) }, "record "+r.ID)
 			}
-			// Its first entry hashed the evidence the purge removed; the
-			// purge's entry hashed the record as it stands since.
-			if err := claim(r.LogIndex, []audit.Kind{audit.KindRecord, audit.KindDerived}, r.ID, nil, "record "+r.ID); err != nil {
-				return err
+			// Its first entry hashed the evidence the purge removed (a
+			// record stored before the log began has none); the purge's
+			// entry hashed the record as it stands since.
+			if r.LogIndex != nil {
+				if err := claim(r.LogIndex, []audit.Kind{audit.KindRecord, audit.KindDerived}, r.ID, nil, "record "+r.ID); err != nil {
+					return err
+				}
 			}
 			if r.PurgeLogIndex == nil {
-				return fmt.Errorf("record %s is purged, but the log holds no entry of its purge (a server logs one for a record purged before purges were logged when it next purges)", r.ID)
+				return fmt.Errorf("record %s is purged, but the log holds no entry of its purge (a server logs one, for a record purged before purges were logged, when it next purges: at its start)", r.ID)
 			}
 			rep.Purged++
-			purged[r.ID] = event()
-			return claim(r.PurgeLogIndex, []audit.Kind{audit.KindPurge}, r.ID, func() [32]byte { return purged[r.ID] }, "the purge of record "+r.ID)
+			return claim(r.PurgeLogIndex, []audit.Kind{audit.KindPurge}, r.ID, func() [32]byte { return keys.PurgeEvent(r) }, "the purge of record "+r.ID)
 		case c != nil:
 			rep.Checks++
 			id := strconv.FormatInt(c.ID, 10)
@@ -211,21 +211,14 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 		return rep, err
 	}
 	for i := range leaves {
-		l := &leaves[i]
-		switch {
-		case claimed[i]:
-		case l.Kind == audit.KindRecord || l.Kind == audit.KindDerived || l.Kind == audit.KindCheck:
-			return rep, fmt.Errorf("entry %d logs %s %q, which the store does not hold", i, l.Kind, l.Ref)
-		case l.Kind == audit.KindPurge:
-			// Two servers sharing a database may both log a purge: the
-			// record keeps the first receipt, and the other entry must
-			// hash the same record.
-			event, ok := purged[l.Ref]
-			if !ok {
-				return rep, fmt.Errorf("entry %d logs the purge of record %q, which the store does not hold as purged", i, l.Ref)
+		switch l := &leaves[i]; l.Kind {
+		case audit.KindRecord, audit.KindDerived, audit.KindCheck:
+			if !claimed[i] {
+				return rep, fmt.Errorf("entry %d logs %s %q, which the store does not hold", i, l.Kind, l.Ref)
 			}
-			if event != l.Event {
-				return rep, fmt.Errorf("the purge of record %s differs from the event entry %d logged", l.Ref, i)
+		case audit.KindPurge:
+			if !claimed[i] {
+				return rep, fmt.Errorf("entry %d logs the purge of record %q, which the store does not hold as purged by it", i, l.Ref)
 			}
 		}
 	}

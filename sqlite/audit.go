@@ -223,14 +223,15 @@ func (s *Store) Checkpoints(ctx context.Context, page socred.Page) ([]socred.Che
 	return out, nil
 }
 
-// AuditSources calls fn with every record and check that has a leaf.
+// AuditSources calls fn with every record and check that has a leaf (a
+// record stored before the log began, once its purge is logged).
 func (s *Store) AuditSources(ctx context.Context, fn func(*socred.Record, *socred.CheckEntry) error) error {
 	// What the check log holds goes to the database first.
 	if err := s.drain(ctx); err != nil {
 		return err
 	}
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
-		err := each(conn.Prep(recordSelect+` WHERE log_index IS NOT NULL`), func(stmt *sqlite3.Stmt) error {
+		err := each(conn.Prep(recordSelect+` WHERE log_index IS NOT NULL OR purge_log_index IS NOT NULL`), func(stmt *sqlite3.Stmt) error {
 			return fn(scanRecord(stmt), nil)
 		})
 		if err != nil {
