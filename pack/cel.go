@@ -22,6 +22,7 @@ import (
 	"sync"
 
 	"github.com/google/cel-go/cel"
+	celchecker "github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common"
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/operators"
@@ -38,6 +39,15 @@ const (
 	fnGrade   = "socred.grade"
 	fnCount   = "socred.count"
 	maxExprSz = 4096 // code points; a `when` is a line or two
+	// maxExprCost bounds the steps one evaluation of a `when` may take, as
+	// cel-go estimates them: the engine evaluates a list's condition at
+	// every change of a subject's standing, and comprehensions nested over
+	// lists multiply (five levels over 40 elements took more than 20 s).
+	// A comparison of scores costs a few steps, a test of the groups about
+	// two hundred.
+	maxExprCost = 100_000
+	// maxGroups is how many groups a subject may have (Subject.Validate).
+	maxGroups = 64
 )
 
 // factsType is the CEL type of the hidden facts variable.
@@ -227,11 +237,38 @@ func compileWhen(src string, p *socred.Pack) (*condition, []exprIssue) {
 	if v.hasErrors() {
 		return nil, v.issues
 	}
+	if est, err := env.EstimateCost(checked, costBounds{}); err != nil || est.Max > maxExprCost {
+		msg := fmt.Sprintf("the expression may take up to %d steps to evaluate; at most %d (comprehensions such as all, exists and map nested over lists multiply)", est.Max, maxExprCost)
+		if err != nil {
+			msg = "the cost of evaluating the expression cannot be bounded: " + err.Error()
+		}
+		return nil, append(v.issues, exprIssue{Line: 1, Column: 1, Message: msg})
+	}
 	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, append(v.issues, exprIssue{Line: 1, Column: 1, Message: err.Error()})
 	}
 	return &condition{src: src, prg: prg, refs: v.refs}, v.issues
+}
+
+// costBounds tells cel-go's cost estimate what a type does not: how many
+// groups a subject may have, and how long its kind, region and groups are
+// (ids of at most 63 bytes). Everything else is estimated as cel-go does
+// (literals by their length; the facts' functions at one step).
+type costBounds struct{}
+
+func (costBounds) EstimateSize(n celchecker.AstNode) *celchecker.SizeEstimate {
+	switch strings.Join(n.Path(), "/") {
+	case "subject.groups":
+		return &celchecker.SizeEstimate{Min: 0, Max: maxGroups}
+	case "subject.groups/@items", "subject.kind", "subject.region":
+		return &celchecker.SizeEstimate{Min: 0, Max: 63}
+	}
+	return nil
+}
+
+func (costBounds) EstimateCallCost(function, overloadID string, target *celchecker.AstNode, args []celchecker.AstNode) *celchecker.CallEstimate {
+	return nil
 }
 
 // whenChecker checks the references of a type-checked expression and
@@ -291,9 +328,9 @@ func (v *whenChecker) visit(e celast.Expr) {
 			v.add(e.ID(), false, "unknown name %q", factsVar)
 		}
 	case celast.LiteralKind:
-		if s, ok := e.AsLiteral().(types.String); ok && !v.ids[e.ID()] {
-			if t, ok := socred.SpecialCategory(string(s)); ok {
-				v.add(e.ID(), false, "%q names a special category of personal data (%s, term %q); a list may not target it", string(s), t.Category, t.Term)
+		if s, ok := literalString(e); ok && !v.ids[e.ID()] {
+			if t, ok := socred.SpecialCategory(s); ok {
+				v.add(e.ID(), false, "%q names a special category of personal data (%s, term %q); a list may not target it", s, t.Category, t.Term)
 			}
 		}
 	}
@@ -491,12 +528,19 @@ func markSubtree(e celast.Expr, seen map[int64]bool) {
 	celast.PreOrderVisit(e, celast.NewExprVisitor(func(x celast.Expr) { seen[x.ID()] = true }))
 }
 
+// literalString returns the text of a string literal, or of a bytes
+// literal (string(b"...") compares as the string would).
 func literalString(e celast.Expr) (string, bool) {
 	if e.Kind() != celast.LiteralKind {
 		return "", false
 	}
-	s, ok := e.AsLiteral().(types.String)
-	return string(s), ok
+	switch s := e.AsLiteral().(type) {
+	case types.String:
+		return string(s), true
+	case types.Bytes:
+		return string(s), true
+	}
+	return "", false
 }
 
 func schemeIDs(p *socred.Pack) []string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode"
 
 	"github.com/socred/socred"
 )
@@ -113,9 +114,11 @@ func uniqueIDs[T any](c *checker, items []T, kind string, id func(T) string) []T
 	return out
 }
 
-// required reports a missing or blank text key and returns whether it is set.
+// required reports a missing or blank text key and returns whether it is
+// set: with at least one letter, digit or symbol (spaces, zero-width and
+// other invisible characters alone are blank).
 func (c *checker) required(item any, key, value, hint string) bool {
-	if strings.TrimSpace(value) != "" {
+	if strings.ContainsFunc(value, visible) {
 		return true
 	}
 	what := "is required"
@@ -439,4 +442,15 @@ func ids[T any](items []T, id func(T) string) []string {
 		out[i] = id(it)
 	}
 	return out
+}
+
+// visible reports whether r shows: a letter, mark, digit, punctuation or
+// symbol, not a space, a format character (zero-width space, soft hyphen,
+// byte order mark) or a filler (Hangul filler, Braille blank).
+func visible(r rune) bool {
+	switch r {
+	case '\u115f', '\u1160', '\u3164', '\uffa0', '\u2800':
+		return false
+	}
+	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S) && !unicode.Is(unicode.Cf, r)
 }

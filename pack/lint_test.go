@@ -36,6 +36,21 @@ schemes:
 `, []string{
 		"case.yaml:11: schemes[0].rules[0].legal_basis: error: is empty: cite the law, regulation or decision the rule rests on",
 	}},
+	{"legal_basis of invisible characters", `
+schemes:
+  - id: s2
+    authority: city
+    legal_basis: "\u200b"
+    baseline: 10
+    rules:
+      - id: r
+        points: 1
+        counts_for: 1y
+        legal_basis: "\u2060\u00ad\u3164\u2800\ufeff"
+`, []string{
+		"case.yaml:5: schemes[0].legal_basis: error: is empty: cite the law, regulation or decision the scheme rests on",
+		"case.yaml:11: schemes[0].rules[0].legal_basis: error: is empty: cite the law, regulation or decision the rule rests on",
+	}},
 	{"list and measure without legal_basis", `
 lists:
   - id: l
@@ -485,6 +500,18 @@ lists:
 `, []string{
 		"case.yaml:7: lists[0].when: error: at column 26 of the expression: \"muslim\" names a special category of personal data (religion or belief, term \"muslim\"); a list may not target it",
 	}},
+	{"special category in bytes", `
+lists:
+  - id: l
+    kind: black
+    authority: city
+    legal_basis: x
+    when: 'string(b"muslim") in subject.groups || subject.groups.exists(g, bytes(g) == b"uyghur")'
+    publish: true
+`, []string{
+		"case.yaml:7: lists[0].when: error: at column 8 of the expression: \"muslim\" names a special category of personal data (religion or belief, term \"muslim\"); a list may not target it",
+		"case.yaml:7: lists[0].when: error: at column 77 of the expression: \"uyghur\" names a special category of personal data (ethnic origin, term \"uyghur\"); a list may not target it",
+	}},
 	{"special category reached by a prefix, a suffix, a part or a pattern", `
 lists:
   - id: l
@@ -670,6 +697,24 @@ lists:
 		"case.yaml:39: lists[5].when: error: at column 23 of the expression: subject has no such field: a when may use subject.kind, subject.region and subject.groups",
 		"case.yaml:45: lists[6].when: error: at column 1 of the expression: unknown name \"__facts__\"",
 		"case.yaml:45: lists[6].when: error: at column 14 of the expression: unknown name \"__facts__\"",
+	}},
+
+	{"a when too costly to evaluate", `
+lists:
+  - id: l1
+    kind: black
+    authority: city
+    legal_basis: x
+    publish: true
+    when: '[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39].all(a, [0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39].all(b, [0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39].all(c, a+b+c >= 0)))'
+  - id: l2
+    kind: black
+    authority: city
+    legal_basis: x
+    publish: true
+    when: 'subject.groups.all(g, subject.groups.exists(h, h == g)) && [1, 2, 3].all(x, score("civic") > x)'
+`, []string{
+		"case.yaml:8: lists[0].when: error: at column 1 of the expression: the expression may take up to 598971 steps to evaluate; at most 100000 (comprehensions such as all, exists and map nested over lists multiply)",
 	}},
 
 	// --- warnings --------------------------------------------------------------------

@@ -239,6 +239,26 @@ authorities:
 	}
 }
 
+// Files the parser must not see: bytes that are not UTF-8 (it would read
+// them as U+FFFD), and flow collections nested thousands deep (its memory
+// grows with the square of the depth: gigabytes for a file of 100 KB).
+func TestLoadRefusesBeforeParsing(t *testing.T) {
+	_, probs := load(t, map[string]string{
+		"a.yaml": "authorities:\n  - id: a\n    name: \"Bureau \xff\xfe\"\n",
+		"b.yaml": "authorities:\n  - id: b\n    name: " + strings.Repeat("[", 50_000) + strings.Repeat("]", 50_000) + "\n",
+		"c.yaml": "authorities:\n  - id: c\n    name: " + strings.Repeat("{a: ", 65) + "x" + strings.Repeat("}", 65) + "\n",
+		"d.yaml": "authorities:\n  - id: d\n    name: \"[[[]]] {{}}\" # [[[\n",
+	})
+	want := []string{
+		`a.yaml:3: error: the file is not UTF-8: the byte at column 19 is not`,
+		`b.yaml:3: error: YAML syntax: [ ] and { } nested more than 64 deep`,
+		`c.yaml:3: error: YAML syntax: [ ] and { } nested more than 64 deep`,
+	}
+	if got := strings.Split(strings.TrimSpace(lines(probs)), "\n"); !reflect.DeepEqual(got, want) {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestLoadDurations(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
