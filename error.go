@@ -15,7 +15,6 @@ const (
 	ENOTFOUND     = "not_found"
 	ECONFLICT     = "conflict"
 	ETOOLARGE     = "too_large"
-	ETOOMANY      = "too_many_requests"
 	EINTERNAL     = "internal"
 )
 
@@ -62,8 +61,6 @@ func HTTPStatus(code string) int {
 		return http.StatusConflict
 	case ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
-	case ETOOMANY:
-		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

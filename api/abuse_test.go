@@ -10,11 +10,11 @@ import (
 	"github.com/socred/socred/service"
 )
 
-// Ten failed authentications from one address within a minute refuse
-// every request from it, even with a good token, with 429 and a log entry
-// that names the address and no token; other addresses are not affected,
-// and the address is served again once the minute has passed.
-func TestFailedAuthenticationRateLimit(t *testing.T) {
+// Ten failed authentications from one address within a minute are logged,
+// naming the address and no token; the address is not refused: unknown
+// tokens are answered 401 and a good token is served, as API.md promises
+// (a proxy or NAT puts many clients behind one address).
+func TestFailedAuthenticationsLogged(t *testing.T) {
 	clock := &testClock{t: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)}
 	f := newFixtureAt(t, newFakeStore(), clock.Now)
 	from := func(addr, token string) *response {
@@ -28,28 +28,20 @@ func TestFailedAuthenticationRateLimit(t *testing.T) {
 		return &response{t: t, Code: rec.Code, Body: rec.Body.Bytes(), Header: rec.Header()}
 	}
 	good := f.tokens[asAuditor]
-	for i := range service.MaxAuthFailures {
+	for i := range 3 * service.MaxAuthFailures {
 		if r := from("198.51.100.7:4000", "sct_guess-"+strings.Repeat("x", i)); r.Code != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d, want 401", i+1, r.Code)
 		}
 	}
-	r := from("198.51.100.7:4001", good)
-	if code, _, _ := r.apiError(); r.Code != http.StatusTooManyRequests || code != "too_many_requests" {
-		t.Fatalf("after %d failures, a good token: %d %s, want 429", service.MaxAuthFailures, r.Code, r.Body)
-	}
-	if r := from("203.0.113.9:4000", good); r.Code != http.StatusOK {
-		t.Errorf("another address: %d, want 200", r.Code)
+	if r := from("198.51.100.7:4001", good); r.Code != http.StatusOK {
+		t.Fatalf("after %d failures, a good token from the address: %d %s, want 200", 3*service.MaxAuthFailures, r.Code, r.Body)
 	}
 	logs := f.logs.String()
-	if !strings.Contains(logs, "authentication failures") || !strings.Contains(logs, "198.51.100.7") {
-		t.Errorf("no log entry naming the refused address:\n%s", logs)
+	if strings.Count(logs, "authentication failures from one address") != 1 || !strings.Contains(logs, "198.51.100.7") {
+		t.Errorf("want one log entry naming the address:\n%s", logs)
 	}
 	if strings.Contains(logs, "sct_guess") {
 		t.Error("the log shows a token tried")
-	}
-	clock.Set(clock.Now().Add(service.AuthFailureWindow))
-	if r := from("198.51.100.7:4002", good); r.Code != http.StatusOK {
-		t.Errorf("a minute later: %d, want 200", r.Code)
 	}
 }
 
