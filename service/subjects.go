@@ -223,14 +223,14 @@ func (s *Service) relations(ctx context.Context, c *socred.Caller, rs []socred.R
 				s.mu.RUnlock()
 				return field(i, err)
 			}
+			// Both are idempotent: a relation made again, or removed when
+			// it is not there (a retry whose answer was lost), changes
+			// nothing and is answered as the first time.
 			exists := from.Related(r.Type, r.To)
 			switch {
-			case !add && !exists:
-				s.mu.RUnlock()
-				return socred.Errorf(socred.ENOTFOUND, "relation (%s, %s, %s) not found", r.From, r.Type, r.To)
 			case add && !exists && !seen[r]:
 				ch.Relate = append(ch.Relate, r)
-			case !add && !seen[r]:
+			case !add && exists && !seen[r]:
 				ch.Unrelate = append(ch.Unrelate, r)
 			}
 			seen[r] = true
