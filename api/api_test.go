@@ -212,6 +212,8 @@ func TestRecords(t *testing.T) {
 		{"no records field", asAuthority, map[string]any{}, 400, "invalid", "records"},
 		{"records not an array", asAuthority, map[string]any{"records": "k1"}, 400, "invalid", "records"},
 		{"another authority's scheme", asOtherAuthority, records(record("o", "li", "blood")), 403, "forbidden", "records[0].scheme"},
+		{"another authority's scheme, with an unknown rule", asOtherAuthority, records(record("o", "li", "nope")), 403, "forbidden", "records[0].scheme"},
+		{"another authority's scheme, dated in the future", asOtherAuthority, records(future), 403, "forbidden", "records[0].scheme"},
 		// The first bad record is named, though the JSON decoder refuses
 		// a later one first.
 		{"unknown subject before a bad time", asAuthority, records(record("ok", "li", "blood"), record("u", "nobody", "blood"), notTime), 400, "invalid", "records[1].subject"},
@@ -714,6 +716,11 @@ func TestSubjectsBelongToTheirRegistrar(t *testing.T) {
 		{"another authority removes zhang's guarantee", "DELETE", "/v1/relations", asOtherAuthority, map[string]string{"from": "zhang", "type": "guarantor-of", "to": "li"}, 403},
 		{"another authority plants a guarantee", "PUT", "/v1/relations", asOtherAuthority, map[string]string{"from": "li", "type": "guarantor-of", "to": "zhang"}, 403},
 		{"another authority redirects zhang's mail", "PUT", "/v1/subjects/zhang/contact", asOtherAuthority, map[string]string{"email": "x@example.org"}, 403},
+		// Forbidden whatever else is wrong with the body: the right is
+		// checked first.
+		{"another authority rewrites zhang badly", "PUT", "/v1/subjects/zhang", asOtherAuthority, map[string]any{"kind": "alien"}, 403},
+		{"another authority plants a guarantee of a bad type", "PUT", "/v1/relations", asOtherAuthority, map[string]string{"from": "li", "type": "nope", "to": "zhang"}, 403},
+		{"another authority sets a bad address for zhang", "PUT", "/v1/subjects/zhang/contact", asOtherAuthority, map[string]string{"email": "bad"}, 403},
 		{"the railway relates its own subject to zhang", "PUT", "/v1/relations", asOtherAuthority, map[string]string{"from": "rw-1", "type": "guarantor-of", "to": "zhang"}, 201},
 		{"the city sets zhang's contact", "PUT", "/v1/subjects/zhang/contact", asAuthority, map[string]string{"email": "zhang@example.org"}, 200},
 		{"the admin changes the railway's subject", "PUT", "/v1/subjects/rw-1", asAdmin, map[string]any{"kind": "person", "name": "Rail Worker Wu", "region": "rongcheng"}, 200},

@@ -629,24 +629,29 @@ func (s *Service) resolve(req *ingest, existing map[[2]string]*socred.Record, st
 // validateRecord checks one record against the pack and the caller and
 // returns it ready to store (no id yet).
 func (s *Service) validateRecord(c *socred.Caller, in *socred.RecordInput, prefix string, now time.Time) (*socred.Record, error) {
+	// The right to report for the scheme first: another authority's
+	// record is forbidden whatever else is wrong with it.
+	sc := s.pack.Scheme(in.Scheme)
+	reporter := ""
+	if sc != nil {
+		reporter = sc.Authority
+		if c.Role() == socred.RoleAuthority {
+			reporter = c.Token.Authority
+			if sc.Authority != reporter {
+				return nil, &socred.Error{Code: socred.EFORBIDDEN, Field: prefix + ".scheme",
+					Message: prefix + ".scheme: scheme " + strconv.Quote(sc.ID) + " is run by " + strconv.Quote(sc.Authority) + "; this token reports for " + strconv.Quote(reporter)}
+			}
+		}
+	}
 	if err := in.Validate(prefix, now); err != nil {
 		return nil, err
 	}
-	sc := s.pack.Scheme(in.Scheme)
 	if sc == nil {
 		return nil, socred.FieldErrorf(prefix+".scheme", "unknown scheme %q", in.Scheme)
 	}
 	rule := sc.Rule(in.Rule)
 	if rule == nil {
 		return nil, socred.FieldErrorf(prefix+".rule", "unknown rule %q in scheme %q", in.Rule, in.Scheme)
-	}
-	reporter := sc.Authority
-	if c.Role() == socred.RoleAuthority {
-		reporter = c.Token.Authority
-		if sc.Authority != reporter {
-			return nil, &socred.Error{Code: socred.EFORBIDDEN, Field: prefix + ".scheme",
-				Message: prefix + ".scheme: scheme " + strconv.Quote(sc.ID) + " is run by " + strconv.Quote(sc.Authority) + "; this token reports for " + strconv.Quote(reporter)}
-		}
 	}
 	at := in.OccurredAt.UTC().Truncate(time.Microsecond)
 	return &socred.Record{

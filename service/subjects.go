@@ -31,6 +31,15 @@ func (s *Service) PutSubjects(ctx context.Context, c *socred.Caller, subs []*soc
 		if sub.Groups == nil {
 			sub.Groups = []string{}
 		}
+		// The right to change a subject another registered first: it is
+		// forbidden whatever else is wrong with the body (checked again
+		// under the lock below).
+		if err := s.mayChangeID(c, sub.ID); err != nil {
+			if len(subs) == 1 {
+				return nil, err
+			}
+			return nil, prefixErr("subjects["+strconv.Itoa(i)+"]", err)
+		}
 		if err := sub.Validate(); err != nil {
 			if len(subs) == 1 {
 				return nil, err
@@ -120,6 +129,18 @@ func mayChange(c *socred.Caller, sub *socred.Subject) error {
 	return forbidden("subject %q was registered by %s: only it or the admin may change the subject, its relations or its contact", sub.ID, by)
 }
 
+// mayChangeID is mayChange for the subject with the id, if it is known:
+// an unknown subject is for the caller's other checks to refuse.
+func (s *Service) mayChangeID(c *socred.Caller, id string) error {
+	s.mu.RLock()
+	ent := s.world.Entry(id)
+	s.mu.RUnlock()
+	if ent == nil {
+		return nil
+	}
+	return mayChange(c, ent.Subject)
+}
+
 func sameSubject(a, b *socred.Subject) bool {
 	return a.ID == b.ID && a.Kind == b.Kind && a.Name == b.Name && a.Region == b.Region && slices.Equal(a.Groups, b.Groups)
 }
@@ -191,6 +212,13 @@ func (s *Service) relations(ctx context.Context, c *socred.Caller, rs []socred.R
 		return prefixErr("relations["+strconv.Itoa(i)+"]", err)
 	}
 	for i, r := range rs {
+		// The right first, as under the lock below: one of the subjects
+		// must be the caller's to change.
+		if s.mayChangeID(c, r.From) != nil {
+			if err := s.mayChangeID(c, r.To); err != nil {
+				return 0, field(i, err)
+			}
+		}
 		if err := r.Validate(); err != nil {
 			return 0, field(i, err)
 		}
@@ -262,9 +290,6 @@ func (s *Service) SetContact(ctx context.Context, c *socred.Caller, ct socred.Co
 	default:
 		return forbidden("")
 	}
-	if err := ct.Validate(); err != nil {
-		return err
-	}
 	s.mu.RLock()
 	ent := s.world.Entry(ct.Subject)
 	s.mu.RUnlock()
@@ -275,6 +300,9 @@ func (s *Service) SetContact(ctx context.Context, c *socred.Caller, ct socred.Co
 		if err := mayChange(c, ent.Subject); err != nil {
 			return err
 		}
+	}
+	if err := ct.Validate(); err != nil {
+		return err
 	}
 	return s.store.Commit(ctx, &socred.Write{Now: s.now(), Contacts: []socred.Contact{ct}})
 }
