@@ -77,7 +77,7 @@ func FuzzQuery(f *testing.F) {
 			fields   []string // the parameters the endpoint reads
 			faults   []string // the parameters at fault
 		}{
-			{"/v1/register?" + register.Encode(), asAnonymous, []string{"limit", "offset", "q"},
+			{"/v1/register?" + register.Encode(), asAnonymous, []string{"limit", "offset", "q", "list"},
 				append(pageFaults, faults(map[string]bool{"q": len(q) > 100})...)},
 			{"/v1/lists/" + url.PathEscape(list) + "/entries?" + page.Encode(), asAuditor, []string{"limit", "offset"}, pageFaults},
 			{"/v1/audit/proof/" + url.PathEscape(index) + sizeQuery, asAnonymous, []string{"index", "size"},

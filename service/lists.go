@@ -276,8 +276,11 @@ func (s *Service) Register(ctx context.Context, list, q string, page socred.Page
 			published[l.ID] = l.PublishAfter
 		}
 	}
-	if list != "" && len(published) == 0 {
-		return nil, socred.Errorf(socred.ENOTFOUND, "no published list %q", list)
+	switch {
+	case list != "" && s.pack.List(list) == nil:
+		return nil, socred.FieldErrorf("list", "unknown list %q", list)
+	case list != "" && len(published) == 0:
+		return []socred.RegisterEntry{}, nil // a list not published has no public entries
 	}
 	return s.store.Register(ctx, socred.RegisterQuery{List: list, Q: q, Now: s.now(), Lists: published, Page: page})
 }
