@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/socred/socred"
@@ -320,8 +321,12 @@ func (c *checker) list(l *socred.List) {
 	case l.Designated:
 		if !c.has(l, "term") {
 			c.errorf(l, "term", "is required for a designated list: how long an entry lasts, e.g. 2y")
-		} else if c.has(l, "max_term") && !l.MaxTerm.IsZero() && !l.Term.IsZero() && l.MaxTerm.Compare(l.Term) < 0 {
-			c.errorf(l, "max_term", "%s is shorter than the term %s", l.MaxTerm, l.Term)
+		} else if c.has(l, "max_term") && !l.MaxTerm.IsZero() && !l.Term.IsZero() {
+			if l.MaxTerm.Compare(l.Term) < 0 {
+				c.errorf(l, "max_term", "%s is shorter than the term %s", l.MaxTerm, l.Term)
+			} else if at, shorter := shorterSomewhere(l.MaxTerm, l.Term); shorter {
+				c.errorf(l, "max_term", "%s is shorter than the term %s from some starts, such as %s (a month or year is as long as the calendar makes it)", l.MaxTerm, l.Term, at.Format("2 January 2006"))
+			}
 		}
 		c.repair(l)
 	default:
@@ -453,4 +458,25 @@ func visible(r rune) bool {
 		return false
 	}
 	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S) && !unicode.Is(unicode.Cf, r)
+}
+
+// shorterSomewhere reports a start from which a runs out before b: months
+// and years are as long as the calendar makes them (1mo is 28 to 31 days,
+// 1y 365 or 366), so a max_term of 30d is shorter than a term of 1mo from
+// 1 January, and 365d than 1y from 1 March before a leap day.
+func shorterSomewhere(a, b socred.Duration) (time.Time, bool) {
+	for year := 2000; year < 2004; year++ { // a leap year and three others
+		for month := time.January; month <= time.December; month++ {
+			for _, day := range []int{1, 28, 29, 30, 31} {
+				at := time.Date(year, month, day, 0, 0, 0, 0, time.UTC)
+				if at.Month() != month {
+					continue
+				}
+				if a.AddTo(at).Before(b.AddTo(at)) {
+					return at, true
+				}
+			}
+		}
+	}
+	return time.Time{}, false
 }

@@ -265,6 +265,29 @@ lists:
 `, []string{
 		"case.yaml:9: lists[0].max_term: error: 1y is shorter than the term 2y",
 	}},
+	{"max_term shorter than the term from some starts", `
+lists:
+  - id: l
+    kind: black
+    authority: court
+    legal_basis: x
+    context: judicial
+    designated: true
+    term: 1y
+    max_term: 365d
+    publish: true
+  - id: l2
+    kind: black
+    authority: court
+    legal_basis: x
+    context: judicial
+    designated: true
+    term: 12mo
+    max_term: 1y
+    publish: true
+`, []string{
+		"case.yaml:10: lists[0].max_term: error: 365d is shorter than the term 1y from some starts, such as 1 January 2000 (a month or year is as long as the calendar makes it)",
+	}},
 	{"max_term not a duration: one error, not a comparison with nothing", `
 lists:
   - id: l

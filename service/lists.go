@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"strings"
+	"time"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/engine"
@@ -95,6 +96,9 @@ func (s *Service) Designate(ctx context.Context, c *socred.Caller, list string, 
 					in.Subject, lst.ID, a.Designation, a.ID)
 			}
 		}
+		if err := withinMaxTerm(lst, term, now); err != nil {
+			return err
+		}
 		d = &socred.Designation{
 			ID:        newID("dsg"),
 			List:      lst.ID,
@@ -153,6 +157,9 @@ func (s *Service) ExtendDesignation(ctx context.Context, c *socred.Caller, list,
 			return err
 		}
 		until := term.AddTo(old.Since) // from its start: the whole term never exceeds max_term
+		if err := withinMaxTerm(lst, term, old.Since); err != nil {
+			return err
+		}
 		if !until.After(old.Until) {
 			return socred.FieldErrorf("term", "%s from the entry's start (%s) ends %s, not after the entry's end (%s)",
 				term, old.Since.Format("2006-01-02"), until.Format("2006-01-02"), old.Until.Format("2006-01-02"))
@@ -201,6 +208,21 @@ func designationTerm(lst *socred.List, text string) (socred.Duration, error) {
 		return term, socred.FieldErrorf("term", "%s exceeds the list's max_term of %s", term, lst.MaxTerm)
 	}
 	return term, nil
+}
+
+// withinMaxTerm checks a term from since against the list's max_term from
+// the same moment: months and years are as long as the calendar makes
+// them, so a term of 1y may run past a max_term of 365d (across a 29
+// February) though it fits elsewhere.
+func withinMaxTerm(lst *socred.List, term socred.Duration, since time.Time) error {
+	if lst.MaxTerm.IsZero() {
+		return nil
+	}
+	if end, limit := term.AddTo(since), lst.MaxTerm.AddTo(since); end.After(limit) {
+		return socred.FieldErrorf("term", "%s from the entry's start (%s) ends %s, after the list's max_term of %s from then (%s)",
+			term, since.Format("2006-01-02"), end.Format("2006-01-02"), lst.MaxTerm, limit.Format("2006-01-02"))
+	}
+	return nil
 }
 
 // Undesignate takes a subject off a designated list before its term ends.
