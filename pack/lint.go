@@ -38,6 +38,9 @@ func lintScheme(c *checker, s *socred.Scheme) {
 			limit, basis = uint64(*s.Max-*s.Min), fmt.Sprintf("the range %d to %d", *s.Min, *s.Max)
 		}
 	}
+	if limit == 0 && c.has(s, "baseline") && slices.ContainsFunc(s.Rules, func(r *socred.Rule) bool { return r.Points != 0 || len(r.Joint) > 0 }) {
+		c.warnf(s, "baseline", "cannot check proportionality: with a baseline of 0 and no min and max, nothing says how much a record's points weigh; give the scheme min and max")
+	}
 	if limit > 0 {
 		for _, r := range s.Rules {
 			if abs(r.Points) > limit/10 {

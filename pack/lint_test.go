@@ -618,6 +618,7 @@ schemes:
       - {id: r1, points: 2147483647, counts_for: 1y, legal_basis: x}
       - {id: r2, points: -2147483649, counts_for: 1y, legal_basis: x}
 `, []string{
+		"case.yaml:6: schemes[0].baseline: warning: cannot check proportionality: with a baseline of 0 and no min and max, nothing says how much a record's points weigh; give the scheme min and max",
 		"case.yaml:9: schemes[0].rules[1].points: error: -2147483649 is out of range: the points of one record go from -2147483648 to 2147483647",
 	}},
 	{"baseline outside the bounds, missing baseline", `

@@ -51,6 +51,15 @@ func Load(fsys fs.FS) (*socred.Pack, Problems, error) {
 			}
 			return nil
 		}
+		if e.Type()&fs.ModeSymlink != 0 {
+			// A link to a directory is not walked (fs.WalkDir does not
+			// follow links, and a link may loop): say so, rather than
+			// leave its files out unseen.
+			if info, err := fs.Stat(fsys, name); err == nil && info.IsDir() {
+				d.problems = append(d.problems, Problem{File: name, Message: "is a symbolic link to a directory, which is not followed: move the directory here, or link its files one by one"})
+				return nil
+			}
+		}
 		if e.IsDir() || !isYAML(name) {
 			return nil
 		}

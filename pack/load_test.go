@@ -399,3 +399,32 @@ func TestProblemString(t *testing.T) {
 		t.Errorf("HasErrors/Err disagree with the problems")
 	}
 }
+
+// A symbolic link to a directory is not followed (a link may loop), and
+// the linter says so rather than leave its files out unseen; a link to a
+// file is read.
+func TestLoadDirSymlinks(t *testing.T) {
+	root, elsewhere := t.TempDir(), t.TempDir()
+	write := func(path, data string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(elsewhere, "a.yaml"), "authorities:\n  - id: a\n")
+	write(filepath.Join(elsewhere, "b.yaml"), "authorities:\n  - id: b\n")
+	if err := os.Symlink(elsewhere, filepath.Join(root, "sub")); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	if err := os.Symlink(filepath.Join(elsewhere, "b.yaml"), filepath.Join(root, "b.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	_, probs, err := pack.LoadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "sub: error: is a symbolic link to a directory, which is not followed: move the directory here, or link its files one by one"
+	if len(probs) == 0 || probs[0].String() != want || strings.Contains(lines(probs), "no scheme pack files") {
+		t.Errorf("got:\n%s\nwant first: %s, and b.yaml read", lines(probs), want)
+	}
+}
