@@ -182,27 +182,47 @@ func lineCol(data []byte, off int) (int, int) {
 	return line, off - bytes.LastIndexByte(data[:off], '\n')
 }
 
-// anchors collects the document's anchors by name.
-func anchors(n ast.Node) map[string]ast.Node {
+// anchors collects the document's anchors by name, each name's in the
+// order they appear: an alias refers to the last one before it (YAML 1.2,
+// 3.2.2.2: a name may be given again, and an alias never looks ahead).
+func anchors(n ast.Node) map[string][]anchor {
 	v := anchorVisitor{}
 	ast.Walk(v, n)
+	for _, as := range v {
+		slices.SortFunc(as, func(a, b anchor) int { return a.at - b.at })
+	}
 	return v
 }
 
-type anchorVisitor map[string]ast.Node
+// anchor is an anchor's value and where it is (its offset in the file).
+type anchor struct {
+	at    int
+	value ast.Node
+}
+
+type anchorVisitor map[string][]anchor
 
 func (v anchorVisitor) Visit(n ast.Node) ast.Visitor {
 	if a, ok := n.(*ast.AnchorNode); ok && a.Name != nil && a.Value != nil {
-		v[a.Name.GetToken().Value] = a.Value
+		name := a.Name.GetToken().Value
+		v[name] = append(v[name], anchor{at: offset(a), value: a.Value})
 	}
 	return v
+}
+
+// offset is where n begins in its file (-1 when unknown).
+func offset(n ast.Node) int {
+	if tk := n.GetToken(); tk != nil && tk.Position != nil {
+		return tk.Position.Offset
+	}
+	return -1
 }
 
 // walker walks one document.
 type walker struct {
 	d          *decoded
 	file       string
-	anchors    map[string]ast.Node
+	anchors    map[string][]anchor
 	badAliases map[*ast.AliasNode]bool // reported once each
 }
 
@@ -219,7 +239,13 @@ func (w *walker) resolve(n ast.Node) ast.Node {
 				return nil
 			}
 			name := t.Value.GetToken().Value
-			a, ok := w.anchors[name]
+			var a ast.Node
+			ok := false
+			for _, an := range w.anchors[name] {
+				if an.at < offset(t) {
+					a, ok = an.value, true
+				}
+			}
 			if !ok && !w.badAliases[t] {
 				if w.badAliases == nil {
 					w.badAliases = map[*ast.AliasNode]bool{}

@@ -324,6 +324,20 @@ schemes:
 	if got := lines(probs); got != want {
 		t.Errorf("got:\n%swant:\n%s", got, want)
 	}
+
+	// An alias refers to the last anchor of its name before it, never
+	// to one after it (a name given again, or an alias looking ahead).
+	p = mustLoadPartial(t, map[string]string{"p.yaml": `
+authorities: [{id: a, name: &n First}, {id: b, name: *n}, {id: c, name: &n Second}, {id: d, name: *n}]
+`})
+	if b, d := p.Authority("b"), p.Authority("d"); b == nil || b.Name != "First" || d == nil || d.Name != "Second" {
+		t.Errorf("aliases of a name given twice: b %+v, d %+v; want First and Second", b, d)
+	}
+	_, probs = load(t, map[string]string{"p.yaml": "authorities: [{id: a, name: *n}, {id: b, name: &n Name}]\n"})
+	want = "p.yaml:1: error: unknown alias *n (an alias refers to an anchor &n earlier in the same document)\n"
+	if got := lines(probs); got != want {
+		t.Errorf("an alias before its anchor: got:\n%swant:\n%s", got, want)
+	}
 }
 
 func TestLoadHash(t *testing.T) {
