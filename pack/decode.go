@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -435,6 +436,7 @@ func (m *ymap) add(mn ast.MapNode, allowed []string, hint string, depth int) {
 			continue
 		}
 		if kv.Key.IsMergeKey() {
+			bad := false
 			switch v := w.resolve(kv.Value).(type) {
 			case ast.MapNode:
 				merged = append(merged, v)
@@ -442,8 +444,15 @@ func (m *ymap) add(mn ast.MapNode, allowed []string, hint string, depth int) {
 				for _, e := range v.Values {
 					if em, ok := w.resolve(e).(ast.MapNode); ok {
 						merged = append(merged, em)
+					} else {
+						bad = true
 					}
 				}
+			default:
+				bad = true
+			}
+			if bad {
+				w.errorf(line(kv.Key), m.field("<<"), "a merge key (<<) takes a mapping or a list of mappings, usually an alias: <<: *defaults")
 			}
 			continue
 		}
@@ -531,6 +540,9 @@ func (m *ymap) str(key string) string {
 
 func isBool(n ast.Node) bool { _, ok := n.(*ast.BoolNode); return ok }
 
+// decimal is a whole number as a pack writes one.
+var decimal = regexp.MustCompile(`^[-+]?(0|[1-9][0-9]*)$`)
+
 // integer returns the value of an integer key (0 when absent).
 func (m *ymap) integer(key string) int64 {
 	n, ln, ok := m.value(key)
@@ -540,6 +552,12 @@ func (m *ymap) integer(key string) int64 {
 	var v int64
 	switch t := n.(type) {
 	case *ast.IntegerNode:
+		// YAML 1.1 reads 017 as octal 15 and 0x1f as hex; 1.2 reads 017
+		// as 17: a number of points is written in decimal, or refused.
+		if !decimal.MatchString(t.Token.Value) {
+			m.w.errorf(ln, m.field(key), "%s: write a whole number in decimal digits, without leading zeros (YAML readers differ on 017)", t.Token.Value)
+			return 0
+		}
 		switch x := t.Value.(type) {
 		case int64:
 			return x

@@ -621,6 +621,21 @@ schemes:
 		"case.yaml:6: schemes[0].baseline: warning: cannot check proportionality: with a baseline of 0 and no min and max, nothing says how much a record's points weigh; give the scheme min and max",
 		"case.yaml:9: schemes[0].rules[1].points: error: -2147483649 is out of range: the points of one record go from -2147483648 to 2147483647",
 	}},
+	{"numbers YAML readers disagree on, and a merge key of nothing", `
+schemes:
+  - id: s2
+    authority: city
+    legal_basis: x
+    baseline: 1000
+    rules:
+      - {id: r1, points: -017, counts_for: 1y, legal_basis: x}
+      - {id: r2, points: 0x10, counts_for: 1y, legal_basis: x}
+      - {<<: 5, id: r3, points: -1, counts_for: 1y, legal_basis: x}
+`, []string{
+		"case.yaml:8: schemes[0].rules[0].points: error: -017: write a whole number in decimal digits, without leading zeros (YAML readers differ on 017)",
+		"case.yaml:9: schemes[0].rules[1].points: error: 0x10: write a whole number in decimal digits, without leading zeros (YAML readers differ on 017)",
+		"case.yaml:10: schemes[0].rules[2].<<: error: a merge key (<<) takes a mapping or a list of mappings, usually an alias: <<: *defaults",
+	}},
 	{"baseline outside the bounds, missing baseline", `
 schemes:
   - id: s2
