@@ -89,7 +89,7 @@ func lintList(c *checker, l *socred.List) {
 	if l.Context != "" && l.Cond != nil {
 		// The list's data comes from the schemes its when reads; a different
 		// declared context would hide a cross-context measure.
-		derived, from := listContexts(c.p, &socred.List{Cond: l.Cond})
+		derived, from, _ := listContexts(c.p, &socred.List{Cond: l.Cond})
 		for _, ctx := range derived {
 			if ctx != l.Context {
 				c.warnf(l, "context", "the list declares context %s, but its when reads data of context %s%s; declare the context its data comes from", l.Context, ctx, from)
@@ -130,7 +130,7 @@ func lintMeasure(c *checker, m *socred.Measure) {
 	if l.Context == "" && !l.Designated && l.Cond == nil {
 		return // the list's when has errors, so where its data comes from is unknown
 	}
-	contexts, from := listContexts(c.p, l)
+	contexts, from, contextless := listContexts(c.p, l)
 	var unknown []string
 	for i, id := range actions {
 		a := c.p.Action(id)
@@ -138,7 +138,10 @@ func lintMeasure(c *checker, m *socred.Measure) {
 		case a == nil:
 		case a.Context == "":
 			unknown = append(unknown, fmt.Sprintf("%q", id))
-		case len(contexts) > 0 && !slices.Contains(contexts, a.Context):
+		// Every context the list's data may come from must be the
+		// action's: a when of score("transport") < 1 || score("civic") < 1
+		// lists on civic data alone.
+		case slices.ContainsFunc(contexts, func(ctx string) bool { return ctx != a.Context }):
 			verb := "restricting"
 			if effect == "grants" {
 				verb = "granting"
@@ -149,8 +152,11 @@ func lintMeasure(c *checker, m *socred.Measure) {
 		}
 	}
 	var missing []string
-	if len(contexts) == 0 {
+	switch {
+	case len(contexts) == 0:
 		missing = append(missing, fmt.Sprintf("list %q has no context (declare context: on the list or on the schemes its when reads)", l.ID))
+	case len(contextless) > 0:
+		missing = append(missing, fmt.Sprintf("list %q reads %s, which declare%s no context", l.ID, strings.Join(contextless, ", "), map[bool]string{true: "s", false: ""}[len(contextless) == 1]))
 	}
 	if len(unknown) > 0 {
 		verb := "declares"
@@ -165,16 +171,17 @@ func lintMeasure(c *checker, m *socred.Measure) {
 }
 
 // listContexts returns the contexts a list's data comes from: its own
-// context, else the contexts of the schemes (and rules) its when reads; and
-// when they are the schemes', a phrase naming those schemes.
-func listContexts(p *socred.Pack, l *socred.List) ([]string, string) {
+// context, else the contexts of the schemes (and rules) its when reads;
+// when they are the schemes', a phrase naming those schemes; and the
+// sources its when reads that declare no context.
+func listContexts(p *socred.Pack, l *socred.List) ([]string, string, []string) {
 	if l.Context != "" {
-		return []string{l.Context}, ""
+		return []string{l.Context}, "", nil
 	}
 	if l.Cond == nil {
-		return nil, ""
+		return nil, "", nil
 	}
-	var out, sources []string
+	var out, sources, contextless []string
 	for _, r := range l.Cond.Refs() {
 		s := p.Scheme(r.Scheme)
 		if s == nil {
@@ -185,6 +192,9 @@ func listContexts(p *socred.Pack, l *socred.List) ([]string, string) {
 			ctx, source = rule.Context, fmt.Sprintf("rule %q of scheme %q", rule.ID, s.ID)
 		}
 		if ctx == "" {
+			if !slices.Contains(contextless, source) {
+				contextless = append(contextless, source)
+			}
 			continue
 		}
 		if !slices.Contains(out, ctx) {
@@ -194,5 +204,5 @@ func listContexts(p *socred.Pack, l *socred.List) ([]string, string) {
 			sources = append(sources, source)
 		}
 	}
-	return out, ", from " + strings.Join(sources, ", ")
+	return out, ", from " + strings.Join(sources, ", "), contextless
 }

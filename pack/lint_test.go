@@ -774,6 +774,47 @@ measures:
 		"case.yaml:13: measures[0].restricts[0]: warning: cross-context measure: restricting action \"buy-luxury\" (context consumption) because of list \"l\" (context civic, from scheme \"civic\") is social scoring of the kind the EU AI Act art. 5(1)(c) prohibits; keep measures within the list's context or add a justification: saying why this one is proportionate",
 		"case.yaml:13: measures[0].restricts[1]: warning: cross-context measure: restricting action \"ride-train\" (context transport) because of list \"l\" (context civic, from scheme \"civic\") is social scoring of the kind the EU AI Act art. 5(1)(c) prohibits; keep measures within the list's context or add a justification: saying why this one is proportionate",
 	}},
+	{"a list reading data of several contexts, or of none", `
+schemes:
+  - id: rail
+    authority: city
+    legal_basis: x
+    context: transport
+    baseline: 100
+    rules:
+      - {id: fare-dodging, points: -5, counts_for: 1y, legal_basis: x}
+  - id: plain
+    authority: city
+    legal_basis: x
+    baseline: 100
+    rules:
+      - {id: late, points: -5, counts_for: 1y, legal_basis: x}
+lists:
+  - id: mixed
+    kind: black
+    authority: city
+    legal_basis: x
+    when: 'score("rail") < 50 || score("civic") < 960'
+  - id: partly-unknown
+    kind: black
+    authority: city
+    legal_basis: x
+    when: 'score("rail") < 50 || score("plain") < 50'
+measures:
+  - id: m1
+    list: mixed
+    authority: city
+    legal_basis: x
+    restricts: [ride-train]
+  - id: m2
+    list: partly-unknown
+    authority: city
+    legal_basis: x
+    restricts: [ride-train]
+`, []string{
+		"case.yaml:32: measures[0].restricts[0]: warning: cross-context measure: restricting action \"ride-train\" (context transport) because of list \"mixed\" (context transport, civic, from scheme \"rail\", scheme \"civic\") is social scoring of the kind the EU AI Act art. 5(1)(c) prohibits; keep measures within the list's context or add a justification: saying why this one is proportionate",
+		"case.yaml:33: measures[1]: warning: cannot check that the measure stays within the list's context: list \"partly-unknown\" reads scheme \"plain\", which declares no context",
+	}},
 	{"cross-context measure from the list's context, and one granting", `
 lists:
   - id: l
