@@ -132,8 +132,8 @@ func (d *decoded) decodeFile(file string, data []byte) {
 		return
 	}
 	for _, doc := range f.Docs {
-		if doc == nil || doc.Body == nil || doc.Body.Type() == ast.NullType || doc.Body.Type() == ast.CommentType {
-			continue // an empty document
+		if doc == nil || doc.Body == nil || doc.Body.Type() == ast.NullType || doc.Body.Type() == ast.CommentType || doc.Body.Type() == ast.DirectiveType {
+			continue // an empty document, or a directive (%YAML 1.2) before one
 		}
 		w := &walker{d: d, file: file, anchors: anchors(doc.Body)}
 		w.document(doc.Body)
@@ -484,13 +484,32 @@ func (m *ymap) add(mn ast.MapNode, allowed []string, hint string, depth int) {
 }
 
 func keyString(k ast.MapKeyNode) string {
-	if s, ok := k.(*ast.StringNode); ok {
-		return s.Value
+	// An explicit key (? name), a tagged one (!!str name) or an anchored
+	// one (&a name) is the key it wraps.
+	var n ast.Node = k
+	for range 8 {
+		switch t := n.(type) {
+		case *ast.MappingKeyNode:
+			n = t.Value
+			continue
+		case *ast.TagNode:
+			n = t.Value
+			continue
+		case *ast.AnchorNode:
+			n = t.Value
+			continue
+		case *ast.StringNode:
+			return t.Value
+		}
+		break
 	}
-	if tk := k.GetToken(); tk != nil {
+	if n == nil {
+		return ""
+	}
+	if tk := n.GetToken(); tk != nil {
 		return tk.Value
 	}
-	return k.String()
+	return n.String()
 }
 
 // subPath returns the path of key relative to the item.

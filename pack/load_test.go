@@ -442,3 +442,14 @@ func TestLoadDirSymlinks(t *testing.T) {
 		t.Errorf("got:\n%s\nwant first: %s, and b.yaml read", lines(probs), want)
 	}
 }
+
+// Keys written as YAML allows (explicit, tagged, anchored) are the keys they
+// wrap, and a directive before a document is not a document.
+func TestLoadKeysAndDirectives(t *testing.T) {
+	p := mustLoadPartial(t, map[string]string{"p.yaml": "%YAML 1.2\n---\nauthorities:\n  - ? id\n    : city\n  - !!str id: court\n  - &k id: railway\n"})
+	for _, id := range []string{"city", "court", "railway"} {
+		if p.Authority(id) == nil {
+			t.Errorf("authority %q not loaded", id)
+		}
+	}
+}
