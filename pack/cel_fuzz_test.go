@@ -78,6 +78,9 @@ func FuzzWhen(f *testing.F) {
 			"list.yaml":    "lists:\n  - {id: l, kind: black, authority: city, legal_basis: x, publish: true, when: " + yamlQuote(when) + "}\n",
 		})
 		if p == nil {
+			if utf8.RuneCountInString(when) > 4096 {
+				return // refused for its length, or earlier for its nesting
+			}
 			for _, pr := range probs {
 				if !pr.Warning && (pr.File != "list.yaml" || pr.Line != 2 || pr.Field != "lists[0].when") {
 					t.Errorf("an error not at the when: %v", pr)

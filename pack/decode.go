@@ -90,7 +90,7 @@ var (
 	bandKeys      = []string{"grade", "min"}
 	ruleKeys      = []string{"id", "name", "points", "counts_for", "legal_basis", "context", "joint"}
 	jointKeys     = []string{"relation", "points"}
-	listKeys      = []string{"id", "name", "kind", "authority", "legal_basis", "context", "when", "designated", "term", "max_term", "extends_to", "publish", "publish_after", "repair", "repair_after", "appeal_within", "review_within"}
+	listKeys      = []string{"id", "name", "kind", "authority", "legal_basis", "context", "when", "designated", "term", "max_term", "extends_to", "publish", "publish_after", "repair", "repair_after", "appeal_within", "review_within", "retain_for"}
 	measureKeys   = []string{"id", "list", "restricts", "grants", "authority", "legal_basis", "justification"}
 )
 
@@ -115,7 +115,7 @@ func (d *decoded) decodeFile(file string, data []byte) {
 	// collections ([[[…]]]: 4 GB for 50,000 levels in a file of 100 KB).
 	if line, deep := flowTooDeep(data); deep {
 		d.problems = append(d.problems, Problem{File: file, Line: line,
-			Message: fmt.Sprintf("YAML syntax: [ ] and { } nested more than %d deep", maxFlowDepth)})
+			Message: "YAML syntax: [ ] and { } nested too deep (a pack needs two or three levels)"})
 		return
 	}
 	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
@@ -140,21 +140,26 @@ func (d *decoded) decodeFile(file string, data []byte) {
 	}
 }
 
-// maxFlowDepth is how deep flow collections may nest; a pack needs two or
-// three levels.
-const maxFlowDepth = 64
+// maxFlowNesting bounds the nesting of flow collections in a file: the sum,
+// over every [ and {, of how deep it opens. The parser's memory grows with
+// the square of a collection's depth (50,000 levels took 4 GB, a hundred
+// collections 5,000 deep 4.3 GB); this allows one collection about 4,500
+// deep (a `when` of 4,096 braces, which CEL refuses on its own, still
+// reaches the expression's checks), while a pack needs two or three levels.
+const maxFlowNesting = 10_000_000
 
-// flowTooDeep reports the line where [ and { open more than maxFlowDepth
-// levels. Brackets in quotes and comments count too: telling them apart
-// would take the parser this guards, and a pack never holds dozens unclosed.
+// flowTooDeep reports the line where the nesting of [ and { passes
+// maxFlowNesting. Brackets in quotes and comments count too: telling them
+// apart would take the parser this guards.
 func flowTooDeep(data []byte) (int, bool) {
-	depth, line := 0, 1
+	depth, sum, line := 0, 0, 1
 	for _, c := range data {
 		switch c {
 		case '\n':
 			line++
 		case '[', '{':
-			if depth++; depth > maxFlowDepth {
+			depth++
+			if sum += depth; sum > maxFlowNesting {
 				return line, true
 			}
 		case ']', '}':
@@ -390,7 +395,7 @@ func (w *walker) list(n ast.Node, s *src) {
 		Term: m.duration("term"), MaxTerm: m.duration("max_term"),
 		ExtendsTo: m.strs("extends_to"), Publish: m.boolean("publish"), PublishAfter: m.duration("publish_after"),
 		Repair: m.strs("repair"), RepairAfter: m.duration("repair_after"),
-		AppealWithin: m.duration("appeal_within"), ReviewWithin: m.duration("review_within"),
+		AppealWithin: m.duration("appeal_within"), ReviewWithin: m.duration("review_within"), RetainFor: m.duration("retain_for"),
 		File: s.file, Line: s.line,
 	}
 	w.d.lists = append(w.d.lists, l)

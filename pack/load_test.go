@@ -82,6 +82,7 @@ lists:
     publish: true
     publish_after: 10d
     repair: [obligation-performed]
+    retain_for: 3y
 measures:
   - id: model-bikes
     list: model
@@ -151,7 +152,7 @@ func TestLoadEveryKey(t *testing.T) {
 		Context: "judicial", Designated: true, Term: socred.MustParseDuration("2y"), MaxTerm: socred.MustParseDuration("5y"),
 		ExtendsTo: []string{"legal-representative-of"}, Publish: true, PublishAfter: socred.MustParseDuration("10d"),
 		Repair: []string{"obligation-performed"}, File: "pack.yaml", Line: 57,
-		AppealWithin: socred.Duration{N: 30, Unit: socred.Days}, ReviewWithin: socred.Duration{N: 30, Unit: socred.Days},
+		AppealWithin: socred.Duration{N: 30, Unit: socred.Days}, ReviewWithin: socred.Duration{N: 30, Unit: socred.Days}, RetainFor: socred.Duration{N: 3, Unit: socred.Years},
 	}
 	gotList := *defaulters
 	gotList.Measures = nil
@@ -246,13 +247,13 @@ func TestLoadRefusesBeforeParsing(t *testing.T) {
 	_, probs := load(t, map[string]string{
 		"a.yaml": "authorities:\n  - id: a\n    name: \"Bureau \xff\xfe\"\n",
 		"b.yaml": "authorities:\n  - id: b\n    name: " + strings.Repeat("[", 50_000) + strings.Repeat("]", 50_000) + "\n",
-		"c.yaml": "authorities:\n  - id: c\n    name: " + strings.Repeat("{a: ", 65) + "x" + strings.Repeat("}", 65) + "\n",
-		"d.yaml": "authorities:\n  - id: d\n    name: \"[[[]]] {{}}\" # [[[\n",
+		"c.yaml": "authorities:\n" + strings.Repeat("  - {id: c, name: "+strings.Repeat("{a: ", 1000)+"x"+strings.Repeat("}", 1000)+"}\n", 20),
+		"d.yaml": "authorities:\n  - id: d\n    name: \"" + strings.Repeat("[", 4000) + "\" # [[[\n",
 	})
 	want := []string{
 		`a.yaml:3: error: the file is not UTF-8: the byte at column 19 is not`,
-		`b.yaml:3: error: YAML syntax: [ ] and { } nested more than 64 deep`,
-		`c.yaml:3: error: YAML syntax: [ ] and { } nested more than 64 deep`,
+		`b.yaml:3: error: YAML syntax: [ ] and { } nested too deep (a pack needs two or three levels)`,
+		`c.yaml:21: error: YAML syntax: [ ] and { } nested too deep (a pack needs two or three levels)`,
 	}
 	if got := strings.Split(strings.TrimSpace(lines(probs)), "\n"); !reflect.DeepEqual(got, want) {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
