@@ -98,7 +98,8 @@ var (
 	// review_within).
 	DefaultAppealWindow = Duration{N: 30, Unit: Days}
 	// DefaultRetention is how long a record is kept after it stops
-	// counting when its scheme does not say (retain_for).
+	// counting, and an ended designation its reason, when the scheme or
+	// list does not say (retain_for).
 	DefaultRetention = Duration{N: 1, Unit: Years}
 )
 
@@ -197,11 +198,15 @@ type List struct {
 	// AppealWithin and ReviewWithin: how long after a designation the
 	// subject may appeal it, and how long a reviewer has to decide (both
 	// default 30d).
-	AppealWithin Duration   `json:"appeal_within,omitzero"`
-	ReviewWithin Duration   `json:"review_within,omitzero"`
-	Measures     []*Measure `json:"-"` // the measures bound to this list, in pack order
-	File         string     `json:"-"`
-	Line         int        `json:"-"`
+	AppealWithin Duration `json:"appeal_within,omitzero"`
+	ReviewWithin Duration `json:"review_within,omitzero"`
+	// RetainFor, on a designated list, is how long an entry that ended
+	// keeps its reason, case and end reason; then they are purged (default
+	// DefaultRetention).
+	RetainFor Duration   `json:"retain_for,omitzero"`
+	Measures  []*Measure `json:"-"` // the measures bound to this list, in pack order
+	File      string     `json:"-"`
+	Line      int        `json:"-"`
 }
 
 // Remedy says, for a check's reason, how a subject on the list may contest
@@ -315,6 +320,7 @@ func (p *Pack) Index() {
 		if l.Designated {
 			l.AppealWithin = l.AppealWithin.OrDefault(DefaultAppealWindow)
 			l.ReviewWithin = l.ReviewWithin.OrDefault(DefaultAppealWindow)
+			l.RetainFor = l.RetainFor.OrDefault(DefaultRetention)
 		}
 	}
 }

@@ -135,6 +135,9 @@ type Designation struct {
 	Until     time.Time  `json:"until"`
 	EndedAt   *time.Time `json:"ended_at,omitempty"` // removed before its term ran out
 	EndReason string     `json:"end_reason,omitempty"`
+	// PurgedAt is when its reason, case and end reason were removed, its
+	// list's retain_for after it ended.
+	PurgedAt *time.Time `json:"purged_at,omitempty"`
 }
 
 // Active reports whether the designation is in force at now.

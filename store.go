@@ -28,6 +28,10 @@ type Store interface {
 	SubjectDesignations(ctx context.Context, subject string) ([]*Designation, error)
 	// Designation returns a designation by id, or a not_found error.
 	Designation(ctx context.Context, id string) (*Designation, error)
+	// EndedDesignations returns up to limit designations of the list that
+	// ended (removed, or their term ran out) by endedBy, whose reason is not
+	// purged yet and no open appeal is about.
+	EndedDesignations(ctx context.Context, list string, endedBy time.Time, limit int) ([]*Designation, error)
 	// ActiveDesignation returns the subject's designation on the list in
 	// force at now, or a not_found error.
 	ActiveDesignation(ctx context.Context, list, subject string, now time.Time) (*Designation, error)
@@ -256,6 +260,10 @@ type Write struct {
 	Reinstate []RecordRef
 	// Purges schedule the purge of records' personal fields.
 	Purges []Purge
+	// PurgeDesignations removes the reason, case and end reason of ended
+	// designations (given as they stand once purged, PurgedAt set), and of
+	// their entries on the list.
+	PurgeDesignations []*Designation
 	// Erase carries out purges that fell due (DuePurges): it removes the
 	// records' evidence, keeps the first purge's moment and receipt, and
 	// removes the purges done.

@@ -192,6 +192,13 @@ func (s *fakeStore) Commit(ctx context.Context, w *socred.Write) error {
 			s.designations = append(s.designations, &c)
 		}
 	}
+	for _, d := range w.PurgeDesignations {
+		for _, x := range s.designations {
+			if x.ID == d.ID && x.PurgedAt == nil {
+				x.Reason, x.Case, x.EndReason, x.PurgedAt = "", "", "", d.PurgedAt
+			}
+		}
+	}
 	for _, ev := range w.Events {
 		if ev.Listing == nil || ev.Listing.Via != nil {
 			continue
@@ -324,6 +331,23 @@ func (s *fakeStore) ActiveDesignation(ctx context.Context, list, subject string,
 		}
 	}
 	return nil, socred.Errorf(socred.ENOTFOUND, "subject %q is not on list %q", subject, list)
+}
+
+func (s *fakeStore) EndedDesignations(ctx context.Context, list string, endedBy time.Time, limit int) ([]*socred.Designation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*socred.Designation
+	for _, d := range s.designations {
+		end := d.Until
+		if d.EndedAt != nil {
+			end = *d.EndedAt
+		}
+		if d.List == list && d.PurgedAt == nil && !end.After(endedBy) && len(out) < limit {
+			c := *d
+			out = append(out, &c)
+		}
+	}
+	return out, nil
 }
 
 func (s *fakeStore) ListEntries(ctx context.Context, list string, page socred.Page) ([]socred.Listing, error) {

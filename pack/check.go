@@ -312,6 +312,7 @@ func (c *checker) list(l *socred.List) {
 	}
 	c.positive(l, "term", l.Term)
 	c.positive(l, "max_term", l.MaxTerm)
+	c.positive(l, "retain_for", l.RetainFor)
 	automatic := c.has(l, "when")
 	switch {
 	case automatic && l.Designated:
@@ -337,6 +338,9 @@ func (c *checker) list(l *socred.List) {
 		}
 		if c.has(l, "repair_after") {
 			c.errorf(l, "repair_after", "credit repair is for designated lists")
+		}
+		if c.has(l, "retain_for") {
+			c.errorf(l, "retain_for", "is for designated lists, whose entries carry an authority's reason and case; an automatic list's entries carry the rules'")
 		}
 		if c.has(l, "repair") {
 			c.errorf(l, "repair", "credit repair is for designated lists: a subject leaves an automatic list when its when turns false")

@@ -127,19 +127,32 @@ func (s *Store) SubjectRecords(ctx context.Context, subject string) ([]*socred.R
 	return out, nil
 }
 
-const designationSelect = `SELECT id, list, subject, authority, reason, case_ref, since, until, ended_at, end_reason FROM designations`
+const designationSelect = `SELECT id, list, subject, authority, reason, case_ref, since, until, ended_at, end_reason, purged_at FROM designations`
 
 func scanDesignation(row pgx.CollectableRow) (*socred.Designation, error) {
 	var (
-		d            socred.Designation
-		since, until int64
-		ended        *int64
+		d             socred.Designation
+		since, until  int64
+		ended, purged *int64
 	)
-	if err := row.Scan(&d.ID, &d.List, &d.Subject, &d.Authority, &d.Reason, &d.Case, &since, &until, &ended, &d.EndReason); err != nil {
+	if err := row.Scan(&d.ID, &d.List, &d.Subject, &d.Authority, &d.Reason, &d.Case, &since, &until, &ended, &d.EndReason, &purged); err != nil {
 		return nil, err
 	}
-	d.Since, d.Until, d.EndedAt = fromMicros(since), fromMicros(until), timeOrNil(ended)
+	d.Since, d.Until, d.EndedAt, d.PurgedAt = fromMicros(since), fromMicros(until), timeOrNil(ended), timeOrNil(purged)
 	return &d, nil
+}
+
+// EndedDesignations returns designations of the list that ended by
+// endedBy, not purged, and not the matter of an open appeal.
+func (s *Store) EndedDesignations(ctx context.Context, list string, endedBy time.Time, limit int) ([]*socred.Designation, error) {
+	rows, _ := s.pool.Query(ctx, designationSelect+` d WHERE list = $1 AND purged_at IS NULL AND COALESCE(ended_at, until) <= $2
+		AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.designation = d.id AND a.status = 'open')
+		ORDER BY COALESCE(ended_at, until), id LIMIT $3`, list, micros(endedBy), limit)
+	out, err := pgx.AppendRows(make([]*socred.Designation, 0), rows, scanDesignation)
+	if err != nil {
+		return nil, fmt.Errorf("ended designations: %w", err)
+	}
+	return out, nil
 }
 
 // SubjectDesignations returns every designation of a subject.

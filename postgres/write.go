@@ -104,6 +104,13 @@ func (s *Store) commit(ctx context.Context, tx pgx.Tx, w *socred.Write) (*audit.
 	for _, p := range w.Purges {
 		b.Queue(`INSERT INTO purges (at, record, subject) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, micros(p.At), p.Record, p.Subject)
 	}
+	for _, d := range w.PurgeDesignations {
+		if d.PurgedAt == nil {
+			return nil, fmt.Errorf("purge of designation %s: no moment", d.ID)
+		}
+		b.Queue(`UPDATE designations SET reason = '', case_ref = '', end_reason = '', purged_at = $1 WHERE id = $2 AND purged_at IS NULL`, micros(*d.PurgedAt), d.ID)
+		b.Queue(`UPDATE listings SET reason = '', case_ref = '' WHERE subject = $1 AND designation = $2`, d.Subject, d.ID)
+	}
 	for _, c := range w.Contacts {
 		if c.Email == "" {
 			b.Queue(`DELETE FROM contacts WHERE subject = $1`, c.Subject)

@@ -95,7 +95,7 @@ func (s *Service) audit(w *socred.Write) {
 	}
 	// At most one entry for each of these: sized once, not grown by
 	// doubling (a group of records has thousands).
-	w.Audit = slices.Grow(w.Audit, len(w.Subjects)+len(w.Relate)+len(w.Unrelate)+len(w.Records)+len(w.Designations)+
+	w.Audit = slices.Grow(w.Audit, len(w.Subjects)+len(w.Relate)+len(w.Unrelate)+len(w.Records)+len(w.Designations)+len(w.PurgeDesignations)+
 		len(w.Events)+len(w.Appeals)+len(w.Repairs)+len(w.Overturn)+len(w.Suspend)+len(w.Reinstate)+len(w.Erase)+len(w.Checks)+len(w.Tokens)+len(w.Revoke))
 	add := func(kind audit.Kind, ref string, event [32]byte, receipt *int64) {
 		e := socred.AuditEntry{Kind: kind, Ref: ref, Event: event, Receipt: receipt}
@@ -125,8 +125,10 @@ func (s *Service) audit(w *socred.Write) {
 		}
 		add(kind, r.ID, k.RecordEvent(r), r.LogIndex)
 	}
-	for _, d := range w.Designations {
-		add(audit.KindDesignation, d.ID, k.ObjectEvent(audit.KindDesignation, d.Subject, d), nil)
+	for _, ds := range [][]*socred.Designation{w.Designations, w.PurgeDesignations} {
+		for _, d := range ds {
+			add(audit.KindDesignation, d.ID, k.ObjectEvent(audit.KindDesignation, d.Subject, d), nil)
+		}
 	}
 	for i := range w.Events {
 		e := &w.Events[i]

@@ -59,17 +59,57 @@ func purgeAfter(r *socred.Record, retain socred.Duration) time.Time {
 	return later(retain.AddTo(stop), r.AcceptedAt)
 }
 
+// purgeDesignations clears the reason, case and end reason of every
+// designation that ended its list's retain_for ago (an entry an open
+// appeal is about waits for its decision), each with an entry in the
+// audit log of the designation as it stands once purged. It returns how
+// many.
+func (s *Service) purgeDesignations(ctx context.Context, now time.Time) (int, error) {
+	at := now.UTC().Truncate(time.Microsecond) // as the store keeps it
+	total := 0
+	for _, l := range s.pack.Lists {
+		if !l.Designated {
+			continue
+		}
+		for {
+			ds, err := s.store.EndedDesignations(ctx, l.ID, l.RetainFor.SubFrom(now), purgeBatch)
+			if err != nil {
+				return total, err
+			}
+			if len(ds) == 0 {
+				break
+			}
+			for _, d := range ds {
+				d.Reason, d.Case, d.EndReason, d.PurgedAt = "", "", "", &at
+			}
+			if err := s.commitLogged(ctx, &socred.Write{Now: now, PurgeDesignations: ds}); err != nil {
+				return total, err
+			}
+			total += len(ds)
+			if len(ds) < purgeBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
 // purgeBatch is how many records one purge transaction clears at most.
 const purgeBatch = 1000
 
-// purge clears the personal fields of every record whose purge fell due,
+// purge clears the reasons of designations ended long enough
+// (purgeDesignations) and the personal fields of every record whose purge
+// fell due,
 // each with an entry in the audit log that hashes the record as it stands
 // once purged (its first entry hashed its evidence), and logs one for every
 // record purged before purges were logged. It returns how many records it
 // purged, or logged as purged before.
 func (s *Service) purge(ctx context.Context) (int, error) {
 	now := s.now()
-	total := 0
+	total, err := s.purgeDesignations(ctx, now)
+	if err != nil {
+		return total, err
+	}
 	for {
 		es, err := s.store.DuePurges(ctx, now, purgeBatch)
 		if err != nil {

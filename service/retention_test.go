@@ -241,3 +241,51 @@ func TestPurgeOfRecordBeforeTheLog(t *testing.T) {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}
 }
+
+// An ended designation keeps its reason, case and end reason for its
+// list's retain_for (1y by default), then they are purged from it and from
+// the subject's past entries, with an entry in the audit log; one that is
+// still in force keeps them.
+func TestEndedDesignationPurged(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer func() { closeAll(t, svc, store) }()
+	setup(t, svc)
+	if _, err := svc.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment", Case: "(2026) Jing 0105 Zhi 1234"}); err != nil {
+		t.Fatal(err)
+	}
+	c.Set(t0.AddDate(0, 2, 0))
+	if _, err := svc.Undesignate(ctx, admin, "judgment-defaulters", "acme", "paid in full"); err != nil {
+		t.Fatal(err)
+	}
+	ended := c.Now()
+	past := func() socred.Listing {
+		t.Helper()
+		f, err := svc.File(ctx, admin, "acme", "test")
+		if err != nil || len(f.PastListings) != 1 {
+			t.Fatalf("acme's past listings: %+v, %v", f, err)
+		}
+		return f.PastListings[0]
+	}
+	c.Set(ended.AddDate(1, 0, -1))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l := past(); l.Reason != "unpaid judgment" || l.Case == "" || l.EndReason != "paid in full" {
+		t.Fatalf("before retain_for is up: %+v", l)
+	}
+	c.Set(ended.AddDate(1, 0, 1))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l := past(); l.Reason != "" || l.Case != "" || l.EndReason != "" || l.List != "judgment-defaulters" || !l.Since.Equal(t0) {
+		t.Fatalf("after retain_for: %+v", l)
+	}
+	ds, err := store.SubjectDesignations(ctx, "acme")
+	if err != nil || len(ds) != 1 || ds[0].PurgedAt == nil || ds[0].Reason != "" || ds[0].Case != "" || ds[0].EndReason != "" {
+		t.Fatalf("the designation: %+v, %v", ds, err)
+	}
+	if rep, err := service.VerifyLog(ctx, store); err != nil {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+}

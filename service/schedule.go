@@ -105,7 +105,7 @@ func (s *Service) tick(ctx context.Context) (int, error) {
 			if n, err := s.purge(ctx); err != nil {
 				return total, err
 			} else if n > 0 {
-				s.log.Info("purged records past their retention (or logged purges made before purges were logged)", "records", n)
+				s.log.Info("purged what is past its retention: records' evidence, ended designations' reasons (or logged purges made before purges were logged)", "purged", n)
 			}
 			return total, nil
 		}

@@ -177,14 +177,38 @@ func newest(ids []int64, p socred.Page) []int64 {
 	return ids[off:min(off+lim, len(ids))]
 }
 
-const designationSelect = `SELECT id, list, subject, authority, reason, case_ref, since, until, ended_at, end_reason FROM designations`
+const designationSelect = `SELECT id, list, subject, authority, reason, case_ref, since, until, ended_at, end_reason, purged_at FROM designations`
 
 func scanDesignation(stmt *sqlite3.Stmt) *socred.Designation {
 	return &socred.Designation{
 		ID: stmt.ColumnText(0), List: stmt.ColumnText(1), Subject: stmt.ColumnText(2), Authority: stmt.ColumnText(3),
 		Reason: stmt.ColumnText(4), Case: stmt.ColumnText(5), Since: fromMicros(stmt.ColumnInt64(6)),
 		Until: fromMicros(stmt.ColumnInt64(7)), EndedAt: columnNullMicros(stmt, 8), EndReason: stmt.ColumnText(9),
+		PurgedAt: columnNullMicros(stmt, 10),
 	}
+}
+
+// EndedDesignations returns designations of the list that ended by
+// endedBy, not purged, and not the matter of an open appeal.
+func (s *Store) EndedDesignations(ctx context.Context, list string, endedBy time.Time, limit int) ([]*socred.Designation, error) {
+	out := []*socred.Designation{}
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		stmt := conn.Prep(designationSelect + ` INDEXED BY designations_ended
+			WHERE list = ? AND purged_at IS NULL AND COALESCE(ended_at, until) <= ?
+			AND id NOT IN (SELECT designation FROM appeals WHERE status = 'open' AND designation <> '')
+			ORDER BY COALESCE(ended_at, until), id LIMIT ?`)
+		stmt.BindText(1, list)
+		stmt.BindInt64(2, micros(endedBy))
+		stmt.BindInt64(3, int64(limit))
+		return each(stmt, func(stmt *sqlite3.Stmt) error {
+			out = append(out, scanDesignation(stmt))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ended designations: %w", err)
+	}
+	return out, nil
 }
 
 // SubjectDesignations returns every designation of a subject.

@@ -284,6 +284,23 @@ func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) 
 			return fmt.Errorf("purge: %w", err)
 		}
 	}
+	for _, d := range w.PurgeDesignations {
+		if d.PurgedAt == nil {
+			return fmt.Errorf("purge of designation %s: no moment", d.ID)
+		}
+		stmt := conn.Prep(`UPDATE designations SET reason = '', case_ref = '', end_reason = '', purged_at = ? WHERE id = ? AND purged_at IS NULL`)
+		stmt.BindInt64(1, micros(*d.PurgedAt))
+		stmt.BindText(2, d.ID)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("purge of designation %s: %w", d.ID, err)
+		}
+		stmt = conn.Prep(`UPDATE listings SET reason = '', case_ref = '' WHERE subject = ? AND designation = ?`)
+		stmt.BindText(1, d.Subject)
+		stmt.BindText(2, d.ID)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("purge of designation %s: %w", d.ID, err)
+		}
+	}
 	for _, e := range w.Erase {
 		// The first purge's moment and receipt stay: a record purged twice
 		// (two purges fell due) keeps them.

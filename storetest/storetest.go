@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"Notices", testNotices},
 		{"Contacts", testContacts},
 		{"Purges", testPurges},
+		{"DesignationPurges", testDesignationPurges},
 		{"Appeals", testAppeals},
 		{"Repairs", testRepairs},
 		{"AuditKeys", testAuditKeys},
@@ -783,6 +784,74 @@ func testPurges(t *testing.T, s socred.Store) {
 	if recs, err := s.RecordsByRef(ctx, []socred.RecordRef{{ID: 3, Subject: "b"}}); err != nil || len(recs) != 1 ||
 		!recs[0].PurgedAt.Equal(later) || recs[0].PurgeLogIndex == nil || *recs[0].PurgeLogIndex != 11 {
 		t.Errorf("record 3 logged: got %+v, %v", recs, err)
+	}
+}
+
+func testDesignationPurges(t *testing.T, s socred.Store) {
+	commit(t, s, &socred.Write{Subjects: []*socred.Subject{person("a"), person("b"), person("c")}})
+	d1 := designation("d1", "defaulters", "a", t0, 48*time.Hour)   // its term runs out at +48h
+	d2 := designation("d2", "defaulters", "b", t0, 72*time.Hour)   // removed at +10h
+	d3 := designation("d3", "defaulters", "c", t0, 1000*time.Hour) // in force
+	d4 := designation("d4", "defaulters", "c", t0, 24*time.Hour)   // ended, but an appeal about it is open
+	d5 := designation("d5", "other", "a", t0, time.Hour)           // another list's
+	commit(t, s, &socred.Write{Designations: []*socred.Designation{d1, d2, d3, d4, d5}})
+	entry := func(kind socred.EventKind, d *socred.Designation, at time.Time) socred.Event {
+		e := listed(kind, d.Subject, d.List, d.ID, d.Since, &d.Until, at)
+		e.Listing.Reason, e.Listing.Case = d.Reason, d.Case
+		return e
+	}
+	ended := *d2
+	endAt := t0.Add(10 * time.Hour)
+	ended.EndedAt, ended.EndReason = &endAt, "paid"
+	commit(t, s, &socred.Write{Designations: []*socred.Designation{&ended}, Events: []socred.Event{
+		entry(socred.EventListed, d1, t0), entry(socred.EventListed, d2, t0),
+		entry(socred.EventDelisted, d2, endAt), entry(socred.EventDelisted, d1, d1.Until),
+	}})
+	commit(t, s, &socred.Write{Appeals: []*socred.Appeal{{ID: "apl-9", Subject: "c", List: "defaulters", Designation: "d4",
+		Statement: "wrong company", FiledAt: t0, ReviewDue: t0.AddDate(0, 0, 30), Status: socred.AppealOpen}}})
+
+	ids := func(ds []*socred.Designation) (out []string) {
+		for _, d := range ds {
+			out = append(out, d.ID)
+		}
+		return out
+	}
+	if ds, err := s.EndedDesignations(ctx, "defaulters", t0.Add(5*time.Hour), 10); err != nil || len(ds) != 0 {
+		t.Fatalf("before any ended: got %v, %v", ids(ds), err)
+	}
+	ds, err := s.EndedDesignations(ctx, "defaulters", t0.Add(50*time.Hour), 10)
+	if err != nil || !slices.Equal(ids(ds), []string{"d2", "d1"}) {
+		t.Fatalf("ended by +50h: got %v, %v; want d2 (removed at +10h), then d1 (ran out at +48h)", ids(ds), err)
+	}
+	if ds[0].Reason != d2.Reason || ds[0].EndReason != "paid" || ds[0].PurgedAt != nil {
+		t.Errorf("d2 as read: %+v", ds[0])
+	}
+	at := t0.Add(50 * time.Hour)
+	for _, d := range ds {
+		d.Reason, d.Case, d.EndReason, d.PurgedAt = "", "", "", &at
+	}
+	commit(t, s, &socred.Write{Now: at, PurgeDesignations: ds})
+	for _, id := range []string{"d1", "d2"} {
+		got, err := s.Designation(ctx, id)
+		if err != nil || got.Reason != "" || got.Case != "" || got.EndReason != "" || got.PurgedAt == nil || !got.PurgedAt.Equal(at) ||
+			got.Authority != "court" || !got.Since.Equal(t0) {
+			t.Errorf("%s after its purge: %+v, %v", id, got, err)
+		}
+	}
+	for _, subject := range []string{"a", "b"} {
+		past, err := s.PastListings(ctx, subject, socred.Page{})
+		if err != nil || len(past) != 1 || past[0].Reason != "" || past[0].Case != "" || past[0].EndReason != "" || past[0].Designation == "" {
+			t.Errorf("%s's past listing after the purge: %+v, %v", subject, past, err)
+		}
+	}
+	if got, _ := s.Designation(ctx, "d3"); got.Reason != d3.Reason || got.PurgedAt != nil {
+		t.Errorf("d3, in force, purged: %+v", got)
+	}
+	if ds, err := s.EndedDesignations(ctx, "defaulters", t0.Add(5000*time.Hour), 10); err != nil || !slices.Equal(ids(ds), []string{"d3"}) {
+		t.Errorf("after the purge, once d3 ran out: got %v, %v; want d3 alone (d4's appeal is open)", ids(ds), err)
+	}
+	if ds, err := s.EndedDesignations(ctx, "other", t0.Add(2*time.Hour), 10); err != nil || !slices.Equal(ids(ds), []string{"d5"}) {
+		t.Errorf("the other list: got %v, %v", ids(ds), err)
 	}
 }
 
