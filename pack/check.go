@@ -453,15 +453,17 @@ func ids[T any](items []T, id func(T) string) []string {
 	return out
 }
 
-// visible reports whether r shows: a letter, mark, digit, punctuation or
-// symbol, not a space, a format character (zero-width space, soft hyphen,
-// byte order mark) or a filler (Hangul filler, Braille blank).
+// visible reports whether r shows on its own: a letter, digit,
+// punctuation or symbol, not a space, a mark (a combining mark or
+// variation selector shows only on another character), a format character
+// (zero-width space, soft hyphen, byte order mark) or a filler (Hangul
+// filler, Braille blank).
 func visible(r rune) bool {
 	switch r {
 	case '\u115f', '\u1160', '\u3164', '\uffa0', '\u2800':
 		return false
 	}
-	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S) && !unicode.Is(unicode.Cf, r)
+	return unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S) && !unicode.Is(unicode.Cf, r)
 }
 
 // shorterSomewhere reports a start from which a runs out before b: months

@@ -443,6 +443,7 @@ func (m *ymap) add(mn ast.MapNode, allowed []string, hint string, depth int) {
 		if kv.Key.IsMergeKey() {
 			bad := false
 			switch v := w.resolve(kv.Value).(type) {
+			case nil: // an unknown alias, reported as such
 			case ast.MapNode:
 				merged = append(merged, v)
 			case *ast.SequenceNode:

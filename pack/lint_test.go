@@ -46,7 +46,7 @@ schemes:
       - id: r
         points: 1
         counts_for: 1y
-        legal_basis: "\u2060\u00ad\u3164\u2800\ufeff"
+        legal_basis: "\u2060\u00ad\u3164\u2800\ufeff\u034f\ufe0f"
 `, []string{
 		"case.yaml:5: schemes[0].legal_basis: error: is empty: cite the law, regulation or decision the scheme rests on",
 		"case.yaml:11: schemes[0].rules[0].legal_basis: error: is empty: cite the law, regulation or decision the rule rests on",

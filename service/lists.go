@@ -195,7 +195,8 @@ func checkDesignationText(reason, caseNo, what string) error {
 }
 
 // designationTerm parses a designation's term, which must be longer than
-// zero and within the list's max_term.
+// zero (and, from the entry's start, within the list's max_term:
+// withinMaxTerm).
 func designationTerm(lst *socred.List, text string) (socred.Duration, error) {
 	term, err := socred.ParseDuration(text)
 	if err != nil {
@@ -204,9 +205,8 @@ func designationTerm(lst *socred.List, text string) (socred.Duration, error) {
 	if term.N == 0 {
 		return term, socred.FieldErrorf("term", "must be longer than zero")
 	}
-	if !lst.MaxTerm.IsZero() && term.Compare(lst.MaxTerm) > 0 {
-		return term, socred.FieldErrorf("term", "%s exceeds the list's max_term of %s", term, lst.MaxTerm)
-	}
+	// Against max_term from the entry's start (withinMaxTerm), once known:
+	// months and years are as long as the calendar makes them there.
 	return term, nil
 }
 

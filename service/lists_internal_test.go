@@ -29,3 +29,19 @@ func TestWithinMaxTermByTheCalendar(t *testing.T) {
 		t.Errorf("no max_term: %v", err)
 	}
 }
+
+// A term is parsed without a fixed date to measure it against max_term:
+// 366d fits a max_term of 1y from a start whose year has 366 days.
+func TestDesignationTermAgainstItsStart(t *testing.T) {
+	lst := &socred.List{ID: "l", MaxTerm: socred.Duration{N: 1, Unit: socred.Years}}
+	term, err := designationTerm(lst, "366d")
+	if err != nil {
+		t.Fatalf("366d against a max_term of 1y: %v", err)
+	}
+	if err := withinMaxTerm(lst, term, time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Errorf("366d from 1 June 2027 (1y is 366 days there): %v", err)
+	}
+	if err := withinMaxTerm(lst, term, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)); socred.ErrorField(err) != "term" {
+		t.Errorf("366d from 1 June 2026 (1y is 365 days there): got %v, want an error of term", err)
+	}
+}

@@ -108,7 +108,8 @@ func (s *Service) purge(ctx context.Context) (int, error) {
 	now := s.now()
 	total, err := s.purgeDesignations(ctx, now)
 	if err != nil {
-		return total, err
+		// The records' purges, and the rest of the tick, go on.
+		s.log.Error("purging ended designations", "err", err)
 	}
 	for {
 		es, err := s.store.DuePurges(ctx, now, purgeBatch)

@@ -289,3 +289,25 @@ func TestEndedDesignationPurged(t *testing.T) {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}
 }
+
+// Every subject of a batch is checked for the caller's right before any is
+// validated: a batch changing a subject the caller may not change is
+// forbidden, though an earlier subject of it is malformed.
+func TestPutSubjectsRightsFirst(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer func() { closeAll(t, svc, store) }()
+	setup(t, svc) // by the admin: only the admin may change them
+	city := &socred.Caller{Token: &socred.Token{ID: "c", Role: socred.RoleAuthority, Authority: "rongcheng-credit-office", Name: "clerk"}}
+	_, err := svc.PutSubjects(ctx, city, []*socred.Subject{
+		{ID: "new-1", Kind: "alien", Name: "New", Region: "rongcheng"},
+		{ID: "wang", Kind: socred.Person, Name: "Wang Renamed", Region: "rongcheng"},
+	})
+	if socred.ErrorCode(err) != socred.EFORBIDDEN {
+		t.Errorf("got %v, want forbidden", err)
+	}
+	_, err = svc.RelateAll(ctx, city, []socred.Relation{{From: "zhao", Type: "nope", To: "wang"}, {From: "zhao", Type: "guarantor-of", To: "wang"}})
+	if socred.ErrorCode(err) != socred.EFORBIDDEN {
+		t.Errorf("relations: got %v, want forbidden", err)
+	}
+}

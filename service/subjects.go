@@ -26,19 +26,21 @@ func (s *Service) PutSubjects(ctx context.Context, c *socred.Caller, subs []*soc
 	if !c.Is(socred.RoleAuthority, socred.RoleAdmin) {
 		return nil, forbidden("")
 	}
-	seen := make(map[string]bool, len(subs))
+	// The right to change a subject another registered first, for every
+	// subject of the batch: it is forbidden whatever else is wrong with the
+	// body (checked again under the lock below).
 	for i, sub := range subs {
-		if sub.Groups == nil {
-			sub.Groups = []string{}
-		}
-		// The right to change a subject another registered first: it is
-		// forbidden whatever else is wrong with the body (checked again
-		// under the lock below).
 		if err := s.mayChangeID(c, sub.ID); err != nil {
 			if len(subs) == 1 {
 				return nil, err
 			}
 			return nil, prefixErr("subjects["+strconv.Itoa(i)+"]", err)
+		}
+	}
+	seen := make(map[string]bool, len(subs))
+	for i, sub := range subs {
+		if sub.Groups == nil {
+			sub.Groups = []string{}
 		}
 		if err := sub.Validate(); err != nil {
 			if len(subs) == 1 {
@@ -195,7 +197,8 @@ func (s *Service) RelateAll(ctx context.Context, c *socred.Caller, rs []socred.R
 	return s.relations(ctx, c, rs, true)
 }
 
-// Unrelate removes a relation; a relation that does not exist is not_found.
+// Unrelate removes a relation; removing one that is not there changes
+// nothing (the same body twice is answered alike).
 func (s *Service) Unrelate(ctx context.Context, c *socred.Caller, r socred.Relation) error {
 	_, err := s.relations(ctx, c, []socred.Relation{r}, false)
 	return err
@@ -211,14 +214,16 @@ func (s *Service) relations(ctx context.Context, c *socred.Caller, rs []socred.R
 		}
 		return prefixErr("relations["+strconv.Itoa(i)+"]", err)
 	}
+	// The right first, for every relation of the batch, as under the lock
+	// below: one of its subjects must be the caller's to change.
 	for i, r := range rs {
-		// The right first, as under the lock below: one of the subjects
-		// must be the caller's to change.
 		if s.mayChangeID(c, r.From) != nil {
 			if err := s.mayChangeID(c, r.To); err != nil {
 				return 0, field(i, err)
 			}
 		}
+	}
+	for i, r := range rs {
 		if err := r.Validate(); err != nil {
 			return 0, field(i, err)
 		}
