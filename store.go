@@ -32,6 +32,10 @@ type Store interface {
 	// ended (removed, or their term ran out) by endedBy, whose reason is not
 	// purged yet and no open appeal is about.
 	EndedDesignations(ctx context.Context, list string, endedBy time.Time, limit int) ([]*Designation, error)
+	// DesignationLists returns the lists that hold designations whose
+	// reason is not purged, in id order (lists a pack no longer declares
+	// among them).
+	DesignationLists(ctx context.Context) ([]string, error)
 	// ActiveDesignation returns the subject's designation on the list in
 	// force at now, or a not_found error.
 	ActiveDesignation(ctx context.Context, list, subject string, now time.Time) (*Designation, error)

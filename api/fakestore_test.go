@@ -333,6 +333,19 @@ func (s *fakeStore) ActiveDesignation(ctx context.Context, list, subject string,
 	return nil, socred.Errorf(socred.ENOTFOUND, "subject %q is not on list %q", subject, list)
 }
 
+func (s *fakeStore) DesignationLists(ctx context.Context) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, d := range s.designations {
+		if d.PurgedAt == nil && !slices.Contains(out, d.List) {
+			out = append(out, d.List)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 func (s *fakeStore) EndedDesignations(ctx context.Context, list string, endedBy time.Time, limit int) ([]*socred.Designation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -142,6 +142,16 @@ func scanDesignation(row pgx.CollectableRow) (*socred.Designation, error) {
 	return &d, nil
 }
 
+// DesignationLists returns the lists holding designations not purged.
+func (s *Store) DesignationLists(ctx context.Context) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT DISTINCT list FROM designations WHERE purged_at IS NULL ORDER BY list`)
+	out, err := pgx.AppendRows(make([]string, 0), rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("designation lists: %w", err)
+	}
+	return out, nil
+}
+
 // EndedDesignations returns designations of the list that ended by
 // endedBy, not purged, and not the matter of an open appeal.
 func (s *Store) EndedDesignations(ctx context.Context, list string, endedBy time.Time, limit int) ([]*socred.Designation, error) {

@@ -67,12 +67,19 @@ func purgeAfter(r *socred.Record, retain socred.Duration) time.Time {
 func (s *Service) purgeDesignations(ctx context.Context, now time.Time) (int, error) {
 	at := now.UTC().Truncate(time.Microsecond) // as the store keeps it
 	total := 0
-	for _, l := range s.pack.Lists {
-		if !l.Designated {
-			continue
+	lists, err := s.store.DesignationLists(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range lists {
+		// A list the pack no longer declares (or no longer designates)
+		// keeps its entries' text the default time.
+		retain := socred.DefaultRetention
+		if l := s.pack.List(id); l != nil && l.Designated {
+			retain = l.RetainFor
 		}
 		for {
-			ds, err := s.store.EndedDesignations(ctx, l.ID, l.RetainFor.SubFrom(now), purgeBatch)
+			ds, err := s.store.EndedDesignations(ctx, id, retain.SubFrom(now), purgeBatch)
 			if err != nil {
 				return total, err
 			}

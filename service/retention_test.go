@@ -267,12 +267,22 @@ func TestEndedDesignationPurged(t *testing.T) {
 		}
 		return f.PastListings[0]
 	}
+	// An entry of a list the pack no longer declares keeps its text the
+	// default time (a year) too.
+	gone := &socred.Designation{ID: "dsg-gone", List: "retired-list", Subject: "zhao", Authority: "court", Reason: "an old reason",
+		Since: t0, Until: ended}
+	if err := store.Commit(ctx, &socred.Write{Now: t0, Designations: []*socred.Designation{gone}}); err != nil {
+		t.Fatal(err)
+	}
 	c.Set(ended.AddDate(1, 0, -1))
 	if _, err := svc.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if l := past(); l.Reason != "unpaid judgment" || l.Case == "" || l.EndReason != "paid in full" {
 		t.Fatalf("before retain_for is up: %+v", l)
+	}
+	if d, err := store.Designation(ctx, "dsg-gone"); err != nil || d.Reason != "an old reason" {
+		t.Fatalf("the retired list's entry before its year: %+v, %v", d, err)
 	}
 	c.Set(ended.AddDate(1, 0, 1))
 	if _, err := svc.Tick(ctx); err != nil {
@@ -284,6 +294,9 @@ func TestEndedDesignationPurged(t *testing.T) {
 	ds, err := store.SubjectDesignations(ctx, "acme")
 	if err != nil || len(ds) != 1 || ds[0].PurgedAt == nil || ds[0].Reason != "" || ds[0].Case != "" || ds[0].EndReason != "" {
 		t.Fatalf("the designation: %+v, %v", ds, err)
+	}
+	if d, err := store.Designation(ctx, "dsg-gone"); err != nil || d.Reason != "" || d.PurgedAt == nil {
+		t.Fatalf("the retired list's entry after its year: %+v, %v", d, err)
 	}
 	if rep, err := service.VerifyLog(ctx, store); err != nil {
 		t.Fatalf("verify: %+v, %v", rep, err)

@@ -188,6 +188,21 @@ func scanDesignation(stmt *sqlite3.Stmt) *socred.Designation {
 	}
 }
 
+// DesignationLists returns the lists holding designations not purged.
+func (s *Store) DesignationLists(ctx context.Context) ([]string, error) {
+	out := []string{}
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		return each(conn.Prep(`SELECT DISTINCT list FROM designations INDEXED BY designations_ended WHERE purged_at IS NULL ORDER BY list`), func(stmt *sqlite3.Stmt) error {
+			out = append(out, stmt.ColumnText(0))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("designation lists: %w", err)
+	}
+	return out, nil
+}
+
 // EndedDesignations returns designations of the list that ended by
 // endedBy, not purged, and not the matter of an open appeal.
 func (s *Store) EndedDesignations(ctx context.Context, list string, endedBy time.Time, limit int) ([]*socred.Designation, error) {

@@ -819,6 +819,9 @@ func testDesignationPurges(t *testing.T, s socred.Store) {
 	if ds, err := s.EndedDesignations(ctx, "defaulters", t0.Add(5*time.Hour), 10); err != nil || len(ds) != 0 {
 		t.Fatalf("before any ended: got %v, %v", ids(ds), err)
 	}
+	if lists, err := s.DesignationLists(ctx); err != nil || !slices.Equal(lists, []string{"defaulters", "other"}) {
+		t.Errorf("the lists holding designations: got %v, %v", lists, err)
+	}
 	ds, err := s.EndedDesignations(ctx, "defaulters", t0.Add(50*time.Hour), 10)
 	if err != nil || !slices.Equal(ids(ds), []string{"d2", "d1"}) {
 		t.Fatalf("ended by +50h: got %v, %v; want d2 (removed at +10h), then d1 (ran out at +48h)", ids(ds), err)
@@ -850,8 +853,14 @@ func testDesignationPurges(t *testing.T, s socred.Store) {
 	if ds, err := s.EndedDesignations(ctx, "defaulters", t0.Add(5000*time.Hour), 10); err != nil || !slices.Equal(ids(ds), []string{"d3"}) {
 		t.Errorf("after the purge, once d3 ran out: got %v, %v; want d3 alone (d4's appeal is open)", ids(ds), err)
 	}
-	if ds, err := s.EndedDesignations(ctx, "other", t0.Add(2*time.Hour), 10); err != nil || !slices.Equal(ids(ds), []string{"d5"}) {
-		t.Errorf("the other list: got %v, %v", ids(ds), err)
+	ds, err = s.EndedDesignations(ctx, "other", t0.Add(2*time.Hour), 10)
+	if err != nil || !slices.Equal(ids(ds), []string{"d5"}) {
+		t.Fatalf("the other list: got %v, %v", ids(ds), err)
+	}
+	ds[0].Reason, ds[0].PurgedAt = "", &at
+	commit(t, s, &socred.Write{Now: at, PurgeDesignations: ds})
+	if lists, err := s.DesignationLists(ctx); err != nil || !slices.Equal(lists, []string{"defaulters"}) {
+		t.Errorf("once the other list's one designation is purged: got %v, %v", lists, err)
 	}
 }
 
