@@ -30,7 +30,8 @@ type Store interface {
 	Designation(ctx context.Context, id string) (*Designation, error)
 	// EndedDesignations returns up to limit designations of the list that
 	// ended (removed, or their term ran out) by endedBy, whose reason is not
-	// purged yet and no open appeal is about.
+	// purged yet and that no appeal is about that is open or was decided
+	// after endedBy (a decision about an entry counts as its end).
 	EndedDesignations(ctx context.Context, list string, endedBy time.Time, limit int) ([]*Designation, error)
 	// DesignationLists returns the lists that hold designations whose
 	// reason is not purged, in id order (lists a pack no longer declares

@@ -355,7 +355,10 @@ func (s *fakeStore) EndedDesignations(ctx context.Context, list string, endedBy 
 		if d.EndedAt != nil {
 			end = *d.EndedAt
 		}
-		if d.List == list && d.PurgedAt == nil && !end.After(endedBy) && len(out) < limit {
+		appealed := slices.ContainsFunc(s.appeals, func(a *socred.Appeal) bool {
+			return a.Designation == d.ID && (a.Status == socred.AppealOpen || a.DecidedAt != nil && a.DecidedAt.After(endedBy))
+		})
+		if d.List == list && d.PurgedAt == nil && !end.After(endedBy) && !appealed && len(out) < limit {
 			c := *d
 			out = append(out, &c)
 		}

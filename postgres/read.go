@@ -153,10 +153,11 @@ func (s *Store) DesignationLists(ctx context.Context) ([]string, error) {
 }
 
 // EndedDesignations returns designations of the list that ended by
-// endedBy, not purged, and not the matter of an open appeal.
+// endedBy, not purged, and not the matter of an appeal open or decided
+// after endedBy.
 func (s *Store) EndedDesignations(ctx context.Context, list string, endedBy time.Time, limit int) ([]*socred.Designation, error) {
 	rows, _ := s.pool.Query(ctx, designationSelect+` d WHERE list = $1 AND purged_at IS NULL AND COALESCE(ended_at, until) <= $2
-		AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.designation = d.id AND a.status = 'open')
+		AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.designation = d.id AND (a.status = 'open' OR a.decided_at > $2))
 		ORDER BY COALESCE(ended_at, until), id LIMIT $3`, list, micros(endedBy), limit)
 	out, err := pgx.AppendRows(make([]*socred.Designation, 0), rows, scanDesignation)
 	if err != nil {

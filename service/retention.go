@@ -60,10 +60,10 @@ func purgeAfter(r *socred.Record, retain socred.Duration) time.Time {
 }
 
 // purgeDesignations clears the reason, case and end reason of every
-// designation that ended its list's retain_for ago (an entry an open
-// appeal is about waits for its decision), each with an entry in the
-// audit log of the designation as it stands once purged. It returns how
-// many.
+// designation that ended its list's retain_for ago (an entry an appeal is
+// about counts from the decision, and waits while the appeal is open),
+// each with an entry in the audit log of the designation as it stands once
+// purged. It returns how many.
 func (s *Service) purgeDesignations(ctx context.Context, now time.Time) (int, error) {
 	at := now.UTC().Truncate(time.Microsecond) // as the store keeps it
 	total := 0

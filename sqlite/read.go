@@ -204,17 +204,19 @@ func (s *Store) DesignationLists(ctx context.Context) ([]string, error) {
 }
 
 // EndedDesignations returns designations of the list that ended by
-// endedBy, not purged, and not the matter of an open appeal.
+// endedBy, not purged, and not the matter of an appeal open or decided
+// after endedBy.
 func (s *Store) EndedDesignations(ctx context.Context, list string, endedBy time.Time, limit int) ([]*socred.Designation, error) {
 	out := []*socred.Designation{}
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
 		stmt := conn.Prep(designationSelect + ` INDEXED BY designations_ended
 			WHERE list = ? AND purged_at IS NULL AND COALESCE(ended_at, until) <= ?
-			AND id NOT IN (SELECT designation FROM appeals WHERE status = 'open' AND designation <> '')
+			AND id NOT IN (SELECT designation FROM appeals WHERE designation <> '' AND (status = 'open' OR decided_at > ?))
 			ORDER BY COALESCE(ended_at, until), id LIMIT ?`)
 		stmt.BindText(1, list)
 		stmt.BindInt64(2, micros(endedBy))
-		stmt.BindInt64(3, int64(limit))
+		stmt.BindInt64(3, micros(endedBy))
+		stmt.BindInt64(4, int64(limit))
 		return each(stmt, func(stmt *sqlite3.Stmt) error {
 			out = append(out, scanDesignation(stmt))
 			return nil

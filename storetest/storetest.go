@@ -794,11 +794,18 @@ func testDesignationPurges(t *testing.T, s socred.Store) {
 	d3 := designation("d3", "defaulters", "c", t0, 1000*time.Hour) // in force
 	d4 := designation("d4", "defaulters", "c", t0, 24*time.Hour)   // ended, but an appeal about it is open
 	d5 := designation("d5", "other", "a", t0, time.Hour)           // another list's
-	commit(t, s, &socred.Write{Designations: []*socred.Designation{d1, d2, d3, d4, d5}})
+	d6 := designation("d6", "third", "b", t0, time.Hour)           // ran out at +1h, an appeal about it decided at +100h
+	commit(t, s, &socred.Write{Designations: []*socred.Designation{d1, d2, d3, d4, d5, d6}})
 	entry := func(kind socred.EventKind, d *socred.Designation, at time.Time) socred.Event {
 		e := listed(kind, d.Subject, d.List, d.ID, d.Since, &d.Until, at)
 		e.Listing.Reason, e.Listing.Case = d.Reason, d.Case
 		return e
+	}
+	ids := func(ds []*socred.Designation) (out []string) {
+		for _, d := range ds {
+			out = append(out, d.ID)
+		}
+		return out
 	}
 	ended := *d2
 	endAt := t0.Add(10 * time.Hour)
@@ -807,19 +814,22 @@ func testDesignationPurges(t *testing.T, s socred.Store) {
 		entry(socred.EventListed, d1, t0), entry(socred.EventListed, d2, t0),
 		entry(socred.EventDelisted, d2, endAt), entry(socred.EventDelisted, d1, d1.Until),
 	}})
+	decided := t0.Add(100 * time.Hour)
 	commit(t, s, &socred.Write{Appeals: []*socred.Appeal{{ID: "apl-9", Subject: "c", List: "defaulters", Designation: "d4",
-		Statement: "wrong company", FiledAt: t0, ReviewDue: t0.AddDate(0, 0, 30), Status: socred.AppealOpen}}})
-
-	ids := func(ds []*socred.Designation) (out []string) {
-		for _, d := range ds {
-			out = append(out, d.ID)
-		}
-		return out
+		Statement: "wrong company", FiledAt: t0, ReviewDue: t0.AddDate(0, 0, 30), Status: socred.AppealOpen},
+		{ID: "apl-10", Subject: "b", List: "third", Designation: "d6", Statement: "not me", FiledAt: t0, ReviewDue: t0.AddDate(0, 0, 30),
+			Status: socred.AppealUpheld, DecidedAt: &decided, DecidedBy: "board", Reasons: "it was"}}})
+	if ds, err := s.EndedDesignations(ctx, "third", t0.Add(50*time.Hour), 10); err != nil || len(ds) != 0 {
+		t.Errorf("d6, whose appeal was decided after +50h: got %v, %v; want none (the decision counts as its end)", ids(ds), err)
 	}
+	if ds, err := s.EndedDesignations(ctx, "third", t0.Add(150*time.Hour), 10); err != nil || !slices.Equal(ids(ds), []string{"d6"}) {
+		t.Errorf("d6 by +150h: got %v, %v", ids(ds), err)
+	}
+
 	if ds, err := s.EndedDesignations(ctx, "defaulters", t0.Add(5*time.Hour), 10); err != nil || len(ds) != 0 {
 		t.Fatalf("before any ended: got %v, %v", ids(ds), err)
 	}
-	if lists, err := s.DesignationLists(ctx); err != nil || !slices.Equal(lists, []string{"defaulters", "other"}) {
+	if lists, err := s.DesignationLists(ctx); err != nil || !slices.Equal(lists, []string{"defaulters", "other", "third"}) {
 		t.Errorf("the lists holding designations: got %v, %v", lists, err)
 	}
 	ds, err := s.EndedDesignations(ctx, "defaulters", t0.Add(50*time.Hour), 10)
@@ -859,7 +869,7 @@ func testDesignationPurges(t *testing.T, s socred.Store) {
 	}
 	ds[0].Reason, ds[0].PurgedAt = "", &at
 	commit(t, s, &socred.Write{Now: at, PurgeDesignations: ds})
-	if lists, err := s.DesignationLists(ctx); err != nil || !slices.Equal(lists, []string{"defaulters"}) {
+	if lists, err := s.DesignationLists(ctx); err != nil || !slices.Equal(lists, []string{"defaulters", "third"}) {
 		t.Errorf("once the other list's one designation is purged: got %v, %v", lists, err)
 	}
 }
