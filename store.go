@@ -222,6 +222,17 @@ type Erasure struct {
 	Receipt *int64
 }
 
+// Erase returns the erasure of r by the purge at (zero for a record purged
+// before): r as it stands once purged, its evidence removed and PurgedAt
+// now unless it was purged before. Stores make DuePurges' answers with it.
+func Erase(r *Record, at, now time.Time) Erasure {
+	r.Evidence = ""
+	if r.PurgedAt == nil {
+		r.PurgedAt = &now
+	}
+	return Erasure{Record: r, At: at}
+}
+
 // Page bounds a list read.
 type Page struct {
 	Limit  int

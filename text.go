@@ -33,3 +33,16 @@ func ValidText(s string, multiline bool) bool {
 
 // TextRule says what ValidText refuses, for error messages.
 const TextRule = "UTF-8 without control characters or bidirectional overrides"
+
+// InvalidUTF8 returns the offset of the first byte of data that is not part
+// of valid UTF-8, or len(data) when there is none.
+func InvalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(data)
+}

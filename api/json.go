@@ -142,22 +142,9 @@ func body(r *http.Request) ([]byte, error) {
 	}
 	// encoding/json would take bytes that are not UTF-8 as U+FFFD.
 	if !utf8.Valid(data) {
-		return nil, socred.Errorf(socred.EINVALID, "the request body is not UTF-8: a byte that is not at %s", position(data, int64(firstInvalid(data))+1))
+		return nil, socred.Errorf(socred.EINVALID, "the request body is not UTF-8: a byte that is not at %s", position(data, int64(socred.InvalidUTF8(data))+1))
 	}
 	return data, nil
-}
-
-// firstInvalid returns the offset of the first byte of data that is not
-// part of valid UTF-8.
-func firstInvalid(data []byte) int {
-	for i := 0; i < len(data); {
-		r, n := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError && n == 1 {
-			return i
-		}
-		i += n
-	}
-	return len(data)
 }
 
 // readBody reads the whole body, into a buffer of the size the request

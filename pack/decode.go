@@ -106,7 +106,7 @@ func (d *decoded) decodeFile(file string, data []byte) {
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	// The parser would take bytes that are not UTF-8 as U+FFFD.
 	if !utf8.Valid(data) {
-		line, col := lineCol(data, firstInvalid(data))
+		line, col := lineCol(data, socred.InvalidUTF8(data))
 		d.problems = append(d.problems, Problem{File: file, Line: line,
 			Message: fmt.Sprintf("the file is not UTF-8: the byte at column %d is not", col)})
 		return
@@ -167,19 +167,6 @@ func flowTooDeep(data []byte) (int, bool) {
 		}
 	}
 	return 0, false
-}
-
-// firstInvalid returns the offset of the first byte of data that is not
-// part of valid UTF-8.
-func firstInvalid(data []byte) int {
-	for i := 0; i < len(data); {
-		r, n := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError && n == 1 {
-			return i
-		}
-		i += n
-	}
-	return len(data)
 }
 
 // lineCol returns the line and column (from 1, in bytes) of offset off.

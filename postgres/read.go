@@ -509,7 +509,7 @@ func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]socr
 	}
 	out := make([]socred.Erasure, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, erasure(fromMicros(d.at), d.r, now))
+		out = append(out, socred.Erase(d.r, fromMicros(d.at), now))
 	}
 	if len(out) >= limit {
 		return out, nil
@@ -520,18 +520,9 @@ func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]socr
 		return nil, fmt.Errorf("due purges: %w", err)
 	}
 	for _, r := range rs {
-		out = append(out, erasure(time.Time{}, r, now))
+		out = append(out, socred.Erase(r, time.Time{}, now))
 	}
 	return out, nil
-}
-
-// erasure is the purge at of r, done at now unless done before.
-func erasure(at time.Time, r *socred.Record, now time.Time) socred.Erasure {
-	r.Evidence = ""
-	if r.PurgedAt == nil {
-		r.PurgedAt = &now
-	}
-	return socred.Erasure{Record: r, At: at}
 }
 
 const appealSelect = `SELECT id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons, suspended_at FROM appeals`

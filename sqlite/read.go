@@ -657,7 +657,7 @@ func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]socr
 		stmt.BindInt64(1, micros(now))
 		stmt.BindInt64(2, int64(limit))
 		if err := each(stmt, func(stmt *sqlite3.Stmt) error {
-			out = append(out, erasure(fromMicros(stmt.ColumnInt64(0)), scanRecordAt(stmt, 1), now))
+			out = append(out, socred.Erase(scanRecordAt(stmt, 1), fromMicros(stmt.ColumnInt64(0)), now))
 			return nil
 		}); err != nil {
 			return err
@@ -668,7 +668,7 @@ func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]socr
 		stmt = conn.Prep(recordSelect + ` INDEXED BY records_purge_unlogged WHERE purged_at IS NOT NULL AND purge_log_index IS NULL ORDER BY id LIMIT ?`)
 		stmt.BindInt64(1, int64(limit-len(out)))
 		return each(stmt, func(stmt *sqlite3.Stmt) error {
-			out = append(out, erasure(time.Time{}, scanRecord(stmt), now))
+			out = append(out, socred.Erase(scanRecord(stmt), time.Time{}, now))
 			return nil
 		})
 	})
@@ -676,15 +676,6 @@ func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]socr
 		return nil, fmt.Errorf("due purges: %w", err)
 	}
 	return out, nil
-}
-
-// erasure is the purge at of r, done at now unless done before.
-func erasure(at time.Time, r *socred.Record, now time.Time) socred.Erasure {
-	r.Evidence = ""
-	if r.PurgedAt == nil {
-		r.PurgedAt = &now
-	}
-	return socred.Erasure{Record: r, At: at}
 }
 
 const appealSelect = `SELECT id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons, suspended_at FROM appeals`
