@@ -156,7 +156,11 @@ func lintMeasure(c *checker, m *socred.Measure) {
 	case len(contexts) == 0:
 		missing = append(missing, fmt.Sprintf("list %q has no context (declare context: on the list or on the schemes its when reads)", l.ID))
 	case len(contextless) > 0:
-		missing = append(missing, fmt.Sprintf("list %q reads %s, which declare%s no context", l.ID, strings.Join(contextless, ", "), map[bool]string{true: "s", false: ""}[len(contextless) == 1]))
+		verb := "declares"
+		if len(contextless) > 1 {
+			verb = "declare"
+		}
+		missing = append(missing, fmt.Sprintf("list %q reads %s, which %s no context", l.ID, strings.Join(contextless, ", "), verb))
 	}
 	if len(unknown) > 0 {
 		verb := "declares"

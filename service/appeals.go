@@ -396,7 +396,7 @@ func (s *Service) suspend(ctx context.Context, id string) error {
 					return err
 				}
 				if sc := s.pack.Scheme(sr.Scheme); sc != nil && sr.PurgedAt == nil {
-					purges = append(purges, socred.Purge{Subject: sr.Subject, Record: ref.ID, At: later(sc.RetainFor.AddTo(sr.CountsUntil), now)})
+					purges = append(purges, socred.Purge{Subject: sr.Subject, Record: ref.ID, At: later(purgeAfter(sr, sc.RetainFor), now)})
 				}
 			}
 		} else if d, err := s.designation(ctx, a.Subject, a.Designation); err != nil && !isNotFound(err) {

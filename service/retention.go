@@ -40,11 +40,7 @@ func (s *Service) addPurges(w *socred.Write) {
 		if err != nil || sc == nil {
 			continue
 		}
-		at := sc.RetainFor.AddTo(r.CountsUntil)
-		if at.Before(w.Now) {
-			at = w.Now
-		}
-		w.Purges = append(w.Purges, socred.Purge{Subject: r.Subject, Record: id, At: at})
+		w.Purges = append(w.Purges, socred.Purge{Subject: r.Subject, Record: id, At: purgeAfter(r, sc.RetainFor)})
 	}
 }
 
@@ -106,11 +102,10 @@ const purgeBatch = 1000
 
 // purge clears the reasons of designations ended long enough
 // (purgeDesignations) and the personal fields of every record whose purge
-// fell due,
-// each with an entry in the audit log that hashes the record as it stands
-// once purged (its first entry hashed its evidence), and logs one for every
-// record purged before purges were logged. It returns how many records it
-// purged, or logged as purged before.
+// fell due, each with an entry in the audit log that hashes the record as
+// it stands once purged (its first entry hashed its evidence), and logs one
+// for every record purged before purges were logged. It returns how many
+// it purged, or logged as purged before.
 func (s *Service) purge(ctx context.Context) (int, error) {
 	now := s.now()
 	total, err := s.purgeDesignations(ctx, now)
