@@ -4,5 +4,5 @@ package loadgen
 
 import "time"
 
-// processCPU is not measured here.
-func processCPU() (all, system time.Duration) { return 0, 0 }
+// ProcessCPU is not measured here.
+func ProcessCPU() (all, system time.Duration) { return 0, 0 }

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// processCPU is the CPU time the process has used: in all, and of it in
+// ProcessCPU is the CPU time the process has used: in all, and of it in
 // the kernel.
-func processCPU() (all, system time.Duration) {
+func ProcessCPU() (all, system time.Duration) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, 0

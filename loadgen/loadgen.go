@@ -41,6 +41,9 @@ type Config struct {
 	Next func(c, i int) Request
 	// OK reports whether an answer counts as a success (default: 2xx).
 	OK func(status int) bool
+	// Measuring, when set, is called as the warm-up ends and measuring
+	// begins.
+	Measuring func()
 }
 
 // Result is what a load measured.
@@ -132,8 +135,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	// start to the end of the load.
 	cpu0 := make(chan [2]time.Duration, 1)
 	cpuTimer := time.AfterFunc(cfg.Warmup, func() {
-		all, sys := processCPU()
+		all, sys := ProcessCPU()
 		cpu0 <- [2]time.Duration{all, sys}
+		if cfg.Measuring != nil {
+			cfg.Measuring()
+		}
 	})
 	defer cpuTimer.Stop()
 	var wg sync.WaitGroup
@@ -183,7 +189,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	var cpu, cpuSys time.Duration
 	select {
 	case c0 := <-cpu0:
-		all, sys := processCPU()
+		all, sys := ProcessCPU()
 		cpu, cpuSys = all-c0[0], sys-c0[1]
 	default: // the load ended before measuring began
 	}

@@ -58,6 +58,8 @@ Run "socred bench NAME --help" for the flags of one.
 		return benchIngest(ctx, args[1:], stdout, stderr)
 	case "checks":
 		return benchChecks(ctx, args[1:], stdout, stderr)
+	case "load":
+		return benchLoad(ctx, args[1:], stdout, stderr)
 	case "startup":
 		return benchStartup(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":

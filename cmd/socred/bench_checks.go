@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"time"
@@ -24,7 +23,8 @@ func benchChecks(ctx context.Context, args []string, stdout, stderr io.Writer) i
 subjects and actions over loopback HTTP on many connections (each check
 logged durably before it is answered), and compares the rate and latency
 with a bare net/http handler that decodes the same JSON and answers a fixed
-decision, driven by the same load generator in the same run. With --db
+decision, driven by the same load generator in the same run (by default
+a process of its own, as clients are). With --db
 postgres://... it runs on PostgreSQL, with --servers sharing the database
 and the connections spread over them.
 `)
@@ -37,9 +37,19 @@ and the connections spread over them.
 	dbFlag := fs.String("db", "", "a postgres:// URL to measure PostgreSQL (a schema of its own is made and dropped); default: SQLite in the working directory")
 	servers := fs.Int("servers", 1, "servers sharing the database (PostgreSQL)")
 	auditFlag := fs.String("audit", "on", "the audit log: on, off, both (off,on: its cost, in one run) or a list of runs such as on,off")
+	loadIn := fs.String("load", "process", "where the load generator runs: process (a process of its own, as clients would) or inline (in the servers' process, sharing its scheduler)")
+	loadProcs := fs.Int("load-procs", 0, "GOMAXPROCS of the load process (with --load process); 0: Go's default, every core")
 	rounds := fs.Int("rounds", 1, "measure the bare handler and socred in turn this many times, each for --duration, and report each round and all together (on a shared machine, alternating evens out its swings)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
+	}
+	if *loadIn != "process" && *loadIn != "inline" {
+		fmt.Fprintln(stderr, "socred bench: --load: process or inline")
+		return exitUsage
+	}
+	if *loadProcs < 0 {
+		fmt.Fprintln(stderr, "socred bench: --load-procs: 0 or more")
+		return exitUsage
 	}
 	if *rounds < 1 {
 		fmt.Fprintln(stderr, "socred bench: --rounds: at least 1")
@@ -57,19 +67,16 @@ and the connections spread over them.
 	}
 	defer cleanup()
 
-	rng := rand.New(rand.NewPCG(3, 4)) // #nosec G404 -- fixed-seed test data, the same every run; not a secret
-	bodies := make([][]byte, 1<<16)
-	for i := range bodies {
-		b, _ := json.Marshal(service.CheckInput{Subject: subjectID(rng.IntN(*subjects)), Action: checkActions[rng.IntN(len(checkActions))], Purpose: "booking " + fmt.Sprint(i)})
-		bodies[i] = b
+	cl := checkLoad{subjects: *subjects, connections: *connections, duration: *duration, warmup: *warmup, procs: *loadProcs}
+	var bodies [][]byte
+	if *loadIn == "inline" {
+		bodies = cl.bodies()
 	}
 	load := func(urls []string, token string) (loadgen.Result, error) {
-		return loadgen.Run(ctx, loadgen.Config{
-			URLs: urls, Connections: *connections, Duration: *duration, Warmup: *warmup,
-			Next: func(c, i int) loadgen.Request {
-				return loadgen.Request{Method: "POST", Path: "/v1/checks", Token: token, Body: bodies[(c*7919+i)%len(bodies)]}
-			},
-		})
+		if *loadIn == "process" {
+			return cl.runProcess(ctx, urls, token)
+		}
+		return cl.run(ctx, bodies, urls, token, nil)
 	}
 
 	db, dropDB, err := benchDatabase(ctx, *dbFlag, dir, stderr)
@@ -114,7 +121,7 @@ and the connections spread over them.
 		fmt.Fprintln(stderr, "socred bench:", err)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "  %d subjects, %d on rongcheng-blacklist; %d connections, %s after %s warm-up; %d server(s)\n", svc.Population(), listed, *connections, *duration, *warmup, len(envs))
+	fmt.Fprintf(stdout, "  %d subjects, %d on rongcheng-blacklist; %d connections, %s after %s warm-up; %d server(s); load %s\n", svc.Population(), listed, *connections, *duration, *warmup, len(envs), cl.describe(*loadIn))
 
 	bare, stopBare, err := startBare()
 	if err != nil {

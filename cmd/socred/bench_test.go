@@ -1,0 +1,43 @@
+package main_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestBenchChecks runs a small checks benchmark with the load generator in
+// a process of its own and in the servers' process: both report the bare
+// handler's rate, socred's, and their ratio, with no failed request.
+func TestBenchChecks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds a population and runs load for seconds; -short skips it")
+	}
+	line := regexp.MustCompile(`(?m)^  (bare net/http handler|socred checks) +\d+ req/s \(\d+ requests, 0 errors in`)
+	for _, where := range []string{"process", "inline"} {
+		t.Run(where, func(t *testing.T) {
+			stdout, stderr, code := socred(t, "bench", "checks", "--subjects", "2000", "--listings", "100",
+				"--connections", "4", "--duration", "400ms", "--warmup", "100ms", "--load", where, "--load-procs", "1", "--dir", t.TempDir())
+			if code != 0 {
+				t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			if n := len(line.FindAllString(stdout, -1)); n != 2 {
+				t.Errorf("%d lines of rates without errors, want 2:\n%s", n, stdout)
+			}
+			if !strings.Contains(stdout, "socred / bare") {
+				t.Errorf("no ratio:\n%s", stdout)
+			}
+			want := "load from a process of its own (GOMAXPROCS 1)"
+			if where == "inline" {
+				want = "load in the servers' process"
+			}
+			if !strings.Contains(stdout, want) {
+				t.Errorf("the report does not say %q:\n%s", want, stdout)
+			}
+		})
+	}
+	_, stderr, code := socred(t, "bench", "checks", "--load", "elsewhere")
+	if code != 2 || !strings.Contains(stderr, "--load: process or inline") {
+		t.Errorf("--load elsewhere: exit %d, stderr %q; want 2 and the flag named", code, stderr)
+	}
+}
