@@ -282,3 +282,42 @@ func (c *Contact) Validate() error {
 	}
 	return nil
 }
+
+// NoticeDesignations returns the designations whose entries n's events
+// describe (their ids, in order, each once): the notices that carry an
+// entry's reason, case or end reason.
+func NoticeDesignations(n *Notice) []string {
+	var ids []string
+	for i := range n.Events {
+		if l := n.Events[i].Listing; l != nil && l.Designation != "" && !slices.Contains(ids, l.Designation) {
+			ids = append(ids, l.Designation)
+		}
+	}
+	return ids
+}
+
+// RedactNotice clears from n what the purge of designation id clears from
+// the designation itself: the reason, case and end reason of each entry of
+// it that n's events describe (the subject's own, or one reaching it
+// through a relation), and the end reason its message quotes. It reports
+// whether n changed.
+func RedactNotice(n *Notice, id string) bool {
+	changed := false
+	for i := range n.Events {
+		e := &n.Events[i]
+		l := e.Listing
+		if l == nil || l.Designation != id || (l.Reason == "" && l.Case == "" && l.EndReason == "") {
+			continue
+		}
+		// Each event's message is in the notice's as it was made
+		// (EventNotice, WithEvents): replaced by the message of the event
+		// redacted.
+		before := eventMessage(e)
+		redacted := *l
+		redacted.Reason, redacted.Case, redacted.EndReason = "", "", ""
+		e.Listing = &redacted
+		n.Message = strings.Replace(n.Message, before, eventMessage(e), 1)
+		changed = true
+	}
+	return changed
+}

@@ -243,3 +243,64 @@ func TestNoticeEncodingKnowsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactNotice clears one designation's text from the notices that
+// carry it, the subject's own and a related subject's, and leaves the rest.
+func TestRedactNotice(t *testing.T) {
+	at := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+	until := at.AddDate(2, 0, 0)
+	entry := func(id string, via *Via) *Listing {
+		return &Listing{List: "judgment-defaulters", Kind: "black", Subject: "zhang", Since: at, Until: &until,
+			Reason: "did not pay judgment (2026) Lu 1002 Zhi 88", Case: "(2026) Lu 1002 Zhi 88", Via: via,
+			Authority: "spc", Designation: id, EndReason: "paid in full on 2027-05-02"}
+	}
+	ended := EventNotice(Event{Kind: EventDelisted, Subject: "zhang", At: at, Listing: entry("dsg-1", nil)})
+	other := EventNotice(Event{Kind: EventDelisted, Subject: "zhang", At: at, Listing: entry("dsg-2", nil)})
+	related := EventNotice(Event{Kind: EventListed, Subject: "li", At: at,
+		Listing: entry("dsg-1", &Via{Subject: "zhang", Relation: "legal-representative-of"})})
+	both := RecordNotice(&Record{ID: "7", Subject: "zhang", Reporter: "court", Rule: "r", Scheme: "s", AcceptedAt: at}, "").
+		WithEvents(ended.Events[0], other.Events[0])
+	if !strings.Contains(ended.Message, "paid in full") {
+		t.Fatalf("the notice of the end does not quote its reason: %q", ended.Message)
+	}
+	if got := NoticeDesignations(&both); !slices.Equal(got, []string{"dsg-1", "dsg-2"}) {
+		t.Errorf("NoticeDesignations = %q, want dsg-1 and dsg-2", got)
+	}
+	shared := ended.Events[0].Listing
+	for _, n := range []*Notice{&ended, &related, &both} {
+		if !RedactNotice(n, "dsg-1") {
+			t.Errorf("%s: nothing redacted", n.Message)
+		}
+		for _, e := range n.Events {
+			l := e.Listing
+			if l.Designation == "dsg-1" && (l.Reason != "" || l.Case != "" || l.EndReason != "") {
+				t.Errorf("%s: dsg-1 keeps %q, %q, %q", n.Message, l.Reason, l.Case, l.EndReason)
+			}
+			if l.Designation == "dsg-2" && (l.Reason == "" || l.EndReason == "") {
+				t.Errorf("%s: dsg-2 lost its text", n.Message)
+			}
+		}
+		if RedactNotice(n, "dsg-1") {
+			t.Errorf("%s: redacted twice", n.Message)
+		}
+		body, err := EncodeNotice(*n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(body, []byte("Lu 1002")) != (n == &both) { // both keeps dsg-2's
+			t.Errorf("the body after redaction: %s", body)
+		}
+	}
+	if ended.Message != `You are no longer on the list "judgment-defaulters".` {
+		t.Errorf("message after redaction: %q", ended.Message)
+	}
+	if want := `You are no longer on the list "judgment-defaulters". You are no longer on the list "judgment-defaulters": paid in full on 2027-05-02.`; !strings.HasSuffix(both.Message, want) {
+		t.Errorf("message after redaction: %q, want it to end %q", both.Message, want)
+	}
+	if shared.Reason == "" {
+		t.Error("the redaction changed the listing the notice was made from")
+	}
+	if RedactNotice(&other, "dsg-1") {
+		t.Error("a notice of another designation was redacted")
+	}
+}

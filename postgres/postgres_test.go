@@ -329,3 +329,29 @@ func TestPendingNoticesClaimedAtOnce(t *testing.T) {
 		t.Errorf("%d notices given, want %d", len(seen), len(ns))
 	}
 }
+
+// TestNoticeDesignationsMigrated: migration 17 finds the notices already
+// kept that describe a designated entry, and the purge of its text then
+// clears it from them: the subject's own and a related subject's.
+func TestNoticeDesignationsMigrated(t *testing.T) {
+	url := postgrestest.Schema(t, database(t))
+	s := mustOpen(t, url)
+	if err := s.Commit(ctx, &socred.Write{Now: t0, Notices: storetest.DesignationNotices(t0)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// The database as a build before version 17 left it.
+	postgrestest.Exec(t, url, `ALTER TABLE notices DROP COLUMN designations; DELETE FROM schema_migrations WHERE name = '0017_notice_designations.sql'`)
+	s = mustOpen(t, url)
+	defer s.Close()
+	if n := queryInt(t, url, `SELECT COUNT(*) FROM notices WHERE designations = ARRAY['d1']`); n != 2 {
+		t.Errorf("%d notices of d1 found by the migration, want 2", n)
+	}
+	if n := queryInt(t, url, `SELECT COUNT(*) FROM notices WHERE designations IS NULL`); n != 1 {
+		t.Errorf("%d notices describing no designation, want 1 (the denial)", n)
+	}
+	storetest.CheckDesignationPurged(t, s, t0)
+	if n := queryInt(t, url, `SELECT COUNT(*) FROM notices WHERE designations IS NOT NULL`); n != 0 {
+		t.Errorf("%d notices still marked with a designation after its purge", n)
+	}
+}

@@ -155,6 +155,11 @@ func (s *Store) commit(ctx context.Context, tx pgx.Tx, w *socred.Write) (*audit.
 	if err := copyNotices(ctx, tx, w); err != nil {
 		return nil, err
 	}
+	for _, d := range w.PurgeDesignations {
+		if err := redactNotices(ctx, tx, d.ID); err != nil {
+			return nil, fmt.Errorf("purge of designation %s: %w", d.ID, err)
+		}
+	}
 	if err := copyAccesses(ctx, tx, w.Accesses); err != nil {
 		return nil, err
 	}
@@ -427,8 +432,8 @@ func copyNotices(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 	if len(ns) == 0 {
 		return nil
 	}
-	row := make([]any, 4)
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"notices"}, []string{"subject", "at", "body", "pending"},
+	row := make([]any, 5)
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"notices"}, []string{"subject", "at", "body", "pending", "designations"},
 		pgx.CopyFromSlice(len(ns), func(i int) ([]any, error) {
 			n := &ns[i]
 			var body []byte
@@ -440,11 +445,52 @@ func copyNotices(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 					return nil, err
 				}
 			}
-			row[0], row[1], row[2], row[3] = n.Subject, micros(n.At), body, w.Deliver
+			// The designations it describes an entry of, for the purge of
+			// their text (redactNotices); NULL for most.
+			row[0], row[1], row[2], row[3], row[4] = n.Subject, micros(n.At), body, w.Deliver, socred.NoticeDesignations(n)
 			return row, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("notices: %w", err)
+	}
+	return nil
+}
+
+// redactNotices clears designation d's reason, case and end reason from
+// every notice that describes an entry of it (socred.RedactNotice): the
+// subject's own and those of subjects it reached through a relation.
+func redactNotices(ctx context.Context, tx pgx.Tx, d string) error {
+	rows, _ := tx.Query(ctx, `SELECT id, subject, at, body FROM notices WHERE designations @> ARRAY[$1]::text[]`, d)
+	ns, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (socred.Notice, error) {
+		var (
+			id, at  int64
+			subject string
+			body    []byte
+		)
+		if err := row.Scan(&id, &subject, &at, &body); err != nil {
+			return socred.Notice{}, err
+		}
+		return socred.DecodeNotice(id, subject, fromMicros(at), body)
+	})
+	if err != nil {
+		return fmt.Errorf("notices of designation %s: %w", d, err)
+	}
+	b := &pgx.Batch{}
+	for i := range ns {
+		n := &ns[i]
+		socred.RedactNotice(n, d)
+		body, err := socred.EncodeNotice(*n)
+		if err != nil {
+			return fmt.Errorf("notice %d: %w", n.ID, err)
+		}
+		b.Queue(`UPDATE notices SET body = $1, designations = NULLIF(array_remove(designations, $2), '{}') WHERE subject = $3 AND id = $4`,
+			body, d, n.Subject, n.ID)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("notices of designation %s: %w", d, err)
 	}
 	return nil
 }

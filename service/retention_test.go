@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -281,6 +282,33 @@ func TestEndedDesignationPurged(t *testing.T) {
 	if l := past(); l.Reason != "unpaid judgment" || l.Case == "" || l.EndReason != "paid in full" {
 		t.Fatalf("before retain_for is up: %+v", l)
 	}
+	// What the notices of acme and of wang (its legal representative, whom
+	// the entry reached) quote of it.
+	quoted := func() map[string]int {
+		t.Helper()
+		n := map[string]int{}
+		for _, subject := range []string{"acme", "wang"} {
+			ns, err := store.Notices(ctx, subject, socred.Page{Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, nt := range ns {
+				body, err := socred.EncodeNotice(nt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, text := range []string{"unpaid judgment", "Zhi 1234", "paid in full"} {
+					if strings.Contains(string(body), text) {
+						n[subject]++
+					}
+				}
+			}
+		}
+		return n
+	}
+	if n := quoted(); n["acme"] < 3 || n["wang"] < 3 {
+		t.Fatalf("before retain_for is up the notices quote the entry %v times, want its reason, case and end reason to acme and wang", n)
+	}
 	if d, err := store.Designation(ctx, "dsg-gone"); err != nil || d.Reason != "an old reason" {
 		t.Fatalf("the retired list's entry before its year: %+v, %v", d, err)
 	}
@@ -294,6 +322,9 @@ func TestEndedDesignationPurged(t *testing.T) {
 	ds, err := store.SubjectDesignations(ctx, "acme")
 	if err != nil || len(ds) != 1 || ds[0].PurgedAt == nil || ds[0].Reason != "" || ds[0].Case != "" || ds[0].EndReason != "" {
 		t.Fatalf("the designation: %+v, %v", ds, err)
+	}
+	if n := quoted(); len(n) != 0 {
+		t.Errorf("after retain_for the notices of acme and wang quote the entry %v times", n)
 	}
 	if d, err := store.Designation(ctx, "dsg-gone"); err != nil || d.Reason != "" || d.PurgedAt == nil {
 		t.Fatalf("the retired list's entry after its year: %+v, %v", d, err)

@@ -300,6 +300,9 @@ func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) 
 		if err := exec(stmt); err != nil {
 			return fmt.Errorf("purge of designation %s: %w", d.ID, err)
 		}
+		if err := redactNotices(conn, d.ID); err != nil {
+			return fmt.Errorf("purge of designation %s: %w", d.ID, err)
+		}
 	}
 	for _, e := range w.Erase {
 		// The first purge's moment and receipt stay: a record purged twice
@@ -648,6 +651,59 @@ func insertNotices(conn *sqlite3.Conn, w *socred.Write, first int64) error {
 			return fmt.Errorf("notice: %w", err)
 		}
 		i += n
+	}
+	// The notices that describe a designated entry, for the purge of its
+	// text (redactNotices).
+	for i := range ns {
+		for _, d := range socred.NoticeDesignations(&ns[i]) {
+			stmt := conn.Prep(`INSERT OR IGNORE INTO notice_designations (designation, notice) VALUES (?, ?)`)
+			stmt.BindText(1, d)
+			stmt.BindInt64(2, first+int64(i))
+			if err := exec(stmt); err != nil {
+				return fmt.Errorf("notice: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// redactNotices clears designation d's reason, case and end reason from
+// every notice that describes an entry of it (socred.RedactNotice): the
+// subject's own and those of subjects it reached through a relation.
+func redactNotices(conn *sqlite3.Conn, d string) error {
+	var ns []socred.Notice
+	stmt := conn.Prep(`SELECT n.id, n.subject, n.at, n.body FROM notice_designations x JOIN notices n ON n.id = x.notice WHERE x.designation = ?`)
+	stmt.BindText(1, d)
+	err := each(stmt, func(stmt *sqlite3.Stmt) error {
+		body := make([]byte, stmt.ColumnLen(3))
+		stmt.ColumnBytes(3, body)
+		n, err := socred.DecodeNotice(stmt.ColumnInt64(0), stmt.ColumnText(1), fromMicros(stmt.ColumnInt64(2)), body)
+		ns = append(ns, n)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("notices of designation %s: %w", d, err)
+	}
+	for i := range ns {
+		n := &ns[i]
+		if !socred.RedactNotice(n, d) {
+			continue
+		}
+		body, err := socred.EncodeNotice(*n)
+		if err != nil {
+			return fmt.Errorf("notice %d: %w", n.ID, err)
+		}
+		stmt := conn.Prep(`UPDATE notices SET body = ? WHERE id = ?`)
+		stmt.BindBytes(1, body)
+		stmt.BindInt64(2, n.ID)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("notice %d: %w", n.ID, err)
+		}
+	}
+	stmt = conn.Prep(`DELETE FROM notice_designations WHERE designation = ?`)
+	stmt.BindText(1, d)
+	if err := exec(stmt); err != nil {
+		return fmt.Errorf("notices of designation %s: %w", d, err)
 	}
 	return nil
 }

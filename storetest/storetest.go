@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -814,6 +815,20 @@ func testDesignationPurges(t *testing.T, s socred.Store) {
 		entry(socred.EventListed, d1, t0), entry(socred.EventListed, d2, t0),
 		entry(socred.EventDelisted, d2, endAt), entry(socred.EventDelisted, d1, d1.Until),
 	}})
+	// The notices that told of the entries carry their text: the
+	// subject's own, and a related subject's (an entry reaching it through
+	// a relation).
+	endedEvent := entry(socred.EventDelisted, d2, endAt)
+	endedEvent.Listing.EndReason = "paid"
+	viaEvent := entry(socred.EventListed, d2, t0)
+	viaEvent.Subject, viaEvent.Listing.Subject = "c", "c"
+	viaEvent.Listing.Via = &socred.Via{Subject: "b", Relation: "legal-representative-of"}
+	inForce := entry(socred.EventListed, d3, t0)
+	commit(t, s, &socred.Write{Notices: []socred.Notice{
+		socred.EventNotice(entry(socred.EventListed, d1, t0)), socred.EventNotice(endedEvent), socred.EventNotice(viaEvent),
+		socred.EventNotice(inForce), socred.RecordNotice(record(9, "k9", "a", t0), "").WithEvents(entry(socred.EventDelisted, d1, d1.Until), inForce),
+		socred.CheckNotice(&socred.CheckEntry{Subject: "a", At: t0, By: "airline", Action: "buy-flight-ticket"}),
+	}})
 	decided := t0.Add(100 * time.Hour)
 	commit(t, s, &socred.Write{Appeals: []*socred.Appeal{{ID: "apl-9", Subject: "c", List: "defaulters", Designation: "d4",
 		Statement: "wrong company", FiledAt: t0, ReviewDue: t0.AddDate(0, 0, 30), Status: socred.AppealOpen},
@@ -859,6 +874,31 @@ func testDesignationPurges(t *testing.T, s socred.Store) {
 	}
 	if got, _ := s.Designation(ctx, "d3"); got.Reason != d3.Reason || got.PurgedAt != nil {
 		t.Errorf("d3, in force, purged: %+v", got)
+	}
+	// The notices keep no text of d1 and d2, and all of d3's.
+	for _, subject := range []string{"a", "b", "c"} {
+		ns, err := s.Notices(ctx, subject, socred.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range ns {
+			if strings.Contains(n.Message, "paid") {
+				t.Errorf("%s's notice %d still quotes d2's end reason: %q", subject, n.ID, n.Message)
+			}
+			for _, e := range n.Events {
+				l := e.Listing
+				switch {
+				case l == nil:
+				case l.Designation == "d3" && (l.Reason != d3.Reason || l.Case != d3.Case):
+					t.Errorf("%s's notice %d lost d3's text: %+v", subject, n.ID, l)
+				case l.Designation != "d3" && (l.Reason != "" || l.Case != "" || l.EndReason != ""):
+					t.Errorf("%s's notice %d keeps %s's text: %+v", subject, n.ID, l.Designation, l)
+				}
+			}
+		}
+		if want := map[string]int{"a": 3, "b": 1, "c": 2}[subject]; len(ns) != want {
+			t.Errorf("%s has %d notices after the purge, want %d", subject, len(ns), want)
+		}
 	}
 	if ds, err := s.EndedDesignations(ctx, "defaulters", t0.Add(5000*time.Hour), 10); err != nil || !slices.Equal(ids(ds), []string{"d3"}) {
 		t.Errorf("after the purge, once d3 ran out: got %v, %v; want d3 alone (d4's appeal is open)", ids(ds), err)
@@ -999,3 +1039,49 @@ func (l *CountingLoader) Settled(time.Time, int64) error          { return nil }
 var _ socred.Loader = (*CountingLoader)(nil)
 
 func ptr[T any](v T) *T { return &v }
+
+// DesignationNotices are notices of designation d1's entry with its
+// reason ("refuses to pay"), case ("case d1") and end reason ("paid in
+// full"): subject a's own, subject c's (reached through a relation), and a
+// denial of a's that describes none. Stores' tests of their migrations
+// keep them as an older build did.
+func DesignationNotices(at time.Time) []socred.Notice {
+	until := at.AddDate(2, 0, 0)
+	entry := func(subject string, via *socred.Via) *socred.Listing {
+		return &socred.Listing{List: "defaulters", Kind: "black", Subject: subject, Since: at, Until: &until, Reason: "refuses to pay",
+			Case: "(2026) case d1", Via: via, Authority: "court", Designation: "d1", EndReason: "paid in full"}
+	}
+	return []socred.Notice{
+		socred.EventNotice(socred.Event{Kind: socred.EventDelisted, Subject: "a", At: at, Listing: entry("a", nil)}),
+		socred.EventNotice(socred.Event{Kind: socred.EventListed, Subject: "c", At: at, Listing: entry("c", &socred.Via{Subject: "a", Relation: "legal-representative-of"})}),
+		socred.CheckNotice(&socred.CheckEntry{Subject: "a", At: at, By: "airline", Action: "buy-flight-ticket"}),
+	}
+}
+
+// CheckDesignationPurged purges d1 of DesignationNotices from s and fails
+// t if a notice of a or c keeps any of its text.
+func CheckDesignationPurged(t *testing.T, s socred.Store, at time.Time) {
+	t.Helper()
+	purged := at.AddDate(3, 0, 0)
+	d := &socred.Designation{ID: "d1", List: "defaulters", Subject: "a", Authority: "court", Since: at, Until: at.AddDate(2, 0, 0), PurgedAt: &purged}
+	if err := s.Commit(ctx, &socred.Write{Now: purged, PurgeDesignations: []*socred.Designation{d}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, subject := range []string{"a", "c"} {
+		ns, err := s.Notices(ctx, subject, socred.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range ns {
+			body, err := socred.EncodeNotice(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, text := range []string{"refuses to pay", "case d1", "paid in full"} {
+				if strings.Contains(string(body), text) {
+					t.Errorf("%s's notice %d keeps %q after the purge: %s", subject, n.ID, text, body)
+				}
+			}
+		}
+	}
+}
