@@ -461,17 +461,7 @@ func copyNotices(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 // subject's own and those of subjects it reached through a relation.
 func redactNotices(ctx context.Context, tx pgx.Tx, d string) error {
 	rows, _ := tx.Query(ctx, `SELECT id, subject, at, body FROM notices WHERE designations @> ARRAY[$1]::text[]`, d)
-	ns, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (socred.Notice, error) {
-		var (
-			id, at  int64
-			subject string
-			body    []byte
-		)
-		if err := row.Scan(&id, &subject, &at, &body); err != nil {
-			return socred.Notice{}, err
-		}
-		return socred.DecodeNotice(id, subject, fromMicros(at), body)
-	})
+	ns, err := pgx.CollectRows(rows, scanNotice)
 	if err != nil {
 		return fmt.Errorf("notices of designation %s: %w", d, err)
 	}

@@ -2,13 +2,13 @@ package service_test
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/audit"
 	"github.com/socred/socred/service"
+	"github.com/socred/socred/storetest"
 )
 
 // A record's evidence is purged its scheme's retain_for (1y in the example
@@ -285,26 +285,7 @@ func TestEndedDesignationPurged(t *testing.T) {
 	// What the notices of acme and of wang (its legal representative, whom
 	// the entry reached) quote of it.
 	quoted := func() map[string]int {
-		t.Helper()
-		n := map[string]int{}
-		for _, subject := range []string{"acme", "wang"} {
-			ns, err := store.Notices(ctx, subject, socred.Page{Limit: 1000})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, nt := range ns {
-				body, err := socred.EncodeNotice(nt)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, text := range []string{"unpaid judgment", "Zhi 1234", "paid in full"} {
-					if strings.Contains(string(body), text) {
-						n[subject]++
-					}
-				}
-			}
-		}
-		return n
+		return storetest.NoticesQuoting(t, store, []string{"acme", "wang"}, "unpaid judgment", "Zhi 1234", "paid in full")
 	}
 	if n := quoted(); n["acme"] < 3 || n["wang"] < 3 {
 		t.Fatalf("before retain_for is up the notices quote the entry %v times, want its reason, case and end reason to acme and wang", n)

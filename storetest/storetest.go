@@ -1067,21 +1067,32 @@ func CheckDesignationPurged(t *testing.T, s socred.Store, at time.Time) {
 	if err := s.Commit(ctx, &socred.Write{Now: purged, PurgeDesignations: []*socred.Designation{d}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, subject := range []string{"a", "c"} {
-		ns, err := s.Notices(ctx, subject, socred.Page{})
+	if n := NoticesQuoting(t, s, []string{"a", "c"}, "refuses to pay", "case d1", "paid in full"); len(n) != 0 {
+		t.Errorf("after the purge the notices of a and c quote d1's text %v times", n)
+	}
+}
+
+// NoticesQuoting counts, for each of subjects that has any, the texts its
+// notices hold (a text once a notice).
+func NoticesQuoting(t testing.TB, s socred.Store, subjects []string, texts ...string) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for _, subject := range subjects {
+		ns, err := s.Notices(ctx, subject, socred.Page{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, n := range ns {
-			body, err := socred.EncodeNotice(n)
+		for _, nt := range ns {
+			body, err := socred.EncodeNotice(nt)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, text := range []string{"refuses to pay", "case d1", "paid in full"} {
+			for _, text := range texts {
 				if strings.Contains(string(body), text) {
-					t.Errorf("%s's notice %d keeps %q after the purge: %s", subject, n.ID, text, body)
+					n[subject]++
 				}
 			}
 		}
 	}
+	return n
 }
