@@ -25,7 +25,8 @@ import (
 	"github.com/socred/socred/service"
 )
 
-// runBench measures socred: "socred bench ingest|checks|startup".
+// runBench measures socred: "socred bench ingest|checks|startup", and
+// "socred bench load", the checks benchmark's load process.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	usage := func(w io.Writer) {
 		fmt.Fprint(w, `usage: socred bench ingest|checks|startup [flags]
@@ -39,6 +40,8 @@ the same run with the same load:
            population loaded, against a bare net/http JSON handler
   startup  time from start to serving, and resident memory, with a large
            database
+  load     the checks benchmark's load generator, in the process that
+           "checks" starts for it
 
 Run "socred bench NAME --help" for the flags of one.
 `)
