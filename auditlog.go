@@ -157,6 +157,19 @@ func (k *AuditKeys) CheckEvent(c *CheckEntry) [32]byte {
 	return k.eventHash(c.Subject, b)
 }
 
+// AccessEvent is the salted hash of a logged read of a subject's file.
+func (k *AuditKeys) AccessEvent(a *Access) [32]byte {
+	var buf [256]byte
+	b := audit.AppendString(buf[:0], "access")
+	b = audit.AppendString(b, a.Subject)
+	b = audit.AppendInt(b, a.At.UnixMicro())
+	b = audit.AppendString(b, a.By)
+	b = audit.AppendString(b, string(a.Role))
+	b = audit.AppendString(b, a.TokenID)
+	b = audit.AppendString(b, a.Purpose)
+	return k.eventHash(a.Subject, b)
+}
+
 // ObjectEvent is the salted hash of any other event: its kind and its
 // JSON form, salted for the subject it concerns ("" for none).
 func (k *AuditKeys) ObjectEvent(kind audit.Kind, subject string, v any) [32]byte {

@@ -113,10 +113,10 @@ type Store interface {
 	SaveCheckpoint(ctx context.Context, c Checkpoint) error
 	// Checkpoints returns the kept checkpoints, largest first.
 	Checkpoints(ctx context.Context, page Page) ([]Checkpoint, error)
-	// AuditSources calls fn with every record and check that has an entry
-	// in the audit log (a record, of its acceptance or of its purge; one of
-	// the two set), for audit verify; fn may keep neither.
-	AuditSources(ctx context.Context, fn func(*Record, *CheckEntry) error) error
+	// AuditSources calls fn with every record, check and access that has
+	// an entry in the audit log (a record, of its acceptance or of its
+	// purge; one of the three set), for audit verify; fn may keep none.
+	AuditSources(ctx context.Context, fn func(*Record, *CheckEntry, *Access) error) error
 
 	// OpenAppeals returns appeals not yet decided, oldest filed first: the
 	// reviewers' queue.
@@ -298,8 +298,10 @@ type Write struct {
 	DueSubjects []string
 	// Audit are the write's entries in the audit log, appended in order
 	// in the same transaction; the store fills in their receipts before it
-	// stores the records and checks, so a receipt that points at a
-	// record's or check's LogIndex is stored with it.
+	// stores the records, checks and accesses, so a receipt that points at
+	// a record's, check's or access's LogIndex is stored with it. An entry
+	// of kind check (access) without a Ref names the write's next check
+	// (access), in order.
 	Audit []AuditEntry
 	// Seq, when positive, makes the write change Seq of the change feed:
 	// Commit fails with ErrStale unless the last change stored is Seq-1.
@@ -325,12 +327,16 @@ type CheckEntry struct {
 
 // Access is a read of a subject's file by someone other than the subject.
 type Access struct {
+	ID      int64     `json:"-"`
 	Subject string    `json:"-"`
 	At      time.Time `json:"at"`
 	By      string    `json:"by"`
 	Role    Role      `json:"role"`
 	TokenID string    `json:"-"`
 	Purpose string    `json:"purpose"`
+	// LogIndex is the access's receipt: the index of its entry in the
+	// audit log (none for an access stored before accesses were logged).
+	LogIndex *int64 `json:"log_index,omitempty"`
 }
 
 // RegisterQuery selects entries of the public register.

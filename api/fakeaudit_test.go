@@ -28,7 +28,7 @@ func (s *fakeStore) appendAudit(w *socred.Write) error {
 	}
 	a := &s.audit
 	leaves := make([]audit.Leaf, len(w.Audit))
-	checks := 0
+	checks, accesses := 0, 0
 	var added []audit.Hash
 	r := tlog.HashReaderFunc(func(idx []int64) ([]audit.Hash, error) {
 		out := make([]audit.Hash, len(idx))
@@ -43,9 +43,13 @@ func (s *fakeStore) appendAudit(w *socred.Write) error {
 	})
 	for i, e := range w.Audit {
 		leaves[i] = audit.Leaf{Kind: e.Kind, Ref: e.Ref, Event: e.Event}
-		if e.Kind == audit.KindCheck && e.Ref == "" {
+		switch {
+		case e.Kind == audit.KindCheck && e.Ref == "":
 			leaves[i].Ref = strconv.Itoa(len(s.checks) + 1 + checks)
 			checks++
+		case e.Kind == audit.KindAccess && e.Ref == "":
+			leaves[i].Ref = strconv.Itoa(len(s.accesses) + 1 + accesses)
+			accesses++
 		}
 		hs, err := tlog.StoredHashesForRecordHash(a.n+int64(i), leaves[i].Hash(), r)
 		if err != nil {
@@ -61,6 +65,9 @@ func (s *fakeStore) appendAudit(w *socred.Write) error {
 	a.n += int64(len(leaves))
 	for i := range w.Checks {
 		w.Checks[i].ID = int64(len(s.checks) + 1 + i)
+	}
+	for i := range w.Accesses {
+		w.Accesses[i].ID = int64(len(s.accesses) + 1 + i)
 	}
 	return nil
 }
@@ -132,20 +139,27 @@ func (s *fakeStore) Checkpoints(ctx context.Context, page socred.Page) ([]socred
 	return slices.Clone(cs), nil
 }
 
-func (s *fakeStore) AuditSources(ctx context.Context, fn func(*socred.Record, *socred.CheckEntry) error) error {
+func (s *fakeStore) AuditSources(ctx context.Context, fn func(*socred.Record, *socred.CheckEntry, *socred.Access) error) error {
 	s.mu.Lock()
-	recs, checks := slices.Clone(s.records), slices.Clone(s.checks)
+	recs, checks, accesses := slices.Clone(s.records), slices.Clone(s.checks), slices.Clone(s.accesses)
 	s.mu.Unlock()
 	for _, r := range recs {
 		if r.LogIndex != nil {
-			if err := fn(r, nil); err != nil {
+			if err := fn(r, nil, nil); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range accesses {
+		if accesses[i].LogIndex != nil {
+			if err := fn(nil, nil, &accesses[i]); err != nil {
 				return err
 			}
 		}
 	}
 	for i := range checks {
 		if checks[i].LogIndex != nil {
-			if err := fn(nil, &checks[i]); err != nil {
+			if err := fn(nil, &checks[i], nil); err != nil {
 				return err
 			}
 		}

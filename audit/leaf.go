@@ -29,11 +29,12 @@ const (
 	KindSubject                     // a subject registered or changed; Ref is empty
 	KindRelation                    // a relation made or removed; Ref is the relation's type
 	KindPurge                       // a record's evidence purged; Ref is its id, Event the record as it stands after
+	KindAccess                      // a subject's file read by someone else; Ref is the access's id
 	kindEnd
 )
 
 var kindNames = [kindEnd]string{"", "record", "derived", "check", "listing", "designation", "appeal",
-	"repair", "overturn", "suspend", "reinstate", "token", "pack", "subject", "relation", "purge"}
+	"repair", "overturn", "suspend", "reinstate", "token", "pack", "subject", "relation", "purge", "access"}
 
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {

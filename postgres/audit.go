@@ -20,16 +20,18 @@ import (
 // its size and the ids of the write's checks; append then stores the
 // block.
 type auditAppend struct {
-	kept     *audit.Edge // the store's edge when the batch was queued, or nil
-	size     int64
-	checkIDs []int64
+	kept      *audit.Edge // the store's edge when the batch was queued, or nil
+	size      int64
+	checkIDs  []int64
+	accessIDs []int64
 }
 
-// checkEntries counts the entries that log w's checks.
-func checkEntries(w *socred.Write) int {
+// entriesOf counts the entries of kind k that the store names: those of
+// w's checks or accesses.
+func entriesOf(w *socred.Write, k audit.Kind) int {
 	n := 0
 	for i := range w.Audit {
-		if w.Audit[i].Kind == audit.KindCheck && w.Audit[i].Ref == "" {
+		if w.Audit[i].Kind == k && w.Audit[i].Ref == "" {
 			n++
 		}
 	}
@@ -50,29 +52,44 @@ func (s *Store) queueAudit(b *pgx.Batch, w *socred.Write) *auditAppend {
 	b.Queue(`SELECT value FROM meta WHERE key = 'audit_size' FOR UPDATE`).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&a.size)
 	})
-	if checkEntries(w) > 0 && len(w.Checks) > 0 {
-		// Check entries are named by the checks' ids, so the write takes
-		// them from the table's sequence rather than letting COPY do it.
-		b.Queue(`SELECT nextval(pg_get_serial_sequence('checks', 'id')) FROM generate_series(1, $1)`, len(w.Checks)).
-			Query(func(rows pgx.Rows) (err error) {
-				a.checkIDs, err = pgx.AppendRows(make([]int64, 0, len(w.Checks)), rows, pgx.RowTo[int64])
-				return err
-			})
+	// Check and access entries are named by the rows' ids, so the write
+	// takes them from the tables' sequences rather than letting COPY do it.
+	if entriesOf(w, audit.KindCheck) > 0 && len(w.Checks) > 0 {
+		queueIDs(b, "checks", len(w.Checks), &a.checkIDs)
+	}
+	if entriesOf(w, audit.KindAccess) > 0 && len(w.Accesses) > 0 {
+		queueIDs(b, "accesses", len(w.Accesses), &a.accessIDs)
 	}
 	return a
+}
+
+// queueIDs queues in b the taking of n ids from table's sequence, into ids.
+func queueIDs(b *pgx.Batch, table string, n int, ids *[]int64) {
+	b.Queue(`SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)`, table, n).
+		Query(func(rows pgx.Rows) (err error) {
+			*ids, err = pgx.AppendRows(make([]int64, 0, n), rows, pgx.RowTo[int64])
+			return err
+		})
 }
 
 // append appends w's entries to the log as one block, at the size the
 // batch locked, and fills in their receipts. It returns the log's edge
 // after them, for the store to keep once the transaction commits.
 func (a *auditAppend) append(ctx context.Context, tx pgx.Tx, w *socred.Write) (*audit.Edge, error) {
-	if n := checkEntries(w); n > len(w.Checks) {
+	if n := entriesOf(w, audit.KindCheck); n > len(w.Checks) {
 		return nil, fmt.Errorf("audit: %d check entries for %d checks", n, len(w.Checks))
+	}
+	if n := entriesOf(w, audit.KindAccess); n > len(w.Accesses) {
+		return nil, fmt.Errorf("audit: %d access entries for %d accesses", n, len(w.Accesses))
 	}
 	if len(a.checkIDs) != 0 && len(a.checkIDs) != len(w.Checks) {
 		return nil, fmt.Errorf("audit: %d check ids reserved for %d checks", len(a.checkIDs), len(w.Checks))
 	}
+	if len(a.accessIDs) != 0 && len(a.accessIDs) != len(w.Accesses) {
+		return nil, fmt.Errorf("audit: %d access ids reserved for %d accesses", len(a.accessIDs), len(w.Accesses))
+	}
 	slices.Sort(a.checkIDs)
+	slices.Sort(a.accessIDs)
 	edge := a.kept
 	if edge == nil || edge.Size() != a.size {
 		var err error
@@ -82,13 +99,17 @@ func (a *auditAppend) append(ctx context.Context, tx pgx.Tx, w *socred.Write) (*
 		}
 	}
 	leaves, hashes := make([]audit.Leaf, len(w.Audit)), make([]audit.Hash, len(w.Audit))
-	checks, blockSize := 0, 0
+	checks, accesses, blockSize := 0, 0, 0
 	for i := range w.Audit {
 		e := &w.Audit[i]
 		leaves[i] = audit.Leaf{Kind: e.Kind, Ref: e.Ref, Event: e.Event}
-		if e.Kind == audit.KindCheck && e.Ref == "" {
+		switch {
+		case e.Kind == audit.KindCheck && e.Ref == "":
 			leaves[i].Ref = strconv.FormatInt(a.checkIDs[checks], 10)
 			checks++
+		case e.Kind == audit.KindAccess && e.Ref == "":
+			leaves[i].Ref = strconv.FormatInt(a.accessIDs[accesses], 10)
+			accesses++
 		}
 		blockSize += binary.MaxVarintLen16 + 1 + len(e.Event) + len(leaves[i].Ref)
 		hashes[i] = e.LeafHash(&leaves[i])
@@ -306,10 +327,10 @@ func (s *Store) Checkpoints(ctx context.Context, page socred.Page) ([]socred.Che
 	return out, nil
 }
 
-// AuditSources calls fn with every record and check that has a leaf, from
+// AuditSources calls fn with every record, check and access that has a leaf, from
 // one read-only repeatable-read transaction (a consistent snapshot). Rows
 // are handed to fn as they arrive, never collected.
-func (s *Store) AuditSources(ctx context.Context, fn func(*socred.Record, *socred.CheckEntry) error) error {
+func (s *Store) AuditSources(ctx context.Context, fn func(*socred.Record, *socred.CheckEntry, *socred.Access) error) error {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("audit sources: %w", err)
@@ -321,7 +342,7 @@ func (s *Store) AuditSources(ctx context.Context, fn func(*socred.Record, *socre
 		if err != nil {
 			return err
 		}
-		return fn(r, nil)
+		return fn(r, nil, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("audit sources: records: %w", err)
@@ -332,10 +353,21 @@ func (s *Store) AuditSources(ctx context.Context, fn func(*socred.Record, *socre
 		if err != nil {
 			return err
 		}
-		return fn(nil, &c)
+		return fn(nil, &c, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("audit sources: checks: %w", err)
+	}
+	rows, _ = tx.Query(ctx, accessSelect+` WHERE log_index IS NOT NULL`)
+	err = each(rows, func() error {
+		a, err := scanAccess(rows)
+		if err != nil {
+			return err
+		}
+		return fn(nil, nil, &a)
+	})
+	if err != nil {
+		return fmt.Errorf("audit sources: accesses: %w", err)
 	}
 	return tx.Commit(ctx)
 }

@@ -151,7 +151,7 @@ func TestAuditConcurrentStores(t *testing.T) {
 	}
 	// The records and checks stored keep their receipts, which name them.
 	nrec, nchk := 0, 0
-	err := stores[0].AuditSources(ctx, func(r *socred.Record, c *socred.CheckEntry) error {
+	err := stores[0].AuditSources(ctx, func(r *socred.Record, c *socred.CheckEntry, _ *socred.Access) error {
 		switch {
 		case r != nil:
 			nrec++

@@ -281,21 +281,24 @@ func scanCheck(row pgx.CollectableRow) (socred.CheckEntry, error) {
 // Accesses returns the reads of a subject's file by others, newest first.
 func (s *Store) Accesses(ctx context.Context, subject string, page socred.Page) ([]socred.Access, error) {
 	lim, off := limit(page)
-	rows, _ := s.pool.Query(ctx, `SELECT subject, at, by, role, token_id, purpose
-		FROM accesses WHERE subject = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, subject, lim, off)
-	out, err := pgx.AppendRows(make([]socred.Access, 0), rows, func(row pgx.CollectableRow) (socred.Access, error) {
-		var (
-			a  socred.Access
-			at int64
-		)
-		err := row.Scan(&a.Subject, &at, &a.By, &a.Role, &a.TokenID, &a.Purpose)
-		a.At = fromMicros(at)
-		return a, err
-	})
+	rows, _ := s.pool.Query(ctx, accessSelect+` WHERE subject = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, subject, lim, off)
+	out, err := pgx.AppendRows(make([]socred.Access, 0), rows, func(row pgx.CollectableRow) (socred.Access, error) { return scanAccess(row) })
 	if err != nil {
 		return nil, fmt.Errorf("accesses: %w", err)
 	}
 	return out, nil
+}
+
+const accessSelect = `SELECT id, subject, at, by, role, token_id, purpose, log_index FROM accesses`
+
+func scanAccess(row pgx.Row) (socred.Access, error) {
+	var (
+		a  socred.Access
+		at int64
+	)
+	err := row.Scan(&a.ID, &a.Subject, &at, &a.By, &a.Role, &a.TokenID, &a.Purpose, &a.LogIndex)
+	a.At = fromMicros(at)
+	return a, err
 }
 
 // Register returns the published entries matching the query. The published

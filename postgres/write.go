@@ -133,15 +133,15 @@ func (s *Store) commit(ctx context.Context, tx pgx.Tx, w *socred.Write) (*audit.
 	}
 	// The log before the records and checks: it gives them their receipts.
 	var (
-		edge     *audit.Edge
-		checkIDs []int64
+		edge                *audit.Edge
+		checkIDs, accessIDs []int64
 	)
 	if auditing != nil {
 		var err error
 		if edge, err = auditing.append(ctx, tx, w); err != nil {
 			return nil, err
 		}
-		checkIDs = auditing.checkIDs
+		checkIDs, accessIDs = auditing.checkIDs, auditing.accessIDs
 	}
 	if err := copyRecords(ctx, tx, w.Records); err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func (s *Store) commit(ctx context.Context, tx pgx.Tx, w *socred.Write) (*audit.
 			return nil, fmt.Errorf("purge of designation %s: %w", d.ID, err)
 		}
 	}
-	if err := copyAccesses(ctx, tx, w.Accesses); err != nil {
+	if err := copyAccesses(ctx, tx, w.Accesses, accessIDs); err != nil {
 		return nil, err
 	}
 	return edge, nil
@@ -364,16 +364,27 @@ func copyChecks(ctx context.Context, tx pgx.Tx, cs []socred.CheckEntry, ids []in
 	return nil
 }
 
-// copyAccesses appends accesses; the table numbers them.
-func copyAccesses(ctx context.Context, tx pgx.Tx, as []socred.Access) error {
+// copyAccesses appends accesses with the ids given, or, when ids is nil,
+// ids the table gives them.
+func copyAccesses(ctx context.Context, tx pgx.Tx, as []socred.Access, ids []int64) error {
 	if len(as) == 0 {
 		return nil
 	}
-	row := make([]any, 6)
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"accesses"}, []string{"subject", "at", "by", "role", "token_id", "purpose"},
+	cols := []string{"subject", "at", "by", "role", "token_id", "purpose", "log_index", "id"}
+	if ids == nil {
+		cols = cols[:len(cols)-1]
+	} else if len(ids) != len(as) {
+		return fmt.Errorf("accesses: %d ids for %d accesses", len(ids), len(as))
+	}
+	row := make([]any, len(cols))
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"accesses"}, cols,
 		pgx.CopyFromSlice(len(as), func(i int) ([]any, error) {
 			a := &as[i]
 			row[0], row[1], row[2], row[3], row[4], row[5] = a.Subject, micros(a.At), a.By, string(a.Role), a.TokenID, a.Purpose
+			row[6] = a.LogIndex
+			if ids != nil {
+				row[7] = ids[i]
+			}
 			return row, nil
 		}))
 	if err != nil {

@@ -193,6 +193,18 @@ func (s *Service) auditCheck(c *socred.CheckEntry) (socred.AuditEntry, bool) {
 	return socred.AuditEntry{Kind: audit.KindCheck, Event: s.keys.CheckEvent(c), Receipt: c.LogIndex}, true
 }
 
+// auditAccess returns an access's entry in the audit log, unless the log
+// is off.
+func (s *Service) auditAccess(a *socred.Access) (socred.AuditEntry, bool) {
+	if s.auditOff.Load() {
+		return socred.AuditEntry{}, false
+	}
+	if a.LogIndex == nil {
+		a.LogIndex = new(int64)
+	}
+	return socred.AuditEntry{Kind: audit.KindAccess, Event: s.keys.AccessEvent(a), Receipt: a.LogIndex}, true
+}
+
 // tokenRevocation is a token's revocation as the audit log hashes it.
 type tokenRevocation struct {
 	Op string    `json:"op"`

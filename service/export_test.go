@@ -100,6 +100,17 @@ func TestExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(f.Accesses) != 1 || f.Accesses[0].By != "admin" || !strings.Contains(f.Accesses[0].Purpose, "export") {
-		t.Errorf("accesses after the admin's export: got %+v", f.Accesses)
+		t.Fatalf("accesses after the admin's export: got %+v", f.Accesses)
+	}
+	// The read is in the audit log, and its receipt proves it.
+	if f.Accesses[0].LogIndex == nil {
+		t.Fatal("the admin's export has no receipt")
+	}
+	if rep, err := service.VerifyLog(ctx, store); err != nil || rep.Accesses != 1 {
+		t.Errorf("verify: %+v, %v; want the one read hashed again", rep, err)
+	}
+	proof, err := svc.AuditProof(ctx, *f.Accesses[0].LogIndex, 0)
+	if err != nil || proof.Leaf.Kind != "access" {
+		t.Errorf("the read's entry: %+v, %v", proof, err)
 	}
 }

@@ -23,12 +23,14 @@ type journal struct {
 	// audit returns a check's entry in the audit log, if it is logged;
 	// it is called by the checking goroutine, so that hashing is not
 	// done in turn by the committing one.
-	audit  func(*socred.CheckEntry) (socred.AuditEntry, bool)
-	mu     sync.Mutex
-	next   *journalBatch
-	last   int // entries in the batch taken last
-	kick   chan struct{}
-	closed bool
+	audit func(*socred.CheckEntry) (socred.AuditEntry, bool)
+	// auditAccess does the same for an access.
+	auditAccess func(*socred.Access) (socred.AuditEntry, bool)
+	mu          sync.Mutex
+	next        *journalBatch
+	last        int // entries in the batch taken last
+	kick        chan struct{}
+	closed      bool
 	// Who may still join a lingering batch: coming counts the callers on
 	// their way to add an entry (expect); active the requests the server
 	// is reading or answering (Service.Requests), of which waiting are in
@@ -110,10 +112,13 @@ func (j *journal) add(ctx context.Context, on *arrival, c *socred.CheckEntry, a 
 	defer on.done() // on the paths that return before the entry is added
 	// The check's receipt is made with its entry (audit), and filled in by
 	// the store; a check not logged has none.
-	var entry socred.AuditEntry
-	logged := false
+	var entry, accessEntry socred.AuditEntry
+	logged, accessLogged := false, false
 	if c != nil && j.audit != nil {
 		entry, logged = j.audit(c)
+	}
+	if a != nil && j.auditAccess != nil {
+		accessEntry, accessLogged = j.auditAccess(a)
 	}
 	j.mu.Lock()
 	if j.closed {
@@ -129,7 +134,10 @@ func (j *journal) add(ctx context.Context, on *arrival, c *socred.CheckEntry, a 
 			w.Accesses = []socred.Access{*a}
 		}
 		if logged {
-			w.Audit = []socred.AuditEntry{entry}
+			w.Audit = append(w.Audit, entry)
+		}
+		if accessLogged {
+			w.Audit = append(w.Audit, accessEntry)
 		}
 		return j.store.Commit(ctx, w)
 	}
@@ -159,6 +167,10 @@ func (j *journal) add(ctx context.Context, on *arrival, c *socred.CheckEntry, a 
 	}
 	if a != nil {
 		b.w.Accesses = append(b.w.Accesses, *a)
+		if accessLogged {
+			// The k-th access entry names the write's k-th access.
+			b.w.Audit = append(b.w.Audit, accessEntry)
+		}
 	}
 	j.waiting.Add(1)
 	j.mu.Unlock()

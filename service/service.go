@@ -157,7 +157,7 @@ func (s *Service) Open(ctx context.Context) error {
 		return err
 	}
 	s.journal = newJournal(s.store, s.log)
-	s.journal.deliver, s.journal.written, s.journal.audit = s.delivering(), s.noticesWritten, s.auditCheck
+	s.journal.deliver, s.journal.written, s.journal.audit, s.journal.auditAccess = s.delivering(), s.noticesWritten, s.auditCheck, s.auditAccess
 	ctx, s.cancel = context.WithCancel(context.Background())
 	n, err := s.catchUp(ctx)
 	if err != nil {

@@ -18,6 +18,7 @@ type VerifyReport struct {
 	Checkpoints int   // signed checkpoints checked against the recomputed tree
 	Records     int   // records hashed again and found in their leaves
 	Checks      int   // checks hashed again and found in their leaves
+	Accesses    int   // reads of files hashed again and found in their leaves
 	Purged      int   // purged records hashed again and found in their purges' leaves
 	Decisions   int   // designations, appeals and repair applications hashed again, as last logged
 }
@@ -25,11 +26,11 @@ type VerifyReport struct {
 // VerifyLog recomputes the audit log kept in st from its stored leaves and
 // compares it with everything stored about it: the tree's hashes, the
 // log's size, every kept checkpoint (its signature and root), and every
-// record and check that has a receipt, hashed again from its row (a purged
-// record against the entry of its purge, its first entry by reference
-// only: that hashed the evidence, which is gone). Every leaf of a record,
-// check or purge must be claimed by one (a record is logged purged once). The first
-// difference is the error.
+// record, check and read of a file that has a receipt, hashed again from
+// its row (a purged record against the entry of its purge, its first entry
+// by reference only: that hashed the evidence, which is gone). Every leaf
+// of a record, check, access or purge must be claimed by one (a record is
+// logged purged once). The first difference is the error.
 func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 	var rep VerifyReport
 	keys, err := st.AuditKeys(ctx, socred.AuditKeys{})
@@ -177,7 +178,7 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 			decided[l.Ref] = i
 		}
 	}
-	err = st.AuditSources(ctx, func(r *socred.Record, c *socred.CheckEntry) error {
+	err = st.AuditSources(ctx, func(r *socred.Record, c *socred.CheckEntry, a *socred.Access) error {
 		switch {
 		case r != nil:
 			if err := verifyStanding(r, decided, leaves); err != nil {
@@ -204,6 +205,10 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 			rep.Checks++
 			id := strconv.FormatInt(c.ID, 10)
 			return claim(c.LogIndex, []audit.Kind{audit.KindCheck}, id, func() [32]byte { return keys.CheckEvent(c) }, "check "+id)
+		case a != nil:
+			rep.Accesses++
+			id := strconv.FormatInt(a.ID, 10)
+			return claim(a.LogIndex, []audit.Kind{audit.KindAccess}, id, func() [32]byte { return keys.AccessEvent(a) }, "access "+id)
 		}
 		return nil
 	})
@@ -212,7 +217,7 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 	}
 	for i := range leaves {
 		switch l := &leaves[i]; l.Kind {
-		case audit.KindRecord, audit.KindDerived, audit.KindCheck:
+		case audit.KindRecord, audit.KindDerived, audit.KindCheck, audit.KindAccess:
 			if !claimed[i] {
 				return rep, fmt.Errorf("entry %d logs %s %q, which the store does not hold", i, l.Kind, l.Ref)
 			}

@@ -16,9 +16,10 @@ import (
 // appendAudit appends w's audit entries to the log as one block, fills in
 // their receipts and returns the log's edge after them (nil when w logs
 // nothing), for the caller to keep once the transaction commits. Checks
-// are named by their ids, from firstCheck. start is the edge as the caller
-// last knew it (nil, or of another size, and it is read from the log).
-func appendAudit(conn *sqlite3.Conn, start *audit.Edge, w *socred.Write, firstCheck int64) (*audit.Edge, error) {
+// and accesses are named by their ids, from firstCheck and firstAccess.
+// start is the edge as the caller last knew it (nil, or of another size,
+// and it is read from the log).
+func appendAudit(conn *sqlite3.Conn, start *audit.Edge, w *socred.Write, firstCheck, firstAccess int64) (*audit.Edge, error) {
 	if len(w.Audit) == 0 {
 		return nil, nil
 	}
@@ -33,16 +34,23 @@ func appendAudit(conn *sqlite3.Conn, start *audit.Edge, w *socred.Write, firstCh
 		}
 	}
 	leaves, hashes := make([]audit.Leaf, len(w.Audit)), make([]audit.Hash, len(w.Audit))
-	checks := 0
+	checks, accesses := 0, 0
 	for i := range w.Audit {
 		e := &w.Audit[i]
 		leaves[i] = audit.Leaf{Kind: e.Kind, Ref: e.Ref, Event: e.Event}
-		if e.Kind == audit.KindCheck && e.Ref == "" {
+		switch {
+		case e.Kind == audit.KindCheck && e.Ref == "":
 			if checks >= len(w.Checks) {
 				return nil, fmt.Errorf("audit: more check entries than the write's %d checks", len(w.Checks))
 			}
 			leaves[i].Ref = strconv.FormatInt(firstCheck+int64(checks), 10)
 			checks++
+		case e.Kind == audit.KindAccess && e.Ref == "":
+			if accesses >= len(w.Accesses) {
+				return nil, fmt.Errorf("audit: more access entries than the write's %d accesses", len(w.Accesses))
+			}
+			leaves[i].Ref = strconv.FormatInt(firstAccess+int64(accesses), 10)
+			accesses++
 		}
 		hashes[i] = e.LeafHash(&leaves[i])
 		if e.Receipt != nil {
@@ -223,23 +231,30 @@ func (s *Store) Checkpoints(ctx context.Context, page socred.Page) ([]socred.Che
 	return out, nil
 }
 
-// AuditSources calls fn with every record and check that has a leaf (a
-// record stored before the log began, once its purge is logged).
-func (s *Store) AuditSources(ctx context.Context, fn func(*socred.Record, *socred.CheckEntry) error) error {
+// AuditSources calls fn with every record, check and access that has a
+// leaf (a record stored before the log began, once its purge is logged).
+func (s *Store) AuditSources(ctx context.Context, fn func(*socred.Record, *socred.CheckEntry, *socred.Access) error) error {
 	// What the check log holds goes to the database first.
 	if err := s.drain(ctx); err != nil {
 		return err
 	}
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
 		err := each(conn.Prep(recordSelect+` WHERE log_index IS NOT NULL OR purge_log_index IS NOT NULL`), func(stmt *sqlite3.Stmt) error {
-			return fn(scanRecord(stmt), nil)
+			return fn(scanRecord(stmt), nil, nil)
 		})
 		if err != nil {
 			return err
 		}
-		return each(conn.Prep(checkSelect+` WHERE log_index IS NOT NULL`), func(stmt *sqlite3.Stmt) error {
+		err = each(conn.Prep(checkSelect+` WHERE log_index IS NOT NULL`), func(stmt *sqlite3.Stmt) error {
 			c := scanCheck(stmt)
-			return fn(nil, &c)
+			return fn(nil, &c, nil)
+		})
+		if err != nil {
+			return err
+		}
+		return each(conn.Prep(accessSelect+` WHERE log_index IS NOT NULL`), func(stmt *sqlite3.Stmt) error {
+			a := scanAccess(stmt)
+			return fn(nil, nil, &a)
 		})
 	})
 	if err != nil {

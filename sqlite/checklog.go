@@ -117,8 +117,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 var errLocked = errors.New("locked by another process")
 
 // loggable says whether w holds only what the check log keeps: checks,
-// accesses, the denials' notices and the checks' audit entries (one per
-// check at most, named by the store).
+// accesses, the denials' notices and the checks' and accesses' audit
+// entries (one each at most, named by the store).
 func loggable(w *socred.Write) bool {
 	if len(w.Checks)+len(w.Accesses) == 0 {
 		return false
@@ -129,15 +129,23 @@ func loggable(w *socred.Write) bool {
 	if others > 0 || w.Settled != nil || w.Due != nil || w.Seq != 0 {
 		return false
 	}
-	if len(w.NoticeBodies) != 0 && len(w.NoticeBodies) != len(w.Notices) || len(w.Audit) > len(w.Checks) {
+	if len(w.NoticeBodies) != 0 && len(w.NoticeBodies) != len(w.Notices) {
 		return false
 	}
+	checks, accesses := 0, 0
 	for _, e := range w.Audit {
-		if e.Kind != audit.KindCheck || e.Ref != "" {
+		switch {
+		case e.Ref != "":
+			return false
+		case e.Kind == audit.KindCheck:
+			checks++
+		case e.Kind == audit.KindAccess:
+			accesses++
+		default:
 			return false
 		}
 	}
-	return true
+	return checks <= len(w.Checks) && accesses <= len(w.Accesses)
 }
 
 // openCheckLog opens (making them if needed) the log's files of a
@@ -419,10 +427,18 @@ func (s *Store) number(w *socred.Write, bodies [][]byte) *logGroup {
 		notices: w.Notices, bodies: bodies, deliver: w.Deliver, audit: make([]socred.AuditEntry, len(w.Audit))}
 	g.firstCheck, g.firstAccess = s.checks.reserve(len(g.checks)), s.accesses.reserve(len(g.accesses))
 	g.firstNotice, g.firstLeaf = s.notices.reserve(len(g.notices)), s.auditNext
+	checks, accesses := 0, 0
 	for i, e := range w.Audit {
-		// The k-th check entry names the write's k-th check, as
-		// appendAudit would.
-		e.Ref = strconv.FormatInt(g.firstCheck+int64(i), 10)
+		// The k-th check (access) entry names the write's k-th check
+		// (access), as appendAudit would.
+		switch e.Kind {
+		case audit.KindCheck:
+			e.Ref = strconv.FormatInt(g.firstCheck+int64(checks), 10)
+			checks++
+		case audit.KindAccess:
+			e.Ref = strconv.FormatInt(g.firstAccess+int64(accesses), 10)
+			accesses++
+		}
 		if e.Receipt != nil {
 			*e.Receipt = g.firstLeaf + int64(i)
 		}
@@ -628,7 +644,7 @@ func applyGroups(conn *sqlite3.Conn, start *audit.Edge, gs []*logGroup) (*audit.
 			return nil, fmt.Errorf("group %d numbered its audit entries from %d, but the log holds %d", gs[0].seq, gs[0].firstLeaf, size)
 		}
 		// Every entry names its check already.
-		if edge, err = appendAudit(conn, start, &w, 0); err != nil {
+		if edge, err = appendAudit(conn, start, &w, 0, 0); err != nil {
 			return nil, err
 		}
 	}

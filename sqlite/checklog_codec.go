@@ -3,7 +3,9 @@ package sqlite
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
+	"strconv"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/audit"
@@ -190,6 +192,19 @@ func decodeGroup(p []byte) (*logGroup, error) {
 	}
 	if d.err != nil {
 		return nil, d.err
+	}
+	// An access's receipt is its entry's place (the group does not repeat
+	// it, as it does a check's).
+	for i := range g.audit {
+		if e := &g.audit[i]; e.Kind == audit.KindAccess {
+			id, err := strconv.ParseInt(e.Ref, 10, 64)
+			k := id - g.firstAccess
+			if err != nil || k < 0 || k >= int64(len(g.accesses)) {
+				return nil, fmt.Errorf("an access entry names access %q, not one of the group's", e.Ref)
+			}
+			n := g.firstLeaf + int64(i)
+			g.accesses[k].LogIndex = &n
+		}
 	}
 	return g, nil
 }

@@ -102,7 +102,17 @@ func (tw *twin) checks(n int) {
 				w.Notices, w.Deliver = append(w.Notices, socred.CheckNotice(&c)), true
 			}
 		}
-		w.Accesses = []socred.Access{{Subject: "s" + strconv.Itoa(tw.n%7), At: w.Now, By: "clerk", Role: socred.RoleAuthority, TokenID: "t2", Purpose: "review"}}
+		a := socred.Access{Subject: "s" + strconv.Itoa(tw.n%7), At: w.Now, By: "clerk", Role: socred.RoleAuthority, TokenID: "t2", Purpose: "review", LogIndex: new(int64)}
+		w.Accesses = []socred.Access{a}
+		if n%2 == 1 {
+			// A logged read among the checks' entries (on other writes,
+			// an unlogged one).
+			var ev [32]byte
+			copy(ev[:], "access "+fmt.Sprint(tw.n))
+			w.Audit = append(w.Audit[:n/2:n/2], append([]socred.AuditEntry{{Kind: audit.KindAccess, Event: ev, Receipt: a.LogIndex}}, w.Audit[n/2:]...)...)
+		} else {
+			w.Accesses[0].LogIndex = nil
+		}
 		return w
 	}
 	a := build()
@@ -118,6 +128,9 @@ func (tw *twin) checks(n int) {
 		if *a.Checks[i].LogIndex != *b.Checks[i].LogIndex {
 			tw.tb.Fatalf("check %d: receipt %d with the log, %d without", i, *a.Checks[i].LogIndex, *b.Checks[i].LogIndex)
 		}
+	}
+	if x, y := a.Accesses[0].LogIndex, b.Accesses[0].LogIndex; (x == nil) != (y == nil) || x != nil && *x != *y {
+		tw.tb.Fatalf("access: receipt %v with the log, %v without", x, y)
 	}
 }
 
@@ -322,13 +335,15 @@ func TestLoggableKnowsEveryField(t *testing.T) {
 // TestDecodeGroupRoundTrip: a group decodes to what was encoded, and no
 // shorter prefix of it decodes.
 func TestDecodeGroupRoundTrip(t *testing.T) {
-	n := int64(41)
+	n, m := int64(40), int64(42)
 	g := &logGroup{seq: 9, firstCheck: 5, firstAccess: 2, firstNotice: 3, firstLeaf: 40, deliver: true,
-		checks:   []socred.CheckEntry{{Subject: "s1", At: time.UnixMicro(1_800_000_000_123_456).UTC(), By: "rail", TokenID: "t", Action: "fly", Purpose: "trip", LogIndex: &n}},
-		accesses: []socred.Access{{Subject: "s1", At: time.UnixMicro(7).UTC(), By: "clerk", Role: socred.RoleAuthority, TokenID: "u", Purpose: "x"}},
-		audit:    []socred.AuditEntry{{Kind: audit.KindCheck, Ref: "5", Event: [32]byte{1, 2, 3}}},
-		notices:  []socred.Notice{{Subject: "s1", At: time.UnixMicro(8).UTC()}},
-		bodies:   [][]byte{[]byte(`{"kind":"check_denied"}`)},
+		checks: []socred.CheckEntry{{Subject: "s1", At: time.UnixMicro(1_800_000_000_123_456).UTC(), By: "rail", TokenID: "t", Action: "fly", Purpose: "trip", LogIndex: &n}},
+		accesses: []socred.Access{{Subject: "s1", At: time.UnixMicro(7).UTC(), By: "clerk", Role: socred.RoleAuthority, TokenID: "u", Purpose: "x"},
+			{Subject: "s2", At: time.UnixMicro(8).UTC(), By: "clerk", Role: socred.RoleAuthority, TokenID: "u", Purpose: "y", LogIndex: &m}},
+		// The second access's receipt is its entry's place, 40 + 2.
+		audit:   []socred.AuditEntry{{Kind: audit.KindCheck, Ref: "5", Event: [32]byte{1, 2, 3}}, {Kind: audit.KindPack, Ref: "p"}, {Kind: audit.KindAccess, Ref: "3", Event: [32]byte{4}}},
+		notices: []socred.Notice{{Subject: "s1", At: time.UnixMicro(8).UTC()}},
+		bodies:  [][]byte{[]byte(`{"kind":"check_denied"}`)},
 	}
 	rec := (&checkLog{}).encode(g)
 	got, err := decodeGroup(rec[groupHeader:])

@@ -27,12 +27,17 @@ func TestNoticeDesignationsMigrated(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// The database as a build before version 18 left it.
+	// The notices as a build before version 18 left them, and the
+	// migration run on them.
 	conn, err := sqlite3.OpenConn(path, sqlite3.OpenReadWrite)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sqlitex.ExecuteScript(conn, `DROP TABLE notice_designations; DELETE FROM schema_migrations WHERE name = '0018_notice_designations.sql';`, nil); err != nil {
+	migration, err := migrations.ReadFile("migrations/0018_notice_designations.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.ExecuteScript(conn, `DROP TABLE notice_designations; `+string(migration), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := conn.Close(); err != nil {

@@ -402,17 +402,23 @@ func (s *Store) Accesses(ctx context.Context, subject string, page socred.Page) 
 		if err != nil {
 			return err
 		}
-		return byIDs(conn, `SELECT subject, at, by, role, token_id, purpose FROM accesses`, newest(ids, page), func(stmt *sqlite3.Stmt) {
-			out = append(out, socred.Access{
-				Subject: stmt.ColumnText(0), At: fromMicros(stmt.ColumnInt64(1)), By: stmt.ColumnText(2),
-				Role: socred.Role(stmt.ColumnText(3)), TokenID: stmt.ColumnText(4), Purpose: stmt.ColumnText(5),
-			})
+		return byIDs(conn, accessSelect, newest(ids, page), func(stmt *sqlite3.Stmt) {
+			out = append(out, scanAccess(stmt))
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("accesses: %w", err)
 	}
 	return out, nil
+}
+
+const accessSelect = `SELECT id, subject, at, by, role, token_id, purpose, log_index FROM accesses`
+
+func scanAccess(stmt *sqlite3.Stmt) socred.Access {
+	return socred.Access{
+		ID: stmt.ColumnInt64(0), Subject: stmt.ColumnText(1), At: fromMicros(stmt.ColumnInt64(2)), By: stmt.ColumnText(3),
+		Role: socred.Role(stmt.ColumnText(4)), TokenID: stmt.ColumnText(5), Purpose: stmt.ColumnText(6), LogIndex: columnNullInt(stmt, 7),
+	}
 }
 
 // Register returns the published entries matching the query.

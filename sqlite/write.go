@@ -51,7 +51,7 @@ func (s *Store) commitTx(ctx context.Context, w *socred.Write) error {
 			}
 		}
 		// The log first: it gives records and checks their receipts.
-		if edge, err = appendAudit(conn, start, w, firstCheck); err != nil {
+		if edge, err = appendAudit(conn, start, w, firstCheck, firstAccess); err != nil {
 			return err
 		}
 		if err := commit(conn, w, firstCheck, firstAccess); err != nil {
@@ -550,7 +550,7 @@ func insertAccesses(conn *sqlite3.Conn, as []socred.Access, first int64) error {
 	if len(as) == 0 {
 		return nil
 	}
-	stmt := conn.Prep(`INSERT INTO accesses (id, subject, at, by, role, token_id, purpose) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	stmt := conn.Prep(`INSERT INTO accesses (id, subject, at, by, role, token_id, purpose, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	for i := range as {
 		a := &as[i]
 		stmt.BindInt64(1, first+int64(i))
@@ -560,6 +560,7 @@ func insertAccesses(conn *sqlite3.Conn, as []socred.Access, first int64) error {
 		stmt.BindText(5, string(a.Role))
 		stmt.BindText(6, a.TokenID)
 		stmt.BindText(7, a.Purpose)
+		bindNullInt(stmt, 8, a.LogIndex)
 		if err := exec(stmt); err != nil {
 			return fmt.Errorf("access: %w", err)
 		}

@@ -75,6 +75,13 @@ func testAudit(t *testing.T, s socred.Store) {
 			write.Checks = append(write.Checks, c)
 			write.Audit = append(write.Audit, socred.AuditEntry{Kind: audit.KindCheck, Event: keys.CheckEvent(&c), Receipt: c.LogIndex})
 			m.leaves = append(m.leaves, audit.Leaf{Kind: audit.KindCheck, Event: keys.CheckEvent(&c)}) // Ref: the store's id
+			if k == 1 {
+				// A read of the file between the checks, logged too.
+				a := socred.Access{Subject: "p2", At: write.Now, By: "court", Role: socred.RoleAuthority, TokenID: "t2", Purpose: "case " + strconv.Itoa(w), LogIndex: new(int64)}
+				write.Accesses = append(write.Accesses, a)
+				write.Audit = append(write.Audit, socred.AuditEntry{Kind: audit.KindAccess, Event: keys.AccessEvent(&a), Receipt: a.LogIndex})
+				m.leaves = append(m.leaves, audit.Leaf{Kind: audit.KindAccess, Event: keys.AccessEvent(&a)}) // Ref: the store's id
+			}
 		}
 		if w%5 == 0 {
 			e := socred.AuditEntry{Kind: audit.KindPack, Ref: fmt.Sprintf("pack-%d", w), Event: [32]byte{byte(w)}}
@@ -135,6 +142,19 @@ func testAudit(t *testing.T, s socred.Store) {
 		checkIDs = append(checkIDs, c.ID)
 		m.leaves[*c.LogIndex].Ref = strconv.FormatInt(c.ID, 10)
 	}
+	accesses, err := s.Accesses(ctx, "p2", socred.Page{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range accesses {
+		if a.LogIndex == nil || m.leaves[*a.LogIndex].Kind != audit.KindAccess {
+			t.Fatalf("access %d (%s) without its receipt, or with another's: %v", a.ID, a.Purpose, a.LogIndex)
+		}
+		m.leaves[*a.LogIndex].Ref = strconv.FormatInt(a.ID, 10)
+	}
+	if len(accesses) == 0 {
+		t.Fatal("no accesses read back")
+	}
 	if len(leaves) != len(m.leaves) {
 		t.Fatalf("%d leaves read, want %d", len(leaves), len(m.leaves))
 	}
@@ -185,8 +205,8 @@ func testAudit(t *testing.T, s socred.Store) {
 			t.Fatalf("record %s: receipt %v does not name it, or its event hash differs read back", r.ID, r.LogIndex)
 		}
 	}
-	nrec, nchk := 0, 0
-	err = s.AuditSources(ctx, func(r *socred.Record, c *socred.CheckEntry) error {
+	nrec, nchk, nacc := 0, 0, 0
+	err = s.AuditSources(ctx, func(r *socred.Record, c *socred.CheckEntry, a *socred.Access) error {
 		switch {
 		case r != nil:
 			nrec++
@@ -198,11 +218,16 @@ func testAudit(t *testing.T, s socred.Store) {
 			if l := m.leaves[*c.LogIndex]; l.Event != keys.CheckEvent(c) || l.Ref != strconv.FormatInt(c.ID, 10) {
 				t.Errorf("source check %d hashes differently", c.ID)
 			}
+		case a != nil:
+			nacc++
+			if l := m.leaves[*a.LogIndex]; l.Event != keys.AccessEvent(a) || l.Ref != strconv.FormatInt(a.ID, 10) {
+				t.Errorf("source access %d hashes differently", a.ID)
+			}
 		}
 		return nil
 	})
-	if err != nil || nrec != int(id) || nchk != len(checkIDs) {
-		t.Fatalf("sources: %d records, %d checks, %v; want %d, %d", nrec, nchk, err, id, len(checkIDs))
+	if err != nil || nrec != int(id) || nchk != len(checkIDs) || nacc != len(accesses) {
+		t.Fatalf("sources: %d records, %d checks, %d accesses, %v; want %d, %d, %d", nrec, nchk, nacc, err, id, len(checkIDs), len(accesses))
 	}
 }
 

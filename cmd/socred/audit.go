@@ -86,8 +86,8 @@ func verifyDB(ctx context.Context, db string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "socred audit verify: FAILED after %d entries: %v\n", rep.Entries, err)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "audit log verified: %d entries in %d blocks, %d checkpoints, %d records, %d purged records, %d checks and %d designations, appeals and repair applications hashed again in %s\n",
-		rep.Entries, rep.Blocks, rep.Checkpoints, rep.Records, rep.Purged, rep.Checks, rep.Decisions, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "audit log verified: %d entries in %d blocks, %d checkpoints, %d records, %d purged records, %d checks, %d reads of files and %d designations, appeals and repair applications hashed again in %s\n",
+		rep.Entries, rep.Blocks, rep.Checkpoints, rep.Records, rep.Purged, rep.Checks, rep.Accesses, rep.Decisions, time.Since(start).Round(time.Millisecond))
 	return exitOK
 }
 

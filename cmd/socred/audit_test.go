@@ -62,6 +62,9 @@ func auditStory(t *testing.T, s *server) string {
 	p0 := s.token(map[string]any{"role": "subject", "subject": "p0", "name": "p0"})
 	appeal = s.must(201, "POST", "/v1/appeals", p0, map[string]any{"record": first, "statement": "repaid before the date"}).json(t)["id"].(string)
 	s.must(200, "POST", "/v1/appeals/"+appeal+"/decision", reviewer, map[string]any{"decision": "overturned", "reasons": "the bank's receipt"})
+	// Files read by others: each read is logged.
+	s.must(200, "GET", "/v1/subjects/p0/file?purpose=appeal+review", reviewer, nil)
+	s.must(200, "GET", "/v1/subjects/p5/file?purpose=enforcement", court, nil)
 	s.must(200, "GET", "/v1/audit/checkpoint", "", nil)
 	return cp
 }
@@ -259,12 +262,12 @@ func tamperLoop(t *testing.T, n int, tm tamperer, verify func() error) {
 	}
 	for k := range n {
 		b := blocks[rng.IntN(len(blocks))]
-		if k%10 == 1 || k%10 == 5 {
+		if k%11 == 1 || k%11 == 5 {
 			b = withHashes[rng.IntN(len(withHashes))]
 		}
 		var what string
 		var undo func()
-		switch k % 10 {
+		switch k % 11 {
 		case 0:
 			what = "a byte of the leaves flipped"
 			tm.setBlock(t, b.First, flip(b.Leaves), b.Hashes)
@@ -325,6 +328,20 @@ func tamperLoop(t *testing.T, n int, tm tamperer, verify func() error) {
 			flipStatus := "UPDATE appeals SET status = CASE status WHEN 'upheld' THEN 'overturned' ELSE 'upheld' END WHERE status <> 'open'"
 			tm.exec(t, flipStatus)
 			undo = func() { tm.exec(t, flipStatus) }
+		case 10:
+			last := "log_index = (SELECT MAX(log_index) FROM accesses)"
+			if k%2 == 0 {
+				what = "a read of a file disguised"
+				tm.exec(t, "UPDATE accesses SET purpose = 'x' || purpose WHERE "+last)
+				undo = func() { tm.exec(t, "UPDATE accesses SET purpose = substr(purpose, 2) WHERE "+last) }
+			} else {
+				what = "a read of a file removed"
+				tm.exec(t, "CREATE TEMP TABLE IF NOT EXISTS removed AS SELECT * FROM accesses WHERE false")
+				tm.exec(t, "DELETE FROM removed")
+				tm.exec(t, "INSERT INTO removed SELECT * FROM accesses WHERE "+last)
+				tm.exec(t, "DELETE FROM accesses WHERE "+last)
+				undo = func() { tm.exec(t, "INSERT INTO accesses SELECT * FROM removed") }
+			}
 		}
 		err := verify()
 		undo()
