@@ -132,6 +132,13 @@ func loggable(w *socred.Write) bool {
 	if len(w.NoticeBodies) != 0 && len(w.NoticeBodies) != len(w.Notices) {
 		return false
 	}
+	for i := range w.Notices {
+		// A group keeps a notice's body alone: one describing a designated
+		// entry would not be indexed for its purge when replayed.
+		if len(socred.NoticeDesignations(&w.Notices[i])) > 0 {
+			return false
+		}
+	}
 	checks, accesses := 0, 0
 	for _, e := range w.Audit {
 		switch {

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"strconv"
 
@@ -194,16 +193,16 @@ func decodeGroup(p []byte) (*logGroup, error) {
 		return nil, d.err
 	}
 	// An access's receipt is its entry's place (the group does not repeat
-	// it, as it does a check's).
+	// it, as it does a check's). An entry naming no access of the group
+	// (number never makes one) leaves its leaf unclaimed, for audit verify
+	// to report, rather than the group unread.
 	for i := range g.audit {
 		if e := &g.audit[i]; e.Kind == audit.KindAccess {
 			id, err := strconv.ParseInt(e.Ref, 10, 64)
-			k := id - g.firstAccess
-			if err != nil || k < 0 || k >= int64(len(g.accesses)) {
-				return nil, fmt.Errorf("an access entry names access %q, not one of the group's", e.Ref)
+			if k := id - g.firstAccess; err == nil && k >= 0 && k < int64(len(g.accesses)) {
+				n := g.firstLeaf + int64(i)
+				g.accesses[k].LogIndex = &n
 			}
-			n := g.firstLeaf + int64(i)
-			g.accesses[k].LogIndex = &n
 		}
 	}
 	return g, nil

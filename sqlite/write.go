@@ -57,7 +57,16 @@ func (s *Store) commitTx(ctx context.Context, w *socred.Write) error {
 		if err := commit(conn, w, firstCheck, firstAccess); err != nil {
 			return err
 		}
-		return insertNotices(conn, w, firstNotice)
+		if err := insertNotices(conn, w, firstNotice); err != nil {
+			return err
+		}
+		// After the write's own notices, which may describe them too.
+		for _, d := range w.PurgeDesignations {
+			if err := redactNotices(conn, d.ID); err != nil {
+				return fmt.Errorf("purge of designation %s: %w", d.ID, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		s.checks.release(firstCheck)
@@ -298,9 +307,6 @@ func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) 
 		stmt.BindText(1, d.Subject)
 		stmt.BindText(2, d.ID)
 		if err := exec(stmt); err != nil {
-			return fmt.Errorf("purge of designation %s: %w", d.ID, err)
-		}
-		if err := redactNotices(conn, d.ID); err != nil {
 			return fmt.Errorf("purge of designation %s: %w", d.ID, err)
 		}
 	}

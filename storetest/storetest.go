@@ -858,7 +858,10 @@ func testDesignationPurges(t *testing.T, s socred.Store) {
 	for _, d := range ds {
 		d.Reason, d.Case, d.EndReason, d.PurgedAt = "", "", "", &at
 	}
-	commit(t, s, &socred.Write{Now: at, PurgeDesignations: ds})
+	// A notice of d1 in the purge's own write is redacted too.
+	late := entry(socred.EventDelisted, d1, at)
+	late.Listing.EndReason = "paid late"
+	commit(t, s, &socred.Write{Now: at, PurgeDesignations: ds, Notices: []socred.Notice{socred.EventNotice(late)}})
 	for _, id := range []string{"d1", "d2"} {
 		got, err := s.Designation(ctx, id)
 		if err != nil || got.Reason != "" || got.Case != "" || got.EndReason != "" || got.PurgedAt == nil || !got.PurgedAt.Equal(at) ||
@@ -896,7 +899,7 @@ func testDesignationPurges(t *testing.T, s socred.Store) {
 				}
 			}
 		}
-		if want := map[string]int{"a": 3, "b": 1, "c": 2}[subject]; len(ns) != want {
+		if want := map[string]int{"a": 4, "b": 1, "c": 2}[subject]; len(ns) != want {
 			t.Errorf("%s has %d notices after the purge, want %d", subject, len(ns), want)
 		}
 	}
