@@ -21,6 +21,7 @@ type VerifyReport struct {
 	Accesses    int   // reads of files hashed again and found in their leaves
 	Purged      int   // purged records hashed again and found in their purges' leaves
 	Decisions   int   // designations, appeals and repair applications hashed again, as last logged
+	Later       int   // rows whose entries were appended after the leaves were read (a server writing), not checked
 }
 
 // VerifyLog recomputes the audit log kept in st from its stored leaves and
@@ -151,10 +152,21 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 
 	// The records and checks, hashed again.
 	claimed := make([]bool, len(leaves))
+	// A row with a receipt past the leaves read was committed since (a
+	// server still writing), or claims an entry the log does not hold:
+	// which, the log's size once the rows are read says.
+	later, laterMax, laterWhat := 0, int64(-1), ""
 	claim := func(idx *int64, kinds []audit.Kind, ref string, event func() [32]byte, what string) error {
 		i := *idx
-		if i < 0 || i >= int64(len(leaves)) {
+		if i < 0 {
 			return fmt.Errorf("%s has receipt %d, beyond the log's %d entries", what, i, len(leaves))
+		}
+		if i >= int64(len(leaves)) {
+			later++
+			if i > laterMax {
+				laterMax, laterWhat = i, what
+			}
+			return nil
 		}
 		l := &leaves[i]
 		if !slices.Contains(kinds, l.Kind) || l.Ref != ref {
@@ -214,6 +226,17 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 	})
 	if err != nil {
 		return rep, err
+	}
+	if later > 0 {
+		now, err := st.AuditSize(ctx)
+		if err != nil {
+			return rep, err
+		}
+		if laterMax >= now {
+			return rep, fmt.Errorf("%s has receipt %d, beyond the log's %d entries", laterWhat, laterMax, now)
+		}
+		// Committed while the log was read: for the next verify.
+		rep.Later = later
 	}
 	for i := range leaves {
 		switch l := &leaves[i]; l.Kind {
