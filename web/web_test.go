@@ -84,6 +84,10 @@ func newSite(t *testing.T, st socred.Store) *site {
 		OccurredAt: time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second), Evidence: "loan contract 4471"}}); err != nil {
 		t.Fatal(err)
 	}
+	// The clerk reads zhang's file: a read zhang sees, with its receipt.
+	if _, err := svc.File(ctx, cc, "zhang", "debt collection"); err != nil {
+		t.Fatal(err)
+	}
 	s := &site{t: t, h: web.New(svc, web.Config{}).Handler(), svc: svc, shift: shift}
 	for _, tk := range []struct {
 		in  service.TokenInput
@@ -248,6 +252,9 @@ func pages(t *testing.T, s *site) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/me lacks %q", want)
 		}
+	}
+	if !regexp.MustCompile(`<td>clerk</td><td>authority</td><td>debt collection</td><td><small>receipt \d+</small></td>`).MatchString(body) {
+		t.Error("/me does not show the clerk's read of the file with its receipt")
 	}
 	var charts []struct {
 		Scheme string
