@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,12 @@ type metrics struct {
 	derived  prometheus.Counter
 	checks   *prometheus.CounterVec // by outcome: allowed, denied
 	handler  http.Handler
+	// The series every request touches, looked up once (a lookup by
+	// label values hashes them and takes a lock): each route's latency
+	// histogram and count of answers 200 OK, made as the route first
+	// needs them, as WithLabelValues would; and the checks' two.
+	latencies, oks  sync.Map // route name → prometheus.Observer, prometheus.Counter
+	allowed, denied prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -57,17 +64,29 @@ func newMetrics() *metrics {
 	for _, s := range []string{"accepted", "duplicate"} {
 		m.records.WithLabelValues(s)
 	}
-	for _, o := range []string{"allowed", "denied"} {
-		m.checks.WithLabelValues(o)
-	}
+	m.allowed, m.denied = m.checks.WithLabelValues("allowed"), m.checks.WithLabelValues("denied")
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }
 
 // observe counts one answered request.
 func (m *metrics) observe(route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	if status == http.StatusOK {
+		series(&m.oks, route, func() prometheus.Counter { return m.requests.WithLabelValues(route, "200") }).Inc()
+	} else {
+		m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	}
+	series(&m.latencies, route, func() prometheus.Observer { return m.latency.WithLabelValues(route) }).Observe(d.Seconds())
+}
+
+// series returns the series kept in cache for route, made by newSeries the
+// first time.
+func series[T any](cache *sync.Map, route string, newSeries func() T) T {
+	if v, ok := cache.Load(route); ok {
+		return v.(T)
+	}
+	v, _ := cache.LoadOrStore(route, newSeries())
+	return v.(T)
 }
 
 // recordsIngested counts the results of a records batch.
@@ -90,9 +109,9 @@ func (m *metrics) recordsIngested(results []service.RecordResult) {
 // checked counts one answered check.
 func (m *metrics) checked(d socred.Decision) {
 	if d.Allowed {
-		m.checks.WithLabelValues("allowed").Inc()
+		m.allowed.Inc()
 	} else {
-		m.checks.WithLabelValues("denied").Inc()
+		m.denied.Inc()
 	}
 }
 
