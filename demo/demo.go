@@ -44,6 +44,7 @@ type Stats struct {
 	Denied       int // checks denied
 	Appeals      int // appeals filed
 	Overturned   int // appeals decided for the subject
+	Reads        int // reads of subjects' files by the review board
 }
 
 // admin is the caller the seeding acts as.
@@ -126,8 +127,8 @@ type gen struct {
 
 // pendingAppeal is an appeal the review board decides on a later day.
 type pendingAppeal struct {
-	id  string
-	day time.Time
+	id, subject string
+	day         time.Time
 }
 
 // reviewer is the review board that decides the demo's appeals.
@@ -332,17 +333,22 @@ func (g *gen) day(ctx context.Context, evs []event, day time.Time) error {
 					return fmt.Errorf("appeal: %w", err)
 				}
 				g.stats.Appeals++
-				g.pending = append(g.pending, pendingAppeal{id: a.ID, day: day.AddDate(0, 0, 2+g.rng.IntN(20))})
+				g.pending = append(g.pending, pendingAppeal{id: a.ID, subject: in.Subject, day: day.AddDate(0, 0, 2+g.rng.IntN(20))})
 			}
 		}
 	}
-	// The review board decides the appeals that fell due: most stand.
+	// The review board decides the appeals that fell due, each after
+	// reading the appellant's file (a read the subject sees): most stand.
 	keep := g.pending[:0]
 	for _, pa := range g.pending {
 		if pa.day.After(day) {
 			keep = append(keep, pa)
 			continue
 		}
+		if _, err := g.svc.File(ctx, reviewer, pa.subject, "appeal "+pa.id); err != nil {
+			return fmt.Errorf("read the file of appeal %s: %w", pa.id, err)
+		}
+		g.stats.Reads++
 		in := service.DecisionInput{Decision: socred.AppealUpheld, Reasons: "The reporter's evidence identifies the subject."}
 		if g.rng.IntN(3) == 0 {
 			in = service.DecisionInput{Decision: socred.AppealOverturned, Reasons: "The evidence does not identify the subject."}

@@ -3,6 +3,8 @@ package demo_test
 import (
 	"context"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,8 +56,32 @@ func TestSeed(t *testing.T) {
 	if st.Subjects != 500 || svc.Population() != 500 {
 		t.Errorf("subjects: stats %d, service %d, want 500", st.Subjects, svc.Population())
 	}
-	if st.Records < 500 || st.Relations < 10 || st.Designations < 1 || st.Checks != 600 || st.Appeals < 1 {
-		t.Errorf("stats %+v: want records, relations, designations, 600 checks and appeals", st)
+	if st.Records < 500 || st.Relations < 10 || st.Designations < 1 || st.Checks != 600 || st.Appeals < 1 || st.Reads < 1 {
+		t.Errorf("stats %+v: want records, relations, designations, 600 checks, appeals and reads of files", st)
+	}
+	// The review board read each appellant's file before deciding, and the
+	// subject sees it under "who looked at me".
+	reads := 0
+	for i := range 500 {
+		for _, id := range []string{"p-" + strconv.Itoa(i), "org-" + strconv.Itoa(i)} {
+			own := &socred.Caller{Token: &socred.Token{ID: "t-" + id, Role: socred.RoleSubject, Subject: id, Name: id}}
+			f, err := svc.File(context.Background(), own, id, "")
+			if socred.ErrorCode(err) == socred.ENOTFOUND {
+				continue
+			}
+			if err != nil {
+				t.Fatal(id, err)
+			}
+			for _, a := range f.Accesses {
+				if a.Role != socred.RoleReviewer || a.By != "Rongcheng credit review board" || !strings.HasPrefix(a.Purpose, "appeal ") {
+					t.Errorf("%s: access %+v, want the review board's read for an appeal", id, a)
+				}
+				reads++
+			}
+		}
+	}
+	if reads != st.Reads {
+		t.Errorf("the subjects' files show %d reads, the seeding counted %d", reads, st.Reads)
 	}
 	admin := &socred.Caller{Token: &socred.Token{Role: socred.RoleAdmin, Name: "t"}}
 	// The story subjects are left untouched for the README's walk-through.

@@ -143,8 +143,8 @@ Flags:
 				return exitFail
 			}
 		}
-		fmt.Fprintf(stdout, "socred demo: seeded %d subjects, %d relations, %d records (+%d by joint liability), %d designations, %d checks (%d denied) and %d appeals (%d overturned) over %d days in %s\n",
-			stats.Subjects, stats.Relations, stats.Records, stats.Derived, stats.Designations, stats.Checks, stats.Denied, stats.Appeals, stats.Overturned, *days, time.Since(start).Round(100*time.Millisecond))
+		fmt.Fprintf(stdout, "socred demo: seeded %d subjects, %d relations, %d records (+%d by joint liability), %d designations, %d checks (%d denied), %d appeals (%d overturned) and %d reads of files over %d days in %s\n",
+			stats.Subjects, stats.Relations, stats.Records, stats.Derived, stats.Designations, stats.Checks, stats.Denied, stats.Appeals, stats.Overturned, stats.Reads, *days, time.Since(start).Round(100*time.Millisecond))
 	}
 	tokens, err := demoTokens(ctx, srv.svc, admin)
 	if err != nil {
