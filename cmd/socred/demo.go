@@ -34,7 +34,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 Loads the scheme pack (the built-in example pack by default), seeds a
 synthetic population living through a year - subjects, relations, good deeds
-and misconduct, joint liability, designations, providers' checks - then
+and misconduct, joint liability, designations, providers' checks, appeals
+decided by a review board that reads each appellant's file first - then
 serves it and prints the URLs and a token for each role. The story subjects
 zhang (Zhang Yingjie), li (his friend, whose loan he guarantees), wang and
 acme-trading (its legal representative) are left for you to play with.
