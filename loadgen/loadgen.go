@@ -59,6 +59,9 @@ type Result struct {
 	// generator included, and CPUSystem the part of it in the kernel (zero
 	// where it is not measured).
 	CPU, CPUSystem time.Duration
+	// LoadCPU is the part of CPU a load generator in a process of its own
+	// used (zero when it ran in the measured process or was not measured).
+	LoadCPU time.Duration
 }
 
 // Combine is the result of loads run one after another, as one: their
@@ -71,6 +74,7 @@ func Combine(rs ...Result) Result {
 		c.Elapsed += r.Elapsed
 		c.CPU += r.CPU
 		c.CPUSystem += r.CPUSystem
+		c.LoadCPU += r.LoadCPU
 		c.Latencies = append(c.Latencies, r.Latencies...)
 	}
 	slices.Sort(c.Latencies)
@@ -95,8 +99,11 @@ func (r Result) String() string {
 	s := fmt.Sprintf("%.0f req/s (%d requests, %d errors in %s), p50 %s, p90 %s, p99 %s, max %s",
 		r.Rate(), r.Requests, r.Errors, r.Elapsed.Round(time.Millisecond), r.P50, r.P90, r.P99, r.Max)
 	if r.CPU > 0 && r.Requests > 0 {
-		s += fmt.Sprintf(", CPU %.2f cores (%.0f %% in the kernel), %.1f µs a request", r.CPU.Seconds()/r.Elapsed.Seconds(),
-			100*r.CPUSystem.Seconds()/r.CPU.Seconds(), float64(r.CPU.Microseconds())/float64(r.Requests))
+		s += fmt.Sprintf(", CPU %.2f cores (%.0f %% in the kernel", r.CPU.Seconds()/r.Elapsed.Seconds(), 100*r.CPUSystem.Seconds()/r.CPU.Seconds())
+		if r.LoadCPU > 0 {
+			s += fmt.Sprintf("; %.2f in the load's process", r.LoadCPU.Seconds()/r.Elapsed.Seconds())
+		}
+		s += fmt.Sprintf("), %.1f µs a request", float64(r.CPU.Microseconds())/float64(r.Requests))
 	}
 	return s
 }

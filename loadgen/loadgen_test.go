@@ -157,7 +157,14 @@ func TestRunMeasuresCPU(t *testing.T) {
 	if !strings.Contains(res.String(), "µs a request") {
 		t.Errorf("result %q does not report the CPU time a request", res.String())
 	}
-	if c := loadgen.Combine(res, res); c.CPU != 2*res.CPU || c.CPUSystem != 2*res.CPUSystem {
-		t.Errorf("combined CPU %s (%s in the kernel), want twice %s (%s)", c.CPU, c.CPUSystem, res.CPU, res.CPUSystem)
+	if strings.Contains(res.String(), "the load's process") {
+		t.Errorf("result %q names a load process, and the load ran in this one", res.String())
+	}
+	res.LoadCPU = res.CPU / 4 // as a load process's result reports it (socred bench load)
+	if !strings.Contains(res.String(), "; ") || !strings.Contains(res.String(), " in the load's process)") {
+		t.Errorf("result %q does not report the load process's part of the CPU", res.String())
+	}
+	if c := loadgen.Combine(res, res); c.CPU != 2*res.CPU || c.CPUSystem != 2*res.CPUSystem || c.LoadCPU != 2*res.LoadCPU {
+		t.Errorf("combined CPU %s (%s in the kernel, %s the load's), want twice %s (%s, %s)", c.CPU, c.CPUSystem, c.LoadCPU, res.CPU, res.CPUSystem, res.LoadCPU)
 	}
 }

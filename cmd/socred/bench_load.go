@@ -123,6 +123,7 @@ func (l checkLoad) runProcess(ctx context.Context, urls []string, token string) 
 		return loadgen.Result{}, errors.New("load process: no result")
 	}
 	if measured {
+		res.LoadCPU = res.CPU
 		res.CPU += cpu1[0] - cpu0[0]
 		res.CPUSystem += cpu1[1] - cpu0[1]
 	}

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -14,6 +15,7 @@ func TestBenchChecks(t *testing.T) {
 		t.Skip("seeds a population and runs load for seconds; -short skips it")
 	}
 	line := regexp.MustCompile(`(?m)^  (bare net/http handler|socred checks) +\d+ req/s \(\d+ requests, 0 errors in`)
+	cpuParts := regexp.MustCompile(`CPU ([0-9.]+) cores \(\d+ % in the kernel; ([0-9.]+) in the load's process\)`)
 	for _, where := range []string{"process", "inline"} {
 		t.Run(where, func(t *testing.T) {
 			stdout, stderr, code := socred(t, "bench", "checks", "--subjects", "2000", "--listings", "100",
@@ -33,6 +35,25 @@ func TestBenchChecks(t *testing.T) {
 			}
 			if !strings.Contains(stdout, want) {
 				t.Errorf("the report does not say %q:\n%s", want, stdout)
+			}
+			// From a process of its own, the load's CPU is added to the
+			// servers' and reported as part of it.
+			parts := cpuParts.FindAllStringSubmatch(stdout, -1)
+			if where == "inline" {
+				if len(parts) != 0 {
+					t.Errorf("the load ran inline, and the report names its process:\n%s", stdout)
+				}
+				return
+			}
+			if len(parts) != 2 {
+				t.Fatalf("%d rates with the load process's CPU, want 2:\n%s", len(parts), stdout)
+			}
+			for _, p := range parts {
+				all, _ := strconv.ParseFloat(p[1], 64)
+				load, _ := strconv.ParseFloat(p[2], 64)
+				if load <= 0 || load >= all {
+					t.Errorf("CPU %s cores, %s of them in the load's process: want the load's part of it, and the servers' besides", p[1], p[2])
+				}
 			}
 		})
 	}
