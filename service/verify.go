@@ -156,7 +156,9 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 	// server still writing), or claims an entry the log does not hold:
 	// which, the log's size once the rows are read says.
 	later, laterMax, laterWhat := 0, int64(-1), ""
-	claim := func(idx *int64, kinds []audit.Kind, ref string, event func() [32]byte, what string) error {
+	// claim checks the row's entry and counts it in n (nil: not counted);
+	// a row logged since the leaves were read is counted in later alone.
+	claim := func(n *int, idx *int64, kinds []audit.Kind, ref string, event func() [32]byte, what string) error {
 		i := *idx
 		if i < 0 {
 			return fmt.Errorf("%s has receipt %d, beyond the log's %d entries", what, i, len(leaves))
@@ -179,6 +181,9 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 		if event != nil && event() != l.Event {
 			return fmt.Errorf("%s differs from the event entry %d logged", what, i)
 		}
+		if n != nil {
+			*n++
+		}
 		return nil
 	}
 	// Each record's standing follows from the last decision the log holds
@@ -197,30 +202,26 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 				return err
 			}
 			if r.PurgedAt == nil {
-				rep.Records++
-				return claim(r.LogIndex, []audit.Kind{audit.KindRecord, audit.KindDerived}, r.ID, func() [32]byte { return keys.RecordEvent(r) }, "record "+r.ID)
+				return claim(&rep.Records, r.LogIndex, []audit.Kind{audit.KindRecord, audit.KindDerived}, r.ID, func() [32]byte { return keys.RecordEvent(r) }, "record "+r.ID)
 			}
 			// Its first entry hashed the evidence the purge removed (a
 			// record stored before the log began has none); the purge's
 			// entry hashed the record as it stands since.
 			if r.LogIndex != nil {
-				if err := claim(r.LogIndex, []audit.Kind{audit.KindRecord, audit.KindDerived}, r.ID, nil, "record "+r.ID); err != nil {
+				if err := claim(nil, r.LogIndex, []audit.Kind{audit.KindRecord, audit.KindDerived}, r.ID, nil, "record "+r.ID); err != nil {
 					return err
 				}
 			}
 			if r.PurgeLogIndex == nil {
 				return fmt.Errorf("record %s is purged, but the log holds no entry of its purge (a server logs one, for a record purged before purges were logged, when it next purges: at its start)", r.ID)
 			}
-			rep.Purged++
-			return claim(r.PurgeLogIndex, []audit.Kind{audit.KindPurge}, r.ID, func() [32]byte { return keys.PurgeEvent(r) }, "the purge of record "+r.ID)
+			return claim(&rep.Purged, r.PurgeLogIndex, []audit.Kind{audit.KindPurge}, r.ID, func() [32]byte { return keys.PurgeEvent(r) }, "the purge of record "+r.ID)
 		case c != nil:
-			rep.Checks++
 			id := strconv.FormatInt(c.ID, 10)
-			return claim(c.LogIndex, []audit.Kind{audit.KindCheck}, id, func() [32]byte { return keys.CheckEvent(c) }, "check "+id)
+			return claim(&rep.Checks, c.LogIndex, []audit.Kind{audit.KindCheck}, id, func() [32]byte { return keys.CheckEvent(c) }, "check "+id)
 		case a != nil:
-			rep.Accesses++
 			id := strconv.FormatInt(a.ID, 10)
-			return claim(a.LogIndex, []audit.Kind{audit.KindAccess}, id, func() [32]byte { return keys.AccessEvent(a) }, "access "+id)
+			return claim(&rep.Accesses, a.LogIndex, []audit.Kind{audit.KindAccess}, id, func() [32]byte { return keys.AccessEvent(a) }, "access "+id)
 		}
 		return nil
 	})
