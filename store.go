@@ -11,7 +11,9 @@ import (
 // Store keeps socred's state durably. Every method is one transaction; an
 // error from Commit means nothing of the write was stored.
 type Store interface {
-	// Commit writes everything in w atomically and durably.
+	// Commit writes everything in w atomically and durably. It keeps no
+	// reference to w's arrays of checks, accesses and audit entries once it
+	// returns: the caller may reuse them.
 	Commit(ctx context.Context, w *Write) error
 	// ReserveIDs reserves n consecutive record ids and returns the first.
 	ReserveIDs(ctx context.Context, n int) (int64, error)

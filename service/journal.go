@@ -29,8 +29,12 @@ type journal struct {
 	mu          sync.Mutex
 	next        *journalBatch
 	last        int // entries in the batch taken last
-	kick        chan struct{}
-	closed      bool
+	// spare holds the arrays of the batch committed last, emptied, for the
+	// next one: a store keeps nothing of a write once Commit returns, and
+	// its callers read only the batch's error.
+	spare  socred.Write
+	kick   chan struct{}
+	closed bool
 	// Who may still join a lingering batch: coming counts the callers on
 	// their way to add an entry (expect); active the requests the server
 	// is reading or answering (Service.Requests), of which waiting are in
@@ -147,8 +151,12 @@ func (j *journal) add(ctx context.Context, on *arrival, c *socred.CheckEntry, a 
 		// nothing by doubling costs more, and a full batch's room (64) is
 		// three times what a busy server's batches hold (about 21).
 		size := min(max(j.last+j.last/2, 8), lingerBatch)
-		b = &journalBatch{done: make(chan struct{}), w: socred.Write{Checks: make([]socred.CheckEntry, 0, size)}}
-		if logged {
+		b = &journalBatch{done: make(chan struct{}), w: socred.Write{Checks: j.spare.Checks, Audit: j.spare.Audit}}
+		j.spare.Checks, j.spare.Audit = nil, nil
+		if cap(b.w.Checks) < size {
+			b.w.Checks = make([]socred.CheckEntry, 0, size)
+		}
+		if logged && cap(b.w.Audit) < size {
 			b.w.Audit = make([]socred.AuditEntry, 0, size)
 		}
 		j.next = b
@@ -227,6 +235,9 @@ func (j *journal) flush(ctx context.Context) {
 	}
 	j.waiting.Add(-int64(len(b.w.Checks) + len(b.w.Accesses)))
 	close(b.done)
+	j.mu.Lock()
+	j.spare.Checks, j.spare.Audit = b.w.Checks[:0], b.w.Audit[:0]
+	j.mu.Unlock()
 }
 
 // linger lets a batch grow for a moment before it is committed: every
