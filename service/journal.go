@@ -30,8 +30,9 @@ type journal struct {
 	next        *journalBatch
 	last        int // entries in the batch taken last
 	// spare holds the arrays of the batch committed last, emptied, for the
-	// next one: a store keeps nothing of a write once Commit returns, and
-	// its callers read only the batch's error.
+	// next one: a store keeps no reference to a write's checks and audit
+	// entries once Commit returns (socred.Store), and the batch's callers
+	// read only its error.
 	spare  socred.Write
 	kick   chan struct{}
 	closed bool
