@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/socred/socred"
@@ -131,6 +132,7 @@ and the connections spread over them.
 	defer stopBare()
 	var bases []loadgen.Result
 	runs := make([][]loadgen.Result, len(modes))
+	ratios := make([][]string, len(modes)) // each round's, to show their spread
 	for round := 1; round <= *rounds; round++ {
 		if *rounds > 1 {
 			fmt.Fprintf(stdout, "  round %d of %d\n", round, *rounds)
@@ -158,8 +160,10 @@ and the connections spread over them.
 				return exitFail
 			}
 			runs[m] = append(runs[m], res)
+			ratio := fmt.Sprintf("%.2f", res.Rate()/base.Rate())
+			ratios[m] = append(ratios[m], ratio)
 			fmt.Fprintf(stdout, "  %-22s %s\n", checksLabel(off), res)
-			fmt.Fprintf(stdout, "  %-22s %.2f\n", "socred / bare", res.Rate()/base.Rate())
+			fmt.Fprintf(stdout, "  %-22s %s\n", "socred / bare", ratio)
 		}
 	}
 	if *rounds > 1 {
@@ -169,7 +173,7 @@ and the connections spread over them.
 		for m, off := range modes {
 			res := loadgen.Combine(runs[m]...)
 			fmt.Fprintf(stdout, "  %-22s %s\n", checksLabel(off), res)
-			fmt.Fprintf(stdout, "  %-22s %.2f\n", "socred / bare", res.Rate()/base.Rate())
+			fmt.Fprintf(stdout, "  %-22s %.2f (rounds %s)\n", "socred / bare", res.Rate()/base.Rate(), strings.Join(ratios[m], ", "))
 		}
 	}
 	return exitOK

@@ -7,27 +7,33 @@ import (
 	"testing"
 )
 
-// TestBenchChecks runs a small checks benchmark with the load generator in
-// a process of its own and in the servers' process: both report the bare
-// handler's rate, socred's, and their ratio, with no failed request.
+// TestBenchChecks runs a small checks benchmark of two rounds with the load
+// generator in a process of its own and in the servers' process: both
+// report the bare handler's rate, socred's, and their ratio, each round's
+// and all together (with each round's ratio beside), with no failed request.
 func TestBenchChecks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds a population and runs load for seconds; -short skips it")
 	}
 	line := regexp.MustCompile(`(?m)^  (bare net/http handler|socred checks) +\d+ req/s \(\d+ requests, 0 errors in`)
+	ratio := regexp.MustCompile(`(?m)^  socred / bare +([0-9.]+)(?: \(rounds (.+)\))?$`)
 	cpuParts := regexp.MustCompile(`CPU ([0-9.]+) cores \(\d+ % in the kernel; ([0-9.]+) in the load's process\)`)
 	for _, where := range []string{"process", "inline"} {
 		t.Run(where, func(t *testing.T) {
 			stdout, stderr, code := socred(t, "bench", "checks", "--subjects", "2000", "--listings", "100",
-				"--connections", "4", "--duration", "400ms", "--warmup", "100ms", "--load", where, "--load-procs", "1", "--dir", t.TempDir())
+				"--connections", "4", "--duration", "300ms", "--warmup", "100ms", "--rounds", "2", "--load", where, "--load-procs", "1", "--dir", t.TempDir())
 			if code != 0 {
 				t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 			}
-			if n := len(line.FindAllString(stdout, -1)); n != 2 {
-				t.Errorf("%d lines of rates without errors, want 2:\n%s", n, stdout)
+			// Two rounds, and both together.
+			if n := len(line.FindAllString(stdout, -1)); n != 6 {
+				t.Errorf("%d lines of rates without errors, want 6:\n%s", n, stdout)
 			}
-			if !strings.Contains(stdout, "socred / bare") {
-				t.Errorf("no ratio:\n%s", stdout)
+			// The rounds' ratios, then all of them together with each
+			// round's beside it.
+			ratios := ratio.FindAllStringSubmatch(stdout, -1)
+			if len(ratios) != 3 || ratios[0][2] != "" || ratios[1][2] != "" || ratios[2][2] != ratios[0][1]+", "+ratios[1][1] {
+				t.Errorf("ratios %q: want each round's, then together with the rounds':\n%s", ratios, stdout)
 			}
 			want := "load from a process of its own (GOMAXPROCS 1)"
 			if where == "inline" {
@@ -45,8 +51,8 @@ func TestBenchChecks(t *testing.T) {
 				}
 				return
 			}
-			if len(parts) != 2 {
-				t.Fatalf("%d rates with the load process's CPU, want 2:\n%s", len(parts), stdout)
+			if len(parts) != 6 {
+				t.Fatalf("%d rates with the load process's CPU, want 6:\n%s", len(parts), stdout)
 			}
 			for _, p := range parts {
 				all, _ := strconv.ParseFloat(p[1], 64)
