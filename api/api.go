@@ -47,10 +47,10 @@ type API struct {
 	routes  []route
 	metrics *metrics
 
-	// Whether each open connection has a request begun (ConnState: a
-	// net.Conn's *atomic.Bool, read without a lock by every state change
-	// of every request), and where their count goes (the service's
-	// Requests).
+	// Whether each connection that began a request has one begun now
+	// (ConnState: a net.Conn's *atomic.Bool, made at its first request and
+	// dropped when it closes, read without a lock by every state change of
+	// every request), and where their count goes (the service's Requests).
 	active   sync.Map
 	requests func(delta int)
 }
@@ -62,25 +62,24 @@ type API struct {
 // checks already past decoding, and under load ends its batches sooner
 // than it should (BENCHMARKS.md: a fifth fewer checks at 64 connections).
 func (a *API) ConnState(c net.Conn, st http.ConnState) {
-	var begun *atomic.Bool
-	if v, ok := a.active.Load(c); ok {
-		begun = v.(*atomic.Bool)
-	} else if st == http.StateActive {
-		v, _ := a.active.LoadOrStore(c, new(atomic.Bool))
-		begun = v.(*atomic.Bool)
-	}
 	switch st {
-	case http.StateNew:
-		a.active.Store(c, new(atomic.Bool))
 	case http.StateActive:
-		if begun.CompareAndSwap(false, true) {
+		v, ok := a.active.Load(c)
+		if !ok { // the connection's first request
+			v, _ = a.active.LoadOrStore(c, new(atomic.Bool))
+		}
+		if v.(*atomic.Bool).CompareAndSwap(false, true) {
 			a.requests(1)
 		}
 	case http.StateIdle, http.StateClosed, http.StateHijacked:
-		if st != http.StateIdle {
-			a.active.Delete(c)
+		var v any
+		var ok bool
+		if st == http.StateIdle {
+			v, ok = a.active.Load(c)
+		} else {
+			v, ok = a.active.LoadAndDelete(c)
 		}
-		if begun != nil && begun.CompareAndSwap(true, false) {
+		if ok && v.(*atomic.Bool).CompareAndSwap(true, false) {
 			a.requests(-1)
 		}
 	}
