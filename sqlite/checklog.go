@@ -61,6 +61,7 @@ type checkLog struct {
 	ready  atomic.Bool
 	closed bool
 	owner  uint64 // the database's index_owner, in every group: files beside another database are not its
+	syncs  syncer // syncs the files; safe for concurrent use
 
 	mu      sync.Mutex
 	pending []*logGroup // appended, not yet in the database, in order
@@ -403,7 +404,7 @@ func (s *Store) appendLog(ctx context.Context, w *socred.Write) error {
 		// twice the rate). A sync returns once every page written to the
 		// file before it began is on the disk, this group's and every
 		// earlier one's (the file before a move was synced then).
-		if err := datasync(f); err != nil {
+		if err := l.syncs.datasync(f); err != nil {
 			s.lmu.Lock()
 			l.broken = err
 			s.lmu.Unlock()
@@ -482,7 +483,7 @@ func (l *checkLog) room(n int64) (bool, error) {
 	if !free {
 		return fits, nil
 	}
-	if err := datasync(l.files[l.cur]); err != nil {
+	if err := l.syncs.datasync(l.files[l.cur]); err != nil {
 		return false, err
 	}
 	l.mu.Lock()
@@ -503,7 +504,7 @@ func (l *checkLog) write(rec []byte) error {
 }
 
 func (l *checkLog) closeFiles() error {
-	var errs []error
+	errs := []error{l.syncs.close()}
 	for _, f := range l.files {
 		if f != nil {
 			errs = append(errs, f.Close())
