@@ -21,14 +21,14 @@ import (
 // the runtime to take it back (sysmon, after 20 µs or more), and the
 // syncing goroutine itself waits for a P when the sync returns. Parked in
 // the poller instead, the goroutine leaves its P to them. Measured on the
-// checks benchmark: 0.56 of the bare handler on average against 0.52 over
-// eight alternating runs (BENCHMARKS.md).
+// checks benchmark: 0.547 of the bare handler on average against 0.517,
+// over fourteen pairs of alternating runs (BENCHMARKS.md).
 //
 // Each slot, an AIO context with its eventfd, serves one sync at a time;
 // slots are made as concurrent syncs need them, and kept. Where the kernel
 // or the file system refuses (no AIO, a file system without fsync, the
-// system's AIO contexts used up), the syncer falls back to fdatasync for
-// good.
+// system's AIO contexts used up, no room for a request), the syncer falls
+// back to fdatasync for good.
 type syncer struct {
 	plain  atomic.Bool
 	mu     sync.Mutex

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // aioFile returns a file with data written to it, and skips the test where
@@ -45,6 +46,11 @@ func TestSyncerSyncsAsynchronously(t *testing.T) {
 	}
 	if n := len(y.free); n != 1 {
 		t.Fatalf("%d slots kept after syncs one at a time, want 1", n)
+	}
+	// Its eventfd is still in the poller (a file in blocking mode takes
+	// no deadline), so that waiting for a sync parks the goroutine.
+	if err := y.free[0].efd.SetReadDeadline(time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("the eventfd left the poller: %v", err)
 	}
 }
 
