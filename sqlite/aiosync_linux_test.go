@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // aioFile returns a file with data written to it, and skips the test where
@@ -143,5 +144,31 @@ func TestSyncerClose(t *testing.T) {
 	}
 	if _, err := s.efd.Write(make([]byte, 8)); err == nil {
 		t.Fatal("the eventfd of a slot put back after close is still open")
+	}
+}
+
+// The requests are laid out as the kernel reads them.
+func TestAIOLayout(t *testing.T) {
+	if n := unsafe.Sizeof(iocb{}); n != 64 {
+		t.Fatalf("struct iocb is %d bytes, want 64", n)
+	}
+	if n := unsafe.Sizeof(ioEvent{}); n != 32 {
+		t.Fatalf("struct io_event is %d bytes, want 32", n)
+	}
+	var cb iocb
+	for _, f := range []struct {
+		name string
+		got  uintptr
+		want uintptr
+	}{
+		{"aio_lio_opcode", unsafe.Offsetof(cb.opcode), 16},
+		{"aio_fildes", unsafe.Offsetof(cb.fildes), 20},
+		{"aio_flags", unsafe.Offsetof(cb.flags), 56},
+		{"aio_resfd", unsafe.Offsetof(cb.resfd), 60},
+		{"res", unsafe.Offsetof(ioEvent{}.res), 16},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s at byte %d, want %d", f.name, f.got, f.want)
+		}
 	}
 }
