@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -106,4 +107,23 @@ func BenchmarkCommitChecks(b *testing.B) {
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "checks/s")
 		})
 	}
+}
+
+// BenchmarkRead reads a subject from several goroutines at once, each read
+// with a context that can end, as a request's can.
+func BenchmarkRead(b *testing.B) {
+	s := mustOpen(b, filepath.Join(b.TempDir(), "socred.db"))
+	defer s.Close()
+	if err := s.Commit(ctx, &socred.Write{Now: t0, Subjects: []*socred.Subject{{ID: "s1", Kind: socred.Person, Name: "Zhang"}}}); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rctx, cancel := context.WithCancel(ctx)
+			if _, err := s.Subject(rctx, "s1"); err != nil {
+				b.Fatal(err)
+			}
+			cancel()
+		}
+	})
 }

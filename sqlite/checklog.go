@@ -225,7 +225,7 @@ func (s *Store) openCheckLog() (err error) {
 		for _, g := range groups {
 			checks += len(g.checks)
 		}
-		err := immediate(context.Background(), s.w, func(conn *sqlite3.Conn) error {
+		err := immediate(context.Background(), s.wi, func(conn *sqlite3.Conn) error {
 			_, err := applyGroups(conn, nil, groups)
 			return err
 		})

@@ -148,10 +148,11 @@ func (x *subjectIndex) insertRows(id int64, rows int) string {
 		strings.TrimSuffix(strings.Repeat("(?, ?), ", rows), ", ")
 }
 
-// open reads the merged mark from the index file (xconn) and rebuilds the
+// open reads the merged mark from the index file (xw) and rebuilds the
 // tail from the database (conn, the writing connection), before the store
 // serves anything.
-func (x *subjectIndex) open(conn, xconn *sqlite3.Conn) error {
+func (x *subjectIndex) open(conn *sqlite3.Conn, xw *interruptible) error {
+	xconn := xw.conn
 	stmt := xconn.Prep(`SELECT COALESCE(MAX(merged), 0) FROM marks WHERE tbl = ?`)
 	stmt.BindText(1, x.table)
 	var err error
@@ -161,7 +162,7 @@ func (x *subjectIndex) open(conn, xconn *sqlite3.Conn) error {
 	if x.nextID, err = sqlitex.ResultInt64(conn.Prep(`SELECT COALESCE(MAX(id), 0) + 1 FROM ` + x.table)); err != nil {
 		return fmt.Errorf("%s index: %w", x.table, err)
 	}
-	if err := x.openRuns(xconn); err != nil {
+	if err := x.openRuns(xw); err != nil {
 		return fmt.Errorf("%s index: %w", x.table, err)
 	}
 	stmt = conn.Prep(`SELECT subject, id FROM ` + x.table + ` WHERE id > ? ORDER BY id`)
@@ -279,10 +280,11 @@ func (x *subjectIndex) pending() int {
 	return x.tail.rows()
 }
 
-// openRuns reads the runs of the index from the index file (xconn), lists
+// openRuns reads the runs of the index from the index file (xw), lists
 // run 0 if it holds rows and is not listed yet, and drops the tables of
 // runs never listed (merges cut short).
-func (x *subjectIndex) openRuns(xconn *sqlite3.Conn) error {
+func (x *subjectIndex) openRuns(xw *interruptible) error {
+	xconn := xw.conn
 	x.runs, x.nextRun = nil, 1
 	stmt := xconn.Prep(`SELECT run, rows FROM runs WHERE tbl = ? ORDER BY run`)
 	stmt.BindText(1, x.table)
@@ -314,7 +316,7 @@ func (x *subjectIndex) openRuns(xconn *sqlite3.Conn) error {
 		return err
 	}
 	listed := slices.ContainsFunc(x.runs, func(r indexRun) bool { return r.id == 0 })
-	return immediate(context.Background(), xconn, func(conn *sqlite3.Conn) error {
+	return immediate(context.Background(), xw, func(conn *sqlite3.Conn) error {
 		for _, name := range orphans {
 			if err := sqlitex.ExecuteTransient(conn, `DROP TABLE `+name, nil); err != nil {
 				return err

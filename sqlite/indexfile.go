@@ -41,9 +41,9 @@ func (s *Store) openIndex(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: index file: %w", err)
 	}
-	s.xw = xw
-	xw.SetInterrupt(ctx.Done())
-	defer xw.SetInterrupt(nil)
+	s.xw, s.xwi = xw, newInterruptible(xw)
+	s.xwi.watch(ctx)
+	defer s.xwi.unwatch()
 	xw.SetBusyTimeout(busyTimeout)
 	// Its contents follow from the database: synced at checkpoints only
 	// (WAL with synchronous=NORMAL keeps it consistent across crashes).
@@ -186,7 +186,7 @@ func (s *Store) indexWrite(ctx context.Context, fn func(conn *sqlite3.Conn) erro
 	if s.xwClosed {
 		return errClosed
 	}
-	return immediate(ctx, s.xw, fn)
+	return immediate(ctx, s.xwi, fn)
 }
 
 // attachIndex makes the index file readable on conn as "idx".

@@ -213,11 +213,12 @@ func loadRecords(ctx context.Context, pool *readPool, settled, maxID int64, l so
 // loadRange streams the records with ids in (lo, hi] that count after
 // settled.
 func loadRange(ctx context.Context, pool *readPool, settled, lo, hi int64, l socred.Loader) (err error) {
-	conn, err := pool.take(ctx)
+	ic, err := pool.take(ctx)
 	if err != nil {
 		return err
 	}
-	defer pool.put(conn)
+	defer pool.put(ic)
+	conn := ic.conn
 	unmap, err := mapDatabase(conn)
 	if err != nil {
 		return err

@@ -16,7 +16,7 @@ type readPool struct {
 	slots chan struct{} // one token per connection in use
 
 	mu     sync.Mutex
-	idle   []*sqlite3.Conn
+	idle   []*interruptible
 	closed bool
 }
 
@@ -26,7 +26,7 @@ func newReadPool(path string, size int) *readPool {
 
 // take returns a connection whose statements ctx interrupts. The caller
 // gives it back with put.
-func (p *readPool) take(ctx context.Context) (*sqlite3.Conn, error) {
+func (p *readPool) take(ctx context.Context) (*interruptible, error) {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -37,11 +37,11 @@ func (p *readPool) take(ctx context.Context) (*sqlite3.Conn, error) {
 		<-p.slots
 		return nil, err
 	}
-	conn.SetInterrupt(ctx.Done())
+	conn.watch(ctx)
 	return conn, nil
 }
 
-func (p *readPool) conn() (*sqlite3.Conn, error) {
+func (p *readPool) conn() (*interruptible, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -68,12 +68,12 @@ func (p *readPool) conn() (*sqlite3.Conn, error) {
 		conn.Close() // #nosec G104 -- already failing; the connection is unused, and closing it only frees it
 		return nil, err
 	}
-	return conn, nil
+	return newInterruptible(conn), nil
 }
 
 // put gives back a connection from take.
-func (p *readPool) put(conn *sqlite3.Conn) {
-	conn.SetInterrupt(nil)
+func (p *readPool) put(conn *interruptible) {
+	conn.unwatch()
 	p.mu.Lock()
 	p.idle = append(p.idle, conn)
 	p.mu.Unlock()
@@ -95,8 +95,8 @@ func (p *readPool) close() error {
 		<-p.slots
 	}
 	var errs []error
-	for _, conn := range idle {
-		errs = append(errs, conn.Close())
+	for _, i := range idle {
+		errs = append(errs, i.conn.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -31,6 +31,7 @@ type Store struct {
 	// w is the single writing connection, used under wmu; r is a pool of
 	// query-only readers, which WAL lets run beside the writer.
 	w   *sqlite3.Conn
+	wi  *interruptible // w's interrupts
 	wmu sync.Mutex
 	r   *readPool
 	log *slog.Logger
@@ -39,6 +40,7 @@ type Store struct {
 	// xw writes the index file (see subjectIndex); merges, which hold
 	// mergeMu, are its only users once the store is open.
 	xw       *sqlite3.Conn
+	xwi      *interruptible // xw's interrupts
 	mergeMu  sync.Mutex
 	xwClosed bool // under mergeMu
 	// MergeThreshold is how many rows a subject index keeps in memory
@@ -114,6 +116,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if s.w, err = sqlite3.OpenConn(path, sqlite3.OpenReadWrite|sqlite3.OpenCreate); err != nil {
 		return nil, err
 	}
+	s.wi = newInterruptible(s.w)
 	if err := s.openWriter(ctx); err != nil {
 		s.w.Close() // #nosec G104 -- already failing; closing the unused connection only frees it
 		if s.xw != nil {
@@ -147,8 +150,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 // openWriter configures the writing connection, checks durability, migrates
 // the schema, opens the index file and rebuilds the subject indexes' tails.
 func (s *Store) openWriter(ctx context.Context) error {
-	s.w.SetInterrupt(ctx.Done())
-	defer s.w.SetInterrupt(nil)
+	s.wi.watch(ctx)
+	defer s.wi.unwatch()
 	s.w.SetBusyTimeout(busyTimeout)
 	// Pages of 16 KiB, set before the database is made (an existing one
 	// keeps its own): a commit writes each dirty page to the WAL with two
@@ -173,7 +176,7 @@ func (s *Store) openWriter(ctx context.Context) error {
 		return err
 	}
 	for _, x := range s.indexes() {
-		if err := x.open(s.w, s.xw); err != nil {
+		if err := x.open(s.w, s.xwi); err != nil {
 			return err
 		}
 	}
@@ -246,7 +249,7 @@ func (s *Store) writeLocked(ctx context.Context, fn func(conn *sqlite3.Conn) err
 	if s.closed {
 		return errClosed
 	}
-	if err := immediate(ctx, s.w, fn); err != nil {
+	if err := immediate(ctx, s.wi, fn); err != nil {
 		return err
 	}
 	if s.walKick != nil {
@@ -255,11 +258,12 @@ func (s *Store) writeLocked(ctx context.Context, fn func(conn *sqlite3.Conn) err
 	return nil
 }
 
-// immediate runs fn in an immediate transaction on conn, which ctx
-// interrupts.
-func immediate(ctx context.Context, conn *sqlite3.Conn, fn func(conn *sqlite3.Conn) error) (err error) {
-	conn.SetInterrupt(ctx.Done())
-	defer conn.SetInterrupt(nil)
+// immediate runs fn in an immediate transaction on i's connection, which
+// ctx interrupts.
+func immediate(ctx context.Context, i *interruptible, fn func(conn *sqlite3.Conn) error) (err error) {
+	i.watch(ctx)
+	defer i.unwatch()
+	conn := i.conn
 	end, err := sqlitex.ImmediateTransaction(conn)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -271,13 +275,13 @@ func immediate(ctx context.Context, conn *sqlite3.Conn, fn func(conn *sqlite3.Co
 // read runs fn in a read transaction on a connection of the read pool, so
 // that all of fn's statements see one snapshot.
 func (s *Store) read(ctx context.Context, fn func(conn *sqlite3.Conn) error) (err error) {
-	conn, err := s.r.take(ctx)
+	ic, err := s.r.take(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.r.put(conn)
-	defer sqlitex.Transaction(conn)(&err)
-	return fn(conn)
+	defer s.r.put(ic)
+	defer sqlitex.Transaction(ic.conn)(&err)
+	return fn(ic.conn)
 }
 
 // Ping checks that the database answers.

@@ -1,0 +1,126 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	sqlite3 "zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// endless is a query that runs until interrupted.
+const endless = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n`
+
+func openInterruptible(t *testing.T) *interruptible {
+	t.Helper()
+	conn, err := sqlite3.OpenConn(filepath.Join(t.TempDir(), "db"), sqlite3.OpenReadWrite|sqlite3.OpenCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return newInterruptible(conn)
+}
+
+func one(t *testing.T, i *interruptible) {
+	t.Helper()
+	if n, err := sqlitex.ResultInt(i.conn.Prep(`SELECT 1`)); err != nil || n != 1 {
+		t.Fatalf("SELECT 1 = %d, %v", n, err)
+	}
+}
+
+func TestWatchInterruptsAndRecovers(t *testing.T) {
+	i := openInterruptible(t)
+	for range 3 {
+		ctx, cancel := context.WithCancel(context.Background())
+		i.watch(ctx)
+		time.AfterFunc(20*time.Millisecond, cancel)
+		_, err := sqlitex.ResultInt(i.conn.Prep(endless))
+		if code := sqlite3.ErrCode(err); code != sqlite3.ResultInterrupt {
+			t.Fatalf("the query ran on after its context ended: %v (%v)", code, err)
+		}
+		i.unwatch()
+		// The next use is not interrupted.
+		i.watch(context.Background())
+		one(t, i)
+		i.unwatch()
+	}
+}
+
+func TestWatchOfAnEndedContext(t *testing.T) {
+	i := openInterruptible(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	i.watch(ctx)
+	_, err := sqlitex.ResultInt(i.conn.Prep(`SELECT 1`))
+	if code := sqlite3.ErrCode(err); code != sqlite3.ResultInterrupt {
+		t.Fatalf("a statement ran under a context ended before: %v (%v)", code, err)
+	}
+	i.unwatch()
+	i.watch(context.Background())
+	one(t, i)
+	i.unwatch()
+}
+
+func TestWatchEndedIsNotInterrupted(t *testing.T) {
+	i := openInterruptible(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	i.watch(ctx)
+	one(t, i)
+	i.unwatch()
+	cancel() // after the watch: nothing of it may reach the connection
+	time.Sleep(10 * time.Millisecond)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	i.watch(ctx2)
+	one(t, i)
+	i.unwatch()
+}
+
+func TestWatchInsideAWatch(t *testing.T) {
+	i := openInterruptible(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	i.watch(ctx)
+	i.watch(context.Background()) // a commit inside the store's opening
+	one(t, i)
+	i.unwatch()
+	cancel() // the outer watch still holds
+	_, err := sqlitex.ResultInt(i.conn.Prep(endless))
+	if code := sqlite3.ErrCode(err); code != sqlite3.ResultInterrupt {
+		t.Fatalf("the outer watch was lost: %v (%v)", code, err)
+	}
+	i.unwatch()
+	i.watch(context.Background())
+	one(t, i)
+	i.unwatch()
+}
+
+func TestUnwatchResetsStatements(t *testing.T) {
+	i := openInterruptible(t)
+	i.watch(context.Background())
+	stmt := i.conn.Prep(`SELECT 1 UNION ALL SELECT 2`)
+	if row, err := stmt.Step(); err != nil || !row {
+		t.Fatalf("step: %v, %v", row, err)
+	}
+	i.unwatch()
+	if q := i.conn.CheckReset(); q != "" {
+		t.Fatalf("statement left with a row pending: %q", q)
+	}
+}
+
+// A watch starts no goroutine: the driver's SetInterrupt started one for
+// every read and commit, and waited for it to run when taken back.
+func TestWatchStartsNoGoroutine(t *testing.T) {
+	i := openInterruptible(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	before := runtime.NumGoroutine()
+	i.watch(ctx)
+	during := runtime.NumGoroutine()
+	i.unwatch()
+	if during != before {
+		t.Fatalf("%d goroutines during a watch, %d before", during, before)
+	}
+}
