@@ -161,3 +161,115 @@ func TestIngestSurvivesAPanicMakingNotices(t *testing.T) {
 		t.Errorf("a's file: %d records, want 1 (the failed batches store none)", len(f.Records))
 	}
 }
+
+// subjectGates holds the commit of records of each gated subject until
+// released.
+type subjectGates struct {
+	socred.Store
+	started, release map[string]chan struct{}
+}
+
+func (g *subjectGates) Commit(ctx context.Context, w *socred.Write) error {
+	for _, r := range w.Records {
+		if started, ok := g.started[r.Subject]; ok {
+			close(started)
+			<-g.release[r.Subject]
+			break
+		}
+	}
+	return g.Store.Commit(ctx, w)
+}
+
+// A batch committed by another handler's leadership is answered at once,
+// while that leader goes on committing: its client can send the next one.
+// (A handler waiting for the writer lock to lead answered only once the
+// leader stopped, which under load starved the queue.)
+func TestIngestAnswersBeforeTheLeaderStops(t *testing.T) {
+	ctx := context.Background()
+	gates := &subjectGates{started: map[string]chan struct{}{}, release: map[string]chan struct{}{}}
+	for _, s := range []string{"a", "b", "c"} {
+		gates.started[s], gates.release[s] = make(chan struct{}), make(chan struct{})
+	}
+	svc, admin := ingestService(t, func(store socred.Store) socred.Store {
+		gates.Store = store
+		return gates
+	})
+	released := map[string]bool{}
+	release := func(subject string) {
+		if !released[subject] {
+			released[subject] = true
+			close(gates.release[subject])
+		}
+	}
+	// Before the service closes (cleanups run last first), on failure too.
+	t.Cleanup(func() {
+		for _, s := range []string{"a", "b", "c"} {
+			release(s)
+		}
+	})
+	if _, err := svc.PutSubjects(ctx, admin, []*socred.Subject{{ID: "c", Kind: socred.Person, Name: "C", Region: "rongcheng"}}); err != nil {
+		t.Fatal(err)
+	}
+	prepared := make(chan string, 8)
+	testHookPrepared = func(next, _ *flight) {
+		for _, req := range next.reqs {
+			prepared <- req.recs[0].Subject
+		}
+	}
+	defer func() { testHookPrepared = nil }()
+	waitFor := func(ch <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not happen in 10 s", what)
+		}
+	}
+	waitPrepared := func(subject string) {
+		t.Helper()
+		for {
+			select {
+			case s := <-prepared:
+				if s == subject {
+					return
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s's batch was not planned in 10 s", subject)
+			}
+		}
+	}
+	submit := func(subject string) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{donation(svc, "k-"+subject, subject)})
+			done <- err
+		}()
+		return done
+	}
+	doneA := submit("a") // a's handler leads
+	waitFor(gates.started["a"], "a's commit")
+	doneB := submit("b")
+	waitPrepared("b")
+	release("a")
+	waitFor(gates.started["b"], "b's commit")
+	doneC := submit("c")
+	waitPrepared("c") // beside b's commit: the leader goes on with c
+	release("b")
+	waitFor(gates.started["c"], "c's commit")
+	// c's commit is held, and a's handler still leads: b is answered all
+	// the same.
+	select {
+	case err := <-doneB:
+		if err != nil {
+			t.Fatalf("b: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b's batch, committed, was not answered while the leader went on")
+	}
+	release("c")
+	for subject, done := range map[string]<-chan error{"a": doneA, "c": doneC} {
+		if err := <-done; err != nil {
+			t.Errorf("%s: %v", subject, err)
+		}
+	}
+}

@@ -59,8 +59,18 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	case s.ingestKick <- struct{}{}: // a leader waiting beside a commit plans it now
 	default:
 	}
-	s.leadIngest(context.WithoutCancel(ctx))
-	<-req.done
+	// Lead, unless the batch is answered first by the leader of the moment.
+	// (Handlers used to queue for the writer lock to lead, and one whose
+	// batch was answered could not return until it had the lock, which a
+	// leader holds for many commits: their clients sent nothing new
+	// meanwhile, the queue ran dry at each commit's end, and leaders
+	// stopped after about one commit each, planning the next alone.)
+	select {
+	case <-req.done:
+	case s.ingestLead <- struct{}{}:
+		s.leadIngest(context.WithoutCancel(ctx))
+		<-req.done
+	}
 	if req.err != nil {
 		return nil, req.err
 	}
@@ -206,14 +216,19 @@ const (
 	maxFlights = 64
 )
 
-// leadIngest commits the queued batches. Whoever holds the writer lock
-// takes the batches queued by then (up to maxGroup records), so batches
+// leadIngest commits the queued batches. The leader (one handler at a
+// time, holding the lead and the writer lock) takes the batches queued by
+// then (up to maxGroup records), so batches
 // that arrive while a commit runs share the next one (group commit), and
 // it plans the next group while the store commits the last (a pipeline
 // over two cores). Each batch stays all or nothing: a batch whose key
 // conflicts fails alone, and a group whose plan fails is planned batch by
 // batch so the error lands on the batch that caused it.
+//
+// The caller holds the lead (a value in ingestLead); leadIngest gives it
+// back when it returns.
 func (s *Service) leadIngest(ctx context.Context) {
+	defer func() { <-s.ingestLead }()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	// The leader holds the turn at writing for its whole run, and starts

@@ -70,6 +70,7 @@ type Service struct {
 	ingestMu    sync.Mutex
 	ingestQueue []*ingest     // batches waiting for the writer
 	ingestKick  chan struct{} // a batch was queued (buffered: 1)
+	ingestLead  chan struct{} // holds a value while a handler leads the ingest (leadIngest)
 	settled     time.Time     // the settled time last written; guarded by wmu
 	dueBatch    int           // about how many due subjects a write takes
 	seq         int64         // the last change of the feed the world includes; guarded by wmu
@@ -102,6 +103,7 @@ func New(store socred.Store, p *socred.Pack) (*Service, error) {
 		wake:            make(chan struct{}, 1),
 		noticeWake:      make(chan struct{}, 1),
 		ingestKick:      make(chan struct{}, 1),
+		ingestLead:      make(chan struct{}, 1),
 	}, nil
 }
 
