@@ -73,6 +73,17 @@ func donation(svc *Service, key, subject string) socred.RecordInput {
 	return socred.RecordInput{Key: key, Subject: subject, Scheme: "rongcheng", Rule: "blood-donation", OccurredAt: svc.now().Add(-time.Hour)}
 }
 
+// submitDonation submits a batch of one donation by subject, keyed by the
+// subject, and returns where its outcome will be sent.
+func submitDonation(svc *Service, admin *socred.Caller, subject string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := svc.SubmitRecords(context.Background(), admin, []socred.RecordInput{donation(svc, "k-"+subject, subject)})
+		done <- err
+	}()
+	return done
+}
+
 // A batch that arrives while the group before it commits is planned beside
 // that commit, not after it: the ingest leader, with nothing queued, waits
 // for batches as well as for the store, so that planning and committing
@@ -95,14 +106,7 @@ func TestIngestPlansBesideTheCommit(t *testing.T) {
 	}
 	defer func() { testHookPrepared = nil }()
 
-	submit := func(subject string) <-chan error {
-		done := make(chan error, 1)
-		go func() {
-			_, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{donation(svc, "k-"+subject, subject)})
-			done <- err
-		}()
-		return done
-	}
+	submit := func(subject string) <-chan error { return submitDonation(svc, admin, subject) }
 	doneA := submit("a")
 	<-gate.started // a's group is committing, held
 	doneB := submit("b")
@@ -238,14 +242,7 @@ func TestIngestAnswersBeforeTheLeaderStops(t *testing.T) {
 			}
 		}
 	}
-	submit := func(subject string) <-chan error {
-		done := make(chan error, 1)
-		go func() {
-			_, err := svc.SubmitRecords(ctx, admin, []socred.RecordInput{donation(svc, "k-"+subject, subject)})
-			done <- err
-		}()
-		return done
-	}
+	submit := func(subject string) <-chan error { return submitDonation(svc, admin, subject) }
 	doneA := submit("a") // a's handler leads
 	waitFor(gates.started["a"], "a's commit")
 	doneB := submit("b")

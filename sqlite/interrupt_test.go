@@ -31,21 +31,33 @@ func one(t *testing.T, i *interruptible) {
 	}
 }
 
+// usable checks that a use of the connection after the watch is not
+// interrupted.
+func usable(t *testing.T, i *interruptible) {
+	t.Helper()
+	i.watch(context.Background())
+	one(t, i)
+	i.unwatch()
+}
+
+// interrupted runs query and wants it interrupted; why says what failed.
+func interrupted(t *testing.T, i *interruptible, query, why string) {
+	t.Helper()
+	_, err := sqlitex.ResultInt(i.conn.Prep(query))
+	if code := sqlite3.ErrCode(err); code != sqlite3.ResultInterrupt {
+		t.Fatalf("%s: %v (%v)", why, code, err)
+	}
+}
+
 func TestWatchInterruptsAndRecovers(t *testing.T) {
 	i := openInterruptible(t)
 	for range 3 {
 		ctx, cancel := context.WithCancel(context.Background())
 		i.watch(ctx)
 		time.AfterFunc(20*time.Millisecond, cancel)
-		_, err := sqlitex.ResultInt(i.conn.Prep(endless))
-		if code := sqlite3.ErrCode(err); code != sqlite3.ResultInterrupt {
-			t.Fatalf("the query ran on after its context ended: %v (%v)", code, err)
-		}
+		interrupted(t, i, endless, "the query ran on after its context ended")
 		i.unwatch()
-		// The next use is not interrupted.
-		i.watch(context.Background())
-		one(t, i)
-		i.unwatch()
+		usable(t, i)
 	}
 }
 
@@ -54,14 +66,9 @@ func TestWatchOfAnEndedContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	i.watch(ctx)
-	_, err := sqlitex.ResultInt(i.conn.Prep(`SELECT 1`))
-	if code := sqlite3.ErrCode(err); code != sqlite3.ResultInterrupt {
-		t.Fatalf("a statement ran under a context ended before: %v (%v)", code, err)
-	}
+	interrupted(t, i, `SELECT 1`, "a statement ran under a context ended before")
 	i.unwatch()
-	i.watch(context.Background())
-	one(t, i)
-	i.unwatch()
+	usable(t, i)
 }
 
 func TestWatchEndedIsNotInterrupted(t *testing.T) {
@@ -87,14 +94,9 @@ func TestWatchInsideAWatch(t *testing.T) {
 	one(t, i)
 	i.unwatch()
 	cancel() // the outer watch still holds
-	_, err := sqlitex.ResultInt(i.conn.Prep(endless))
-	if code := sqlite3.ErrCode(err); code != sqlite3.ResultInterrupt {
-		t.Fatalf("the outer watch was lost: %v (%v)", code, err)
-	}
+	interrupted(t, i, endless, "the outer watch was lost")
 	i.unwatch()
-	i.watch(context.Background())
-	one(t, i)
-	i.unwatch()
+	usable(t, i)
 }
 
 func TestUnwatchResetsStatements(t *testing.T) {
