@@ -124,3 +124,20 @@ func BenchmarkSubjectIDs(b *testing.B) {
 	}
 	b.ReportMetric(float64(found)/float64(b.N), "ids/op")
 }
+
+// BenchmarkTailAdd indexes rows in a tail as commits do: a million rows of
+// 100,000 subjects, in the order a load of records spreads them.
+func BenchmarkTailAdd(b *testing.B) {
+	subjects := make([]string, 100_000)
+	for i := range subjects {
+		subjects[i] = "person-" + strconv.Itoa(i)
+	}
+	const rows = 1_000_000
+	for b.Loop() {
+		t := newTail(0)
+		for i := range rows {
+			t.add(subjects[i*7919%len(subjects)], int64(i+1))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rows, "ns/row")
+}
