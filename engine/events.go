@@ -70,7 +70,10 @@ func (e *Engine) diff(events []socred.Event, before, after *Entry, at int64) []s
 		sc := e.schemes[si]
 		old := scoreVal{value: sc.Clamp(sc.Baseline), grade: sc.Grade(sc.Clamp(sc.Baseline))}
 		if before != nil {
-			if q := before.scopePos(si); q >= 0 {
+			// Mostly the same scope as after, in the same order.
+			if p < len(before.scope) && before.scope[p] == si {
+				old = before.scores[p]
+			} else if q := before.scopePos(si); q >= 0 {
 				old = before.scores[q]
 			}
 		}

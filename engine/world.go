@@ -89,12 +89,20 @@ type Plan struct {
 
 	version uint64 // the world version Apply expects
 	base    *Plan  // the unapplied plan this one builds on, if any
-	entries map[string]*Entry
-	order   []string
+	// index gives the position of each subject the plan touches in order
+	// and ents, its planned entry: one map, looked up once a subject.
+	index map[string]int32
+	order []string
+	ents  []*Entry
 }
 
 // Entry returns the planned entry of a subject the plan touches, or nil.
-func (p *Plan) Entry(id string) *Entry { return p.entries[id] }
+func (p *Plan) Entry(id string) *Entry {
+	if i, ok := p.index[id]; ok {
+		return p.ents[i]
+	}
+	return nil
+}
 
 type planner struct {
 	w     *World
@@ -102,7 +110,7 @@ type planner struct {
 	now   int64
 	nowT  time.Time
 	newID func() int64
-	work  map[string]*work
+	works []*work // by position in p.order
 }
 
 // work is what a plan does to one subject.
@@ -149,19 +157,18 @@ func (w *World) PlanOn(base *Plan, c Change, now time.Time, newID func() int64) 
 func newPlanner(w *World, now time.Time, newID func() int64) *planner {
 	return &planner{
 		w:     w,
-		p:     &Plan{version: w.version, entries: map[string]*Entry{}},
+		p:     &Plan{version: w.version, index: map[string]int32{}},
 		now:   now.UnixNano(),
 		nowT:  now.UTC(),
 		newID: newID,
-		work:  map[string]*work{},
 	}
 }
 
 // entry returns the work on a subject, its entry a working copy caught up
 // to now.
 func (pl *planner) entry(id string) (*work, error) {
-	if wk, ok := pl.work[id]; ok {
-		return wk, nil
+	if i, ok := pl.p.index[id]; ok {
+		return pl.works[i], nil
 	}
 	old := pl.published(id)
 	if old == nil {
@@ -173,10 +180,20 @@ func (pl *planner) entry(id string) (*work, error) {
 		wk.before = ent.snapshot()
 	}
 	wk.known = len(ent.facts)
-	pl.work[id] = wk
-	pl.p.entries[id] = ent
-	pl.p.order = append(pl.p.order, id)
+	// Keyed by the subject's own id, not the caller's copy of it: the
+	// world's map takes its keys from the plans applied to it, and a key
+	// that is the very string its callers look up with (Service interns
+	// records' subjects) is found without reading its bytes.
+	pl.add(old.Subject.ID, wk)
 	return wk, nil
+}
+
+// add makes wk the plan's work on subject id.
+func (pl *planner) add(id string, wk *work) {
+	pl.p.index[id] = int32(len(pl.p.order))
+	pl.p.order = append(pl.p.order, id)
+	pl.p.ents = append(pl.p.ents, wk.ent)
+	pl.works = append(pl.works, wk)
 }
 
 // catchUp applies the time-driven changes that fell due up to now, each at
@@ -211,10 +228,10 @@ func (pl *planner) catchUp(ent *Entry, now int64) bool {
 
 func (pl *planner) apply(c Change) error {
 	e := pl.w.e
-	if n := len(c.Subjects) + len(c.Records) + len(c.Touch); len(pl.work) == 0 && n > 8 {
+	if n := len(c.Subjects) + len(c.Records) + len(c.Touch); len(pl.works) == 0 && n > 8 {
 		// About a subject a record: sized once, not grown by doubling.
-		pl.work, pl.p.entries = make(map[string]*work, n), make(map[string]*Entry, n)
-		pl.p.order = make([]string, 0, n)
+		pl.p.index = make(map[string]int32, n)
+		pl.p.order, pl.p.ents, pl.works = make([]string, 0, n), make([]*Entry, 0, n), make([]*work, 0, n)
 	}
 	for i, s := range c.Subjects {
 		if err := s.Validate(); err != nil {
@@ -223,9 +240,7 @@ func (pl *planner) apply(c Change) error {
 		wk, err := pl.entry(s.ID)
 		if err != nil {
 			wk = &work{ent: &Entry{slot: &dueSlot{subject: s.ID, index: -1}, next: never, at: pl.now}}
-			pl.work[s.ID] = wk
-			pl.p.entries[s.ID] = wk.ent
-			pl.p.order = append(pl.p.order, s.ID)
+			pl.add(s.ID, wk)
 		}
 		e.setSubject(wk.ent, s)
 		wk.full = true
@@ -417,15 +432,14 @@ func (pl *planner) finish() {
 	// Most subjects a plan touches change their standing (a score): about
 	// an event each, sized once.
 	pl.p.Events = slices.Grow(pl.p.Events, len(pl.p.order))
-	for _, id := range pl.p.order {
-		wk := pl.work[id]
+	for _, wk := range pl.works {
 		e.evaluate(wk.ent, pl.now, evalOpts{full: wk.full, touched: wk.touched, rules: wk.rules, designations: wk.desig, events: &pl.p.Events, known: wk.known})
 		pl.p.Events = e.diff(pl.p.Events, wk.before, wk.ent, pl.now)
 		cands.note(wk.before, wk.ent)
 	}
 	before := func(s string) *Entry {
-		if wk, ok := pl.work[s]; ok {
-			return wk.before
+		if i, ok := pl.p.index[s]; ok {
+			return pl.works[i].before
 		}
 		return pl.published(s)
 	}
@@ -435,8 +449,8 @@ func (pl *planner) finish() {
 
 // lookup finds a subject's entry as the plan sees it.
 func (pl *planner) lookup(id string) *Entry {
-	if ent, ok := pl.p.entries[id]; ok {
-		return ent
+	if i, ok := pl.p.index[id]; ok {
+		return pl.p.ents[i]
 	}
 	return pl.published(id)
 }
@@ -445,8 +459,8 @@ func (pl *planner) lookup(id string) *Entry {
 // plan it builds on, or in the world.
 func (pl *planner) published(id string) *Entry {
 	if b := pl.p.base; b != nil {
-		if ent, ok := b.entries[id]; ok {
-			return ent
+		if i, ok := b.index[id]; ok {
+			return b.ents[i]
 		}
 	}
 	return pl.w.subjects[id]
@@ -459,8 +473,8 @@ func (w *World) Apply(p *Plan) error {
 	}
 	w.version++
 	w.last, p.base = p, nil
-	for _, id := range p.order {
-		ent := p.entries[id]
+	for i, id := range p.order {
+		ent := p.ents[i]
 		w.subjects[id] = ent
 		w.due.set(ent.slot, ent.next)
 	}

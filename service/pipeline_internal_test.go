@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/pack"
@@ -268,5 +269,23 @@ func TestIngestAnswersBeforeTheLeaderStops(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("%s: %v", subject, err)
 		}
+	}
+}
+
+// A record's subject is named, once its batch is checked, by the subject's
+// own id string, so that the maps keyed by subject find it by address: the
+// decoded copy a request brings is dropped.
+func TestCheckedRecordsShareTheSubjectsID(t *testing.T) {
+	svc, _ := ingestService(t, nil)
+	own := svc.world.Entry("a").Subject.ID
+	recs := []*socred.Record{{Subject: strings.Clone(own), Scheme: "rongcheng", Rule: "blood-donation"}}
+	if unsafe.StringData(recs[0].Subject) == unsafe.StringData(own) {
+		t.Fatal("the test's copy shares the subject's string")
+	}
+	if err := svc.checkSubjects(recs); err != nil {
+		t.Fatal(err)
+	}
+	if unsafe.StringData(recs[0].Subject) != unsafe.StringData(own) {
+		t.Error("the checked record keeps its own copy of the subject's id")
 	}
 }

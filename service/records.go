@@ -538,6 +538,18 @@ func (s *Service) land(f *flight, err error) (bool, []*ingest) {
 		}
 		return false, nil
 	}
+	if len(f.plan.Derived) > 0 {
+		f.derived()
+	}
+	for _, req := range f.reqs {
+		close(req.done)
+	}
+	return true, nil
+}
+
+// derived adds the joint-liability records the flight's plan derived to
+// the results of the records they were derived from.
+func (f *flight) derived() {
 	byID := make(map[string]*RecordResult)
 	for _, req := range f.reqs {
 		for i := range req.results {
@@ -549,10 +561,6 @@ func (s *Service) land(f *flight, err error) (bool, []*ingest) {
 			res.Derived = append(res.Derived, DerivedResult{ID: d.ID, Subject: d.Subject, Points: d.Points, LogIndex: d.LogIndex})
 		}
 	}
-	for _, req := range f.reqs {
-		close(req.done)
-	}
-	return true, nil
 }
 
 // groupRecords is how many records the batches of a group hold.
@@ -712,6 +720,12 @@ func (s *Service) checkSubjects(recs []*socred.Record) error {
 		if !s.pack.Scheme(r.Scheme).Scope.Contains(ent.Subject) {
 			return socred.FieldErrorf("records["+strconv.Itoa(i)+"].subject", "subject %q is outside the scope of scheme %q", r.Subject, r.Scheme)
 		}
+		// The subject's own id string from here on: the maps keyed by
+		// subject (the world's, the plan's, the store's index) compare a
+		// key that is the same string by its address, without reading the
+		// bytes of a key elsewhere in memory (a cache miss each, about a
+		// tenth of ingest's CPU when every record brought its own copy).
+		r.Subject = ent.Subject.ID
 	}
 	return nil
 }
