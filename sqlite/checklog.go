@@ -656,10 +656,14 @@ func applyGroups(conn *sqlite3.Conn, start *audit.Edge, gs []*logGroup) (*audit.
 			return nil, err
 		}
 	}
+	runs := make([]checkRun, len(gs))
+	for i, g := range gs {
+		runs[i] = checkRun{first: g.firstCheck, checks: g.checks}
+	}
+	if err := insertCheckRuns(conn, runs); err != nil {
+		return nil, err
+	}
 	for _, g := range gs {
-		if err := insertChecks(conn, g.checks, g.firstCheck); err != nil {
-			return nil, err
-		}
 		if err := insertAccesses(conn, g.accesses, g.firstAccess); err != nil {
 			return nil, err
 		}

@@ -2,11 +2,13 @@ package sqlite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -558,4 +560,52 @@ func TestCheckLogHasOneOwner(t *testing.T) {
 	second.Close()
 	tw.checks(2)
 	tw.same(tw.log)
+}
+
+// TestDrainKeepsEveryCheck: a drain of many groups, written with INSERTs of
+// many rows and of one, stores every check as it was committed, each under
+// its own id.
+func TestDrainKeepsEveryCheck(t *testing.T) {
+	slowDrains(t, 64<<20, 48<<20)
+	s := openAt(t, filepath.Join(t.TempDir(), "socred.db"))
+	defer s.Close()
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
+	var want []socred.CheckEntry
+	for i := range 45 { // 112 checks: three statements of 32 rows, 16 of one
+		w := &socred.Write{}
+		for j := range 1 + i%4 {
+			n := len(want) + len(w.Checks)
+			c := socred.CheckEntry{Subject: "s" + strconv.Itoa(n%3), At: t0.Add(time.Duration(n) * time.Second), By: "rail-" + strconv.Itoa(n),
+				TokenID: "tok-" + strconv.Itoa(j), Action: "act-" + strconv.Itoa(n%7), Purpose: "purpose " + strconv.Itoa(n), Allowed: n%5 != 0}
+			if n%2 == 0 {
+				c.LogIndex = new(int64(n))
+				w.Audit = append(w.Audit, socred.AuditEntry{Kind: audit.KindCheck, Receipt: c.LogIndex})
+			}
+			w.Checks = append(w.Checks, c)
+		}
+		if err := s.Commit(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, w.Checks...)
+	}
+	var got []socred.CheckEntry
+	for sub := range 3 {
+		cs, err := s.Checks(ctx, "s"+strconv.Itoa(sub), socred.Page{Limit: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, cs...)
+	}
+	slices.SortFunc(got, func(a, b socred.CheckEntry) int { return cmp.Compare(a.ID, b.ID) })
+	if len(got) != len(want) {
+		t.Fatalf("%d checks stored, want %d", len(got), len(want))
+	}
+	for i, g := range got {
+		w := want[i]
+		if g.ID != got[0].ID+int64(i) || g.Subject != w.Subject || !g.At.Equal(w.At) || g.By != w.By || g.Action != w.Action ||
+			g.Purpose != w.Purpose || g.Allowed != w.Allowed || (g.LogIndex == nil) != (w.LogIndex == nil) {
+			t.Fatalf("check %d: stored %+v, committed %+v", i, g, w)
+		}
+	}
 }

@@ -423,10 +423,15 @@ const (
 var insertOneRecord, insertManyRecords = recordInsert(1), recordInsert(recordsPerInsert)
 
 func recordInsert(rows int) string {
-	row := "(" + strings.Repeat("?, ", recordCols-1) + "?)"
-	return `INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until,
-		evidence, derived_from, derived_subject, derived_relation, accepted_at, log_index) VALUES ` +
-		strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+	return rowsInsert(`INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until,
+		evidence, derived_from, derived_subject, derived_relation, accepted_at, log_index)`, recordCols, rows)
+}
+
+// rowsInsert is the INSERT head followed by VALUES for rows rows of cols
+// parameters each.
+func rowsInsert(head string, cols, rows int) string {
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	return head + " VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
 }
 
 // bindRecord binds r to the recordCols parameters after the first off.
@@ -530,26 +535,71 @@ func applyEvents(conn *sqlite3.Conn, events []socred.Event) error {
 }
 
 func insertChecks(conn *sqlite3.Conn, cs []socred.CheckEntry, first int64) error {
-	if len(cs) == 0 {
-		return nil
+	return insertCheckRuns(conn, []checkRun{{first: first, checks: cs}})
+}
+
+// checkRun is checks with consecutive ids from first.
+type checkRun struct {
+	first  int64
+	checks []socred.CheckEntry
+}
+
+// insertCheckRuns appends the checks of runs, in order, with INSERTs of
+// checksPerInsert rows where there are that many left: one statement
+// step for many rows, as for records. The drain writes a few hundred
+// groups of a few dozen checks at a time.
+func insertCheckRuns(conn *sqlite3.Conn, runs []checkRun) error {
+	left := 0
+	for _, r := range runs {
+		left += len(r.checks)
 	}
-	stmt := conn.Prep(`INSERT INTO checks (id, subject, at, by, token_id, action, purpose, allowed, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	for i := range cs {
-		c := &cs[i]
-		stmt.BindInt64(1, first+int64(i))
-		stmt.BindText(2, c.Subject)
-		stmt.BindInt64(3, micros(c.At))
-		stmt.BindText(4, c.By)
-		stmt.BindText(5, c.TokenID)
-		stmt.BindText(6, c.Action)
-		stmt.BindText(7, c.Purpose)
-		stmt.BindBool(8, c.Allowed)
-		bindNullInt(stmt, 9, c.LogIndex)
-		if err := exec(stmt); err != nil {
-			return fmt.Errorf("check: %w", err)
+	var stmt *sqlite3.Stmt
+	k, n := 0, 0 // rows bound in stmt, of its n
+	for _, r := range runs {
+		for i := range r.checks {
+			if k == 0 {
+				stmt, n = conn.Prep(insertManyChecks), checksPerInsert
+				if left < checksPerInsert {
+					stmt, n = conn.Prep(insertOneCheck), 1
+				}
+			}
+			bindCheck(stmt, k*checkCols, r.first+int64(i), &r.checks[i])
+			if k++; k == n {
+				if err := exec(stmt); err != nil {
+					return fmt.Errorf("check: %w", err)
+				}
+				left -= n
+				k = 0
+			}
 		}
 	}
 	return nil
+}
+
+const (
+	checksPerInsert = 32
+	// checkCols are the columns of one check row, in insert order.
+	checkCols = 9
+)
+
+var insertOneCheck, insertManyChecks = checkInsert(1), checkInsert(checksPerInsert)
+
+func checkInsert(rows int) string {
+	return rowsInsert(`INSERT INTO checks (id, subject, at, by, token_id, action, purpose, allowed, log_index)`, checkCols, rows)
+}
+
+// bindCheck binds check c, numbered id, to the checkCols parameters after
+// the first off.
+func bindCheck(stmt *sqlite3.Stmt, off int, id int64, c *socred.CheckEntry) {
+	stmt.BindInt64(off+1, id)
+	stmt.BindText(off+2, c.Subject)
+	stmt.BindInt64(off+3, micros(c.At))
+	stmt.BindText(off+4, c.By)
+	stmt.BindText(off+5, c.TokenID)
+	stmt.BindText(off+6, c.Action)
+	stmt.BindText(off+7, c.Purpose)
+	stmt.BindBool(off+8, c.Allowed)
+	bindNullInt(stmt, off+9, c.LogIndex)
 }
 
 func insertAccesses(conn *sqlite3.Conn, as []socred.Access, first int64) error {
@@ -721,5 +771,5 @@ const noticesPerInsert = 32
 var insertOneNotice, insertManyNotices = noticeInsert(1), noticeInsert(noticesPerInsert)
 
 func noticeInsert(rows int) string {
-	return `INSERT INTO notices (id, subject, at, body, pending) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", rows), ", ")
+	return rowsInsert(`INSERT INTO notices (id, subject, at, body, pending)`, 5, rows)
 }
