@@ -1,7 +1,6 @@
 package socred
 
 import (
-	"regexp"
 	"strconv"
 )
 
@@ -17,19 +16,38 @@ const (
 // Valid reports whether k is a known kind.
 func (k SubjectKind) Valid() bool { return k == Person || k == Organisation }
 
-var (
-	idPattern        = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-	subjectIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-)
-
 // ValidID reports whether s is a valid pack id (authority, scheme, rule, list,
 // measure, action, relation type, group or region): lower-case letters,
 // digits and hyphens, 1 to 63 characters, not starting with a hyphen.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidSubjectID reports whether s is a valid subject id: an opaque string of
-// letters, digits, '.', '_', ':' and '-', 1 to 128 characters.
-func ValidSubjectID(s string) bool { return subjectIDPattern.MatchString(s) }
+// letters, digits, '.', '_', ':' and '-', 1 to 128 characters, starting with
+// a letter or a digit. (A loop, not a regular expression: ingest checks one
+// a record.)
+func ValidSubjectID(s string) bool {
+	if len(s) == 0 || len(s) > 128 || !alnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '.' && c != '_' && c != ':' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func alnum(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' }
 
 // Subject is a person or an organisation known to socred. These are all the
 // attributes socred keeps: it never stores special-category data.
