@@ -190,7 +190,7 @@ func (pl *planner) entry(id string) (*work, error) {
 
 // add makes wk the plan's work on subject id.
 func (pl *planner) add(id string, wk *work) {
-	pl.p.index[id] = int32(len(pl.p.order))
+	pl.p.index[id] = int32(len(pl.p.order)) // #nosec G115 -- a plan touches at most the world's subjects, and positions are 32-bit as the loader's are
 	pl.p.order = append(pl.p.order, id)
 	pl.p.ents = append(pl.p.ents, wk.ent)
 	pl.works = append(pl.works, wk)
