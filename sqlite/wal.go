@@ -17,7 +17,8 @@ import (
 // batches — waited. A passive checkpoint never blocks the writer or the
 // readers; it copies what it can and leaves the rest for the next one.
 // Once the log has grown past walRestartFrames, a restarting checkpoint
-// follows it, which holds new writers back for walRestartWait at most.
+// follows it under the store's write lock: new writers wait while it
+// copies what the passive one left and syncs (see checkpoint).
 
 // checkpointEvery is the least time between two background checkpoints.
 // Each costs a sync of the database file, so under sustained writes it
@@ -69,13 +70,13 @@ func (s *Store) checkpointLoop(ctx context.Context, conn *sqlite3.Conn) {
 	for {
 		select {
 		case <-ctx.Done():
-			if err := checkpointWAL(conn); err != nil {
+			if err := s.checkpoint(conn); err != nil {
 				s.log.Warn("wal checkpoint at close", "err", err)
 			}
 			return
 		case <-s.walKick:
 		}
-		if err := checkpointWAL(conn); err != nil {
+		if err := s.checkpoint(conn); err != nil {
 			s.log.Warn("wal checkpoint", "err", err)
 		}
 		select {
@@ -85,20 +86,26 @@ func (s *Store) checkpointLoop(ctx context.Context, conn *sqlite3.Conn) {
 	}
 }
 
-// checkpointWAL copies the log into the database without waiting for
-// anyone (PASSIVE), and, once the log holds walRestartFrames or more,
-// also makes the next transaction write it from its start (RESTART). A
-// passive checkpoint alone never lets the log start over while commits
-// keep coming — each one appends frames the checkpoint has not copied yet
-// — so the file grew for as long as the load lasted (from 13 to 42 MB in
-// 10 s of checks), and every commit's sync had the file's new size to
-// write as well. A log written over in place syncs faster: a commit of 22
-// checks took 0.72-0.85 ms against 0.93-1.07 ms over 10,000 commits
-// (BenchmarkCommitChecks). The restart waits at most walRestartWait for
-// the writer and for readers of older snapshots, and the new writers wait
-// behind it that long at most; when it cannot finish in that time it
-// gives up, to try again after the next commits.
-func checkpointWAL(conn *sqlite3.Conn) error {
+// checkpoint copies the log into the database without waiting for anyone
+// (PASSIVE), and, once the log holds walRestartFrames or more, also makes
+// the next transaction write it from its start (RESTART). A passive
+// checkpoint alone never lets the log start over while commits keep
+// coming — each one appends frames the checkpoint has not copied yet — so
+// the file grew for as long as the load lasted (from 13 to 42 MB in 10 s
+// of checks), and every commit's sync had the file's new size to write as
+// well. A log written over in place syncs faster: a commit of 22 checks
+// took 0.72-0.85 ms against 0.93-1.07 ms over 10,000 commits
+// (BenchmarkCommitChecks).
+//
+// The restart needs the writer's lock, and SQLite's busy handler gives a
+// waiting checkpoint no turn: under commits back to back (an ingest) it
+// polled while the writer took the lock again at once, and the log grew
+// to 155 MB in 10 s of records. So the restart takes the store's write
+// lock first, waiting behind one commit at most, and new commits wait
+// behind the restart; it waits at most walRestartWait for readers of older
+// snapshots, and when they keep it that long it gives up, to try again
+// after the next commits.
+func (s *Store) checkpoint(conn *sqlite3.Conn) error {
 	var frames int64
 	err := sqlitex.ExecuteTransient(conn, "PRAGMA wal_checkpoint(PASSIVE)", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite3.Stmt) error {
@@ -109,6 +116,8 @@ func checkpointWAL(conn *sqlite3.Conn) error {
 	if err != nil || frames < walRestartFrames {
 		return err
 	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	conn.SetBusyTimeout(walRestartWait)
 	defer conn.SetBusyTimeout(busyTimeout)
 	return sqlitex.ExecuteTransient(conn, "PRAGMA wal_checkpoint(RESTART)", nil)
@@ -118,5 +127,5 @@ func checkpointWAL(conn *sqlite3.Conn) error {
 // the checkpointer restarts it: 512 pages of 16 KiB, 8 MiB.
 var walRestartFrames int64 = 512
 
-// walRestartWait bounds how long a restart waits, and new writers behind it.
+// walRestartWait bounds how long a restart waits for readers.
 const walRestartWait = 20 * time.Millisecond
