@@ -5,10 +5,11 @@ import (
 	"encoding/binary"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/socred/socred"
 )
@@ -49,21 +50,18 @@ func TestCheckpointRestartsTheLog(t *testing.T) {
 	// taken for the restart, 0 or 1 restarts in 5,300-5,700 commits here,
 	// against 8 in 8,600-9,200.
 	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	var writers errgroup.Group
 	for range 4 {
-		wg.Go(func() {
+		writers.Go(func() error {
 			for n.Load() < 1000 || time.Since(start) < 2*time.Second {
 				if err := commit(); err != nil {
-					errs <- err
-					return
+					return err
 				}
 			}
+			return nil
 		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := writers.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	got := restarts() - before
