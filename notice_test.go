@@ -70,6 +70,9 @@ func referenceEventMessage(e *Event) string {
 	case EventListed:
 		return "You were put on the list " + referenceListDesc(e.Listing) + "."
 	case EventDelisted:
+		if e.Listing != nil && e.Listing.EndReason != "" {
+			return "You are no longer on the list " + referenceListName(e.Listing) + ": " + e.Listing.EndReason + "."
+		}
 		return "You are no longer on the list " + referenceListName(e.Listing) + "."
 	case EventRecordCounting:
 		return fmt.Sprintf("Record %s now counts.", e.Record)
@@ -102,7 +105,7 @@ func text() *rapid.Generator[string] {
 func drawTime(t *rapid.T, label string) time.Time {
 	sec := rapid.Int64Range(-62135596800, 253402300799).Draw(t, label+"_sec") // years 1..9999
 	ns := rapid.SampledFrom([]int64{0, 1, 500_000_000, 123_456_789}).Draw(t, label+"_ns")
-	zone := rapid.SampledFrom([]*time.Location{time.UTC, time.FixedZone("", 8*3600), time.FixedZone("X", -5*3600-1800)}).Draw(t, label+"_zone")
+	zone := rapid.SampledFrom([]*time.Location{time.UTC, time.FixedZone("", 8*3600), time.FixedZone("X", -5*3600-1800), time.FixedZone("UTC", 0)}).Draw(t, label+"_zone")
 	return time.Unix(sec, ns).In(zone)
 }
 
@@ -111,7 +114,7 @@ func drawListing(t *rapid.T) *Listing {
 		return nil
 	}
 	l := &Listing{List: text().Draw(t, "list"), Kind: ListKind(text().Draw(t, "list_kind")), Subject: text().Draw(t, "listing_subject"),
-		Since: drawTime(t, "since"), Reason: text().Draw(t, "reason"), Authority: text().Draw(t, "authority")}
+		Since: drawTime(t, "since"), Reason: text().Draw(t, "reason"), Authority: text().Draw(t, "authority"), EndReason: text().Draw(t, "end_reason")}
 	if rapid.Bool().Draw(t, "has_until") {
 		u := drawTime(t, "until")
 		l.Until = &u
@@ -132,23 +135,117 @@ func drawEvent(t *rapid.T) Event {
 	}
 }
 
-func TestNoticeEncodingMatchesEncodingJSON(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		n := Notice{ID: rapid.Int64().Draw(t, "id"), Subject: text().Draw(t, "subject"), At: drawTime(t, "at"),
-			Kind: NoticeKind(text().Draw(t, "kind")), Message: text().Draw(t, "message"), Record: text().Draw(t, "record"),
-			List: text().Draw(t, "list"), Action: text().Draw(t, "action"), By: text().Draw(t, "by")}
-		for range rapid.IntRange(0, 3).Draw(t, "events") {
-			n.Events = append(n.Events, drawEvent(t))
+// drawNotice draws a notice whose message is any text, or is made of its
+// events' sentences as a record's or an event's notice is, and whose
+// events' times are often the notice's, or a little after it.
+func drawNotice(t *rapid.T) Notice {
+	n := Notice{ID: rapid.Int64().Draw(t, "id"), Subject: text().Draw(t, "subject"), At: drawTime(t, "at"),
+		Kind: NoticeKind(text().Draw(t, "kind")), Record: text().Draw(t, "record"),
+		List: text().Draw(t, "list"), Action: text().Draw(t, "action"), By: text().Draw(t, "by")}
+	if rapid.Bool().Draw(t, "at_stored") {
+		n.At = time.UnixMicro(n.At.UnixMicro()).UTC() // as a store gives it back
+	}
+	var sentences []string
+	for range rapid.IntRange(0, 3).Draw(t, "events") {
+		e := drawEvent(t)
+		switch rapid.IntRange(0, 2).Draw(t, "at_form") {
+		case 1:
+			e.At = n.At
+		case 2: // planned a little after the notice's time, or before
+			e.At = n.At.Add(time.Duration(rapid.Int64Range(-2e6, 2e6).Draw(t, "after_us")) * time.Microsecond)
+			if rapid.Bool().Draw(t, "in_utc") {
+				e.At = e.At.UTC()
+			}
 		}
-		want, wantErr := referenceBody(n)
-		got, err := EncodeNotice(n)
+		n.Events = append(n.Events, e)
+		sentences = append(sentences, referenceEventMessage(&e))
+	}
+	switch rapid.IntRange(0, 2).Draw(t, "message_form") {
+	case 0:
+		n.Message = text().Draw(t, "message")
+	case 1:
+		n.Message = strings.Join(append([]string{text().Draw(t, "lead")}, sentences...), " ")
+	case 2:
+		n.Message = strings.Join(sentences, " ")
+	}
+	return n
+}
+
+// A notice's body, in whatever form EncodeNotice keeps it, reads back as
+// the body the builds before kept (encoding/json's, every field whole)
+// does: the same notice, from the id, subject and time a store keeps.
+func TestNoticeBodyReadsBackAsBefore(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := drawNotice(t)
+		at := time.UnixMicro(n.At.UnixMicro()).UTC()
+		before, wantErr := referenceBody(n)
+		body, err := EncodeNotice(n)
 		if (err != nil) != (wantErr != nil) {
 			t.Fatalf("error %v, encoding/json's %v", err, wantErr)
 		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("encoded\n%s\nencoding/json\n%s", got, want)
+		if err != nil {
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("not JSON: %s", body)
+		}
+		want, err := DecodeNotice(n.ID, n.Subject, at, before)
+		if err != nil {
+			t.Fatalf("the body before: %v", err)
+		}
+		got, err := DecodeNotice(n.ID, n.Subject, at, body)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, body)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("read back\n%+v\nthe body before reads back\n%+v\nbody %s", got, want, body)
+		}
+		if len(body) > len(before) {
+			t.Fatalf("the body (%d bytes) is larger than before (%d)", len(body), len(before))
 		}
 	})
+}
+
+// A record's notice keeps its lead and its events' figures, not their
+// sentences or times: a fifth smaller than the body before.
+func TestRecordNoticeBody(t *testing.T) {
+	at := time.Date(2026, 12, 1, 11, 27, 46, 469110000, time.UTC)
+	r := &Record{ID: "13694", Reporter: "rongcheng-credit-office", Subject: "s00004112", Scheme: "rongcheng", Rule: "red-light",
+		Points: -5, OccurredAt: at, AcceptedAt: at}
+	e := Event{Kind: EventScoreChanged, Subject: r.Subject, At: at, Scheme: "rongcheng", OldScore: 997, NewScore: 992}
+	n := RecordNotice(r, "Crossing or driving against a red light").WithEvents(e)
+	body, err := EncodeNotice(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"kind":"record-accepted","lead":"rongcheng-credit-office recorded \"Crossing or driving against a red light\" (-5 points in rongcheng) about you on 2026-12-01 (record 13694).","record":"13694","events":[{"kind":"score-changed","scheme":"rongcheng","old_score":997,"new_score":992}]}`
+	if string(body) != want {
+		t.Fatalf("body\n%s\nwant\n%s", body, want)
+	}
+	before, err := referenceBody(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(body) > len(before)*4/5 {
+		t.Errorf("%d bytes, %d before: not a fifth smaller", len(body), len(before))
+	}
+	got, err := DecodeNotice(9, r.Subject, at, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.ID = 9
+	if !reflect.DeepEqual(got, n) {
+		t.Fatalf("read back\n%+v\nwant\n%+v", got, n)
+	}
+}
+
+// A body that is neither a message nor events is an error, not a notice
+// with an empty message.
+func TestNoticeBodyWithoutMessage(t *testing.T) {
+	_, err := DecodeNotice(3, "P-1", time.Now(), []byte(`{"kind":"check-denied","by":"bank"}`))
+	if err == nil || !strings.Contains(err.Error(), "notice 3") {
+		t.Fatalf("err %v, want one naming notice 3", err)
+	}
 }
 
 func TestNoticeMessagesMatchFmt(t *testing.T) {

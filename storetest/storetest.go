@@ -660,7 +660,9 @@ func testNotices(t *testing.T, s socred.Store) {
 	}
 	ev := socred.Event{Kind: socred.EventScoreChanged, Subject: "a", At: t0, Scheme: "city", OldScore: 1000, NewScore: 990}
 	commit(t, s, &socred.Write{Notices: []socred.Notice{socred.EventNotice(ev), {Subject: "b", At: t0, Kind: socred.NoticeCheckDenied, Message: "m", Action: "fly", By: "air"}}, Deliver: true})
-	commit(t, s, &socred.Write{Notices: []socred.Notice{{Subject: "a", At: t0.Add(time.Minute), Kind: socred.NoticeRecordAccepted, Message: "r", Record: "7"}}})
+	ev2 := socred.Event{Kind: socred.EventScoreChanged, Subject: "a", At: t0.Add(time.Minute), Scheme: "city", OldScore: 990, NewScore: 985, Record: "7"}
+	recNotice := socred.Notice{Subject: "a", At: t0.Add(time.Minute), Kind: socred.NoticeRecordAccepted, Message: "r", Record: "7"}.WithEvents(ev2)
+	commit(t, s, &socred.Write{Notices: []socred.Notice{recNotice}})
 
 	ns, err := s.Notices(ctx, "a", socred.Page{})
 	if err != nil {
@@ -669,6 +671,14 @@ func testNotices(t *testing.T, s socred.Store) {
 	if len(ns) != 2 || ns[0].Kind != socred.NoticeRecordAccepted || ns[0].Record != "7" || ns[1].Kind != socred.NoticeKind(socred.EventScoreChanged) ||
 		len(ns[1].Events) != 1 || ns[1].Events[0].NewScore != 990 || !ns[1].At.Equal(t0) || ns[0].ID <= ns[1].ID {
 		t.Fatalf("a's notices, newest first: got %+v", ns)
+	}
+	// A body keeps an event's sentences and time once (EncodeNotice):
+	// the notices read back whole.
+	if want := socred.EventNotice(ev).Message; ns[1].Message != want || !ns[1].Events[0].At.Equal(t0) || ns[1].Events[0].Subject != "a" {
+		t.Errorf("an event's notice read back as %q, event %+v; want %q", ns[1].Message, ns[1].Events[0], want)
+	}
+	if ns[0].Message != "r Your city score changed from 990 to 985." || len(ns[0].Events) != 1 || !ns[0].Events[0].At.Equal(ev2.At) || ns[0].Events[0].Record != "7" {
+		t.Errorf("a record's notice read back as %q, events %+v", ns[0].Message, ns[0].Events)
 	}
 	if ns, _ := s.Notices(ctx, "a", socred.Page{Limit: 1, Offset: 1}); len(ns) != 1 || ns[0].Kind != socred.NoticeKind(socred.EventScoreChanged) {
 		t.Errorf("second page: got %+v", ns)
