@@ -186,22 +186,22 @@ func appendJSONTime(b []byte, t time.Time) ([]byte, error) {
 // appendJSONString appends s quoted as encoding/json quotes it. ASCII is
 // escaped here as encoding/json escapes it (quotes, backslashes, control
 // characters, and <, > and & for HTML); strings with other bytes are left
-// to encoding/json.
+// to encoding/json. One pass, one table lookup a byte: notices' texts are
+// escaped for every record ingested.
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			j, _ := json.Marshal(s) // a string always marshals
-			return append(b, j...)
-		}
-	}
+	start := len(b)
 	b = append(b, '"')
-	start := 0
+	from := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+		if jsonPlain[c] {
 			continue
 		}
-		b = append(b, s[start:i]...)
+		if c >= utf8.RuneSelf {
+			j, _ := json.Marshal(s) // a string always marshals
+			return append(b[:start], j...)
+		}
+		b = append(b, s[from:i]...)
 		switch c {
 		case '"', '\\':
 			b = append(b, '\\', c)
@@ -219,8 +219,17 @@ func appendJSONString(b []byte, s string) []byte {
 			const hex = "0123456789abcdef"
 			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		}
-		start = i + 1
+		from = i + 1
 	}
-	b = append(b, s[start:]...)
+	b = append(b, s[from:]...)
 	return append(b, '"')
 }
+
+// jsonPlain says which bytes appendJSONString copies as they are: ASCII
+// but for control characters, the quote, the backslash and <, > and &.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()

@@ -401,3 +401,27 @@ func TestRedactNotice(t *testing.T) {
 		t.Error("a notice of another designation was redacted")
 	}
 }
+
+func TestAppendJSONStringIsEncodingJSONs(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		prefix := []byte(rapid.StringMatching(`[a-z{":,]{0,8}`).Draw(t, "prefix"))
+		s := text().Draw(t, "s")
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := appendJSONString(slices.Clip(prefix), s)
+		if string(got[:len(prefix)]) != string(prefix) || string(got[len(prefix):]) != string(want) {
+			t.Fatalf("appendJSONString(%q, %q) = %q; want %q and then encoding/json's %s", prefix, s, got, prefix, want)
+		}
+	})
+}
+
+func BenchmarkAppendJSONString(b *testing.B) {
+	lead := `rongcheng-police recorded "Dog without a leash" (-5 points in rongcheng) about you on 2026-03-02 (record 1234567).`
+	buf := make([]byte, 0, 256)
+	b.SetBytes(int64(len(lead)))
+	for b.Loop() {
+		buf = appendJSONString(buf[:0], lead)
+	}
+}
