@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/socred/socred"
 	"github.com/socred/socred/audit"
@@ -33,6 +35,15 @@ type Store struct {
 	// (PendingNotices), for lease.
 	claimer string
 	lease   time.Duration
+
+	// running holds the running lock shared while the store is open
+	// (holdRunningLock), kept by keepRunningLock until Close stops it.
+	running     *pgx.Conn
+	stopRunning context.CancelFunc
+	runningDone chan struct{}
+	// schemaMoved says that another build migrated the database while the
+	// store was open: Commit refuses.
+	schemaMoved atomic.Bool
 }
 
 // Option configures Open.
@@ -76,6 +87,14 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		s.pool.Close()
 		return nil, err
 	}
+	if err := s.holdRunningLock(ctx); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	var keep context.Context
+	keep, s.stopRunning = context.WithCancel(context.Background())
+	s.runningDone = make(chan struct{})
+	go s.keepRunningLock(keep)
 	return s, nil
 }
 
@@ -114,6 +133,11 @@ func (s *Store) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := s.pool.Exec(ctx, `UPDATE notices SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1 AND pending`, s.claimer)
+	s.stopRunning()
+	<-s.runningDone
+	if s.running != nil {
+		_ = s.running.Close(ctx) // the session's end releases the running lock, whatever Close says
+	}
 	s.pool.Close()
 	if err != nil {
 		return fmt.Errorf("release notices: %w", err)

@@ -71,6 +71,90 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 }
 
+// A server whose build would migrate the database does not while servers
+// of the build before run on it: they would read the new schema as the
+// old. Once they stop, it migrates.
+func TestNoMigrationUnderRunningServers(t *testing.T) {
+	url := postgrestest.Schema(t, database(t))
+	running := mustOpen(t, url)
+	defer running.Close()
+	// The database as the build before left it: its last migration not
+	// applied (each migration can run again on the schema after it), as a
+	// server of that build runs on it.
+	last := postgres.SchemaVersion()
+	postgrestest.Exec(t, url, `DELETE FROM schema_migrations WHERE version = `+strconv.Itoa(last))
+
+	s, err := postgres.Open(ctx, url)
+	if err == nil {
+		s.Close()
+		t.Fatal("a newer build migrated the database under a running server")
+	}
+	if want := "1 socred server of an earlier build is running on this database at schema version " + strconv.Itoa(last-1); !strings.Contains(err.Error(), want) {
+		t.Errorf("opening under a running server: %v; want an error saying %q", err, want)
+	}
+	if v := queryInt(t, url, `SELECT MAX(version) FROM schema_migrations`); v != last-1 {
+		t.Errorf("schema version %d after the refusal, want %d as it was", v, last-1)
+	}
+
+	running.Close()
+	s = mustOpen(t, url)
+	s.Close()
+	if v := queryInt(t, url, `SELECT MAX(version) FROM schema_migrations`); v != last {
+		t.Errorf("schema version %d once the running server stopped, want %d", v, last)
+	}
+}
+
+// runningLockHolders is the query of the backends that hold a schema's
+// running lock (postgres/migrate.go), on a connection to that schema.
+const runningLockHolders = `WITH k AS (SELECT hashtextextended('socred running in ' || current_schema(), 0) AS key)
+	SELECT COALESCE(MIN(pid), 0) FROM pg_locks, k WHERE locktype = 'advisory' AND mode = 'ShareLock' AND granted
+	AND classid = ((k.key >> 32) & 4294967295)::oid AND objid = (k.key & 4294967295)::oid AND objsubid = 1`
+
+// A store whose connection holding the running lock breaks takes the lock
+// again; if the schema moved meanwhile, it commits nothing more.
+func TestRunningLockTakenAgain(t *testing.T) {
+	url := postgrestest.Schema(t, database(t))
+	s := mustOpen(t, url)
+	defer s.Close()
+	w := &socred.Write{Now: t0, Subjects: []*socred.Subject{{ID: "P-1", Kind: socred.Person, Name: "P", Region: "city"}}}
+	if err := s.Commit(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	held := func(not int) int {
+		t.Helper()
+		for range 100 {
+			if pid := queryInt(t, url, runningLockHolders); pid != 0 && pid != not {
+				return pid
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("no backend but %d holds the running lock after 10 s", not)
+		return 0
+	}
+	pid := held(0)
+	postgrestest.Exec(t, url, `SELECT pg_terminate_backend(`+strconv.Itoa(pid)+`)`)
+	pid = held(pid)
+	w.Subjects[0] = &socred.Subject{ID: "P-2", Kind: socred.Person, Name: "P", Region: "city"}
+	if err := s.Commit(ctx, w); err != nil {
+		t.Fatalf("a commit after the lock was taken again: %v", err)
+	}
+
+	// Another build migrates the database while the connection is down.
+	postgrestest.Exec(t, url, `SELECT pg_terminate_backend(`+strconv.Itoa(pid)+`);
+		INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)`)
+	w.Subjects[0] = &socred.Subject{ID: "P-3", Kind: socred.Person, Name: "P", Region: "city"}
+	var err error
+	for range 100 {
+		if err = s.Commit(ctx, w); err != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err == nil || !strings.Contains(err.Error(), "another build migrated the database") {
+		t.Fatalf("commits on a schema migrated by another build: got %v, want a refusal", err)
+	}
+}
+
 // Servers starting at once on a new database migrate it once, one after
 // the other.
 func TestMigrationsRecorded(t *testing.T) {
