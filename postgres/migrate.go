@@ -66,7 +66,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if have > len(names) {
 		return fmt.Errorf("postgres: the database has schema version %d; this build knows only up to %d: run a newer socred", have, len(names))
 	}
-	if have > 0 && have < len(names) {
+	if have < len(names) {
 		// Servers of the build before run on the schema they know (each
 		// holds the running lock shared while its store is open): they
 		// would read and write the new schema as the old one.
@@ -76,7 +76,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		if !free {
 			return fmt.Errorf("postgres: %s on this database at schema version %d; this build would migrate it to %d: stop them first, then start the servers of this build (servers of builds across schema versions do not run side by side)",
-				s.runningServers(ctx, tx), have, len(names))
+				runningServers(ctx, tx), have, len(names))
 		}
 	}
 	for i := have; i < len(names); i++ {
@@ -141,8 +141,8 @@ var errSchemaMoved = errors.New("another build migrated the database")
 // keepRunningLock holds the running lock for as long as the store is open,
 // until ctx ends. A broken connection (PostgreSQL restarted) loses it: the
 // lock is taken again on a new one, and if the schema has moved meanwhile
-// every commit fails from then on (Commit), rather than write the new
-// schema as the old.
+// every query fails from then on (Open's PrepareConn), rather than read
+// and write the new schema as the old.
 func (s *Store) keepRunningLock(ctx context.Context) {
 	defer close(s.runningDone)
 	for {
@@ -163,7 +163,7 @@ func (s *Store) keepRunningLock(ctx context.Context) {
 				break
 			}
 			if errors.Is(err, errSchemaMoved) {
-				s.log.Error("the database was migrated while this server ran: it writes nothing more; restart it with the build that migrated it", "err", err)
+				s.log.Error("the database was migrated while this server ran: it reads and writes nothing more; restart it with the build that migrated it", "err", err)
 				s.schemaMoved.Store(true)
 				return
 			}
@@ -175,17 +175,20 @@ func (s *Store) keepRunningLock(ctx context.Context) {
 	}
 }
 
+// runningLockHolders is the FROM and WHERE of the running lock's holders
+// in pg_locks, where a bigint advisory key shows as its high and low 32
+// bits.
+const runningLockHolders = `FROM pg_locks, (SELECT ` + runningLockKey + ` AS key) k
+	WHERE locktype = 'advisory' AND mode = 'ShareLock' AND granted
+	AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND classid = ((k.key >> 32) & 4294967295)::oid AND objid = (k.key & 4294967295)::oid AND objsubid = 1`
+
 // runningServers says how many stores hold the running lock, as a phrase
-// ("2 socred servers are running"), for the refusal to migrate.
-func (s *Store) runningServers(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}) string {
+// ("2 socred servers of an earlier build are running"), for the refusal to
+// migrate.
+func runningServers(ctx context.Context, tx pgx.Tx) string {
 	var n int
-	// A bigint advisory key shows in pg_locks as its high and low 32 bits.
-	err := q.QueryRow(ctx, `WITH k AS (SELECT `+runningLockKey+` AS key)
-		SELECT COUNT(*) FROM pg_locks, k WHERE locktype = 'advisory' AND mode = 'ShareLock' AND granted
-		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		AND classid = ((k.key >> 32) & 4294967295)::oid AND objid = (k.key & 4294967295)::oid AND objsubid = 1`).Scan(&n)
+	err := tx.QueryRow(ctx, `SELECT COUNT(*) `+runningLockHolders).Scan(&n)
 	switch {
 	case err != nil || n == 0:
 		return "socred servers of an earlier build are running" // the lock says so, the count did not

@@ -42,7 +42,7 @@ type Store struct {
 	stopRunning context.CancelFunc
 	runningDone chan struct{}
 	// schemaMoved says that another build migrated the database while the
-	// store was open: Commit refuses.
+	// store was open: the pool refuses every query.
 	schemaMoved atomic.Bool
 }
 
@@ -70,6 +70,14 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err) // the error hides the password
+	}
+	// Once another build has migrated the database under this store, no
+	// query runs: it would read and write the new schema as the old.
+	cfg.PrepareConn = func(context.Context, *pgx.Conn) (bool, error) {
+		if s.schemaMoved.Load() {
+			return true, fmt.Errorf("postgres: %w: restart this server with the build that migrated it", errSchemaMoved)
+		}
+		return true, nil
 	}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)

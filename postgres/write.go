@@ -17,9 +17,6 @@ import (
 // batch, which ends by taking the audit log's lock, then the log's block,
 // then the records, checks and accesses with COPY.
 func (s *Store) Commit(ctx context.Context, w *socred.Write) error {
-	if s.schemaMoved.Load() {
-		return fmt.Errorf("commit: %w: restart this server with the build that migrated it", errSchemaMoved)
-	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("commit: begin: %w", err)
