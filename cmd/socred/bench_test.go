@@ -68,3 +68,26 @@ func TestBenchChecks(t *testing.T) {
 		t.Errorf("--load elsewhere: exit %d, stderr %q; want 2 and the flag named", code, stderr)
 	}
 }
+
+// TestBenchIngest runs a small ingest benchmark: the raw appends, then
+// socred over HTTP, every batch accepted (the command fails on any error),
+// with the rate and its ratio to the raw append reported.
+func TestBenchIngest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("registers a population and submits records for seconds; -short skips it")
+	}
+	stdout, stderr, code := socred(t, "bench", "ingest", "--records", "3000", "--subjects", "500", "--batch", "250", "--clients", "3", "--dir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, re := range []string{
+		`(?m)^  raw SQLite append, no index +\d+ rows/s$`,
+		`(?m)^  raw SQLite append, \(reporter, key\) index +\d+ rows/s$`,
+		`(?m)^  socred over HTTP +\d+ records/s \(12 batches in `,
+		`(?m)^  socred / raw append +[0-9.]+$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(stdout) {
+			t.Errorf("no line matching %s:\n%s", re, stdout)
+		}
+	}
+}
