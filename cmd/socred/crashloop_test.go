@@ -26,7 +26,7 @@ import (
 // how the processes are scheduled: a replay makes the same crashes, at
 // moments as near as timing allows.
 var (
-	crashSeeds   = flag.Int("crashloop.seeds", 20, "how many seeds (1 to N) the crash loop tests run")
+	crashSeeds   = flag.Int("crashloop.seeds", 20, "how many seeds (1 to N) the crash loop tests run (with -short and without this flag, 5)")
 	crashSeed    = flag.Uint64("crashloop.seed", 0, "run the crash loop tests on this seed only, to replay a failure")
 	crashCrashes = flag.Int("crashloop.crashes", 0, "how many crashes each seed makes (default 2 on SQLite, 1 on PostgreSQL, whose crashes cost more)")
 )
@@ -39,6 +39,16 @@ func crashesPerSeed(def int) int {
 		return *crashCrashes
 	}
 	return def
+}
+
+// shortCrashSeeds is how many seeds the crash loops run with -short.
+const shortCrashSeeds = 5
+
+// flagSet says whether the flag was given on the command line.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // crashSubjects is how many subjects a seed files records on.
@@ -136,11 +146,17 @@ func TestCrashLoopPostgres(t *testing.T) {
 // -crashloop.seed alone, each in a subtest that prints how to replay it
 // when it fails.
 func forEachCrashSeed(t *testing.T, run func(t *testing.T, seed uint64)) {
-	seeds := make([]uint64, 0, *crashSeeds)
+	n := *crashSeeds
+	if testing.Short() && !flagSet("crashloop.seeds") {
+		// -short is the race detector's run in CI: a few seeds find a
+		// race as well as many, and the full run has crashed 20 already.
+		n = shortCrashSeeds
+	}
+	seeds := make([]uint64, 0, n)
 	if *crashSeed != 0 {
 		seeds = append(seeds, *crashSeed)
 	} else {
-		for seed := range uint64(*crashSeeds) {
+		for seed := range uint64(n) {
 			seeds = append(seeds, seed+1)
 		}
 	}
