@@ -21,6 +21,8 @@ func benchStartup(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := benchFlags("startup", `Builds a database with a large population, listings and records (or reuses
 one), then starts "socred serve" on it several times and reports the time
 from the start of the process to serving and the resident memory then.
+With --cpuprofile, --memprofile or --trace, one more start is made in this
+process, from opening the database to serving, and profiled.
 `)
 	subjects := fs.Int("subjects", 1_000_000, "population size")
 	listings := fs.Int("listings", 100_000, "subjects put on the Rongcheng blacklist")
@@ -56,6 +58,29 @@ from the start of the process to serving and the resident memory then.
 			return exitFail
 		}
 		fmt.Fprintf(stdout, "  start %d: serving after %s, resident %d MiB (peak %d MiB)\n", run, took.Round(10*time.Millisecond), rss>>10, hwm>>10)
+	}
+	if cpuProfile != "" || memProfile != "" || traceFile != "" {
+		// The timed starts are processes of their own; a profile is of
+		// one more start, in this process, from opening the database to
+		// serving.
+		stop, err := profile(stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "socred bench:", err)
+			return exitFail
+		}
+		t := time.Now()
+		env, err := startBench(ctx, db, stderr)
+		took := time.Since(t)
+		stop()
+		if err != nil {
+			fmt.Fprintln(stderr, "socred bench:", err)
+			return exitFail
+		}
+		fmt.Fprintf(stdout, "  profiled start, in this process: serving after %s\n", took.Round(10*time.Millisecond))
+		if err := env.close(); err != nil {
+			fmt.Fprintln(stderr, "socred bench:", err)
+			return exitFail
+		}
 	}
 	return exitOK
 }
