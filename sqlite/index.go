@@ -95,11 +95,29 @@ func newTail(subjects int) *tail {
 func (t *tail) add(subject string, id int64) {
 	k, ok := t.slot[subject]
 	if !ok {
-		// A tail holds a merge's worth of rows (millions), far below 2^31.
-		k = int32(len(t.heads)) // #nosec G115 -- as many subjects as rows at most
-		t.slot[subject] = k
-		t.heads = append(t.heads, -1)
+		k = t.newSlot(subject)
 	}
+	t.append(k, id)
+}
+
+// addBytes is add with the subject in b, which it does not keep.
+func (t *tail) addBytes(b []byte, id int64) {
+	k, ok := t.slot[string(b)]
+	if !ok {
+		k = t.newSlot(string(b))
+	}
+	t.append(k, id)
+}
+
+func (t *tail) newSlot(subject string) int32 {
+	// A tail holds a merge's worth of rows (millions), far below 2^31.
+	k := int32(len(t.heads)) // #nosec G115 -- as many subjects as rows at most
+	t.slot[subject] = k
+	t.heads = append(t.heads, -1)
+	return k
+}
+
+func (t *tail) append(k int32, id int64) {
 	i := t.n
 	prev := t.heads[k]
 	t.heads[k] = i
@@ -155,9 +173,9 @@ func (x *subjectIndex) insertRows(id int64, rows int) string {
 		strings.TrimSuffix(strings.Repeat("(?, ?), ", rows), ", ")
 }
 
-// open reads the merged mark from the index file (xw) and rebuilds the
-// tail from the database (conn, the writing connection), before the store
-// serves anything.
+// open reads the merged mark and the runs from the index file (xw), and
+// the next id from the database (conn, the writing connection), before the
+// store serves anything; loadTail then reads the rows above the mark.
 func (x *subjectIndex) open(conn *sqlite3.Conn, xw *interruptible) error {
 	xconn := xw.conn
 	stmt := xconn.Prep(`SELECT COALESCE(MAX(merged), 0) FROM marks WHERE tbl = ?`)
@@ -172,10 +190,21 @@ func (x *subjectIndex) open(conn *sqlite3.Conn, xw *interruptible) error {
 	if err := x.openRuns(xw); err != nil {
 		return fmt.Errorf("%s index: %w", x.table, err)
 	}
-	stmt = conn.Prep(`SELECT subject, id FROM ` + x.table + ` WHERE id > ? ORDER BY id`)
+	return nil
+}
+
+// loadTail reads the rows not yet merged into the index file into the
+// tail, on conn, before anything is added to it.
+func (x *subjectIndex) loadTail(conn *sqlite3.Conn) error {
+	stmt := conn.Prep(`SELECT subject, id FROM ` + x.table + ` WHERE id > ? ORDER BY id`)
 	stmt.BindInt64(1, x.merged)
-	err = each(stmt, func(stmt *sqlite3.Stmt) error {
-		x.tail.add(stmt.ColumnText(0), stmt.ColumnInt64(1))
+	var buf []byte
+	err := each(stmt, func(stmt *sqlite3.Stmt) error {
+		// Read into one buffer: the tail makes a string of a subject
+		// only the first time it sees it.
+		buf = slices.Grow(buf[:0], stmt.ColumnLen(0))[:stmt.ColumnLen(0)]
+		stmt.ColumnBytes(0, buf)
+		x.tail.addBytes(buf, stmt.ColumnInt64(1))
 		return nil
 	})
 	if err != nil {
@@ -706,7 +735,9 @@ func rowLess(a, b indexRow) bool {
 const mergeDuty = 4
 
 // mergeLoop merges an index whenever its tail reaches threshold rows, and
-// whatever is pending after a quiet minute.
+// whatever is pending after a quiet minute; not while the world loads
+// (Load), which start-up waits for and which keeps both cores busy: at
+// 10,000,000 records a merge took 2.2 s of CPU from it.
 func (s *Store) mergeLoop(ctx context.Context) {
 	defer s.wg.Done()
 	tick := time.NewTicker(time.Second)
@@ -718,17 +749,28 @@ func (s *Store) mergeLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		idle++
-		for _, x := range s.indexes() {
-			n := x.pending()
-			if n >= s.MergeThreshold || (n > 0 && idle >= 60) {
-				if _, err := x.merge(ctx, s, mergeDuty); err != nil && ctx.Err() == nil {
-					s.log.Error("index merge failed", "table", x.table, "err", err)
-				}
-				idle = 0
+		idle = s.mergeDue(ctx, s.MergeThreshold, idle)
+	}
+}
+
+// mergeDue is a second of mergeLoop: it merges each index whose tail holds
+// threshold rows, or any rows after idle quiet seconds, and returns the
+// quiet seconds counted from then on. It merges nothing while a Load runs.
+func (s *Store) mergeDue(ctx context.Context, threshold, idle int) int {
+	if s.loading.Load() > 0 {
+		return idle
+	}
+	idle++
+	for _, x := range s.indexes() {
+		n := x.pending()
+		if n >= threshold || (n > 0 && idle >= 60) {
+			if _, err := x.merge(ctx, s, mergeDuty); err != nil && ctx.Err() == nil {
+				s.log.Error("index merge failed", "table", x.table, "err", err)
 			}
+			idle = 0
 		}
 	}
+	return idle
 }
 
 func (s *Store) indexes() []*subjectIndex {

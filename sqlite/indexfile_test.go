@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/socred/socred"
+	"github.com/socred/socred/storetest"
 	sqlite3 "zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 )
@@ -376,14 +377,24 @@ func openUnmerged(tb testing.TB) *Store {
 }
 
 // A tail gives each subject's ids in the order added, as a map of slices
-// would, for subjects added to in any interleaving, across its chunks.
+// would, for subjects added to in any interleaving, across its chunks, by
+// string or by bytes.
 func TestTailMatchesAMapOfSlices(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	tl, want := newTail(0), map[string][]int64{}
 	const rows = 3*tailChunk + 17
+	var buf []byte
 	for id := int64(1); id <= rows; id++ {
 		s := "s" + strconv.Itoa(rng.IntN(300))
-		tl.add(s, id)
+		if id%2 == 0 {
+			tl.add(s, id)
+		} else {
+			// As a tail is read at start-up: from a buffer used again for
+			// the next row, which the tail must not keep.
+			buf = append(buf[:0], s...)
+			tl.addBytes(buf, id)
+			copy(buf, "xxxxxxxx")
+		}
 		want[s] = append(want[s], id)
 	}
 	if tl.rows() != rows || tl.subjects() != len(want) {
@@ -397,6 +408,43 @@ func TestTailMatchesAMapOfSlices(t *testing.T) {
 	if got := tl.appendIDs(nil, "nobody"); got != nil {
 		t.Errorf("a subject never added: %v", got)
 	}
+}
+
+// While the world loads, the merge loop merges nothing, however full a
+// tail; once the load is done, it merges as before. Load counts itself
+// while its loader runs.
+func TestNoMergeWhileLoading(t *testing.T) {
+	ctx := context.Background()
+	s := openUnmerged(t)
+	s.records.add([]string{"a", "b"}, []int64{1, 2})
+	s.loading.Add(1)
+	if idle := s.mergeDue(ctx, 1, 0); idle != 0 || s.records.pending() != 2 {
+		t.Fatalf("during a load: %d rows pending, %d quiet seconds; want 2 and 0", s.records.pending(), idle)
+	}
+	s.loading.Add(-1)
+	if s.mergeDue(ctx, 1, 0); s.records.pending() != 0 {
+		t.Fatalf("after the load: %d rows pending, want 0", s.records.pending())
+	}
+	l := &loadWatcher{s: s}
+	if err := s.Load(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if l.seen != 1 || s.loading.Load() != 0 {
+		t.Errorf("Load counted %d loads while its loader ran, %d after; want 1 and 0", l.seen, s.loading.Load())
+	}
+}
+
+// loadWatcher is a loader that notes how many loads its store counts when
+// it is given the settled time, which every Load gives.
+type loadWatcher struct {
+	storetest.CountingLoader
+	s    *Store
+	seen int32
+}
+
+func (l *loadWatcher) Settled(time.Time, int64) error {
+	l.seen = l.s.loading.Load()
+	return nil
 }
 
 // Each merge writes a run of its own, and runFanIn runs of one size are

@@ -23,6 +23,8 @@ import (
 func (s *Store) Load(ctx context.Context, l socred.Loader) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	s.loading.Add(1)
+	defer s.loading.Add(-1)
 	return s.read(ctx, func(conn *sqlite3.Conn) (err error) {
 		unmap, err := mapDatabase(conn)
 		if err != nil {
