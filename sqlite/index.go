@@ -202,7 +202,8 @@ func (x *subjectIndex) loadTail(conn *sqlite3.Conn) error {
 	err := each(stmt, func(stmt *sqlite3.Stmt) error {
 		// Read into one buffer: the tail makes a string of a subject
 		// only the first time it sees it.
-		buf = slices.Grow(buf[:0], stmt.ColumnLen(0))[:stmt.ColumnLen(0)]
+		n := stmt.ColumnLen(0)
+		buf = slices.Grow(buf[:0], n)[:n]
 		stmt.ColumnBytes(0, buf)
 		x.tail.addBytes(buf, stmt.ColumnInt64(1))
 		return nil

@@ -129,12 +129,6 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s.r = newReadPool(path, max(4, 2*runtime.GOMAXPROCS(0)))
-	if err := s.loadTails(ctx); err != nil {
-		s.r.close()  // #nosec G104 -- already failing; the read failed
-		s.w.Close()  // #nosec G104 -- already failing; closing the unused connection only frees it
-		s.xw.Close() // #nosec G104 -- already failing; closing the unused connection only frees it
-		return nil, err
-	}
 	bg, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if err := s.openCheckpointer(bg); err != nil {
@@ -158,8 +152,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 }
 
 // openWriter configures the writing connection, checks durability, migrates
-// the schema and opens the index file and the subject indexes (whose tails
-// loadTails reads).
+// the schema, opens the index file and rebuilds the subject indexes' tails.
 func (s *Store) openWriter(ctx context.Context) error {
 	s.wi.watch(ctx)
 	defer s.wi.unwatch()
@@ -191,6 +184,9 @@ func (s *Store) openWriter(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := s.loadTails(ctx); err != nil {
+		return err
+	}
 	var err error
 	if s.auditNext, err = sqlitex.ResultInt64(s.w.Prep(`SELECT value FROM meta WHERE key = 'audit_size'`)); err != nil {
 		return fmt.Errorf("sqlite: audit size: %w", err)
@@ -199,8 +195,8 @@ func (s *Store) openWriter(ctx context.Context) error {
 }
 
 // loadTails reads every subject index's rows not yet merged into the index
-// file into its tail, the indexes at once, each on a reading connection of
-// its own. Nothing writes yet. Read one after another, at 10,000,000
+// file into its tail, the indexes at once, each on a read-only connection
+// of its own. Nothing writes yet. Read one after another, at 10,000,000
 // records, they were millions of rows and several seconds before the world
 // could load (BENCHMARKS.md, Start-up).
 func (s *Store) loadTails(ctx context.Context) error {
