@@ -298,8 +298,6 @@ func (s *Service) withDerived(ctx context.Context, r *socred.Record) ([]socred.R
 	return refs, nil
 }
 
-// designation returns one of the subject's designations by id, ended or
-// not, or a not_found error.
 // notOnList is the error of an appeal of a list the subject is not on
 // itself: when an entry of a related subject's reaches it, it says how that
 // ends, since the entry is the other subject's to appeal.
@@ -318,6 +316,8 @@ func (s *Service) notOnList(subject, list string, now time.Time) error {
 	return socred.FieldErrorf("list", "subject %q is not on list %q", subject, list)
 }
 
+// designation returns one of the subject's designations by id, ended or
+// not, or a not_found error.
 func (s *Service) designation(ctx context.Context, subject, id string) (*socred.Designation, error) {
 	ds, err := s.store.SubjectDesignations(ctx, subject)
 	if err != nil {
