@@ -82,6 +82,11 @@ type Store interface {
 	// then, in the room left, records purged with no entry of the purge in
 	// the audit log (At zero), so that one is logged (see Write.Erase).
 	DuePurges(ctx context.Context, now time.Time, limit int) ([]Erasure, error)
+	// ExpiredLogs returns, for checks and for accesses, the id of the
+	// last of the oldest rows (by id, up to limit of them) that were all
+	// made before before: the rows that Write.Expire may delete. Zero
+	// means the oldest row is not that old (or there is none).
+	ExpiredLogs(ctx context.Context, before time.Time, limit int) (Expiry, error)
 	// Contact returns the subject's contact, or a not_found error.
 	Contact(ctx context.Context, subject string) (Contact, error)
 	// Register returns the published entries matching the query.
@@ -235,6 +240,13 @@ func Erase(r *Record, at, now time.Time) Erasure {
 	return Erasure{Record: r, At: at}
 }
 
+// Expiry names the checks and accesses past their retention: every one
+// with an id up to Checks (Accesses); zero names none. Checks and accesses
+// are numbered in the order they are made, so the oldest are a prefix.
+type Expiry struct {
+	Checks, Accesses int64
+}
+
 // Page bounds a list read.
 type Page struct {
 	Limit  int
@@ -286,6 +298,9 @@ type Write struct {
 	// records' evidence, keeps the first purge's moment and receipt, and
 	// removes the purges done.
 	Erase []Erasure
+	// Expire deletes the checks and accesses whose retention ran out:
+	// every one with an id up to Expire.Checks (Expire.Accesses).
+	Expire Expiry
 	// Contacts are set (an empty address removes the contact).
 	Contacts []Contact
 	// NoticeBodies, when set, are the notices encoded by EncodeNotice, so

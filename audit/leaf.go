@@ -30,11 +30,12 @@ const (
 	KindRelation                    // a relation made or removed; Ref is the relation's type
 	KindPurge                       // a record's evidence purged; Ref is its id, Event the record as it stands after
 	KindAccess                      // a subject's file read by someone else; Ref is the access's id
+	KindExpiry                      // checks or accesses deleted, their retention over; Ref is "checks:<id>" or "accesses:<id>", the last deleted: none up to it is kept
 	kindEnd
 )
 
 var kindNames = [kindEnd]string{"", "record", "derived", "check", "listing", "designation", "appeal",
-	"repair", "overturn", "suspend", "reinstate", "token", "pack", "subject", "relation", "purge", "access"}
+	"repair", "overturn", "suspend", "reinstate", "token", "pack", "subject", "relation", "purge", "access", "expiry"}
 
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {

@@ -492,6 +492,36 @@ func (s *Store) Contact(ctx context.Context, subject string) (socred.Contact, er
 	return c, nil
 }
 
+// ExpiredLogs returns, for checks and for accesses, the last id of the
+// oldest rows (up to limit) that were all made before before.
+func (s *Store) ExpiredLogs(ctx context.Context, before time.Time, limit int) (socred.Expiry, error) {
+	var e socred.Expiry
+	for _, t := range []struct {
+		query string
+		last  *int64
+	}{
+		{`SELECT id, at FROM checks ORDER BY id LIMIT $1`, &e.Checks},
+		{`SELECT id, at FROM accesses ORDER BY id LIMIT $1`, &e.Accesses},
+	} {
+		rows, _ := s.pool.Query(ctx, t.query, limit)
+		var id, at int64
+		_, err := pgx.ForEachRow(rows, []any{&id, &at}, func() error {
+			if at >= micros(before) {
+				return errPrefixEnded
+			}
+			*t.last = id
+			return nil
+		})
+		if err != nil && !errors.Is(err, errPrefixEnded) {
+			return socred.Expiry{}, fmt.Errorf("expired checks and accesses: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// errPrefixEnded stops ExpiredLogs' reading at the first row not expired.
+var errPrefixEnded = errors.New("a row not expired")
+
 // DuePurges returns up to limit purges that fell due by now, then records
 // purged with no entry of the purge in the audit log.
 func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]socred.Erasure, error) {

@@ -111,6 +111,12 @@ func (s *Store) commit(ctx context.Context, tx pgx.Tx, w *socred.Write) (*audit.
 		b.Queue(`UPDATE designations SET reason = '', case_ref = '', end_reason = '', purged_at = $1 WHERE id = $2 AND purged_at IS NULL`, micros(*d.PurgedAt), d.ID)
 		b.Queue(`UPDATE listings SET reason = '', case_ref = '' WHERE subject = $1 AND designation = $2`, d.Subject, d.ID)
 	}
+	if w.Expire.Checks > 0 {
+		b.Queue(`DELETE FROM checks WHERE id <= $1`, w.Expire.Checks)
+	}
+	if w.Expire.Accesses > 0 {
+		b.Queue(`DELETE FROM accesses WHERE id <= $1`, w.Expire.Accesses)
+	}
 	for _, c := range w.Contacts {
 		if c.Email == "" {
 			b.Queue(`DELETE FROM contacts WHERE subject = $1`, c.Subject)

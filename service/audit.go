@@ -96,7 +96,7 @@ func (s *Service) audit(w *socred.Write) {
 	// At most one entry for each of these: sized once, not grown by
 	// doubling (a group of records has thousands).
 	w.Audit = slices.Grow(w.Audit, len(w.Subjects)+len(w.Relate)+len(w.Unrelate)+len(w.Records)+len(w.Designations)+len(w.PurgeDesignations)+
-		len(w.Events)+len(w.Appeals)+len(w.Repairs)+len(w.Overturn)+len(w.Suspend)+len(w.Reinstate)+len(w.Erase)+len(w.Checks)+len(w.Tokens)+len(w.Revoke))
+		len(w.Events)+len(w.Appeals)+len(w.Repairs)+len(w.Overturn)+len(w.Suspend)+len(w.Reinstate)+len(w.Erase)+len(w.Checks)+len(w.Tokens)+len(w.Revoke)+2)
 	add := func(kind audit.Kind, ref string, event [32]byte, receipt *int64) {
 		e := socred.AuditEntry{Kind: kind, Ref: ref, Event: event, Receipt: receipt}
 		if ref != "" {
@@ -173,6 +173,15 @@ func (s *Service) audit(w *socred.Write) {
 		}
 		add(audit.KindCheck, "", k.CheckEvent(c), c.LogIndex)
 	}
+	for _, x := range []struct {
+		table string
+		last  int64
+	}{{"checks", w.Expire.Checks}, {"accesses", w.Expire.Accesses}} {
+		if x.last > 0 {
+			ref := x.table + ":" + strconv.FormatInt(x.last, 10)
+			add(audit.KindExpiry, ref, k.ObjectEvent(audit.KindExpiry, "", expiryEvent{x.table, x.last, w.Now}), nil)
+		}
+	}
 	for _, t := range w.Tokens {
 		add(audit.KindToken, t.ID, k.ObjectEvent(audit.KindToken, t.Subject, t), nil)
 	}
@@ -210,6 +219,14 @@ type tokenRevocation struct {
 	Op string    `json:"op"`
 	ID string    `json:"id"`
 	At time.Time `json:"at"`
+}
+
+// expiryEvent is a deletion of checks or accesses past their retention,
+// as the audit log hashes it.
+type expiryEvent struct {
+	Table string    `json:"table"`
+	Last  int64     `json:"last"`
+	At    time.Time `json:"at"`
 }
 
 type relationEvent struct {

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -97,6 +98,49 @@ func (s *Service) purgeDesignations(ctx context.Context, now time.Time) (int, er
 	return total, nil
 }
 
+// DefaultCheckRetention is how long checks and reads of files are kept
+// unless Service.CheckRetention says: two years, as long as credit bureaus
+// keep the inquiries into a file.
+var DefaultCheckRetention = socred.Duration{N: 2, Unit: socred.Years}
+
+// expireBatch is how many checks (and as many accesses) one expiry
+// transaction deletes at most.
+const expireBatch = 10000
+
+// expireLogs deletes the checks and reads of files made longer than the
+// retention ago, the oldest first, a batch a transaction, each with an
+// entry in the audit log naming the last one deleted. It returns how many
+// batches it deleted.
+func (s *Service) expireLogs(ctx context.Context, now time.Time) (int, error) {
+	retain := s.CheckRetention.OrDefault(DefaultCheckRetention)
+	before := retain.SubFrom(now)
+	var last socred.Expiry
+	n := 0
+	defer func() {
+		if n > 0 {
+			s.log.Info("deleted checks and reads of files past their retention", "retention", retain.String(),
+				"checks_through", last.Checks, "accesses_through", last.Accesses)
+		}
+	}()
+	for {
+		e, err := s.store.ExpiredLogs(ctx, before, expireBatch)
+		if err != nil {
+			return n, err
+		}
+		if e == (socred.Expiry{}) {
+			return n, nil
+		}
+		if e.Checks <= last.Checks && e.Accesses <= last.Accesses {
+			return n, fmt.Errorf("expiry: the store still holds checks up to %d and reads up to %d, deleted before", e.Checks, e.Accesses)
+		}
+		if err := s.commitLogged(ctx, &socred.Write{Now: now, Expire: e}); err != nil {
+			return n, err
+		}
+		last.Checks, last.Accesses = max(last.Checks, e.Checks), max(last.Accesses, e.Accesses)
+		n++
+	}
+}
+
 // purgeBatch is how many records one purge transaction clears at most.
 const purgeBatch = 1000
 
@@ -112,6 +156,9 @@ func (s *Service) purge(ctx context.Context) (int, error) {
 	if err != nil {
 		// The records' purges, and the rest of the tick, go on.
 		s.log.Error("purging ended designations", "err", err)
+	}
+	if _, err := s.expireLogs(ctx, now); err != nil {
+		s.log.Error("deleting checks and reads of files past their retention", "err", err)
 	}
 	for {
 		es, err := s.store.DuePurges(ctx, now, purgeBatch)

@@ -2,6 +2,8 @@ package service_test
 
 import (
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -334,5 +336,91 @@ func TestPutSubjectsRightsFirst(t *testing.T) {
 	_, err = svc.RelateAll(ctx, city, []socred.Relation{{From: "zhao", Type: "nope", To: "wang"}, {From: "zhao", Type: "guarantor-of", To: "wang"}})
 	if socred.ErrorCode(err) != socred.EFORBIDDEN {
 		t.Errorf("relations: got %v, want forbidden", err)
+	}
+}
+
+// Checks and reads of files are deleted when the retention (two years by
+// default) has passed since they were made, the oldest first, each batch
+// with an entry in the audit log that verify takes for the rows it no
+// longer finds: after the expiry, and when the expiry commits while verify
+// reads.
+func TestChecksExpire(t *testing.T) {
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer closeAll(t, svc, store)
+	setup(t, svc)
+	purposes := func() (checks, reads []string) {
+		t.Helper()
+		f, err := svc.File(ctx, &socred.Caller{Token: &socred.Token{ID: "wang", Role: socred.RoleSubject, Subject: "wang"}}, "wang", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range f.Checks {
+			checks = append(checks, ch.Purpose)
+		}
+		for _, a := range f.Accesses {
+			reads = append(reads, a.Purpose)
+		}
+		return checks, reads
+	}
+	checkAt := func(at time.Time, purpose string) {
+		t.Helper()
+		c.Set(at)
+		if _, err := svc.Check(ctx, provider, service.CheckInput{Subject: "wang", Action: "ride-high-speed-train", Purpose: purpose}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.File(ctx, admin, "wang", "read "+purpose); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkAt(t0, "ticket 1")
+	checkAt(t0.AddDate(1, 0, 0), "ticket 2")
+	checkAt(t0.AddDate(2, 0, -1), "ticket 3")
+
+	c.Set(t0.AddDate(2, 0, 1))
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checks, reads := purposes()
+	if !slices.Equal(checks, []string{"ticket 3", "ticket 2"}) || !slices.Equal(reads, []string{"read ticket 3", "read ticket 2"}) {
+		t.Errorf("two years and a day on: checks %q, reads %q; want the first of each deleted", checks, reads)
+	}
+	rep, err := service.VerifyLog(ctx, store)
+	if err != nil || rep.Expired != 2 || rep.Checks != 2 || rep.Accesses != 2 {
+		t.Errorf("verify after the expiry: %+v, %v; want 2 entries expired, 2 checks and 2 reads hashed again", rep, err)
+	}
+
+	// The next expiry commits while verify reads: the entries it appends
+	// account for the rows gone.
+	tick := func() {
+		c.Set(t0.AddDate(3, 0, 1))
+		if _, err := svc.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err = service.VerifyLog(ctx, racing{Store: store, before: tick})
+	if err != nil || rep.Expired != 4 || rep.Checks != 1 {
+		t.Errorf("verify while checks expire: %+v, %v; want 4 entries expired, 1 check hashed again", rep, err)
+	}
+	if checks, _ := purposes(); !slices.Equal(checks, []string{"ticket 3"}) {
+		t.Errorf("three years and a day on: checks %q", checks)
+	}
+
+	// A row kept past an expiry logged is found.
+	kept := socred.Write{Now: c.Now(), Audit: []socred.AuditEntry{{Kind: audit.KindExpiry, Ref: "checks:3"}}}
+	if err := store.Commit(ctx, &kept); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := service.VerifyLog(ctx, store); err == nil || !strings.Contains(err.Error(), "check 3 is kept") {
+		t.Errorf("verify with a check kept past its expiry: got %v", err)
+	}
+	// A row deleted without an expiry is missed.
+	c.Set(t0.AddDate(5, 0, 0))
+	checkAt(c.Now(), "ticket 4")
+	if err := store.Commit(ctx, &socred.Write{Now: c.Now(), Expire: socred.Expiry{Checks: 1 << 20}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := service.VerifyLog(ctx, store); err == nil || !strings.Contains(err.Error(), "which the store does not hold") {
+		t.Errorf("verify with checks deleted and no expiry logged: got %v", err)
 	}
 }

@@ -45,6 +45,9 @@ type Service struct {
 	// checkpoints (a signed-note Ed25519 signer key); without it the key
 	// kept with the data signs, made at the first start.
 	AuditSigner string
+	// CheckRetention is how long checks and reads of files are kept, from
+	// when they were made; zero means DefaultCheckRetention.
+	CheckRetention socred.Duration
 
 	store  socred.Store
 	eng    *engine.Engine

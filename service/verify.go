@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/audit"
@@ -22,6 +23,7 @@ type VerifyReport struct {
 	Purged      int   // purged records hashed again and found in their purges' leaves
 	Decisions   int   // designations, appeals and repair applications hashed again, as last logged
 	Later       int   // rows whose entries were appended after the leaves were read (a server writing), not checked
+	Expired     int   // entries of checks and reads deleted at the end of their retention, as an expiry entry says
 }
 
 // VerifyLog recomputes the audit log kept in st from its stored leaves and
@@ -195,6 +197,13 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 			decided[l.Ref] = i
 		}
 	}
+	// Checks and reads past their retention are deleted, the oldest first,
+	// with an entry naming the last deleted: their entries stay unclaimed,
+	// and none up to it may be kept.
+	expired := expiries{}
+	if err := expired.add(leaves, 0); err != nil {
+		return rep, err
+	}
 	err = st.AuditSources(ctx, func(r *socred.Record, c *socred.CheckEntry, a *socred.Access) error {
 		switch {
 		case r != nil:
@@ -218,9 +227,15 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 			return claim(&rep.Purged, r.PurgeLogIndex, []audit.Kind{audit.KindPurge}, r.ID, func() [32]byte { return keys.PurgeEvent(r) }, "the purge of record "+r.ID)
 		case c != nil:
 			id := strconv.FormatInt(c.ID, 10)
+			if e := expired[audit.KindCheck]; c.ID <= e.last {
+				return fmt.Errorf("check %s is kept, but entry %d logs the deletion of every check up to %d", id, e.entry, e.last)
+			}
 			return claim(&rep.Checks, c.LogIndex, []audit.Kind{audit.KindCheck}, id, func() [32]byte { return keys.CheckEvent(c) }, "check "+id)
 		case a != nil:
 			id := strconv.FormatInt(a.ID, 10)
+			if e := expired[audit.KindAccess]; a.ID <= e.last {
+				return fmt.Errorf("access %s is kept, but entry %d logs the deletion of every access up to %d", id, e.entry, e.last)
+			}
 			return claim(&rep.Accesses, a.LogIndex, []audit.Kind{audit.KindAccess}, id, func() [32]byte { return keys.AccessEvent(a) }, "access "+id)
 		}
 		return nil
@@ -239,9 +254,26 @@ func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 		// Committed while the log was read: for the next verify.
 		rep.Later = later
 	}
+	readSince := false
 	for i := range leaves {
 		switch l := &leaves[i]; l.Kind {
-		case audit.KindRecord, audit.KindDerived, audit.KindCheck, audit.KindAccess:
+		case audit.KindCheck, audit.KindAccess:
+			if claimed[i] {
+				continue
+			}
+			if !expired.covers(l) && !readSince {
+				// Perhaps deleted since the leaves were read (a server
+				// writing): the entries appended since say.
+				readSince = true
+				if err := expired.since(ctx, st, int64(len(leaves))); err != nil {
+					return rep, err
+				}
+			}
+			if !expired.covers(l) {
+				return rep, fmt.Errorf("entry %d logs %s %q, which the store does not hold", i, l.Kind, l.Ref)
+			}
+			rep.Expired++
+		case audit.KindRecord, audit.KindDerived:
 			if !claimed[i] {
 				return rep, fmt.Errorf("entry %d logs %s %q, which the store does not hold", i, l.Kind, l.Ref)
 			}
@@ -348,4 +380,63 @@ func hashDiff(want, got []byte) string {
 		}
 	}
 	return "differs"
+}
+
+// expiries are, by the kind of entry they delete the rows of (check,
+// access), the last expiry logged: every row up to last was deleted at the
+// end of its retention, as entry says.
+type expiries map[audit.Kind]struct{ last, entry int64 }
+
+// add takes in the expiries among leaves, the first of which is entry
+// first of the log.
+func (x expiries) add(leaves []audit.Leaf, first int64) error {
+	for i := range leaves {
+		l := &leaves[i]
+		if l.Kind != audit.KindExpiry {
+			continue
+		}
+		table, id, _ := strings.Cut(l.Ref, ":")
+		kind := map[string]audit.Kind{"checks": audit.KindCheck, "accesses": audit.KindAccess}[table]
+		last, err := strconv.ParseInt(id, 10, 64)
+		if kind == 0 || err != nil || last <= 0 {
+			return fmt.Errorf("entry %d logs an expiry of %q: not a table and an id", first+int64(i), l.Ref)
+		}
+		if last > x[kind].last {
+			x[kind] = struct{ last, entry int64 }{last, first + int64(i)}
+		}
+	}
+	return nil
+}
+
+// since takes in the expiries appended to st's log from entry from on.
+func (x expiries) since(ctx context.Context, st socred.Store, from int64) error {
+	for {
+		blocks, err := st.AuditBlocks(ctx, from, 1000)
+		if err != nil {
+			return err
+		}
+		if len(blocks) > 0 && blocks[0].First < from {
+			blocks = blocks[1:] // holds entries read before
+		}
+		if len(blocks) == 0 {
+			return nil
+		}
+		for _, b := range blocks {
+			ls, err := audit.ParseLeaves(b.Leaves)
+			if err != nil {
+				return fmt.Errorf("block at entry %d: %w", b.First, err)
+			}
+			if err := x.add(ls, b.First); err != nil {
+				return err
+			}
+			from = b.First + int64(len(ls))
+		}
+	}
+}
+
+// covers says whether the check or access l logs was deleted by an
+// expiry.
+func (x expiries) covers(l *audit.Leaf) bool {
+	id, err := strconv.ParseInt(l.Ref, 10, 64)
+	return err == nil && id <= x[l.Kind].last
 }

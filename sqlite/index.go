@@ -40,6 +40,10 @@ type subjectIndex struct {
 	merging *tail
 	merged  int64 // every id ≤ merged is on disk
 	nextID  int64 // the next id to assign (checks, accesses)
+	// expired is the last id deleted at the end of its retention
+	// (checks, accesses): every row up to it is gone, and reads and
+	// compactions leave its ids out.
+	expired int64
 	// dropped lists the runs compactions dropped, in order, and evicted
 	// how many of them each reading connection has let go of the cached
 	// statement of (see runIDs).
@@ -187,6 +191,13 @@ func (x *subjectIndex) open(conn *sqlite3.Conn, xw *interruptible) error {
 	if x.nextID, err = sqlitex.ResultInt64(conn.Prep(`SELECT COALESCE(MAX(id), 0) + 1 FROM ` + x.table)); err != nil {
 		return fmt.Errorf("%s index: %w", x.table, err)
 	}
+	stmt = conn.Prep(`SELECT COALESCE(MAX(value), 0) FROM meta WHERE key = ?`)
+	stmt.BindText(1, x.table+"_expired")
+	if x.expired, err = sqlitex.ResultInt64(stmt); err != nil {
+		return fmt.Errorf("%s index: %w", x.table, err)
+	}
+	// The table may be empty, every row expired: the ids go on.
+	x.nextID = max(x.nextID, x.expired+1)
 	if err := x.openRuns(xw); err != nil {
 		return fmt.Errorf("%s index: %w", x.table, err)
 	}
@@ -248,6 +259,7 @@ func (x *subjectIndex) ids(conn *sqlite3.Conn, subject string) ([]int64, error) 
 		tail = x.merging.appendIDs(tail, subject)
 	}
 	tail = x.tail.appendIDs(tail, subject)
+	expired := x.expired
 	gone := x.dropped[x.evicted[conn]:]
 	if len(gone) > 0 {
 		if x.evicted == nil {
@@ -288,7 +300,21 @@ func (x *subjectIndex) ids(conn *sqlite3.Conn, subject string) ([]int64, error) 
 		// into it in place, and a merge cut short left some rows there).
 		slices.Sort(out)
 	}
+	// The expired are gone from the table, though runs not compacted
+	// since still list them: left out, not looked up. (They are a
+	// subject's oldest, so a page of the newest holds them only after
+	// every row kept.)
+	first, _ := slices.BinarySearch(out, expired+1)
+	out = out[first:]
 	return slices.Compact(out), nil
+}
+
+// expire leaves the ids up to last out of reads and compactions: their
+// rows were deleted (commit, Write.Expire).
+func (x *subjectIndex) expire(last int64) {
+	x.mu.Lock()
+	x.expired = max(x.expired, last)
+	x.mu.Unlock()
 }
 
 // runIDs appends the subject's ids in run's table to dst.
@@ -637,6 +663,9 @@ func (x *subjectIndex) compact(ctx context.Context, s *Store, duty int) error {
 // page at a time.
 func (x *subjectIndex) mergeRuns(ctx context.Context, s *Store, duty int, runs []indexRun) (indexRun, error) {
 	w := x.newRunWriter(ctx, s, duty)
+	x.mu.Lock()
+	expired := x.expired
+	x.mu.Unlock()
 	type source struct {
 		stmt string
 		rows []indexRow
@@ -695,6 +724,9 @@ func (x *subjectIndex) mergeRuns(ctx context.Context, s *Store, duty int, runs [
 			}
 			r := least.rows[least.next]
 			least.next++
+			if r.id <= expired {
+				continue // its row is gone (expire)
+			}
 			if err := w.add(r.subject, r.id); err != nil {
 				return err
 			}

@@ -684,6 +684,47 @@ func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]socr
 	return out, nil
 }
 
+// ExpiredLogs returns, for checks and for accesses, the last id of the
+// oldest rows (up to limit) that were all made before before.
+func (s *Store) ExpiredLogs(ctx context.Context, before time.Time, limit int) (socred.Expiry, error) {
+	var e socred.Expiry
+	err := s.read(ctx, func(conn *sqlite3.Conn) error {
+		for _, t := range []struct {
+			query string
+			last  *int64
+		}{
+			{`SELECT id, at FROM checks ORDER BY id LIMIT ?`, &e.Checks},
+			{`SELECT id, at FROM accesses ORDER BY id LIMIT ?`, &e.Accesses},
+		} {
+			stmt := conn.Prep(t.query)
+			stmt.BindInt64(1, int64(limit))
+			if err := each(stmt, expiredPrefix(micros(before), t.last)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return socred.Expiry{}, fmt.Errorf("expired checks and accesses: %w", err)
+	}
+	return e, nil
+}
+
+// expiredPrefix reads rows of (id, at) in id order into *last: the id of
+// the last row of the run from the first that were all made before
+// before. The statement is read to its end, so that it is reset.
+func expiredPrefix(before int64, last *int64) func(*sqlite3.Stmt) error {
+	ended := false
+	return func(stmt *sqlite3.Stmt) error {
+		if !ended && stmt.ColumnInt64(1) < before {
+			*last = stmt.ColumnInt64(0)
+		} else {
+			ended = true
+		}
+		return nil
+	}
+}
+
 const appealSelect = `SELECT id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons, suspended_at FROM appeals`
 
 func scanAppeal(stmt *sqlite3.Stmt) *socred.Appeal {

@@ -81,6 +81,8 @@ func (s *Store) commitTx(ctx context.Context, w *socred.Write) error {
 		s.edge = edge
 		s.auditNext = edge.Size()
 	}
+	s.checks.expire(w.Expire.Checks)
+	s.accesses.expire(w.Expire.Accesses)
 	if len(w.Notices) > 0 {
 		subjects, ids := make([]string, len(w.Notices)), make([]int64, len(w.Notices))
 		for i := range w.Notices {
@@ -309,6 +311,9 @@ func commit(conn *sqlite3.Conn, w *socred.Write, firstCheck, firstAccess int64) 
 		if err := exec(stmt); err != nil {
 			return fmt.Errorf("purge of designation %s: %w", d.ID, err)
 		}
+	}
+	if err := expire(conn, w.Expire); err != nil {
+		return err
 	}
 	for _, e := range w.Erase {
 		// The first purge's moment and receipt stay: a record purged twice
@@ -772,4 +777,30 @@ var insertOneNotice, insertManyNotices = noticeInsert(1), noticeInsert(noticesPe
 
 func noticeInsert(rows int) string {
 	return rowsInsert(`INSERT INTO notices (id, subject, at, body, pending)`, 5, rows)
+}
+
+// expire deletes the checks and accesses e names, and keeps the last id
+// deleted of each (meta checks_expired, accesses_expired): ids are never
+// given again below it, though the table be left empty.
+func expire(conn *sqlite3.Conn, e socred.Expiry) error {
+	for _, t := range []struct {
+		table string
+		last  int64
+	}{{"checks", e.Checks}, {"accesses", e.Accesses}} {
+		if t.last <= 0 {
+			continue
+		}
+		stmt := conn.Prep(`DELETE FROM ` + t.table + ` WHERE id <= ?`)
+		stmt.BindInt64(1, t.last)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("expire %s: %w", t.table, err)
+		}
+		stmt = conn.Prep(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`)
+		stmt.BindText(1, t.table+"_expired")
+		stmt.BindInt64(2, t.last)
+		if err := exec(stmt); err != nil {
+			return fmt.Errorf("expire %s: %w", t.table, err)
+		}
+	}
+	return nil
 }

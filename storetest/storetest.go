@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"Designations", testDesignations},
 		{"Listings", testListings},
 		{"ChecksAndAccesses", testChecksAndAccesses},
+		{"Expiry", testExpiry},
 		{"Register", testRegister},
 		{"Tokens", testTokens},
 		{"Load", testLoad},

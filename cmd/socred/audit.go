@@ -88,6 +88,9 @@ func verifyDB(ctx context.Context, db string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "audit log verified: %d entries in %d blocks, %d checkpoints, %d records, %d purged records, %d checks, %d reads of files and %d designations, appeals and repair applications hashed again in %s\n",
 		rep.Entries, rep.Blocks, rep.Checkpoints, rep.Records, rep.Purged, rep.Checks, rep.Accesses, rep.Decisions, time.Since(start).Round(time.Millisecond))
+	if rep.Expired > 0 {
+		fmt.Fprintf(stdout, "%d entries of checks and reads of files name rows deleted at the end of their retention, as the log's expiry entries say\n", rep.Expired)
+	}
 	if rep.Later > 0 {
 		fmt.Fprintf(stdout, "%d rows logged after the log was read (a server is writing) were not checked; the next verify checks them\n", rep.Later)
 	}

@@ -98,6 +98,8 @@ func TestUsageErrors(t *testing.T) {
 		{"serve", "--webhook", "ftp://x", "--db", "never-made.db"},
 		{"serve", "--smtp", "no-port", "--db", "never-made.db"},
 		{"serve", "--read-timeout", "-5s", "--db", "never-made.db"},
+		{"serve", "--retain-checks", "0d", "--db", "never-made.db"},
+		{"serve", "--retain-checks", "2", "--db", "never-made.db"},
 		{"demo", "--addr", "bogus", "--db", "never-made.db"},
 	} {
 		_, stderr, code := socred(t, args...)

@@ -40,6 +40,8 @@ type serverConfig struct {
 	smtp      string
 	smtpFrom  string
 	auditKey  string
+	// retainChecks is how long checks and reads of files are kept.
+	retainChecks socred.Duration
 	// trustedProxies are the reverse proxies whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed.
 	trustedProxies string
@@ -71,6 +73,7 @@ func (c *serverConfig) flags(fs *flag.FlagSet, defaultDB string) {
 	fs.DurationVar(&c.timeouts.write, "write-timeout", defaultTimeouts.write, "how long a client may take to receive an answer")
 	fs.DurationVar(&c.timeouts.idle, "idle-timeout", defaultTimeouts.idle, "how long a kept-alive connection may stay idle")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For (the client, for the limit on failed sign-ins) and X-Forwarded-Proto: https (cookies marked Secure) are believed; default none")
+	fs.TextVar(&c.retainChecks, "retain-checks", service.DefaultCheckRetention, "how long checks and reads of subjects' files are kept before they are deleted: a `duration`, a number and a unit (h, d, w, mo, y) such as 18mo")
 	fs.StringVar(&c.auditKey, "audit-key", "", "file holding the signed-note Ed25519 signer key of the audit log's checkpoints (default: the key made at the first start, kept in the database)")
 }
 
@@ -137,6 +140,9 @@ func (c *serverConfig) check() error {
 			return fmt.Errorf("--smtp-from: want a bare e-mail address, not %q", c.smtpFrom)
 		}
 	}
+	if !c.retainChecks.IsZero() && c.retainChecks.N <= 0 {
+		return fmt.Errorf("--retain-checks: want a length of time such as 2y, not %s", c.retainChecks)
+	}
 	for _, t := range []struct {
 		flag string
 		d    time.Duration
@@ -182,6 +188,7 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 		return nil, err
 	}
 	svc.AdminToken = adminToken
+	svc.CheckRetention = c.retainChecks // zero: the default
 	if c.auditKey != "" {
 		k, err := os.ReadFile(c.auditKey)
 		if err != nil {
