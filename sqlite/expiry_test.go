@@ -11,9 +11,10 @@ import (
 	"github.com/socred/socred"
 )
 
-// Expired checks are left out of the subject index: by reads at once, by
-// a compaction of its runs for good; and the ids given after a restart go
-// on past them though the table was left empty.
+// Expired checks are left out of the subject index: by reads at once, and
+// for good by the merge of the tail and the compaction of the runs; and the
+// ids given after a restart go on past them though the table was left
+// empty.
 func TestExpiredChecksLeaveTheIndex(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "socred.db")
@@ -46,42 +47,55 @@ func TestExpiredChecksLeaveTheIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for range runFanIn - 1 {
+	drain := func() {
+		t.Helper()
+		if err := s.drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two runs of ten (ids 1 to 20), and ten in the tail: check k was
+	// made k-1 minutes after t0.
+	for range runFanIn - 2 {
 		addChecks(10)
 		merge()
 	}
-	e, err := s.ExpiredLogs(ctx, t0.Add(15*time.Minute), 100)
-	if err != nil || e.Checks != 15 {
-		t.Fatalf("expired: %+v, %v; want the checks up to 15", e, err)
+	addChecks(10)
+	drain()
+	e, err := s.ExpiredLogs(ctx, t0.Add(25*time.Minute), 100)
+	if err != nil || e.Checks != 25 {
+		t.Fatalf("expired: %+v, %v; want the checks up to 25", e, err)
 	}
 	if err := s.Commit(ctx, &socred.Write{Now: t0, Expire: e}); err != nil {
 		t.Fatal(err)
 	}
-	kept := func() []int64 {
-		var out []int64
+	kept := func(from, to int64) {
+		t.Helper()
+		var got []int64
 		for sub := range 3 {
-			out = append(out, indexIDs(t, s, s.checks, "s"+strconv.Itoa(sub))...)
+			got = append(got, indexIDs(t, s, s.checks, "s"+strconv.Itoa(sub))...)
 		}
-		slices.Sort(out)
-		return out
+		slices.Sort(got)
+		if len(got) != int(to-from+1) || got[0] != from || got[len(got)-1] != to {
+			t.Errorf("ids read: %v, want %d to %d", got, from, to)
+		}
 	}
-	if got := kept(); len(got) != n-15 || got[0] != 16 {
-		t.Errorf("ids read after the expiry: %v, want 16 to %d", got, n)
+	kept(26, 30) // the runs' and the tail's expired left out
+	rows := func(want int) {
+		t.Helper()
+		if got := indexRows(t, s.xw, "checks", ""); got != want {
+			t.Errorf("%d rows in the index's runs, want %d", got, want)
+		}
 	}
-	if rows := indexRows(t, s.xw, "checks", ""); rows != n {
-		t.Errorf("%d rows in the runs before a compaction, want all %d", rows, n)
-	}
+	rows(20)
+	merge() // the tail: its expired not written
+	rows(25)
 	addChecks(10)
 	merge() // the last run of a level: the runs are compacted into one
 	if len(s.checks.runs) != 1 {
 		t.Fatalf("runs %v, want one", s.checks.runs)
 	}
-	if rows := indexRows(t, s.xw, "checks", ""); rows != n-15 {
-		t.Errorf("%d rows in the runs compacted, want the %d kept", rows, n-15)
-	}
-	if got := kept(); len(got) != n-15 || got[0] != 16 {
-		t.Errorf("ids read after the compaction: %v, want 16 to %d", got, n)
-	}
+	rows(15) // the expired dropped
+	kept(26, 40)
 
 	all, err := s.ExpiredLogs(ctx, t0.Add(24*time.Hour), 1000)
 	if err != nil || all.Checks != int64(n) {

@@ -572,11 +572,17 @@ func (x *subjectIndex) merge(ctx context.Context, s *Store, duty int) (int, erro
 	subjects := slices.Sorted(maps.Keys(merging.slot))
 	upto := merging.at(merging.n - 1).id // ids ascend
 	w := x.newRunWriter(ctx, s, duty)
+	x.mu.Lock()
+	expired := x.expired
+	x.mu.Unlock()
 	err := func() error {
 		var ids []int64
 		for _, subject := range subjects {
 			ids = merging.appendIDs(ids[:0], subject)
 			for _, id := range ids {
+				if id <= expired {
+					continue // its row is gone (expire)
+				}
 				if err := w.add(subject, id); err != nil {
 					return err
 				}
