@@ -685,7 +685,9 @@ func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]socr
 }
 
 // ExpiredLogs returns, for checks and for accesses, the last id of the
-// oldest rows (up to limit) that were all made before before.
+// oldest rows (up to limit) that were all made before before. It reads no
+// further than the first row not that old: the scheduler asks at every
+// tick, and mostly nothing is.
 func (s *Store) ExpiredLogs(ctx context.Context, before time.Time, limit int) (socred.Expiry, error) {
 	var e socred.Expiry
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
@@ -698,7 +700,14 @@ func (s *Store) ExpiredLogs(ctx context.Context, before time.Time, limit int) (s
 		} {
 			stmt := conn.Prep(t.query)
 			stmt.BindInt64(1, int64(limit))
-			if err := each(stmt, expiredPrefix(micros(before), t.last)); err != nil {
+			err := each(stmt, func(stmt *sqlite3.Stmt) error {
+				if stmt.ColumnInt64(1) >= micros(before) {
+					return errPrefixEnded
+				}
+				*t.last = stmt.ColumnInt64(0)
+				return nil
+			})
+			if err != nil && !errors.Is(err, errPrefixEnded) {
 				return err
 			}
 		}
@@ -710,20 +719,8 @@ func (s *Store) ExpiredLogs(ctx context.Context, before time.Time, limit int) (s
 	return e, nil
 }
 
-// expiredPrefix reads rows of (id, at) in id order into *last: the id of
-// the last row of the run from the first that were all made before
-// before. The statement is read to its end, so that it is reset.
-func expiredPrefix(before int64, last *int64) func(*sqlite3.Stmt) error {
-	ended := false
-	return func(stmt *sqlite3.Stmt) error {
-		if !ended && stmt.ColumnInt64(1) < before {
-			*last = stmt.ColumnInt64(0)
-		} else {
-			ended = true
-		}
-		return nil
-	}
-}
+// errPrefixEnded stops ExpiredLogs' reading at the first row not expired.
+var errPrefixEnded = errors.New("a row not expired")
 
 const appealSelect = `SELECT id, subject, record, list, designation, statement, filed_at, review_due, status, decided_at, decided_by, decider_token, reasons, suspended_at FROM appeals`
 
