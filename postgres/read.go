@@ -493,34 +493,32 @@ func (s *Store) Contact(ctx context.Context, subject string) (socred.Contact, er
 }
 
 // ExpiredLogs returns, for checks and for accesses, the last id of the
-// oldest rows (up to limit) that were all made before before.
+// oldest rows (up to limit) that were all made before before. The
+// scheduler asks at every tick, and mostly nothing is that old: the oldest
+// row alone says so.
 func (s *Store) ExpiredLogs(ctx context.Context, before time.Time, limit int) (socred.Expiry, error) {
 	var e socred.Expiry
 	for _, t := range []struct {
-		query string
+		table string
 		last  *int64
-	}{
-		{`SELECT id, at FROM checks ORDER BY id LIMIT $1`, &e.Checks},
-		{`SELECT id, at FROM accesses ORDER BY id LIMIT $1`, &e.Accesses},
-	} {
-		rows, _ := s.pool.Query(ctx, t.query, limit)
-		var id, at int64
-		_, err := pgx.ForEachRow(rows, []any{&id, &at}, func() error {
-			if at >= micros(before) {
-				return errPrefixEnded
-			}
-			*t.last = id
-			return nil
-		})
-		if err != nil && !errors.Is(err, errPrefixEnded) {
-			return socred.Expiry{}, fmt.Errorf("expired checks and accesses: %w", err)
+	}{{"checks", &e.Checks}, {"accesses", &e.Accesses}} {
+		var oldest int64
+		err := s.pool.QueryRow(ctx, `SELECT at FROM `+t.table+` ORDER BY id LIMIT 1`).Scan(&oldest)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && oldest >= micros(before) {
+			continue
+		}
+		if err == nil {
+			// The last of the run before the first row not that old.
+			err = s.pool.QueryRow(ctx, `WITH o AS MATERIALIZED (SELECT id, at FROM `+t.table+` ORDER BY id LIMIT $1)
+				SELECT COALESCE(MAX(id), 0) FROM o WHERE id < COALESCE((SELECT MIN(id) FROM o WHERE at >= $2), 9223372036854775807)`,
+				limit, micros(before)).Scan(t.last)
+		}
+		if err != nil {
+			return socred.Expiry{}, fmt.Errorf("expired %s: %w", t.table, err)
 		}
 	}
 	return e, nil
 }
-
-// errPrefixEnded stops ExpiredLogs' reading at the first row not expired.
-var errPrefixEnded = errors.New("a row not expired")
 
 // DuePurges returns up to limit purges that fell due by now, then records
 // purged with no entry of the purge in the audit log.
