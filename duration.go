@@ -86,6 +86,20 @@ func (d Duration) String() string {
 	return strconv.Itoa(d.N) + unitNames[d.Unit]
 }
 
+// Words writes d out for a reader: "2 years", "1 month", "90 days".
+func (d Duration) Words() string {
+	if d.IsZero() {
+		return ""
+	}
+	name := unitWords[d.Unit]
+	if d.N != 1 {
+		name += "s"
+	}
+	return strconv.Itoa(d.N) + " " + name
+}
+
+var unitWords = map[DurationUnit]string{Hours: "hour", Days: "day", Weeks: "week", Months: "month", Years: "year"}
+
 // AddTo returns t moved forward by d.
 func (d Duration) AddTo(t time.Time) time.Time { return d.add(t, d.N) }
 

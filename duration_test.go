@@ -60,6 +60,17 @@ func TestDurationCalendar(t *testing.T) {
 
 // A duration is at most 1000 years in any unit, so that a time that far
 // from now still has a year JSON and RFC 3339 can write.
+func TestDurationWords(t *testing.T) {
+	for in, want := range map[string]string{"2y": "2 years", "1y": "1 year", "18mo": "18 months", "1w": "1 week", "90d": "90 days", "1h": "1 hour", "0d": "0 days"} {
+		if got := MustParseDuration(in).Words(); got != want {
+			t.Errorf("%s in words: %q, want %q", in, got, want)
+		}
+	}
+	if got := (Duration{}).Words(); got != "" {
+		t.Errorf("no duration in words: %q, want none", got)
+	}
+}
+
 func TestDurationBounds(t *testing.T) {
 	for _, ok := range []string{"1000y", "12000mo", "52178w", "365250d", "1000000h"} {
 		d, err := ParseDuration(ok)

@@ -103,6 +103,12 @@ func (s *Service) purgeDesignations(ctx context.Context, now time.Time) (int, er
 // keep the inquiries into a file.
 var DefaultCheckRetention = socred.Duration{N: 2, Unit: socred.Years}
 
+// CheckRetentionPeriod is how long checks and reads of files are kept:
+// CheckRetention, or the default.
+func (s *Service) CheckRetentionPeriod() socred.Duration {
+	return s.CheckRetention.OrDefault(DefaultCheckRetention)
+}
+
 // expireBatch is how many checks (and as many accesses) one expiry
 // transaction deletes at most.
 const expireBatch = 10000
@@ -112,7 +118,7 @@ const expireBatch = 10000
 // entry in the audit log naming the last one deleted. It returns how many
 // batches it deleted.
 func (s *Service) expireLogs(ctx context.Context, now time.Time) (int, error) {
-	retain := s.CheckRetention.OrDefault(DefaultCheckRetention)
+	retain := s.CheckRetentionPeriod()
 	before := retain.SubFrom(now)
 	var last socred.Expiry
 	n := 0

@@ -102,6 +102,8 @@ type mePage struct {
 	Records  []recordView
 	Notice   string
 	Appealed map[string]bool // records and lists with an open appeal
+	// ChecksKept is how long checks and reads of the file are kept.
+	ChecksKept string
 }
 
 type schemeView struct {
@@ -155,7 +157,8 @@ func (w *Web) me(rw http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	p := w.svc.Pack()
-	page := mePage{Title: "Your file", CSRF: s.CSRF, Who: f.Subject.Name, File: f, Appealed: map[string]bool{}, Notice: w.done(r)}
+	page := mePage{Title: "Your file", CSRF: s.CSRF, Who: f.Subject.Name, File: f, Appealed: map[string]bool{}, Notice: w.done(r),
+		ChecksKept: w.svc.CheckRetentionPeriod().Words()}
 	for _, a := range f.Appeals {
 		if a.Status == socred.AppealOpen {
 			page.Appealed[a.Record+"|"+a.List] = true

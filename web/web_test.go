@@ -248,6 +248,7 @@ func pages(t *testing.T, s *site) {
 		"ride-high-speed-train", "loan contract 4471", "derived from record", "receipt ", // restriction, evidence, joint liability, audit receipt
 		"Your relations", "guarantor-of", // zhang guarantees li's loan
 		`id="chart-data"`, "/static/vendor/uplot/uPlot.iife.min.js", "Download your file",
+		"are kept for 2 years from when they were made, then deleted", // the default retention of checks
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/me lacks %q", want)
