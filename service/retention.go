@@ -110,13 +110,18 @@ func (s *Service) CheckRetentionPeriod() socred.Duration {
 }
 
 // expireBatch is how many checks (and as many accesses) one expiry
-// transaction deletes at most.
-const expireBatch = 10000
+// transaction deletes at most, and expireBatches how many transactions one
+// tick makes: a first start on years of checks deletes them over many
+// ticks, rather than hold the scheduler for the whole of it.
+var (
+	expireBatch   = 10000
+	expireBatches = 100
+)
 
 // expireLogs deletes the checks and reads of files made longer than the
 // retention ago, the oldest first, a batch a transaction, each with an
-// entry in the audit log naming the last one deleted. It returns how many
-// batches it deleted.
+// entry in the audit log naming the last one deleted, expireBatches at
+// most. It returns how many batches it deleted.
 func (s *Service) expireLogs(ctx context.Context, now time.Time) (int, error) {
 	retain := s.CheckRetentionPeriod()
 	before := retain.SubFrom(now)
@@ -128,7 +133,7 @@ func (s *Service) expireLogs(ctx context.Context, now time.Time) (int, error) {
 				"checks_through", last.Checks, "accesses_through", last.Accesses)
 		}
 	}()
-	for {
+	for n < expireBatches {
 		e, err := s.store.ExpiredLogs(ctx, before, expireBatch)
 		if err != nil {
 			return n, err
@@ -145,6 +150,7 @@ func (s *Service) expireLogs(ctx context.Context, now time.Time) (int, error) {
 		last.Checks, last.Accesses = max(last.Checks, e.Checks), max(last.Accesses, e.Accesses)
 		n++
 	}
+	return n, nil
 }
 
 // purgeBatch is how many records one purge transaction clears at most.

@@ -424,3 +424,37 @@ func TestChecksExpire(t *testing.T) {
 		t.Errorf("verify with checks deleted and no expiry logged: got %v", err)
 	}
 }
+
+// A tick deletes a bounded number of batches: years of checks past their
+// retention go over several ticks, the scheduler free between them.
+func TestChecksExpireOverTicks(t *testing.T) {
+	defer service.SetExpiryBatches(2, 2)()
+	c := &clock{t: t0}
+	svc, store := open(t, filepath.Join(t.TempDir(), "socred.db"), c)
+	defer closeAll(t, svc, store)
+	setup(t, svc)
+	for i := range 5 {
+		c.Set(t0.Add(time.Duration(i) * time.Hour))
+		if _, err := svc.Check(ctx, provider, service.CheckInput{Subject: "wang", Action: "ride-high-speed-train", Purpose: "ticket"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The service's clock stays: its scheduler's own ticks expire nothing.
+	later := t0.AddDate(3, 0, 0)
+	for _, want := range []struct{ batches, kept int }{{2, 1}, {1, 0}, {0, 0}} { // two batches of two a tick
+		n, err := service.ExpireLogs(ctx, svc, later)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := store.Checks(ctx, "wang", socred.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != want.batches || len(cs) != want.kept {
+			t.Errorf("a tick's expiry: %d batches, %d checks kept; want %d and %d", n, len(cs), want.batches, want.kept)
+		}
+	}
+	if rep, err := service.VerifyLog(ctx, store); err != nil || rep.Expired != 5 {
+		t.Errorf("verify: %+v, %v; want the 5 checks' entries expired", rep, err)
+	}
+}

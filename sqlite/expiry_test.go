@@ -36,20 +36,18 @@ func TestExpiredChecksLeaveTheIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	merge := func() {
-		t.Helper()
-		// The checks go to the check log first, and into the database
-		// and the index when it drains.
-		if err := s.drain(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.checks.merge(ctx, s, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// The checks go to the check log first, and into the database and the
+	// index when it drains.
 	drain := func() {
 		t.Helper()
 		if err := s.drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merge := func() {
+		t.Helper()
+		drain()
+		if _, err := s.checks.merge(ctx, s, 1); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -689,6 +689,10 @@ func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]socr
 // further than the first row not that old: the scheduler asks at every
 // tick, and mostly nothing is.
 func (s *Store) ExpiredLogs(ctx context.Context, before time.Time, limit int) (socred.Expiry, error) {
+	// What the check log holds goes to the database first.
+	if err := s.drain(ctx); err != nil {
+		return socred.Expiry{}, err
+	}
 	var e socred.Expiry
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
 		for _, t := range []struct {
