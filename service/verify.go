@@ -33,7 +33,9 @@ type VerifyReport struct {
 // its row (a purged record against the entry of its purge, its first entry
 // by reference only: that hashed the evidence, which is gone). Every leaf
 // of a record, check, access or purge must be claimed by one (a record is
-// logged purged once). The first difference is the error.
+// logged purged once), but for the checks and accesses an expiry entry
+// says were deleted at the end of their retention; none of those may be
+// kept. The first difference is the error.
 func VerifyLog(ctx context.Context, st socred.Store) (VerifyReport, error) {
 	var rep VerifyReport
 	keys, err := st.AuditKeys(ctx, socred.AuditKeys{})
