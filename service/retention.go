@@ -164,12 +164,13 @@ const purgeBatch = 1000
 // it purged, or logged as purged before.
 func (s *Service) purge(ctx context.Context) (int, error) {
 	now := s.now()
+	// Each part's failure is logged, and the rest of the tick goes on; a
+	// server stopping cancels them, which is no failure.
 	total, err := s.purgeDesignations(ctx, now)
-	if err != nil {
-		// The records' purges, and the rest of the tick, go on.
+	if err != nil && ctx.Err() == nil {
 		s.log.Error("purging ended designations", "err", err)
 	}
-	if _, err := s.expireLogs(ctx, now); err != nil {
+	if _, err := s.expireLogs(ctx, now); err != nil && ctx.Err() == nil {
 		s.log.Error("deleting checks and reads of files past their retention", "err", err)
 	}
 	for {
