@@ -423,16 +423,27 @@ func TestMeOffersWhatTheAPITakes(t *testing.T) {
 		t.Errorf("a 70 KiB form: %d\n%s", big.StatusCode, b)
 	}
 	zhang, _ := s.svc.Authenticate(ctx, s.subject)
-	if _, err := s.svc.FileAppeal(ctx, zhang, service.AppealInput{List: "judgment-defaulters", Statement: "paid"}); err != nil {
+	appeal, err := s.svc.FileAppeal(ctx, zhang, service.AppealInput{List: "judgment-defaulters", Statement: "paid"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	body = text(t, s.do("GET", "/me", nil, sess))
 	if strings.Contains(body, "Appeal this entry") || !strings.Contains(body, "Your appeal of this entry is open") {
 		t.Errorf("/me with the appeal open offers another")
 	}
+	// Decided: left open, its review would be overdue forty days on, and
+	// the entry's effect suspended by whichever tick of the scheduler came
+	// first (it raced the page before, and lost under load).
+	reviewer, _ := s.svc.Authenticate(ctx, s.reviewer)
+	if _, err := s.svc.DecideAppeal(ctx, reviewer, appeal.ID, service.DecisionInput{Decision: socred.AppealUpheld, Reasons: "the judgment is unpaid"}); err != nil {
+		t.Fatal(err)
+	}
 	// Forty days on: the records' time to appeal has ended, and credit
 	// repair is open.
 	s.shift.Store(int64(40 * 24 * time.Hour))
+	if _, err := s.svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
 	sess, _ = s.signIn(s.subject) // the session of forty days ago has ended
 	body = text(t, s.do("GET", "/me", nil, sess))
 	if strings.Contains(body, "Appeal record") || !strings.Contains(body, "time to appeal ended") || !strings.Contains(body, "Apply for credit repair") {
