@@ -439,6 +439,9 @@ func TestChecksExpireOverTicks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if cs, err := store.Checks(ctx, "wang", socred.Page{}); err != nil || len(cs) != 5 {
+		t.Fatalf("checks stored: %d, %v; want 5", len(cs), err)
+	}
 	// The service's clock stays: its scheduler's own ticks expire nothing.
 	later := t0.AddDate(3, 0, 0)
 	for _, want := range []struct{ batches, kept int }{{2, 1}, {1, 0}, {0, 0}} { // two batches of two a tick

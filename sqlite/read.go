@@ -687,12 +687,12 @@ func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]socr
 // ExpiredLogs returns, for checks and for accesses, the last id of the
 // oldest rows (up to limit) that were all made before before. It reads no
 // further than the first row not that old: the scheduler asks at every
-// tick, and mostly nothing is.
+// tick, and mostly nothing is. It does not drain the check log, whose
+// groups are the newest (seconds old): a drain at every tick would cut
+// the log's copies into the database into small transactions under load;
+// they are read once drained, and the commit of an expiry writes them
+// before it deletes.
 func (s *Store) ExpiredLogs(ctx context.Context, before time.Time, limit int) (socred.Expiry, error) {
-	// What the check log holds goes to the database first.
-	if err := s.drain(ctx); err != nil {
-		return socred.Expiry{}, err
-	}
 	var e socred.Expiry
 	err := s.read(ctx, func(conn *sqlite3.Conn) error {
 		for _, t := range []struct {

@@ -81,8 +81,10 @@ func (s *Store) commitTx(ctx context.Context, w *socred.Write) error {
 		s.edge = edge
 		s.auditNext = edge.Size()
 	}
-	s.checks.expire(w.Expire.Checks)
-	s.accesses.expire(w.Expire.Accesses)
+	if w.Expire != (socred.Expiry{}) {
+		s.checks.expire(w.Expire.Checks)
+		s.accesses.expire(w.Expire.Accesses)
+	}
 	if len(w.Notices) > 0 {
 		subjects, ids := make([]string, len(w.Notices)), make([]int64, len(w.Notices))
 		for i := range w.Notices {
