@@ -2,9 +2,7 @@ package engine
 
 import (
 	"cmp"
-	"encoding/binary"
 	"fmt"
-	"hash/maphash"
 	"runtime"
 	"slices"
 	"sync"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/socred/socred"
+	"github.com/socred/socred/internal/keyindex"
 )
 
 // Loading a world from a store: LoadSubject, LoadRelation, LoadFacts (or
@@ -36,9 +35,9 @@ func (w *World) LoadSubject(s *socred.Subject) {
 		w.load = &loading{}
 	}
 	ld := w.load
-	h := maphash.String(loadSeed, s.ID)
-	ld.index.reserve()
-	i, free := ld.index.lookup(s.ID, h)
+	h := keyindex.Hash(s.ID)
+	ld.index.Reserve()
+	i, free := ld.index.Lookup(s.ID, h)
 	var ent *Entry
 	switch {
 	case i >= 0:
@@ -47,7 +46,7 @@ func (w *World) LoadSubject(s *socred.Subject) {
 		ent = w.subjects[s.ID] // loaded before the last Settle
 	default:
 		ent = &Entry{slot: &dueSlot{subject: s.ID, index: -1}, next: never, ownsFacts: true}
-		ld.index.insert(free, s.ID, h, int32(len(ld.ents))) // #nosec G115 -- positions are 32-bit by design: 2^31 subjects would not fit in memory
+		ld.index.Insert(free, s.ID, h, int32(len(ld.ents))) // #nosec G115 -- positions are 32-bit by design: 2^31 subjects would not fit in memory
 		ld.ents = append(ld.ents, ent)
 	}
 	w.e.setSubject(ent, s)
@@ -56,7 +55,7 @@ func (w *World) LoadSubject(s *socred.Subject) {
 // loaded returns the entry of a subject loaded, settled or not, or nil.
 func (w *World) loaded(id string) *Entry {
 	if ld := w.load; ld != nil {
-		if i, _ := ld.index.lookup(id, maphash.String(loadSeed, id)); i >= 0 {
+		if i, _ := ld.index.Lookup(id, keyindex.Hash(id)); i >= 0 {
 			return ld.ents[i]
 		}
 	}
@@ -84,7 +83,7 @@ func (w *World) LoadFact(r *socred.CountingRecord) error {
 // loadBatch is how many records LoadFacts looks up at once. Probing the
 // index for many records in a tight loop lets the processor wait for their
 // cache misses together rather than one after another.
-const loadBatch = 256
+const loadBatch = keyindex.Batch
 
 // LoadFacts adds records. Records of rules the pack no longer has are
 // skipped: they count in no scheme the engine knows. It is safe to call
@@ -92,7 +91,7 @@ const loadBatch = 256
 // of rs. Settle puts each subject's facts in order.
 func (w *World) LoadFacts(rs []socred.CountingRecord) error {
 	ld := w.load
-	if ld == nil || ld.index.n == 0 {
+	if ld == nil || ld.index.Len() == 0 {
 		var rk ruleCache
 		for i := range rs {
 			if err := w.loadFact(w.subjects[rs[i].Subject], &rs[i], &rk); err != nil {
@@ -113,9 +112,9 @@ func (w *World) LoadFacts(rs []socred.CountingRecord) error {
 		rs = rs[len(b):]
 		for i := range b {
 			ids[i] = b[i].Subject
-			hashes[i] = maphash.String(loadSeed, ids[i])
+			hashes[i] = keyindex.Hash(ids[i])
 		}
-		ld.index.lookupAll(ids[:len(b)], hashes[:len(b)], pos[:len(b)])
+		ld.index.LookupAll(ids[:len(b)], hashes[:len(b)], pos[:len(b)])
 		for i := range b {
 			r := &b[i]
 			if pos[i] < 0 {
@@ -162,7 +161,7 @@ func (w *World) loadFact(ent *Entry, r *socred.CountingRecord, rk *ruleCache) er
 		return err
 	}
 	f := Fact{ID: r.ID, Occurred: r.OccurredAt, Until: r.CountsUntil, Points: points, Rule: ri, Scheme: si}
-	mu := &w.loadMu[maphash.String(loadSeed, r.Subject)%uint64(len(w.loadMu))]
+	mu := &w.loadMu[keyindex.Hash(r.Subject)%uint64(len(w.loadMu))]
 	mu.Lock()
 	if ent.facts == nil {
 		ent.facts = make([]Fact, 0, 4)
@@ -171,10 +170,6 @@ func (w *World) loadFact(ent *Entry, r *socred.CountingRecord, rk *ruleCache) er
 	mu.Unlock()
 	return nil
 }
-
-// loadSeed hashes subject ids for the loading index and spreads subjects
-// over World.loadMu.
-var loadSeed = maphash.MakeSeed()
 
 // ruleCache remembers the rule of the record before: records come with a
 // handful of distinct schemes and rules, usually the same strings.
@@ -316,8 +311,8 @@ func parallel(workers, n int, fn func(lo, hi int)) {
 // loading is what a world keeps from the first LoadSubject to Settle. The
 // subjects it adds enter the subjects map only in Settle.
 type loading struct {
-	ents  []*Entry     // the subjects this load added, in order
-	index subjectIndex // their ids → positions in ents
+	ents  []*Entry       // the subjects this load added, in order
+	index keyindex.Index // their ids → positions in ents
 
 	mu    sync.Mutex
 	facts [][]loadedFact // the facts read, a batch at a time
@@ -374,124 +369,4 @@ func (ld *loading) place(workers int) {
 	}
 	wg.Wait()
 	ld.facts = nil
-}
-
-// subjectIndex maps the ids of the subjects loaded to their positions in
-// loading.ents. It is a table probed linearly, keyed by the ids' 64-bit
-// hashes, that keeps the ids themselves, for the comparison that makes a
-// match exact, in one array of bytes: a lookup reads a slot and a few
-// bytes, where the map reads a group of slots and then the string a key
-// points to. Looked up in batches (lookupAll), the 10 million records of a
-// large start cost it under a second of CPU; the map took 11.
-type subjectIndex struct {
-	slots []indexSlot // a power of two of them, at most half used
-	// keys holds, for each subject, its position in loading.ents (4 bytes),
-	// the length of its id (4 bytes) and the id.
-	keys []byte
-	n    int
-}
-
-type indexSlot struct {
-	hash uint64
-	key  uint64 // 1 + the offset of the subject in keys; 0 in an empty slot
-}
-
-// lookup returns the position of id, whose hash is h, or -1 and the free
-// slot where insert can add it.
-func (x *subjectIndex) lookup(id string, h uint64) (pos int32, free uint64) {
-	if len(x.slots) == 0 {
-		return -1, 0
-	}
-	mask := uint64(len(x.slots)) - 1
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := &x.slots[i]
-		if s.key == 0 {
-			return -1, i
-		}
-		if s.hash == h && x.holds(s.key, id) {
-			return int32(binary.LittleEndian.Uint32(x.keys[s.key-1:])), 0 // #nosec G115 -- a position insert wrote, not negative
-		}
-	}
-}
-
-// lookupAll sets pos[i] to the position of ids[i], whose hash is
-// hashes[i], or to -1. It looks up a batch in three passes, each of which
-// reads what the one before found for every id: the processor then waits
-// for many cache misses at once, not one after another.
-func (x *subjectIndex) lookupAll(ids []string, hashes []uint64, pos []int32) {
-	var (
-		first [loadBatch]indexSlot
-		key   [loadBatch]uint64
-		head  [loadBatch]uint64 // the first 8 bytes at key: position and length
-	)
-	mask := uint64(len(x.slots)) - 1
-	for i, h := range hashes {
-		first[i] = x.slots[h&mask]
-	}
-	for i, h := range hashes {
-		key[i] = 0
-		s := first[i]
-		for j := h & mask; s.key != 0; {
-			if s.hash == h {
-				key[i] = s.key
-				head[i] = binary.LittleEndian.Uint64(x.keys[s.key-1:])
-				break
-			}
-			j = (j + 1) & mask
-			s = x.slots[j]
-		}
-	}
-	for i, id := range ids {
-		k := key[i]
-		switch {
-		case k == 0:
-			pos[i] = -1
-		case int(head[i]>>32) == len(id) && string(x.keys[k-1+8:k-1+8+uint64(len(id))]) == id:
-			pos[i] = int32(uint32(head[i])) // #nosec G115 -- the low 4 bytes hold a position insert wrote, not negative
-		default: // another id with the same hash
-			pos[i], _ = x.lookup(id, hashes[i])
-		}
-	}
-}
-
-// holds reports whether the id at key is id.
-func (x *subjectIndex) holds(key uint64, id string) bool {
-	k := x.keys[key-1:]
-	n := binary.LittleEndian.Uint32(k[4:])
-	return int(n) == len(id) && string(k[8:8+n]) == id
-}
-
-// reserve makes room for one more id: call it before the lookup whose free
-// slot insert is to use.
-func (x *subjectIndex) reserve() {
-	if 2*(x.n+1) > len(x.slots) {
-		x.grow()
-	}
-}
-
-// insert adds id, whose hash is h, at position pos, in the free slot that
-// lookup returned.
-func (x *subjectIndex) insert(free uint64, id string, h uint64, pos int32) {
-	key := uint64(len(x.keys)) + 1
-	x.keys = binary.LittleEndian.AppendUint32(x.keys, uint32(pos))     // #nosec G115 -- a position in loading.ents, not negative
-	x.keys = binary.LittleEndian.AppendUint32(x.keys, uint32(len(id))) // #nosec G115 -- a subject id is at most 128 bytes
-	x.keys = append(x.keys, id...)
-	x.slots[free] = indexSlot{hash: h, key: key}
-	x.n++
-}
-
-func (x *subjectIndex) grow() {
-	old := x.slots
-	x.slots = make([]indexSlot, max(1024, 2*len(old)))
-	mask := uint64(len(x.slots)) - 1
-	for _, s := range old {
-		if s.key == 0 {
-			continue
-		}
-		i := s.hash & mask
-		for x.slots[i].key != 0 {
-			i = (i + 1) & mask
-		}
-		x.slots[i] = s
-	}
 }

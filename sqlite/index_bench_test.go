@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"fmt"
 	sqlite3 "zombiezen.com/go/sqlite"
 
 	"context"
@@ -125,19 +126,29 @@ func BenchmarkSubjectIDs(b *testing.B) {
 	b.ReportMetric(float64(found)/float64(b.N), "ids/op")
 }
 
-// BenchmarkTailAdd indexes rows in a tail as commits do: a million rows of
-// 100,000 subjects, in the order a load of records spreads them.
+// BenchmarkTailAdd indexes rows in a tail as commits do, in batches of
+// 1,000 rows: a million rows of 100,000 subjects, and of a million, in the
+// order a load of records spreads them.
 func BenchmarkTailAdd(b *testing.B) {
-	subjects := make([]string, 100_000)
-	for i := range subjects {
-		subjects[i] = "person-" + strconv.Itoa(i)
-	}
 	const rows = 1_000_000
-	for b.Loop() {
-		t := newTail(0)
-		for i := range rows {
-			t.add(subjects[i*7919%len(subjects)], int64(i+1))
+	for _, n := range []int{100_000, 1_000_000} {
+		subjects := make([]string, n)
+		for i := range subjects {
+			subjects[i] = "person-" + strconv.Itoa(i)
 		}
+		order := make([]string, rows)
+		ids := make([]int64, rows)
+		for i := range order {
+			order[i], ids[i] = subjects[i*7919%len(subjects)], int64(i+1)
+		}
+		b.Run(fmt.Sprintf("subjects=%d/batch=1000", n), func(b *testing.B) {
+			for b.Loop() {
+				t := newTail(0)
+				for lo := 0; lo < rows; lo += 1000 {
+					t.addAll(order[lo:lo+1000], ids[lo:lo+1000])
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rows, "ns/row")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rows, "ns/row")
 }

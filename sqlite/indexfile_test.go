@@ -377,25 +377,23 @@ func openUnmerged(tb testing.TB) *Store {
 }
 
 // A tail gives each subject's ids in the order added, as a map of slices
-// would, for subjects added to in any interleaving, across its chunks, by
-// string or by bytes.
+// would, for subjects added to in any interleaving, across its chunks, in
+// batches of one row to more than a lookup's, which name a subject new to
+// the tail more than once; its subjects come sorted with the ids of each.
 func TestTailMatchesAMapOfSlices(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	tl, want := newTail(0), map[string][]int64{}
 	const rows = 3*tailChunk + 17
-	var buf []byte
-	for id := int64(1); id <= rows; id++ {
-		s := "s" + strconv.Itoa(rng.IntN(300))
-		if id%2 == 0 {
-			tl.add(s, id)
-		} else {
-			// As a tail is read at start-up: from a buffer used again for
-			// the next row, which the tail must not keep.
-			buf = append(buf[:0], s...)
-			tl.addBytes(buf, id)
-			copy(buf, "xxxxxxxx")
+	for id := int64(1); id <= rows; {
+		n := 1 + rng.IntN(600)
+		var subjects []string
+		var ids []int64
+		for ; n > 0 && id <= rows; n, id = n-1, id+1 {
+			s := "s" + strconv.Itoa(rng.IntN(300+int(id)/4))
+			subjects, ids = append(subjects, s), append(ids, id)
+			want[s] = append(want[s], id)
 		}
-		want[s] = append(want[s], id)
+		tl.addAll(subjects, ids)
 	}
 	if tl.rows() != rows || tl.subjects() != len(want) {
 		t.Fatalf("%d rows of %d subjects, want %d of %d", tl.rows(), tl.subjects(), rows, len(want))
@@ -407,6 +405,55 @@ func TestTailMatchesAMapOfSlices(t *testing.T) {
 	}
 	if got := tl.appendIDs(nil, "nobody"); got != nil {
 		t.Errorf("a subject never added: %v", got)
+	}
+	sorted := tl.sorted()
+	if !slices.IsSortedFunc(sorted, func(a, b tailSubject) int { return strings.Compare(a.subject, b.subject) }) || len(sorted) != len(want) {
+		t.Fatalf("sorted: %d subjects, in order %v; want %d in order", len(sorted), slices.IsSortedFunc(sorted, func(a, b tailSubject) int { return strings.Compare(a.subject, b.subject) }), len(want))
+	}
+	for _, s := range sorted {
+		if got := tl.appendSlot(nil, s.slot); !slices.Equal(got, want[s.subject]) {
+			t.Fatalf("sorted %s: %v, want %v", s.subject, got, want[s.subject])
+		}
+	}
+}
+
+// A store opened on rows not yet merged reads them into its tails, a
+// batch at a time: every subject has its rows, in order, however the
+// batches cut them.
+func TestTailReadAtStart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "socred.db")
+	s, err := Open(ctx, path, WithMergeThreshold(1<<40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	const rows = 3*256 + 5
+	var recs []*socred.Record
+	for i := range rows {
+		id := itoa64(int64(i + 1))
+		subject := "subject-" + strconv.Itoa(i*i%37)
+		recs = append(recs, &socred.Record{ID: id, Key: "k" + id, Subject: subject, Scheme: "city", Rule: "red-light", Points: -5, Reporter: "city"})
+		want[subject] = append(want[subject], id)
+	}
+	if err := s.Commit(ctx, &socred.Write{Records: recs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, path, WithMergeThreshold(1<<40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.records.pending(); got != rows {
+		t.Fatalf("%d records in the tail, want %d", got, rows)
+	}
+	for subject, ids := range want {
+		if got := recordIDs(t, s, subject); !slices.Equal(got, ids) {
+			t.Errorf("records of %s: got %v, want %v", subject, got, ids)
+		}
 	}
 }
 
