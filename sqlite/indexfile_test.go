@@ -376,6 +376,21 @@ func openUnmerged(tb testing.TB) *Store {
 	return s
 }
 
+// reopenUnmerged closes s and opens the store at path again, merging
+// nothing.
+func reopenUnmerged(tb testing.TB, s *Store, path string) *Store {
+	tb.Helper()
+	if err := s.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	s, err := Open(context.Background(), path, WithMergeThreshold(1<<40))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() }) // #nosec G104 -- a test's store; closing only frees it
+	return s
+}
+
 // A tail gives each subject's ids in the order added, as a map of slices
 // would, for subjects added to in any interleaving, across its chunks, in
 // batches of one row to more than a lookup's, which name a subject new to
@@ -439,14 +454,7 @@ func TestTailReadAtStart(t *testing.T) {
 	if err := s.Commit(ctx, &socred.Write{Records: recs}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(ctx, path, WithMergeThreshold(1<<40))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopenUnmerged(t, s, path)
 	if got := s.records.pending(); got != rows {
 		t.Fatalf("%d records in the tail, want %d", got, rows)
 	}
@@ -597,14 +605,7 @@ INSERT INTO records_by_subject_7 VALUES ('a', 1), ('a', 2), ('b', 99);`, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(ctx, path, WithMergeThreshold(1<<40))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopenUnmerged(t, s, path)
 	if n := count(t, s.xw, `SELECT COUNT(*) FROM sqlite_schema WHERE name = 'records_by_subject_7'`); n != 0 {
 		t.Error("the run of a merge cut short is still there")
 	}
