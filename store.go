@@ -306,6 +306,10 @@ type Write struct {
 	// NoticeBodies, when set, are the notices encoded by EncodeNotice, so
 	// that a writer can encode them before it takes the store's lock.
 	NoticeBodies [][]byte
+	// ChangeBody, when set, is the write's entry in the change feed as
+	// ChangeBody encodes it, made by the writer before it takes the
+	// store's lock (for a write with a Seq).
+	ChangeBody []byte
 	// Settled, when set, is the moment up to which every time-driven change
 	// has been applied; a restarted server settles its world there.
 	Settled *time.Time

@@ -441,12 +441,13 @@ func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) 
 	}
 	f.write.Records = append(f.write.Records, plan.Derived...)
 	s.addPurges(f.write)
-	// The notices and the audit log's entries are made behind the plan,
-	// while the leader goes on (a third stage: the flight's commit starts
-	// once they are made), and side by side: they read the write and fill
-	// in parts of it that the other does not touch. Made by the leader,
-	// they stretched the cycle of planning a group, waiting for the
-	// commit before and starting this one's by a fifth.
+	// The notices, the audit log's entries and the change feed's entry are
+	// made behind the plan, while the leader goes on (a third stage: the
+	// flight's commit starts once they are made), and side by side: they
+	// read the write and fill in parts of it that the other does not
+	// touch. Made by the leader, they stretched the cycle of planning a
+	// group, waiting for the commit before and starting this one's by a
+	// fifth.
 	f.ready = make(chan struct{})
 	go func() {
 		defer close(f.ready)
@@ -455,7 +456,15 @@ func (s *Service) prepare(ctx context.Context, group []*ingest, before *flight) 
 		var wg sync.WaitGroup
 		var notices, audit error
 		wg.Go(func() { notices = s.recovered("notices", func() { s.addNotices(f.write) }) })
-		audit = s.recovered("audit entries", func() { s.audit(f.write) })
+		audit = s.recovered("audit entries", func() {
+			s.audit(f.write)
+			// The change feed's entry too, which the store made under its
+			// lock, on the commit's path (a bad record id is left for the
+			// store to report).
+			if body, err := socred.ChangeBody(f.write); err == nil {
+				f.write.ChangeBody = body
+			}
+		})
 		wg.Wait()
 		f.made = errors.Join(notices, audit)
 	}()

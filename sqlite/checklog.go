@@ -126,7 +126,7 @@ func loggable(w *socred.Write) bool {
 	}
 	others := len(w.Subjects) + len(w.Relate) + len(w.Unrelate) + len(w.Records) + len(w.Designations) + len(w.Events) +
 		len(w.Tokens) + len(w.Revoke) + len(w.Appeals) + len(w.Repairs) + len(w.Overturn) + len(w.Suspend) + len(w.Reinstate) +
-		len(w.Purges) + len(w.Erase) + len(w.PurgeDesignations) + len(w.Contacts) + len(w.DueSubjects)
+		len(w.Purges) + len(w.Erase) + len(w.PurgeDesignations) + len(w.Contacts) + len(w.DueSubjects) + len(w.ChangeBody)
 	if others > 0 || w.Settled != nil || w.Due != nil || w.Seq != 0 || w.Expire != (socred.Expiry{}) {
 		return false
 	}

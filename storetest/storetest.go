@@ -637,6 +637,16 @@ func testFeed(t *testing.T, s socred.Store) {
 	if cs, err := s.Changes(ctx, 0, 1); err != nil || len(cs) != 1 || cs[0].Seq != 1 {
 		t.Errorf("one change: got %+v, %v", cs, err)
 	}
+	// A body the writer made (ChangeBody) is stored as it was made: the
+	// store does not encode the write again.
+	made, err := socred.ChangeBody(&socred.Write{Records: []*socred.Record{{ID: "12", Subject: "b"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, s, &socred.Write{Now: due, Seq: 3, ChangeBody: made})
+	if cs, err := s.Changes(ctx, 2, 10); err != nil || len(cs) != 1 || !slices.Equal(cs[0].Records, []socred.RecordRef{{ID: 12, Subject: "b"}}) {
+		t.Errorf("change 3, with the writer's body: got %+v, %v", cs, err)
+	}
 
 	recs, err := s.RecordsByRef(ctx, []socred.RecordRef{{ID: 9, Subject: "b"}, {ID: 7, Subject: "a"}, {ID: 8, Subject: "a"}})
 	if err != nil {
@@ -650,8 +660,8 @@ func testFeed(t *testing.T, s socred.Store) {
 	if err := s.Load(ctx, &l); err != nil {
 		t.Fatal(err)
 	}
-	if l.seq != 2 {
-		t.Errorf("loaded feed position: got %d, want 2", l.seq)
+	if l.seq != 3 {
+		t.Errorf("loaded feed position: got %d, want 3", l.seq)
 	}
 }
 
