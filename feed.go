@@ -101,8 +101,12 @@ func (l *refList) refs() ([]RecordRef, error) {
 	return refs, nil
 }
 
-// ChangeBody encodes what w changes for the feed.
+// ChangeBody encodes what w changes for the feed, or returns the body its
+// writer made (w.ChangeBody).
 func ChangeBody(w *Write) ([]byte, error) {
+	if w.ChangeBody != nil {
+		return w.ChangeBody, nil // made by the writer
+	}
 	recs := make([]RecordRef, len(w.Records))
 	for i, r := range w.Records {
 		id, err := strconv.ParseInt(r.ID, 10, 64)

@@ -426,12 +426,9 @@ func appendChange(ctx context.Context, tx pgx.Tx, w *socred.Write) error {
 	if tag.RowsAffected() != 1 {
 		return fmt.Errorf("change %d: %w", w.Seq, socred.ErrStale)
 	}
-	body := w.ChangeBody // made by the writer, or made here
-	if body == nil {
-		var err error
-		if body, err = socred.ChangeBody(w); err != nil {
-			return fmt.Errorf("feed: %w", err)
-		}
+	body, err := socred.ChangeBody(w)
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
 	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO changes (seq, at, body) VALUES ($1, $2, $3)`, w.Seq, micros(w.Now), body)

@@ -657,12 +657,9 @@ func appendChange(conn *sqlite3.Conn, w *socred.Write) error {
 	if last != w.Seq-1 {
 		return fmt.Errorf("change %d after %d: %w", w.Seq, last, socred.ErrStale)
 	}
-	body := w.ChangeBody // made by the writer, or made here
-	if body == nil {
-		var err error
-		if body, err = socred.ChangeBody(w); err != nil {
-			return fmt.Errorf("feed: %w", err)
-		}
+	body, err := socred.ChangeBody(w)
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
 	}
 	stmt := conn.Prep(`INSERT INTO changes (seq, at, body) VALUES (?, ?, ?)`)
 	stmt.BindInt64(1, w.Seq)
