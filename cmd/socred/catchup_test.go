@@ -75,11 +75,10 @@ func TestKillDuringCatchUp(t *testing.T) {
 	}
 }
 
-// seedFallingDue makes a database at db whose subjects are each on
-// repeat-red-light until their first red light is a year old, a moment of
-// their own within the second that begins about three seconds from now, and
-// returns the last of those moments.
-func seedFallingDue(t *testing.T, db string, subjects int) time.Time {
+// openExample opens a service with the example pack on a SQLite database
+// at db, its clock now (the real one when nil), and returns it with the
+// function that closes it and its store.
+func openExample(t *testing.T, db string, now func() time.Time) (*service.Service, func()) {
 	t.Helper()
 	ctx := context.Background()
 	p, probs, err := pack.Load(packs.Example)
@@ -94,9 +93,31 @@ func seedFallingDue(t *testing.T, db string, subjects int) time.Time {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if now != nil {
+		svc.Now = now
+	}
 	if err := svc.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return svc, func() {
+		t.Helper()
+		if err := svc.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// seedFallingDue makes a database at db whose subjects are each on
+// repeat-red-light until their first red light is a year old, a moment of
+// their own within the second that begins about three seconds from now, and
+// returns the last of those moments.
+func seedFallingDue(t *testing.T, db string, subjects int) time.Time {
+	t.Helper()
+	ctx := context.Background()
+	svc, closeSvc := openExample(t, db, nil)
 	admin := &sc.Caller{Token: &sc.Token{ID: "admin", Role: sc.RoleAdmin, Name: "admin"}}
 	subs := make([]*sc.Subject, subjects)
 	for i := range subs {
@@ -119,12 +140,7 @@ func seedFallingDue(t *testing.T, db string, subjects int) time.Time {
 	if _, err := svc.SubmitRecords(ctx, admin, recs); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeSvc()
 	if time.Now().After(first) {
 		t.Fatalf("seeding took until %v, past the first due moment %v", time.Now(), first)
 	}

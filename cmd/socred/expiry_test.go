@@ -10,10 +10,7 @@ import (
 	"zombiezen.com/go/sqlite"
 
 	sc "github.com/socred/socred"
-	"github.com/socred/socred/pack"
-	"github.com/socred/socred/packs"
 	"github.com/socred/socred/service"
-	sqlitestore "github.com/socred/socred/sqlite"
 )
 
 // TestRetainChecks: a check made a year ago stays under the default
@@ -47,22 +44,7 @@ func TestRetainChecks(t *testing.T) {
 func seedCheck(t *testing.T, db string, at time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	p, probs, err := pack.Load(packs.Example)
-	if err != nil || p == nil {
-		t.Fatalf("example pack: %v %v", err, probs)
-	}
-	store, err := sqlitestore.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := service.New(store, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Now = func() time.Time { return at }
-	if err := svc.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
+	svc, closeSvc := openExample(t, db, func() time.Time { return at })
 	admin := &sc.Caller{Token: &sc.Token{ID: "admin", Role: sc.RoleAdmin, Name: "admin"}}
 	if _, err := svc.PutSubjects(ctx, admin, []*sc.Subject{{ID: "zhang", Kind: sc.Person, Name: "Zhang", Region: "rongcheng"}}); err != nil {
 		t.Fatal(err)
@@ -71,10 +53,5 @@ func seedCheck(t *testing.T, db string, at time.Time) {
 	if _, err := svc.Check(ctx, railway, service.CheckInput{Subject: "zhang", Action: "ride-high-speed-train", Purpose: "ticket G1234"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeSvc()
 }
