@@ -18,10 +18,7 @@ import (
 func TestExpiredChecksLeaveTheIndex(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "socred.db")
-	s, err := Open(ctx, path, WithMergeThreshold(1<<40))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openUnmergedAt(t, path)
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	n := 0
 	addChecks := func(k int) {

@@ -368,11 +368,17 @@ func indexRows(t testing.TB, conn *sqlite3.Conn, table, schema string) int {
 // subject indexes by itself: the test merges them.
 func openUnmerged(tb testing.TB) *Store {
 	tb.Helper()
-	s, err := Open(context.Background(), filepath.Join(tb.TempDir(), "socred.db"), WithMergeThreshold(1<<40))
+	return openUnmergedAt(tb, filepath.Join(tb.TempDir(), "socred.db"))
+}
+
+// openUnmergedAt is openUnmerged of the store at path.
+func openUnmergedAt(tb testing.TB, path string) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), path, WithMergeThreshold(1<<40))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { s.Close() }) // #nosec G104 -- a test's store; closing only frees it
+	tb.Cleanup(func() { s.Close() }) // #nosec G104 -- a test's store; closing only frees it (twice is harmless)
 	return s
 }
 
@@ -383,12 +389,7 @@ func reopenUnmerged(tb testing.TB, s *Store, path string) *Store {
 	if err := s.Close(); err != nil {
 		tb.Fatal(err)
 	}
-	s, err := Open(context.Background(), path, WithMergeThreshold(1<<40))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close() }) // #nosec G104 -- a test's store; closing only frees it
-	return s
+	return openUnmergedAt(tb, path)
 }
 
 // A tail gives each subject's ids in the order added, as a map of slices
@@ -438,10 +439,7 @@ func TestTailMatchesAMapOfSlices(t *testing.T) {
 func TestTailReadAtStart(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "socred.db")
-	s, err := Open(ctx, path, WithMergeThreshold(1<<40))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openUnmergedAt(t, path)
 	want := map[string][]string{}
 	const rows = 3*256 + 5
 	var recs []*socred.Record
@@ -584,10 +582,7 @@ func TestMergeCompactsRuns(t *testing.T) {
 func TestMergeCutShortDropped(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "socred.db")
-	s, err := Open(ctx, path, WithMergeThreshold(1<<40))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openUnmergedAt(t, path)
 	var recs []*socred.Record
 	for i := range 5 {
 		recs = append(recs, &socred.Record{ID: itoa64(int64(i + 1)), Key: "k" + itoa64(int64(i+1)), Subject: "a", Scheme: "city",
@@ -598,7 +593,7 @@ func TestMergeCutShortDropped(t *testing.T) {
 	}
 	// A run written and never listed, as a crash in the middle of a merge
 	// leaves it.
-	err = s.indexWrite(ctx, func(conn *sqlite3.Conn) error {
+	err := s.indexWrite(ctx, func(conn *sqlite3.Conn) error {
 		return sqlitex.ExecuteScript(conn, `CREATE TABLE records_by_subject_7 (subject TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (subject, id)) WITHOUT ROWID;
 INSERT INTO records_by_subject_7 VALUES ('a', 1), ('a', 2), ('b', 99);`, nil)
 	})
