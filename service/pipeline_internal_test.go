@@ -289,3 +289,53 @@ func TestCheckedRecordsShareTheSubjectsID(t *testing.T) {
 		t.Error("the checked record keeps its own copy of the subject's id")
 	}
 }
+
+// bodyStore keeps the change bodies of the writes of records it is given.
+type bodyStore struct {
+	socred.Store
+	mu     sync.Mutex
+	bodies [][]byte
+	want   [][]byte // what ChangeBody makes of the write itself
+}
+
+func (b *bodyStore) Commit(ctx context.Context, w *socred.Write) error {
+	if len(w.Records) > 0 {
+		plain := *w
+		plain.ChangeBody = nil
+		want, err := socred.ChangeBody(&plain)
+		if err != nil {
+			return err
+		}
+		b.mu.Lock()
+		b.bodies, b.want = append(b.bodies, w.ChangeBody), append(b.want, want)
+		b.mu.Unlock()
+	}
+	return b.Store.Commit(ctx, w)
+}
+
+// An ingest's write comes to the store with its change feed entry made,
+// off the commit's path, and made of the write as it is committed.
+func TestIngestMakesTheChangeBody(t *testing.T) {
+	bodies := &bodyStore{}
+	svc, admin := ingestService(t, func(store socred.Store) socred.Store {
+		bodies.Store = store
+		return bodies
+	})
+	for _, subject := range []string{"a", "b"} {
+		if err := <-submitDonation(svc, admin, subject); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bodies.mu.Lock()
+	defer bodies.mu.Unlock()
+	if len(bodies.bodies) == 0 {
+		t.Fatal("no write of records came to the store")
+	}
+	for i, body := range bodies.bodies {
+		if body == nil {
+			t.Errorf("write %d of records: no change body made by the writer", i)
+		} else if string(body) != string(bodies.want[i]) {
+			t.Errorf("write %d: change body %s, want %s", i, body, bodies.want[i])
+		}
+	}
+}
