@@ -396,49 +396,71 @@ func putSubject(conn *sqlite3.Conn, sub *socred.Subject, now int64) error {
 	return nil
 }
 
-// insertRecords appends records with prepared INSERTs of recordsPerInsert
-// rows, the rest one row at a time. Measured on 1,000-record writes, this
-// is about 7% faster than stepping a one-row INSERT per record.
+// insertRecords appends records with INSERTs of many rows (rowsInsert).
+// Measured on 1,000-record writes, INSERTs of 64 rows are about 7% faster
+// than stepping a one-row INSERT per record.
 func insertRecords(conn *sqlite3.Conn, recs []*socred.Record) error {
-	for len(recs) > 0 {
-		stmt, n := conn.Prep(insertManyRecords), recordsPerInsert
-		if len(recs) < n {
-			stmt, n = conn.Prep(insertOneRecord), 1
-		}
-		for i, r := range recs[:n] {
-			if err := bindRecord(stmt, i*recordCols, r); err != nil {
-				return err
-			}
-		}
-		if err := exec(stmt); err != nil {
-			if isConstraint(err) {
-				return socred.Errorf(socred.ECONFLICT, "a record with one of these keys was stored concurrently; submit the batch again")
-			}
-			return fmt.Errorf("records: %w", err)
-		}
-		recs = recs[n:]
+	err := recordsInsert.run(conn, len(recs), func(stmt *sqlite3.Stmt, off, i int) error {
+		return bindRecord(stmt, off, recs[i])
+	})
+	if isConstraint(err) {
+		return socred.Errorf(socred.ECONFLICT, "a record with one of these keys was stored concurrently; submit the batch again")
+	}
+	if err != nil {
+		return fmt.Errorf("records: %w", err)
 	}
 	return nil
 }
 
-const (
-	recordsPerInsert = 64
-	// recordCols are the columns of one record row, in insert order.
-	recordCols = 15
-)
+// recordCols are the columns of one record row, in insert order.
+const recordCols = 15
 
-var insertOneRecord, insertManyRecords = recordInsert(1), recordInsert(recordsPerInsert)
+var recordsInsert = newRowsInsert(`INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until,
+		evidence, derived_from, derived_subject, derived_relation, accepted_at, log_index)`, recordCols, 64)
 
-func recordInsert(rows int) string {
-	return rowsInsert(`INSERT INTO records (id, reporter, key, subject, scheme, rule, points, occurred_at, counts_until,
-		evidence, derived_from, derived_subject, derived_relation, accepted_at, log_index)`, recordCols, rows)
+// rowsInsert is a table's multi-row INSERT, in statements of per rows,
+// per/2, … and one: n rows take n/per statements of per rows and at most
+// one of each smaller size for the rest, each prepared once a run — one
+// statement step for many rows. (Preparing it again for every step, as the
+// connection's cache does, resets it, clears its hundreds of parameters and
+// finds its text of several kilobytes in a map.)
+type rowsInsert struct {
+	cols  int
+	sizes []int    // per, per/2, … 1
+	sql   []string // the statement of each size
 }
 
-// rowsInsert is the INSERT head followed by VALUES for rows rows of cols
-// parameters each.
-func rowsInsert(head string, cols, rows int) string {
+func newRowsInsert(head string, cols, per int) *rowsInsert {
+	ins := &rowsInsert{cols: cols}
 	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
-	return head + " VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+	for n := per; n > 0; n /= 2 {
+		ins.sizes = append(ins.sizes, n)
+		ins.sql = append(ins.sql, head+" VALUES "+strings.TrimSuffix(strings.Repeat(row+", ", n), ", "))
+	}
+	return ins
+}
+
+// run inserts n rows: bind binds row i to the cols parameters after the
+// first off. Rows are bound in order, each once.
+func (ins *rowsInsert) run(conn *sqlite3.Conn, n int, bind func(stmt *sqlite3.Stmt, off, i int) error) error {
+	i := 0
+	for k, size := range ins.sizes {
+		if n-i < size {
+			continue
+		}
+		stmt := conn.Prep(ins.sql[k])
+		for ; n-i >= size; i += size {
+			for j := range size {
+				if err := bind(stmt, j*ins.cols, i+j); err != nil {
+					return err
+				}
+			}
+			if err := exec(stmt); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // bindRecord binds r to the recordCols parameters after the first off.
@@ -552,48 +574,33 @@ type checkRun struct {
 }
 
 // insertCheckRuns appends the checks of runs, in order, with INSERTs of
-// checksPerInsert rows where there are that many left: one statement
-// step for many rows, as for records. The drain writes a few hundred
+// many rows (rowsInsert), as for records. The drain writes a few hundred
 // groups of a few dozen checks at a time.
 func insertCheckRuns(conn *sqlite3.Conn, runs []checkRun) error {
 	left := 0
 	for _, r := range runs {
 		left += len(r.checks)
 	}
-	var stmt *sqlite3.Stmt
-	k, n := 0, 0 // rows bound in stmt, of its n
-	for _, r := range runs {
-		for i := range r.checks {
-			if k == 0 {
-				stmt, n = conn.Prep(insertManyChecks), checksPerInsert
-				if left < checksPerInsert {
-					stmt, n = conn.Prep(insertOneCheck), 1
-				}
-			}
-			bindCheck(stmt, k*checkCols, r.first+int64(i), &r.checks[i])
-			if k++; k == n {
-				if err := exec(stmt); err != nil {
-					return fmt.Errorf("check: %w", err)
-				}
-				left -= n
-				k = 0
-			}
+	run, k := 0, 0 // the next check to bind: runs[run].checks[k]
+	err := checksInsert.run(conn, left, func(stmt *sqlite3.Stmt, off, _ int) error {
+		for k == len(runs[run].checks) {
+			run, k = run+1, 0
 		}
+		r := &runs[run]
+		bindCheck(stmt, off, r.first+int64(k), &r.checks[k])
+		k++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
 	}
 	return nil
 }
 
-const (
-	checksPerInsert = 32
-	// checkCols are the columns of one check row, in insert order.
-	checkCols = 9
-)
+// checkCols are the columns of one check row, in insert order.
+const checkCols = 9
 
-var insertOneCheck, insertManyChecks = checkInsert(1), checkInsert(checksPerInsert)
-
-func checkInsert(rows int) string {
-	return rowsInsert(`INSERT INTO checks (id, subject, at, by, token_id, action, purpose, allowed, log_index)`, checkCols, rows)
-}
+var checksInsert = newRowsInsert(`INSERT INTO checks (id, subject, at, by, token_id, action, purpose, allowed, log_index)`, checkCols, 32)
 
 // bindCheck binds check c, numbered id, to the checkCols parameters after
 // the first off.
@@ -684,37 +691,30 @@ func appendChange(conn *sqlite3.Conn, w *socred.Write) error {
 	return nil
 }
 
-// insertNotices appends notices with INSERTs of noticesPerInsert rows, the
-// rest one row at a time, as insertRecords does.
+// insertNotices appends notices with INSERTs of many rows (rowsInsert), as
+// insertRecords does.
 func insertNotices(conn *sqlite3.Conn, w *socred.Write, first int64) error {
 	ns := w.Notices
-	for i := 0; i < len(ns); {
-		stmt, n := conn.Prep(insertManyNotices), noticesPerInsert
-		if len(ns)-i < noticesPerInsert {
-			stmt, n = conn.Prep(insertOneNotice), 1
-		}
-		for k := range n {
-			nt := &ns[i+k]
-			var body []byte
-			if len(w.NoticeBodies) == len(ns) {
-				body = w.NoticeBodies[i+k]
-			} else {
-				var err error
-				if body, err = socred.EncodeNotice(*nt); err != nil {
-					return fmt.Errorf("notice: %w", err)
-				}
+	err := noticesInsert.run(conn, len(ns), func(stmt *sqlite3.Stmt, o, i int) error {
+		nt := &ns[i]
+		var body []byte
+		if len(w.NoticeBodies) == len(ns) {
+			body = w.NoticeBodies[i]
+		} else {
+			var err error
+			if body, err = socred.EncodeNotice(*nt); err != nil {
+				return err
 			}
-			o := 5 * k
-			stmt.BindInt64(o+1, first+int64(i+k))
-			stmt.BindText(o+2, nt.Subject)
-			stmt.BindInt64(o+3, micros(nt.At))
-			stmt.BindBytes(o+4, body)
-			stmt.BindBool(o+5, w.Deliver)
 		}
-		if err := exec(stmt); err != nil {
-			return fmt.Errorf("notice: %w", err)
-		}
-		i += n
+		stmt.BindInt64(o+1, first+int64(i))
+		stmt.BindText(o+2, nt.Subject)
+		stmt.BindInt64(o+3, micros(nt.At))
+		stmt.BindBytes(o+4, body)
+		stmt.BindBool(o+5, w.Deliver)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("notice: %w", err)
 	}
 	// The notices that describe a designated entry, for the purge of its
 	// text (redactNotices).
@@ -772,14 +772,7 @@ func redactNotices(conn *sqlite3.Conn, d string) error {
 	return nil
 }
 
-// noticesPerInsert is how many notices one INSERT of a large write adds.
-const noticesPerInsert = 32
-
-var insertOneNotice, insertManyNotices = noticeInsert(1), noticeInsert(noticesPerInsert)
-
-func noticeInsert(rows int) string {
-	return rowsInsert(`INSERT INTO notices (id, subject, at, body, pending)`, 5, rows)
-}
+var noticesInsert = newRowsInsert(`INSERT INTO notices (id, subject, at, body, pending)`, 5, 32)
 
 // expire deletes the checks and accesses e names, and keeps the last id
 // deleted of each (meta checks_expired, accesses_expired): ids are never
