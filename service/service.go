@@ -12,12 +12,14 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/engine"
+	"golang.org/x/sync/singleflight"
 )
 
 // Service is socred's application service. Create it with New, start it
@@ -55,6 +57,11 @@ type Service struct {
 	log    *slog.Logger
 	admin  [32]byte
 	tokens sync.Map // hash → cachedToken
+	// tokenReads reads a token from the store once for all the requests
+	// that miss it together; tokenGen counts the revocations made here,
+	// so that a read begun before one is neither cached nor shared after.
+	tokenReads singleflight.Group
+	tokenGen   atomic.Uint64
 
 	mu    sync.RWMutex // guards world: read for plans and decisions, write to apply
 	world *engine.World
@@ -417,19 +424,40 @@ func (s *Service) callerByHash(ctx context.Context, h [32]byte) (*socred.Caller,
 		return &socred.Caller{Token: &socred.Token{ID: "admin", Role: socred.RoleAdmin, Name: "admin"}}, nil
 	}
 	key := string(h[:])
-	now := time.Now()
-	if v, ok := s.tokens.Load(key); ok && now.Sub(v.(cachedToken).at) < TokenCacheTTL {
+	if v, ok := s.tokens.Load(key); ok && time.Since(v.(cachedToken).at) < TokenCacheTTL {
 		return tokenCaller(v.(cachedToken).t)
 	}
-	t, err := s.store.TokenByHash(ctx, h[:])
-	if socred.ErrorCode(err) == socred.ENOTFOUND {
+	// A token in use expires for every connection at once: the requests
+	// that miss it together (as many as there are connections, under
+	// load) share one read.
+	gen := s.tokenGen.Load()
+	read := s.tokenReads.DoChan(strconv.FormatUint(gen, 10)+":"+key, func() (any, error) {
+		at := time.Now()
+		t, err := s.store.TokenByHash(context.WithoutCancel(ctx), h[:])
+		if err != nil {
+			return nil, err
+		}
+		c := cachedToken{t: t, at: at}
+		s.tokens.Store(key, c)
+		if s.tokenGen.Load() != gen {
+			// Revoked here meanwhile, perhaps after this read.
+			s.tokens.CompareAndDelete(key, c)
+		}
+		return t, nil
+	})
+	var r singleflight.Result
+	select {
+	case r = <-read:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if socred.ErrorCode(r.Err) == socred.ENOTFOUND {
 		return nil, socred.Errorf(socred.EUNAUTHORIZED, "unknown token")
 	}
-	if err != nil {
-		return nil, err
+	if r.Err != nil {
+		return nil, r.Err
 	}
-	s.tokens.Store(key, cachedToken{t: t, at: now})
-	return tokenCaller(t)
+	return tokenCaller(r.Val.(*socred.Token))
 }
 
 // TokenCacheTTL is how long a server trusts a token it read from the

@@ -109,6 +109,7 @@ func (s *Service) RevokeToken(ctx context.Context, c *socred.Caller, id string) 
 		}
 		t.RevokedAt = &now
 	}
+	s.tokenGen.Add(1)
 	s.tokens.Delete(string(t.Hash))
 	return t, nil
 }
