@@ -38,10 +38,13 @@ func (g *gatedTokens) hold() chan struct{} {
 	return g.gate
 }
 
-// providerToken makes a provider's token and authenticates it once, so
-// that it is cached, then lets the cache expire.
-func providerToken(t *testing.T, svc *Service, admin *socred.Caller) NewToken {
+// gatedProvider opens a service on a gatedTokens store, makes a
+// provider's token, authenticates it once so that it is cached, lets the
+// cache expire and starts the count of reads from nought.
+func gatedProvider(t *testing.T) (*Service, *socred.Caller, *gatedTokens, NewToken) {
 	t.Helper()
+	store := &gatedTokens{}
+	svc, admin := ingestService(t, func(s socred.Store) socred.Store { store.Store = s; return store })
 	tok, err := svc.CreateToken(context.Background(), admin, TokenInput{Role: socred.RoleProvider, Name: "till"})
 	if err != nil {
 		t.Fatal(err)
@@ -50,16 +53,14 @@ func providerToken(t *testing.T, svc *Service, admin *socred.Caller) NewToken {
 		t.Fatal(err)
 	}
 	time.Sleep(TokenCacheTTL + 10*time.Millisecond)
-	return tok
+	store.reads.Store(0)
+	return svc, admin, store, tok
 }
 
 // The requests that find a token's cached copy expired together share one
 // read of it: under load, every connection's next request misses at once.
 func TestTokenReadOnceForRequestsThatMissTogether(t *testing.T) {
-	store := &gatedTokens{}
-	svc, admin := ingestService(t, func(s socred.Store) socred.Store { store.Store = s; return store })
-	tok := providerToken(t, svc, admin)
-	store.reads.Store(0)
+	svc, _, store, tok := gatedProvider(t)
 	gate := store.hold()
 	const requests = 32
 	var wg sync.WaitGroup
@@ -90,10 +91,7 @@ func TestTokenReadOnceForRequestsThatMissTogether(t *testing.T) {
 // ending after, is neither cached nor shared: the revocation holds for
 // every request that comes after it.
 func TestTokenReadBeforeRevocationIsNotKept(t *testing.T) {
-	store := &gatedTokens{}
-	svc, admin := ingestService(t, func(s socred.Store) socred.Store { store.Store = s; return store })
-	tok := providerToken(t, svc, admin)
-	store.reads.Store(0)
+	svc, admin, store, tok := gatedProvider(t)
 	gate := store.hold()
 	before := make(chan error, 1)
 	go func() {
