@@ -8,13 +8,10 @@ package api
 import (
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,43 +43,6 @@ type API struct {
 	mux     *http.ServeMux
 	routes  []route
 	metrics *metrics
-
-	// Whether each connection that began a request has one begun now
-	// (ConnState: a net.Conn's *atomic.Bool, made at its first request and
-	// dropped when it closes, read without a lock by every state change of
-	// every request), and where their count goes (the service's Requests).
-	active   sync.Map
-	requests func(delta int)
-}
-
-// ConnState is the http.Server's ConnState hook: it tells the service
-// which requests are begun and not yet answered, so that the journal of
-// checks knows when nobody else can join a batch (Service.Requests). A
-// server without it still works, but the journal then sees only the
-// checks already past decoding, and under load ends its batches sooner
-// than it should (BENCHMARKS.md: a fifth fewer checks at 64 connections).
-func (a *API) ConnState(c net.Conn, st http.ConnState) {
-	switch st {
-	case http.StateActive:
-		v, ok := a.active.Load(c)
-		if !ok { // the connection's first request
-			v, _ = a.active.LoadOrStore(c, new(atomic.Bool))
-		}
-		if v.(*atomic.Bool).CompareAndSwap(false, true) {
-			a.requests(1)
-		}
-	case http.StateIdle, http.StateClosed, http.StateHijacked:
-		var v any
-		var ok bool
-		if st == http.StateIdle {
-			v, ok = a.active.Load(c)
-		} else {
-			v, ok = a.active.LoadAndDelete(c)
-		}
-		if ok && v.(*atomic.Bool).CompareAndSwap(true, false) {
-			a.requests(-1)
-		}
-	}
 }
 
 // Route is one entry of the route table, as Routes reports it.
@@ -120,7 +80,7 @@ var (
 
 // New returns the API over a service.
 func New(svc *service.Service, cfg Config) *API {
-	a := &API{svc: svc, log: cfg.Logger, mux: http.NewServeMux(), requests: svc.Requests}
+	a := &API{svc: svc, log: cfg.Logger, mux: http.NewServeMux()}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

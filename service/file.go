@@ -72,7 +72,7 @@ func (s *Service) file(ctx context.Context, c *socred.Caller, id, purpose string
 			purpose = "file read"
 		}
 		a := &socred.Access{Subject: id, At: now, By: c.Name(), Role: c.Role(), TokenID: c.Token.ID, Purpose: purpose}
-		if err := s.journal.add(ctx, nil, nil, a); err != nil {
+		if err := s.journal.add(ctx, nil, a); err != nil {
 			return nil, err
 		}
 	}

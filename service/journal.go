@@ -4,15 +4,16 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/socred/socred"
 )
 
 // journal writes checks and file accesses durably with group commit: every
 // caller waits until its entry is committed, and entries that arrive while a
-// commit is running share the next one.
+// commit is running share the next one, which begins as soon as that one
+// ends. (It used to let a batch linger a few hundred microseconds for more
+// entries, counting the requests on their way to it; on this machine the
+// linger cost a tenth of the checks' rate: BENCHMARKS.md.)
 type journal struct {
 	store socred.Store
 	log   *slog.Logger
@@ -36,19 +37,6 @@ type journal struct {
 	spare  socred.Write
 	kick   chan struct{}
 	closed bool
-	// Who may still join a lingering batch: coming counts the callers on
-	// their way to add an entry (expect); active the requests the server
-	// is reading or answering (Service.Requests), of which waiting are in
-	// a batch. While neither count says anyone is on the way, nothing can
-	// join but requests not yet read, and the batch is committed at once.
-	// poke wakes the lingering journal when that becomes so; timer times
-	// its steps (run's goroutine alone uses it).
-	coming  atomic.Int64
-	active  atomic.Int64
-	waiting atomic.Int64
-	poke    chan struct{}
-	timer   *time.Timer
-	step    time.Duration // lingerStep; tests lengthen it
 }
 
 type journalBatch struct {
@@ -58,63 +46,12 @@ type journalBatch struct {
 }
 
 func newJournal(store socred.Store, log *slog.Logger) *journal {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &journal{store: store, log: log, kick: make(chan struct{}, 1), poke: make(chan struct{}, 1), timer: t, step: lingerStep}
-}
-
-// arrival is a caller on its way to the journal, from expect until it adds
-// its entry or turns back (done).
-type arrival struct{ j *journal }
-
-// expect counts a caller on its way to add an entry; the caller calls done
-// on the arrival once it adds it or returns without (done is idempotent,
-// and add calls it).
-func (j *journal) expect() arrival {
-	if j == nil { // a service not open: nothing to arrive at
-		return arrival{}
-	}
-	j.coming.Add(1)
-	return arrival{j}
-}
-
-func (a *arrival) done() {
-	if a == nil || a.j == nil {
-		return
-	}
-	j := a.j
-	a.j = nil
-	j.coming.Add(-1)
-	j.settled()
-}
-
-// requests counts requests begun (+1) and ended (-1) by the server.
-func (j *journal) requests(delta int64) {
-	if j.active.Add(delta); delta < 0 {
-		j.settled()
-	}
-}
-
-// onTheWay says whether a caller may be on its way to add an entry.
-func (j *journal) onTheWay() bool {
-	return j.coming.Load() > 0 || j.active.Load() > j.waiting.Load()
-}
-
-// settled wakes a lingering journal if nobody is on the way any more.
-func (j *journal) settled() {
-	if !j.onTheWay() {
-		select {
-		case j.poke <- struct{}{}:
-		default:
-		}
-	}
+	return &journal{store: store, log: log, kick: make(chan struct{}, 1)}
 }
 
 // add logs a check or an access (either may be nil) and returns once it is
-// durable. The caller's arrival, if it had one (expect), is done once the
-// entry is in the batch.
-func (j *journal) add(ctx context.Context, on *arrival, c *socred.CheckEntry, a *socred.Access) error {
-	defer on.done() // on the paths that return before the entry is added
+// durable.
+func (j *journal) add(ctx context.Context, c *socred.CheckEntry, a *socred.Access) error {
 	// The check's receipt is made with its entry (audit), and filled in by
 	// the store; a check not logged has none.
 	var entry, accessEntry socred.AuditEntry
@@ -149,9 +86,8 @@ func (j *journal) add(ctx context.Context, on *arrival, c *socred.CheckEntry, a 
 	b := j.next
 	if b == nil {
 		// Sized like the last batch, with room to grow: growing from
-		// nothing by doubling costs more, and a full batch's room (64) is
-		// three times what a busy server's batches hold (about 21).
-		size := min(max(j.last+j.last/2, 8), lingerBatch)
+		// nothing by doubling costs more.
+		size := min(max(j.last+j.last/2, 8), batchRoom)
 		b = &journalBatch{done: make(chan struct{}), w: socred.Write{Checks: j.spare.Checks, Audit: j.spare.Audit}}
 		j.spare.Checks, j.spare.Audit = nil, nil
 		if cap(b.w.Checks) < size {
@@ -181,16 +117,10 @@ func (j *journal) add(ctx context.Context, on *arrival, c *socred.CheckEntry, a 
 			b.w.Audit = append(b.w.Audit, accessEntry)
 		}
 	}
-	j.waiting.Add(1)
 	j.mu.Unlock()
 	select {
 	case j.kick <- struct{}{}:
 	default:
-	}
-	if on != nil {
-		on.done() // and settled
-	} else {
-		j.settled()
 	}
 	select {
 	case <-b.done:
@@ -205,7 +135,6 @@ func (j *journal) run(ctx context.Context) {
 	for {
 		select {
 		case <-j.kick:
-			j.linger(ctx)
 			j.flush(ctx)
 		case <-ctx.Done():
 			j.mu.Lock()
@@ -234,71 +163,13 @@ func (j *journal) flush(ctx context.Context) {
 	} else if j.written != nil {
 		j.written(&b.w)
 	}
-	j.waiting.Add(-int64(len(b.w.Checks) + len(b.w.Accesses)))
 	close(b.done)
 	j.mu.Lock()
 	j.spare.Checks, j.spare.Audit = b.w.Checks[:0], b.w.Audit[:0]
 	j.mu.Unlock()
 }
 
-// linger lets a batch grow for a moment before it is committed: every
-// commit costs a sync of the disk, and under load a few hundred
-// microseconds gather several times more entries into one. It stops as
-// soon as a step brings nothing more, and at once when no caller is on its
-// way to the journal: with few clients, a batch then holds everything
-// that could join it. (It used to sleep its steps regardless, and a Go
-// timer of less than a millisecond in a process with nothing else to do
-// waits for the network poller's timeout of a whole millisecond: with one
-// client a check took 1.6 ms, with four 3.1 ms, against a sync of
-// 0.08 ms.)
-func (j *journal) linger(ctx context.Context) {
-	select {
-	case <-j.poke: // from before this batch
-	default:
-	}
-	last := 0
-	for range lingerSteps {
-		j.mu.Lock()
-		n := 0
-		if j.next != nil {
-			n = len(j.next.w.Checks) + len(j.next.w.Accesses)
-		}
-		j.mu.Unlock()
-		if n == 0 || n == last || n >= lingerBatch || !j.wait(ctx, j.step) {
-			return
-		}
-		last = n
-	}
-}
-
-// wait waits d, and reports whether it did: it returns false at once when
-// no caller is on its way to the journal, or as soon as none is (or ctx
-// ends).
-func (j *journal) wait(ctx context.Context, d time.Duration) bool {
-	if !j.onTheWay() {
-		return false
-	}
-	j.timer.Reset(d)
-	for {
-		select {
-		case <-j.timer.C:
-			return true
-		case <-ctx.Done():
-			j.timer.Stop()
-			return false
-		case <-j.poke:
-			if !j.onTheWay() {
-				j.timer.Stop()
-				return false
-			}
-		}
-	}
-}
-
-// A batch lingers up to lingerSteps steps of lingerStep while it grows,
-// until it holds lingerBatch entries.
-const (
-	lingerBatch = 64
-	lingerSteps = 4
-	lingerStep  = 100 * time.Microsecond
-)
+// batchRoom is the most room a new batch is made with: the room grows
+// with the batches, to half as much again as the last one held, up to
+// this (a busy server's batches hold a few dozen).
+const batchRoom = 64

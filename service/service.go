@@ -190,16 +190,6 @@ func (s *Service) Open(ctx context.Context) error {
 	return nil
 }
 
-// Requests counts the requests the server is reading or answering: +1 as
-// one begins, -1 as it ends (api.API.ConnState). The journal of checks
-// commits a batch at once when every request begun is waiting in it,
-// since nothing else can join it, instead of lingering for more.
-func (s *Service) Requests(delta int) {
-	if j := s.journal; j != nil {
-		j.requests(int64(delta))
-	}
-}
-
 // Close stops the background work, flushing the journal.
 func (s *Service) Close(ctx context.Context) error {
 	if s.cancel == nil {

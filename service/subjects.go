@@ -165,7 +165,7 @@ func (s *Service) Subject(ctx context.Context, c *socred.Caller, id string) (*so
 	}
 	if c.Role() != socred.RoleSubject {
 		a := &socred.Access{Subject: id, At: s.now(), By: c.Name(), Role: c.Role(), TokenID: c.Token.ID, Purpose: "subject read"}
-		if err := s.journal.add(ctx, nil, nil, a); err != nil {
+		if err := s.journal.add(ctx, nil, a); err != nil {
 			return nil, err
 		}
 	}

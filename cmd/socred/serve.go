@@ -246,7 +246,6 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 			WriteTimeout:      c.timeouts.write,
 			IdleTimeout:       c.timeouts.idle,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-			ConnState:         a.ConnState,
 		},
 	}, nil
 }
