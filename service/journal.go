@@ -13,7 +13,7 @@ import (
 // commit is running share the next one, which begins as soon as that one
 // ends. (It used to let a batch linger a few hundred microseconds for more
 // entries, counting the requests on their way to it; the checks' rate was
-// about 7 % lower with the linger than without, on average over eight
+// about 6 % lower with the linger than without, on average over eight
 // alternated runs each: BENCHMARKS.md.)
 type journal struct {
 	store socred.Store
