@@ -21,9 +21,13 @@ import (
 // copies what the passive one left and syncs (see checkpoint).
 
 // checkpointEvery is the least time between two background checkpoints.
-// Each costs a sync of the database file, so under sustained writes it
-// gathers this much of them.
-const checkpointEvery = 250 * time.Millisecond
+// Each costs a sync of the database file, and copies every page written
+// since the one before once, however often it was written: the last page
+// of each table and the index pages above it are written by every commit.
+// Under an ingest of 1,000,000 records, checkpoints every 250 ms (and
+// restarts at 512 frames) took 8 % of the CPU, every second (and 4,096
+// frames) 3 %.
+var checkpointEvery = time.Second
 
 // openCheckpointer turns the writer's automatic checkpoints off and starts
 // the background one, if the database is in WAL mode.
@@ -124,8 +128,9 @@ func (s *Store) checkpoint(conn *sqlite3.Conn) error {
 }
 
 // walRestartFrames is the size of the log, in frames (pages), past which
-// the checkpointer restarts it: 512 pages of 16 KiB, 8 MiB.
-var walRestartFrames int64 = 512
+// the checkpointer restarts it: 4,096 pages of 16 KiB, 64 MiB, about what a
+// second of ingest writes.
+var walRestartFrames int64 = 4096
 
 // walRestartWait bounds how long a restart waits for readers.
 const walRestartWait = 20 * time.Millisecond
