@@ -1,10 +1,8 @@
 package api
 
 import (
-	"time"
 	"unicode/utf8"
 
-	"github.com/socred/socred"
 	"github.com/socred/socred/service"
 )
 
@@ -176,10 +174,10 @@ func (s *scanner) recordsInput(in *recordsInput) bool {
 		if string(key) != "records" || in.Records != nil || !s.byte('[') {
 			return false
 		}
-		recs := make([]socred.RecordInput, 0, len(s.data)/200)
+		recs := make([]recordInput, 0, len(s.data)/200)
 		if !s.byte(']') {
 			for {
-				var r socred.RecordInput
+				var r recordInput
 				if !s.recordInput(&r) {
 					return false
 				}
@@ -197,7 +195,7 @@ func (s *scanner) recordsInput(in *recordsInput) bool {
 	})
 }
 
-func (s *scanner) recordInput(r *socred.RecordInput) bool {
+func (s *scanner) recordInput(r *recordInput) bool {
 	return s.object(func(key []byte) bool {
 		switch string(key) {
 		case "key":
@@ -215,13 +213,8 @@ func (s *scanner) recordInput(r *socred.RecordInput) bool {
 			if !ok {
 				return false
 			}
-			// What encoding/json calls: time.Time's own JSON reading.
-			var t time.Time
-			if t.UnmarshalJSON(raw) != nil {
-				return false
-			}
-			r.OccurredAt = t
-			return true
+			// What encoding/json calls.
+			return r.OccurredAt.UnmarshalJSON(raw) == nil
 		}
 		return false
 	})

@@ -3,9 +3,13 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/socred/socred"
 	"github.com/socred/socred/service"
 )
 
@@ -50,6 +54,7 @@ var fastSeeds = []string{
 	`{"records":[{"key":"k1"},]}`,
 	`{"records":null}`,
 	`{"records":{}}`,
+	`{"records":[{"key":"k1","occurred_at":"2025-01-02t03:04:05z"}]}`,
 }
 
 // FuzzFastDecode holds the fast decoder to encoding/json: whatever body
@@ -122,5 +127,37 @@ func BenchmarkDecodeRecords(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/record")
 		})
+	}
+}
+
+// RFC 3339 allows a lower-case "t" and "z" (its section 5.6); both decoders
+// take them, to the same time as the upper-case ones.
+func TestLowerCaseRFC3339(t *testing.T) {
+	want := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, c := range []struct {
+		body string
+		fast bool
+	}{
+		{`{"records":[{"key":"k1","occurred_at":"2026-01-02t03:04:05z"}]}`, true},
+		{`{"records":[{"key":"k1","occurred_at":"2026-01-02t11:04:05+08:00"}]}`, true},
+		// An escape sends the body to encoding/json.
+		{`{"records":[{"key":"k\u0031","occurred_at":"2026-01-02t03:04:05z"}]}`, false},
+	} {
+		if got := fastUnmarshal([]byte(c.body), new(recordsInput)); got != c.fast {
+			t.Errorf("%s: the fast decoder took it: %v, want %v", c.body, got, c.fast)
+		}
+		var in recordsInput
+		if err := unmarshal([]byte(c.body), &in); err != nil {
+			t.Errorf("%s: %v", c.body, err)
+			continue
+		}
+		if got := in.Records[0].input(); got.Key != "k1" || !got.OccurredAt.Equal(want) {
+			t.Errorf("%s: read %+v, want key k1 at %s", c.body, got, want)
+		}
+	}
+	var in recordsInput
+	err := unmarshal([]byte(`{"records":[{"key":"k1","occurred_at":"2026-01-02x03:04:05z"}]}`), &in)
+	if e, ok := errors.AsType[*socred.Error](err); !ok || e.Field != "records[0].occurred_at" || !strings.Contains(e.Message, "must be an RFC 3339 time") {
+		t.Errorf(`"2026-01-02x03:04:05z": %v, want records[0].occurred_at: must be an RFC 3339 time`, err)
 	}
 }

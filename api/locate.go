@@ -22,6 +22,7 @@ var (
 	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 	timeType        = reflect.TypeFor[time.Time]()
+	rfc3339Type     = reflect.TypeFor[rfc3339]()
 )
 
 func locateValue(raw []byte, t reflect.Type, path string) (string, string, bool) {
@@ -183,7 +184,7 @@ func describe(t reflect.Type) string {
 		t = t.Elem()
 	}
 	switch {
-	case t == timeType:
+	case t == timeType, t == rfc3339Type:
 		return "an RFC 3339 time such as \"2026-03-02T10:00:00Z\""
 	case reflect.PointerTo(t).Implements(textUnmarshaler):
 		return "a string in the right format"

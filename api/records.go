@@ -1,12 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/service"
@@ -14,7 +16,43 @@ import (
 
 // recordsInput is the body of POST /v1/records.
 type recordsInput struct {
-	Records []socred.RecordInput `json:"records"`
+	Records []recordInput `json:"records"`
+}
+
+// recordInput is one record of the body: socred.RecordInput, with a time
+// read as RFC 3339 has it.
+type recordInput struct {
+	Key        string  `json:"key"`
+	Subject    string  `json:"subject"`
+	Scheme     string  `json:"scheme"`
+	Rule       string  `json:"rule"`
+	OccurredAt rfc3339 `json:"occurred_at"`
+	Evidence   string  `json:"evidence"`
+}
+
+func (r *recordInput) input() socred.RecordInput {
+	return socred.RecordInput{Key: r.Key, Subject: r.Subject, Scheme: r.Scheme, Rule: r.Rule,
+		OccurredAt: time.Time(r.OccurredAt), Evidence: r.Evidence}
+}
+
+func inputs(recs []recordInput) []socred.RecordInput {
+	out := make([]socred.RecordInput, len(recs))
+	for i := range recs {
+		out[i] = recs[i].input()
+	}
+	return out
+}
+
+// rfc3339 is a time in JSON as RFC 3339 writes it: time.Time's JSON
+// reading, which also takes the lower-case "t" and "z" that RFC 3339
+// allows (its section 5.6: "2026-01-02t03:04:05z").
+type rfc3339 time.Time
+
+func (t *rfc3339) UnmarshalJSON(data []byte) error {
+	if len(data) > 0 && data[0] == '"' && bytes.ContainsAny(data, "tz") {
+		data = bytes.ToUpper(data)
+	}
+	return (*time.Time)(t).UnmarshalJSON(data)
 }
 
 // recordsOutput is the answer of POST /v1/records.
@@ -32,7 +70,7 @@ func (a *API) submitRecords(w http.ResponseWriter, r *http.Request, c *socred.Ca
 	if err := unmarshal(data, &in); err != nil {
 		return a.firstBadRecord(r.Context(), c, data, err)
 	}
-	results, err := a.svc.SubmitRecords(r.Context(), c, in.Records)
+	results, err := a.svc.SubmitRecords(r.Context(), c, inputs(in.Records))
 	if err != nil {
 		return err
 	}
@@ -69,13 +107,13 @@ func (a *API) firstBadRecord(ctx context.Context, c *socred.Caller, data []byte,
 	if berr := service.BatchSize(len(raw.Records)); berr != nil {
 		return berr
 	}
-	earlier := make([]socred.RecordInput, k)
+	earlier := make([]recordInput, k)
 	for i := range earlier {
 		if unmarshal(raw.Records[i], &earlier[i]) != nil {
 			return err
 		}
 	}
-	if verr := a.svc.ValidateRecords(ctx, c, earlier); verr != nil {
+	if verr := a.svc.ValidateRecords(ctx, c, inputs(earlier)); verr != nil {
 		return verr
 	}
 	return err
