@@ -21,13 +21,9 @@ import (
 // copies what the passive one left and syncs (see checkpoint).
 
 // checkpointEvery is the least time between two background checkpoints.
-// Each costs a sync of the database file, and copies every page written
-// since the one before once, however often it was written: the last page
-// of each table and the index pages above it are written by every commit.
-// Under an ingest of 1,000,000 records, checkpoints every 250 ms (and
-// restarts at 512 frames) took 8 % of the CPU, every second (and 4,096
-// frames) 3 %.
-var checkpointEvery = time.Second
+// Each costs a sync of the database file, so under sustained writes it
+// gathers this much of them.
+const checkpointEvery = 250 * time.Millisecond
 
 // openCheckpointer turns the writer's automatic checkpoints off and starts
 // the background one, if the database is in WAL mode.
@@ -111,30 +107,14 @@ func (s *Store) checkpointLoop(ctx context.Context, conn *sqlite3.Conn) {
 // after the next commits.
 func (s *Store) checkpoint(conn *sqlite3.Conn) error {
 	var frames int64
-	passive := func() error {
-		return sqlitex.ExecuteTransient(conn, "PRAGMA wal_checkpoint(PASSIVE)", &sqlitex.ExecOptions{
-			ResultFunc: func(stmt *sqlite3.Stmt) error {
-				frames = stmt.ColumnInt64(1) // busy, log, checkpointed
-				return nil
-			},
-		})
-	}
-	err := passive()
+	err := sqlitex.ExecuteTransient(conn, "PRAGMA wal_checkpoint(PASSIVE)", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite3.Stmt) error {
+			frames = stmt.ColumnInt64(1) // busy, log, checkpointed
+			return nil
+		},
+	})
 	if err != nil || frames < walRestartFrames {
 		return err
-	}
-	// What the restart copies, it copies with every writer waiting: the
-	// frames committed while the passive checkpoint ran (up to 1,700,
-	// 30-107 ms under an ingest, once a second). Passive checkpoints
-	// again first, until one finds few new frames, leave it a few.
-	for range 3 {
-		prev := frames
-		if err := passive(); err != nil {
-			return err
-		}
-		if frames-prev < walRestartFrames/16 {
-			break
-		}
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -144,9 +124,8 @@ func (s *Store) checkpoint(conn *sqlite3.Conn) error {
 }
 
 // walRestartFrames is the size of the log, in frames (pages), past which
-// the checkpointer restarts it: 4,096 pages of 16 KiB, 64 MiB, about what a
-// second of ingest writes.
-var walRestartFrames int64 = 4096
+// the checkpointer restarts it: 512 pages of 16 KiB, 8 MiB.
+var walRestartFrames int64 = 512
 
 // walRestartWait bounds how long a restart waits for readers.
 const walRestartWait = 20 * time.Millisecond

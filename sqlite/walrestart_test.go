@@ -20,9 +20,9 @@ import (
 // commits come back to back, from several writers, as batches of records
 // do under an ingest: the restart must get its turn between them.
 func TestCheckpointRestartsTheLog(t *testing.T) {
-	old, oldEvery := walRestartFrames, checkpointEvery
-	walRestartFrames, checkpointEvery = 32, 250*time.Millisecond
-	t.Cleanup(func() { walRestartFrames, checkpointEvery = old, oldEvery }) // after the store's own cleanup closes it
+	old := walRestartFrames
+	walRestartFrames = 32
+	t.Cleanup(func() { walRestartFrames = old }) // after the store's own cleanup closes it
 	s := openUnmerged(t)
 	// The log's header counts its restarts (the checkpoint sequence number,
 	// bytes 12-15, big-endian).
