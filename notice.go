@@ -59,10 +59,15 @@ const (
 // notice_json.go lists the forms). The event sentences are thus part of the stored form:
 // their wording (appendEventMessage) is what a stored notice says.
 //
+// A store that keeps records' leads once (NoticeLeads) has its notices
+// encoded by NoticeLeads.AppendNotice instead: a record's notice then
+// names its lead, and is 160 to 200 bytes.
+//
 // The encoding is written out (notice_json.go) because ingest encodes a
 // notice per record: encoding/json took a tenth of its CPU.
 func EncodeNotice(n Notice) ([]byte, error) {
-	return appendNoticeBody(make([]byte, 0, NoticeBodySize(&n)), &n)
+	b, _, err := appendNoticeBody(make([]byte, 0, NoticeBodySize(&n)), &n, nil)
+	return b, err
 }
 
 // NoticeBodySize is about as large as n's body gets (EncodeNotice): the
@@ -71,12 +76,20 @@ func EncodeNotice(n Notice) ([]byte, error) {
 func NoticeBodySize(n *Notice) int { return 128 + len(n.Message) + 192*len(n.Events) }
 
 // AppendNotice appends the form EncodeNotice makes of n to dst.
-func AppendNotice(dst []byte, n *Notice) ([]byte, error) { return appendNoticeBody(dst, n) }
+func AppendNotice(dst []byte, n *Notice) ([]byte, error) {
+	b, _, err := appendNoticeBody(dst, n, nil)
+	return b, err
+}
 
 // DecodeNotice makes a notice of what a store keeps: its id, subject and
 // time, and the body EncodeNotice made, in any of its forms, of this build
-// or of the builds before.
+// or of the builds before; a body that names its lead (NoticeLeads) is
+// read by the store's NoticeLeads.Decode.
 func DecodeNotice(id int64, subject string, at time.Time, body []byte) (Notice, error) {
+	return decodeNotice(id, subject, at, body, nil)
+}
+
+func decodeNotice(id int64, subject string, at time.Time, body []byte, leads *NoticeLeads) (Notice, error) {
 	var stored storedNotice
 	if err := json.Unmarshal(body, &stored); err != nil {
 		return Notice{}, fmt.Errorf("notice %d: %w", id, err)
@@ -105,11 +118,18 @@ func DecodeNotice(id int64, subject string, at time.Time, body []byte) (Notice, 
 		return Notice{}, fmt.Errorf("notice %d: neither a message nor events to make one of", id)
 	default:
 		var b []byte
-		if stored.Lead != nil {
+		lead := stored.Lead != nil || stored.LeadRef != nil
+		switch {
+		case stored.LeadRef != nil:
+			var err error
+			if b, err = resolveLead(leads, id, *stored.LeadRef, n.Record); err != nil {
+				return Notice{}, err
+			}
+		case stored.Lead != nil:
 			b = append(b, *stored.Lead...)
 		}
 		for i := range n.Events {
-			if i > 0 || stored.Lead != nil {
+			if i > 0 || lead {
 				b = append(b, ' ')
 			}
 			b = appendEventMessage(b, &n.Events[i])
@@ -126,6 +146,7 @@ type storedNotice struct {
 	Notice
 	Message *string       `json:"message"`
 	Lead    *string       `json:"lead"`
+	LeadRef *int64        `json:"lead_ref"` // a lead kept once (NoticeLeads)
 	Events  []storedEvent `json:"events"`
 }
 

@@ -11,12 +11,21 @@ import (
 // encoding/json makes of n with its id, subject and time zeroed, its
 // events' subjects left out, each event's time as microseconds after the
 // notice's (appendEventBody), and its message in one of three forms
-// (noticeBodyForms).
-func appendNoticeBody(b []byte, n *Notice) ([]byte, error) {
+// (noticeBodyForms); with leads, a record's lead by reference where leads
+// keep it (NoticeLeads), and the lead it names.
+func appendNoticeBody(b []byte, n *Notice, leads *NoticeLeads) ([]byte, NoticeLead, error) {
 	b = append(b, `{"kind":`...)
 	b = appendJSONString(b, string(n.Kind))
+	var named NoticeLead
 	switch lead, form := noticeBodyForm(n); form {
 	case formLead:
+		if text, ok := keptLead(n, lead); ok && leads != nil {
+			if ref, ok := leads.ref(text); ok {
+				named = NoticeLead{Ref: ref, Text: text}
+				b = appendJSONInt(b, `,"lead_ref":`, ref)
+				break
+			}
+		}
 		b = append(b, `,"lead":`...)
 		b = appendJSONString(b, lead)
 	case formMessage:
@@ -35,12 +44,12 @@ func appendNoticeBody(b []byte, n *Notice) ([]byte, error) {
 			}
 			var err error
 			if b, err = appendEventBody(b, &n.Events[i], n.At); err != nil {
-				return nil, err
+				return nil, NoticeLead{}, err
 			}
 		}
 		b = append(b, ']')
 	}
-	return append(b, '}'), nil
+	return append(b, '}'), named, nil
 }
 
 // noticeBodyForms: a notice's body keeps its message in one of three forms.
@@ -50,7 +59,8 @@ func appendNoticeBody(b []byte, n *Notice) ([]byte, error) {
 //     events' sentences.
 //   - "lead": the message up to the sentences of its events, which follow
 //     it, each after a space: a record's notice (RecordNoticeWith), or
-//     any notice given events by WithEvents.
+//     any notice given events by WithEvents. A record's lead may instead
+//     be named by "lead_ref", where a store keeps it once (NoticeLeads).
 //   - neither: the message is its events' sentences, joined by spaces: an
 //     event's notice (EventNotice).
 type bodyForm int

@@ -306,6 +306,10 @@ type Write struct {
 	// NoticeBodies, when set, are the notices encoded by EncodeNotice, so
 	// that a writer can encode them before it takes the store's lock.
 	NoticeBodies [][]byte
+	// NoticeLeads are the leads NoticeBodies name (NoticeLeads.AppendNotice),
+	// each once: the store keeps them in the write's transaction, as it
+	// keeps them already or anew.
+	NoticeLeads []NoticeLead
 	// ChangeBody, when set, is the write's entry in the change feed as
 	// ChangeBody encodes it, made by the writer before it takes the
 	// store's lock (for a write with a Seq).

@@ -74,16 +74,28 @@ func (s *Service) addNotices(w *socred.Write) {
 	w.Deliver = s.delivering()
 	// Encoded here, by the writer, not by the store under its lock, into
 	// one buffer sized for them all.
+	// A store that keeps records' leads once (socred.LeadKeeper) is given
+	// the leads the bodies name, each once: a batch's records share a few.
 	w.NoticeBodies = make([][]byte, len(w.Notices))
+	w.NoticeLeads = w.NoticeLeads[:0]
 	all := make([]byte, 0, size)
 	for i := range w.Notices {
 		var err error
+		var lead socred.NoticeLead
 		from := len(all)
-		if all, err = socred.AppendNotice(all, &w.Notices[i]); err != nil {
-			w.NoticeBodies = nil // the store encodes them, and reports the error
+		if s.leads != nil {
+			all, lead, err = s.leads.AppendNotice(all, &w.Notices[i])
+		} else {
+			all, err = socred.AppendNotice(all, &w.Notices[i])
+		}
+		if err != nil {
+			w.NoticeBodies, w.NoticeLeads = nil, nil // the store encodes them, and reports the error
 			return
 		}
 		w.NoticeBodies[i] = all[from:len(all):len(all)]
+		if n := len(w.NoticeLeads); lead.Ref != 0 && (n == 0 || w.NoticeLeads[n-1].Ref != lead.Ref) && !slices.ContainsFunc(w.NoticeLeads, func(l socred.NoticeLead) bool { return l.Ref == lead.Ref }) {
+			w.NoticeLeads = append(w.NoticeLeads, lead)
+		}
 	}
 }
 

@@ -81,3 +81,42 @@ func TestAddNoticesMatchesOneEventAtATime(t *testing.T) {
 		t.Errorf("a's score change in a notice of its own: got %+v", w.Notices)
 	}
 }
+
+// With a store that keeps records' leads once (socred.LeadKeeper), each
+// write names every lead its bodies name, once, also a lead an earlier
+// write named: the store keeps it in the transaction of whichever commits.
+func TestAddNoticesNamesLeads(t *testing.T) {
+	p, probs, err := pack.Load(packs.Example)
+	if err != nil || p == nil {
+		t.Fatalf("example pack: %v %v", err, probs)
+	}
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	rec := func(id, subject, rule string) *socred.Record {
+		return &socred.Record{ID: id, Reporter: "rongcheng-credit-office", Subject: subject, Scheme: "rongcheng", Rule: rule,
+			Points: 5, OccurredAt: at, AcceptedAt: at}
+	}
+	score := func(subject string) socred.Event {
+		return socred.Event{Kind: socred.EventScoreChanged, Subject: subject, At: at, Scheme: "rongcheng", OldScore: 1000, NewScore: 1005}
+	}
+	s := &Service{pack: p, leads: socred.NewNoticeLeads()}
+	for round := range 2 {
+		w := &socred.Write{
+			Records: []*socred.Record{rec("1", "a", "blood-donation"), rec("2", "b", "blood-donation"), rec("3", "c", "charity-donation")},
+			Events:  []socred.Event{score("a"), score("b"), score("c")},
+		}
+		s.addNotices(w)
+		if len(w.NoticeLeads) != 2 || w.NoticeLeads[0].Ref == w.NoticeLeads[1].Ref {
+			t.Fatalf("round %d: leads %+v, want the two rules' once each", round, w.NoticeLeads)
+		}
+		kept := socred.NewNoticeLeads(w.NoticeLeads...)
+		for i, n := range w.Notices {
+			got, err := kept.Decode(0, n.Subject, n.At, w.NoticeBodies[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Message != n.Message || !bytes.Contains(w.NoticeBodies[i], []byte(`"lead_ref":`)) {
+				t.Errorf("round %d: body %s reads back %q, want %q", round, w.NoticeBodies[i], got.Message, n.Message)
+			}
+		}
+	}
+}

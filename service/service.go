@@ -52,6 +52,7 @@ type Service struct {
 	CheckRetention socred.Duration
 
 	store  socred.Store
+	leads  *socred.NoticeLeads // the store's, if it keeps notices' leads once (socred.LeadKeeper)
 	eng    *engine.Engine
 	pack   *socred.Pack
 	log    *slog.Logger
@@ -100,7 +101,12 @@ func New(store socred.Store, p *socred.Pack) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile pack: %w", err)
 	}
+	var leads *socred.NoticeLeads
+	if k, ok := store.(socred.LeadKeeper); ok {
+		leads = k.NoticeLeads()
+	}
 	return &Service{
+		leads:           leads,
 		Now:             time.Now,
 		SchedulerIdle:   10 * time.Second,
 		FeedPoll:        FeedPoll,

@@ -59,6 +59,52 @@ func BenchmarkCommitRecords(b *testing.B) {
 	}
 }
 
+// BenchmarkCommitRecordNotices commits writes of 1,000 records with a
+// notice each, encoded before the commit as the service encodes them: with
+// their leads spelt out, and with their leads kept once
+// (socred.NoticeLeads).
+func BenchmarkCommitRecordNotices(b *testing.B) {
+	for _, form := range []string{"spelt-out", "leads"} {
+		b.Run("notices="+form, func(b *testing.B) {
+			const batch = 1000
+			s := mustOpen(b, filepath.Join(b.TempDir(), "socred.db"))
+			defer s.Close()
+			next := 1
+			for b.Loop() {
+				b.StopTimer()
+				w := &socred.Write{Now: t0, Records: records(next, batch)}
+				var all []byte
+				for _, r := range w.Records {
+					e := socred.Event{Kind: socred.EventScoreChanged, Subject: r.Subject, At: r.AcceptedAt, Scheme: r.Scheme, OldScore: 1000, NewScore: 995}
+					n, _ := socred.RecordNoticeWith(r, "Crossing or driving against a red light", []socred.Event{e}, nil)
+					w.Notices = append(w.Notices, n)
+					from := len(all)
+					var err error
+					if form == "leads" {
+						var lead socred.NoticeLead
+						all, lead, err = s.NoticeLeads().AppendNotice(all, &n)
+						if len(w.NoticeLeads) == 0 {
+							w.NoticeLeads = append(w.NoticeLeads, lead)
+						}
+					} else {
+						all, err = socred.AppendNotice(all, &n)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					w.NoticeBodies = append(w.NoticeBodies, all[from:len(all):len(all)])
+				}
+				b.StartTimer()
+				if err := s.Commit(ctx, w); err != nil {
+					b.Fatal(err)
+				}
+				next += batch
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(next-1)/1000, "µs/record")
+		})
+	}
+}
+
 // BenchmarkLoad scans a database of 1M records through Load.
 func BenchmarkLoad(b *testing.B) {
 	const n, batch = 1_000_000, 10_000

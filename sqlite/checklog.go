@@ -130,7 +130,9 @@ func loggable(w *socred.Write) bool {
 	if others > 0 || w.Settled != nil || w.Due != nil || w.Seq != 0 || w.Expire != (socred.Expiry{}) {
 		return false
 	}
-	if len(w.NoticeBodies) != 0 && len(w.NoticeBodies) != len(w.Notices) {
+	// The log keeps no leads (socred.NoticeLeads): a check's notice has
+	// none.
+	if len(w.NoticeBodies) != 0 && len(w.NoticeBodies) != len(w.Notices) || len(w.NoticeLeads) > 0 {
 		return false
 	}
 	for i := range w.Notices {

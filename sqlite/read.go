@@ -573,7 +573,7 @@ func (s *Store) Notices(ctx context.Context, subject string, page socred.Page) (
 		}
 		var scanErr error
 		err = byIDs(conn, `SELECT id, subject, at, body FROM notices`, newest(ids, page), func(stmt *sqlite3.Stmt) {
-			n, err := scanNotice(stmt)
+			n, err := s.scanNotice(stmt)
 			if err != nil && scanErr == nil {
 				scanErr = err
 			}
@@ -599,7 +599,7 @@ func (s *Store) PendingNotices(ctx context.Context, limit int) ([]socred.Notice,
 		stmt := conn.Prep(`SELECT id, subject, at, body FROM notices WHERE pending <> 0 ORDER BY id LIMIT ?`)
 		stmt.BindInt64(1, int64(limit))
 		return each(stmt, func(stmt *sqlite3.Stmt) error {
-			n, err := scanNotice(stmt)
+			n, err := s.scanNotice(stmt)
 			out = append(out, n)
 			return err
 		})
@@ -628,10 +628,10 @@ func (s *Store) MarkDelivered(ctx context.Context, ids []int64) error {
 	})
 }
 
-func scanNotice(stmt *sqlite3.Stmt) (socred.Notice, error) {
+func (s *Store) scanNotice(stmt *sqlite3.Stmt) (socred.Notice, error) {
 	body := make([]byte, stmt.ColumnLen(3))
 	stmt.ColumnBytes(3, body)
-	return socred.DecodeNotice(stmt.ColumnInt64(0), stmt.ColumnText(1), fromMicros(stmt.ColumnInt64(2)), body)
+	return s.leads.Decode(stmt.ColumnInt64(0), stmt.ColumnText(1), fromMicros(stmt.ColumnInt64(2)), body)
 }
 
 // Contact returns the subject's contact.

@@ -72,9 +72,16 @@ type Store struct {
 	// the database is not in WAL mode).
 	walKick chan struct{}
 
+	// leads are the leads of records' notices, kept once each
+	// (socred.NoticeLeads), read at open.
+	leads *socred.NoticeLeads
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
+
+// NoticeLeads returns the leads the store keeps (socred.LeadKeeper).
+func (s *Store) NoticeLeads() *socred.NoticeLeads { return s.leads }
 
 // Option configures Open.
 type Option func(*Store)
@@ -172,6 +179,9 @@ func (s *Store) openWriter(ctx context.Context) error {
 	if err := s.migrate(); err != nil {
 		return err
 	}
+	if err := s.loadLeads(); err != nil {
+		return err
+	}
 	// Before the indexes: they read the rows the log's groups add.
 	if err := s.openCheckLog(); err != nil {
 		return err
@@ -191,6 +201,20 @@ func (s *Store) openWriter(ctx context.Context) error {
 	if s.auditNext, err = sqlitex.ResultInt64(s.w.Prep(`SELECT value FROM meta WHERE key = 'audit_size'`)); err != nil {
 		return fmt.Errorf("sqlite: audit size: %w", err)
 	}
+	return nil
+}
+
+// loadLeads reads the leads of records' notices (socred.NoticeLeads).
+func (s *Store) loadLeads() error {
+	var kept []socred.NoticeLead
+	err := each(s.w.Prep(`SELECT id, lead FROM notice_leads`), func(stmt *sqlite3.Stmt) error {
+		kept = append(kept, socred.NoticeLead{Ref: stmt.ColumnInt64(0), Text: stmt.ColumnText(1)})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: notice leads: %w", err)
+	}
+	s.leads = socred.NewNoticeLeads(kept...)
 	return nil
 }
 

@@ -62,7 +62,7 @@ func (s *Store) commitTx(ctx context.Context, w *socred.Write) error {
 		}
 		// After the write's own notices, which may describe them too.
 		for _, d := range w.PurgeDesignations {
-			if err := redactNotices(conn, d.ID); err != nil {
+			if err := redactNotices(conn, s.leads, d.ID); err != nil {
 				return fmt.Errorf("purge of designation %s: %w", d.ID, err)
 			}
 		}
@@ -692,9 +692,19 @@ func appendChange(conn *sqlite3.Conn, w *socred.Write) error {
 }
 
 // insertNotices appends notices with INSERTs of many rows (rowsInsert), as
-// insertRecords does.
+// insertRecords does, and keeps the leads their bodies name.
 func insertNotices(conn *sqlite3.Conn, w *socred.Write, first int64) error {
 	ns := w.Notices
+	if len(w.NoticeBodies) == len(ns) {
+		for _, l := range w.NoticeLeads {
+			stmt := conn.Prep(`INSERT OR IGNORE INTO notice_leads (id, lead) VALUES (?, ?)`)
+			stmt.BindInt64(1, l.Ref)
+			stmt.BindText(2, l.Text)
+			if err := exec(stmt); err != nil {
+				return fmt.Errorf("notice lead: %w", err)
+			}
+		}
+	}
 	err := noticesInsert.run(conn, len(ns), func(stmt *sqlite3.Stmt, o, i int) error {
 		nt := &ns[i]
 		var body []byte
@@ -734,14 +744,14 @@ func insertNotices(conn *sqlite3.Conn, w *socred.Write, first int64) error {
 // redactNotices clears designation d's reason, case and end reason from
 // every notice that describes an entry of it (socred.RedactNotice): the
 // subject's own and those of subjects it reached through a relation.
-func redactNotices(conn *sqlite3.Conn, d string) error {
+func redactNotices(conn *sqlite3.Conn, leads *socred.NoticeLeads, d string) error {
 	var ns []socred.Notice
 	stmt := conn.Prep(`SELECT n.id, n.subject, n.at, n.body FROM notice_designations x JOIN notices n ON n.id = x.notice WHERE x.designation = ?`)
 	stmt.BindText(1, d)
 	err := each(stmt, func(stmt *sqlite3.Stmt) error {
 		body := make([]byte, stmt.ColumnLen(3))
 		stmt.ColumnBytes(3, body)
-		n, err := socred.DecodeNotice(stmt.ColumnInt64(0), stmt.ColumnText(1), fromMicros(stmt.ColumnInt64(2)), body)
+		n, err := leads.Decode(stmt.ColumnInt64(0), stmt.ColumnText(1), fromMicros(stmt.ColumnInt64(2)), body)
 		ns = append(ns, n)
 		return err
 	})

@@ -1,0 +1,151 @@
+package socred
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// A record's notice encoded with leads names its lead by reference, reads
+// back as the same notice as its body spelt out does, and is smaller by
+// all but the reference.
+func TestRecordNoticeNamesItsLead(t *testing.T) {
+	at := time.Date(2026, 12, 1, 11, 27, 46, 469110000, time.UTC)
+	r := &Record{ID: "13694", Reporter: "rongcheng-credit-office", Subject: "s00004112", Scheme: "rongcheng", Rule: "red-light",
+		Points: -5, OccurredAt: at, AcceptedAt: at}
+	e := Event{Kind: EventScoreChanged, Subject: r.Subject, At: at, Scheme: "rongcheng", OldScore: 997, NewScore: 992}
+	n := RecordNotice(r, "Crossing or driving against a red light").WithEvents(e)
+	leads := NewNoticeLeads()
+	body, lead, err := leads.AppendNotice(nil, &n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const text = `rongcheng-credit-office recorded "Crossing or driving against a red light" (-5 points in rongcheng) about you on 2026-12-01`
+	if lead.Text != text || lead.Ref != leadRef(text) {
+		t.Fatalf("lead %+v, want %q under %d", lead, text, leadRef(text))
+	}
+	want := `{"kind":"record-accepted","lead_ref":` + itoa(lead.Ref) + `,"record":"13694","events":[{"kind":"score-changed","scheme":"rongcheng","old_score":997,"new_score":992}]}`
+	if string(body) != want {
+		t.Fatalf("body\n%s\nwant\n%s", body, want)
+	}
+	spelt, err := EncodeNotice(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(body) > len(spelt)-len(text)+len(`,"lead_ref":4294967296`)-len(`,"lead":""`) {
+		t.Errorf("%d bytes, %d spelt out", len(body), len(spelt))
+	}
+	got, err := leads.Decode(9, r.Subject, at, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.ID = 9
+	if !reflect.DeepEqual(got, n) {
+		t.Fatalf("read back\n%+v\nwant\n%+v", got, n)
+	}
+	// Read back by a store that keeps the lead, as it does after it is
+	// reopened.
+	reopened := NewNoticeLeads(lead)
+	if got, err := reopened.Decode(9, r.Subject, at, body); err != nil || !reflect.DeepEqual(got, n) {
+		t.Fatalf("read back by the leads kept: %v\n%+v", err, got)
+	}
+	// Without the lead: an error, not a notice without it.
+	if _, err := DecodeNotice(9, r.Subject, at, body); err == nil || !strings.Contains(err.Error(), "lead "+itoa(lead.Ref)+" is not kept") {
+		t.Fatalf("read without its lead: %v", err)
+	}
+	if _, err := NewNoticeLeads().Decode(9, r.Subject, at, body); err == nil {
+		t.Fatal("read by leads that do not keep it: no error")
+	}
+}
+
+// A lead whose reference another text has is spelt out; so is a derived
+// record's, which names the related subject, and one that does not end
+// with its record.
+func TestLeadsSpeltOut(t *testing.T) {
+	at := time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC)
+	r := &Record{ID: "7", Reporter: "court", Subject: "s1", Scheme: "rongcheng", Rule: "default", Points: -50, OccurredAt: at, AcceptedAt: at}
+	e := Event{Kind: EventScoreChanged, Subject: r.Subject, At: at, Scheme: "rongcheng", OldScore: 1000, NewScore: 950}
+	n := RecordNotice(r, "Judgment default").WithEvents(e)
+	text := `court recorded "Judgment default" (-50 points in rongcheng) about you on 2026-12-01`
+	taken := NewNoticeLeads(NoticeLead{Ref: leadRef(text), Text: "another lead"})
+
+	derived := *r
+	derived.DerivedFrom = &Derivation{Record: "6", Subject: "s2", Relation: "guarantor-of"}
+	d := RecordNotice(&derived, "Judgment default").WithEvents(e)
+
+	other := n
+	other.Message = "a lead of its own. " + eventMessage(&e)
+
+	for name, n := range map[string]Notice{"reference taken": n, "derived": d, "not ending with its record": other} {
+		leads := taken
+		if name != "reference taken" {
+			leads = NewNoticeLeads()
+		}
+		body, lead, err := leads.AppendNotice(nil, &n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spelt, err := EncodeNotice(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lead != (NoticeLead{}) || string(body) != string(spelt) {
+			t.Errorf("%s: lead %+v, body\n%s\nwant\n%s", name, lead, body, spelt)
+		}
+	}
+}
+
+// Any notice encoded with leads reads back, with them, as its body spelt
+// out does without: the same notice.
+func TestNoticeLeadsReadBack(t *testing.T) {
+	leads := NewNoticeLeads()
+	rapid.Check(t, func(t *rapid.T) {
+		n := drawNotice(t)
+		if rapid.Bool().Draw(t, "record_lead") {
+			// A record's lead: ending with its record, before the events'
+			// sentences.
+			n.Kind = NoticeRecordAccepted
+			lead := text().Draw(t, "lead") + " (record " + n.Record + ")."
+			sentences := []string{lead}
+			for i := range n.Events {
+				sentences = append(sentences, referenceEventMessage(&n.Events[i]))
+			}
+			n.Message = strings.Join(sentences, " ")
+		}
+		at := time.UnixMicro(n.At.UnixMicro()).UTC()
+		spelt, wantErr := EncodeNotice(n)
+		body, lead, err := leads.AppendNotice(nil, &n)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("error %v, spelt out %v", err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		want, err := DecodeNotice(n.ID, n.Subject, at, spelt)
+		if err != nil {
+			t.Fatalf("spelt out: %v", err)
+		}
+		// Read by leads that keep only the one the body names, as a store
+		// keeps it with the notice.
+		var kept *NoticeLeads
+		if lead.Ref != 0 {
+			kept = NewNoticeLeads(lead)
+		}
+		got, err := kept.Decode(n.ID, n.Subject, at, body)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, body)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("read back\n%+v\nspelt out\n%+v\nbody %s", got, want, body)
+		}
+		if len(body) > len(spelt) {
+			t.Fatalf("the body (%d bytes) is larger than spelt out (%d)", len(body), len(spelt))
+		}
+	})
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
