@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -60,9 +61,45 @@ type subjectIndex struct {
 // (see runTable) holding the rows of one merge, or of several runs merged
 // into one (compact). The index file's table runs lists them; a table not
 // listed there is a merge cut short, and is dropped.
+//
+// A run is packed (as every run written since index files knew the form
+// is): a row a subject, its ids in a blob (packIDs), so that a merge or a
+// compaction writes a B-tree row per subject instead of per id. At a
+// million subjects a merge of 2,000,000 checks wrote 1,000,000 rows
+// instead of 2,000,000, and a compaction of 8,000,000 a row per subject.
+// Runs of older index files hold a row per id, and are read as they are
+// until a compaction merges them into a packed one.
 type indexRun struct {
-	id   int64
-	rows int64 // -1 for run 0, the table of older versions, never compacted
+	id     int64
+	rows   int64 // ids; -1 for run 0, the table of older versions, never compacted
+	packed bool
+}
+
+// packIDs appends ids (ascending) to dst as a run's blob keeps them: the
+// first as a uvarint, and each after it as the uvarint of its distance
+// from the one before.
+func packIDs(dst []byte, ids []int64) []byte {
+	prev := int64(0)
+	for _, id := range ids {
+		dst = binary.AppendUvarint(dst, uint64(id-prev))
+		prev = id
+	}
+	return dst
+}
+
+// unpackIDs appends the ids a blob of packIDs holds to dst.
+func unpackIDs(dst []int64, blob []byte) ([]int64, error) {
+	id := int64(0)
+	for len(blob) > 0 {
+		d, n := binary.Uvarint(blob)
+		if n <= 0 {
+			return dst, fmt.Errorf("a run's ids: bad varint")
+		}
+		id += int64(d)
+		dst = append(dst, id)
+		blob = blob[n:]
+	}
+	return dst, nil
 }
 
 // tail holds ids in memory by subject, compactly: each id is an entry of
@@ -211,9 +248,9 @@ func (x *subjectIndex) runTable(id int64) string {
 	return x.table + "_by_subject_" + strconv.FormatInt(id, 10)
 }
 
-// insertRows returns an INSERT of rows rows into run id's table.
+// insertRows returns an INSERT of rows rows into run id's table, packed.
 func (x *subjectIndex) insertRows(id int64, rows int) string {
-	return `INSERT INTO ` + x.runTable(id) + ` (subject, id) VALUES ` +
+	return `INSERT INTO ` + x.runTable(id) + ` (subject, ids) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?), ", rows), ", ")
 }
 
@@ -328,16 +365,18 @@ func (x *subjectIndex) ids(conn *sqlite3.Conn, subject string) ([]int64, error) 
 		// A statement cached for a run that is gone is let go of, so
 		// that a connection's cache does not grow with every run there
 		// ever was. (One not cached fails to prepare, and nothing is
-		// cached.)
-		if stmt, err := conn.Prepare(x.runQuery(run)); err == nil {
-			stmt.Finalize() // #nosec G104 -- the statement is let go of; an error finalizing it is of no consequence
+		// cached.) The run was of either form.
+		for _, packed := range []bool{true, false} {
+			if stmt, err := conn.Prepare(x.runQuery(indexRun{id: run, packed: packed})); err == nil {
+				stmt.Finalize() // #nosec G104 -- the statement is let go of; an error finalizing it is of no consequence
+			}
 		}
 	}
-	var runs []int64
-	stmt := conn.Prep(`SELECT run FROM idx.runs WHERE tbl = ? ORDER BY run`)
+	var runs []indexRun
+	stmt := conn.Prep(`SELECT run, packed FROM idx.runs WHERE tbl = ? ORDER BY run`)
 	stmt.BindText(1, x.table)
 	err := each(stmt, func(stmt *sqlite3.Stmt) error {
-		runs = append(runs, stmt.ColumnInt64(0))
+		runs = append(runs, indexRun{id: stmt.ColumnInt64(0), packed: stmt.ColumnBool(1)})
 		return nil
 	})
 	if err != nil {
@@ -374,22 +413,33 @@ func (x *subjectIndex) expire(last int64) {
 }
 
 // runIDs appends the subject's ids in run's table to dst.
-func (x *subjectIndex) runIDs(conn *sqlite3.Conn, run int64, subject string, dst []int64) ([]int64, error) {
+func (x *subjectIndex) runIDs(conn *sqlite3.Conn, run indexRun, subject string, dst []int64) ([]int64, error) {
 	stmt, err := conn.Prepare(x.runQuery(run))
 	if err != nil {
 		return dst, err
 	}
 	stmt.BindText(1, subject)
+	var blob []byte
 	err = each(stmt, func(stmt *sqlite3.Stmt) error {
-		dst = append(dst, stmt.ColumnInt64(0))
-		return nil
+		if !run.packed {
+			dst = append(dst, stmt.ColumnInt64(0))
+			return nil
+		}
+		blob = slices.Grow(blob[:0], stmt.ColumnLen(0))[:stmt.ColumnLen(0)]
+		stmt.ColumnBytes(0, blob)
+		var err error
+		dst, err = unpackIDs(dst, blob)
+		return err
 	})
 	return dst, err
 }
 
 // runQuery is the query of a subject's ids in run's table.
-func (x *subjectIndex) runQuery(run int64) string {
-	return `SELECT id FROM idx.` + x.runTable(run) + ` WHERE subject = ? ORDER BY id`
+func (x *subjectIndex) runQuery(run indexRun) string {
+	if run.packed {
+		return `SELECT ids FROM idx.` + x.runTable(run.id) + ` WHERE subject = ?`
+	}
+	return `SELECT id FROM idx.` + x.runTable(run.id) + ` WHERE subject = ? ORDER BY id`
 }
 
 // pending returns how many ids wait in memory.
@@ -405,10 +455,10 @@ func (x *subjectIndex) pending() int {
 func (x *subjectIndex) openRuns(xw *interruptible) error {
 	xconn := xw.conn
 	x.runs, x.nextRun = nil, 1
-	stmt := xconn.Prep(`SELECT run, rows FROM runs WHERE tbl = ? ORDER BY run`)
+	stmt := xconn.Prep(`SELECT run, rows, packed FROM runs WHERE tbl = ? ORDER BY run`)
 	stmt.BindText(1, x.table)
 	err := each(stmt, func(stmt *sqlite3.Stmt) error {
-		r := indexRun{id: stmt.ColumnInt64(0), rows: stmt.ColumnInt64(1)}
+		r := indexRun{id: stmt.ColumnInt64(0), rows: stmt.ColumnInt64(1), packed: stmt.ColumnBool(2)}
 		x.runs = append(x.runs, r)
 		x.nextRun = max(x.nextRun, r.id+1)
 		return nil
@@ -455,17 +505,19 @@ func (x *subjectIndex) openRuns(xw *interruptible) error {
 
 // addRun lists run r of table's index.
 func addRun(conn *sqlite3.Conn, table string, r indexRun) error {
-	stmt := conn.Prep(`INSERT INTO runs (tbl, run, rows) VALUES (?, ?, ?)`)
+	stmt := conn.Prep(`INSERT INTO runs (tbl, run, rows, packed) VALUES (?, ?, ?, ?)`)
 	stmt.BindText(1, table)
 	stmt.BindInt64(2, r.id)
 	stmt.BindInt64(3, r.rows)
+	stmt.BindBool(4, r.packed)
 	return exec(stmt)
 }
 
 // runWriter writes the rows of a new run, in ascending order, into its
-// table: in transactions of the index file's writer of runChunk rows each,
-// resting between them as duty says (see merge). The table is made by the first; done
-// is run in the last, and lists the run.
+// table, packed (a row a subject, see indexRun): in transactions of the
+// index file's writer of about runChunk ids each, resting between them as
+// duty says (see merge). The table is made by the first; done is run in
+// the last, and lists the run.
 type runWriter struct {
 	x       *subjectIndex
 	s       *Store
@@ -473,9 +525,20 @@ type runWriter struct {
 	duty    int
 	run     indexRun
 	many    string // the INSERT of indexRowsPerInsert rows
-	buf     []indexRow
-	written int64
+	buf     []packedRow
+	blobs   []byte // the buffered rows' ids, packed
+	ids     int64  // the ids in buf
+	subject string // the subject whose ids cur holds
+	cur     []int64
+	written int64         // ids
 	rest    time.Duration // how long the last transaction took
+}
+
+// packedRow is a packed run's row: a subject and its ids, packed in the
+// runWriter's blobs from from to to.
+type packedRow struct {
+	subject  string
+	from, to int
 }
 
 type indexRow struct {
@@ -489,22 +552,48 @@ const runChunk = 20_000
 func (x *subjectIndex) newRunWriter(ctx context.Context, s *Store, duty int) *runWriter {
 	id := x.nextRun
 	x.nextRun++
-	return &runWriter{x: x, s: s, ctx: ctx, duty: duty, run: indexRun{id: id}, many: x.insertRows(id, indexRowsPerInsert),
-		buf: make([]indexRow, 0, runChunk)}
+	return &runWriter{x: x, s: s, ctx: ctx, duty: duty, run: indexRun{id: id, packed: true}, many: x.insertRows(id, indexRowsPerInsert)}
 }
 
-// add adds a row, writing a chunk when one is full.
+// add adds a row, in ascending order, writing a chunk when one is full:
+// a subject's ids are gathered into one packed row.
 func (w *runWriter) add(subject string, id int64) error {
-	w.buf = append(w.buf, indexRow{subject, id})
-	if len(w.buf) < runChunk {
+	if subject == w.subject && len(w.cur) > 0 {
+		w.cur = append(w.cur, id)
+		return nil
+	}
+	w.pack()
+	w.subject, w.cur = subject, append(w.cur[:0], id)
+	if w.ids < runChunk {
 		return nil
 	}
 	return w.flush(nil)
 }
 
+// pack moves the subject's ids gathered into a packed row of the buffer.
+func (w *runWriter) pack() {
+	if len(w.cur) == 0 {
+		return
+	}
+	// Ascending as added; the same id twice (a row that run 0 and a run
+	// both hold) is kept once.
+	if !slices.IsSorted(w.cur) {
+		slices.Sort(w.cur)
+	}
+	w.cur = slices.Compact(w.cur)
+	from := len(w.blobs)
+	w.blobs = packIDs(w.blobs, w.cur)
+	w.buf = append(w.buf, packedRow{w.subject, from, len(w.blobs)})
+	w.ids += int64(len(w.cur))
+	w.cur = w.cur[:0]
+}
+
 // flush writes the rows added since the last chunk, with done (if not
 // nil) in the same transaction.
 func (w *runWriter) flush(done func(conn *sqlite3.Conn) error) error {
+	if done != nil {
+		w.pack() // the last subject's
+	}
 	if w.written > 0 && w.duty > 1 {
 		select {
 		case <-w.ctx.Done():
@@ -516,7 +605,7 @@ func (w *runWriter) flush(done func(conn *sqlite3.Conn) error) error {
 	err := w.s.indexWrite(w.ctx, func(conn *sqlite3.Conn) error {
 		if w.written == 0 {
 			err := sqlitex.ExecuteTransient(conn, `CREATE TABLE `+w.x.runTable(w.run.id)+
-				` (subject TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (subject, id)) WITHOUT ROWID`, nil)
+				` (subject TEXT NOT NULL PRIMARY KEY, ids BLOB NOT NULL) WITHOUT ROWID`, nil)
 			if err != nil {
 				return err
 			}
@@ -525,18 +614,18 @@ func (w *runWriter) flush(done func(conn *sqlite3.Conn) error) error {
 		// cache: each run has its own, and most are dropped again.
 		rows := w.buf
 		if n := len(rows) - len(rows)%indexRowsPerInsert; n > 0 {
-			if err := insertTransient(conn, w.many, rows[:n]); err != nil {
+			if err := insertTransient(conn, w.many, rows[:n], w.blobs); err != nil {
 				return err
 			}
 			rows = rows[n:]
 		}
 		if len(rows) > 0 {
-			if err := insertTransient(conn, w.x.insertRows(w.run.id, len(rows)), rows); err != nil {
+			if err := insertTransient(conn, w.x.insertRows(w.run.id, len(rows)), rows, w.blobs); err != nil {
 				return err
 			}
 		}
 		if done != nil {
-			w.run.rows = w.written + int64(len(w.buf))
+			w.run.rows = w.written + w.ids
 			return done(conn)
 		}
 		return nil
@@ -544,15 +633,15 @@ func (w *runWriter) flush(done func(conn *sqlite3.Conn) error) error {
 	if err != nil {
 		return err
 	}
-	w.written += int64(len(w.buf))
-	w.buf = w.buf[:0]
+	w.written += w.ids
+	w.buf, w.blobs, w.ids = w.buf[:0], w.blobs[:0], 0
 	w.rest = time.Since(began)
 	return nil
 }
 
-// insertTransient runs query, an INSERT of k rows, over rows (a multiple
-// of k of them) k at a time.
-func insertTransient(conn *sqlite3.Conn, query string, rows []indexRow) (err error) {
+// insertTransient runs query, an INSERT of k packed rows, over rows (a
+// multiple of k of them) k at a time; their ids are in blobs.
+func insertTransient(conn *sqlite3.Conn, query string, rows []packedRow, blobs []byte) (err error) {
 	stmt, _, err := conn.PrepareTransient(query)
 	if err != nil {
 		return err
@@ -566,7 +655,7 @@ func insertTransient(conn *sqlite3.Conn, query string, rows []indexRow) (err err
 	for ; len(rows) > 0; rows = rows[k:] {
 		for i, r := range rows[:k] {
 			stmt.BindText(2*i+1, r.subject)
-			stmt.BindInt64(2*i+2, r.id)
+			stmt.BindBytes(2*i+2, blobs[r.from:r.to])
 		}
 		if err := exec(stmt); err != nil {
 			return err
@@ -730,17 +819,24 @@ func (x *subjectIndex) mergeRuns(ctx context.Context, s *Store, duty int, runs [
 	expired := x.expired
 	x.mu.Unlock()
 	type source struct {
-		stmt string
-		rows []indexRow
-		next int
-		done bool
+		stmt   string
+		packed bool
+		rows   []indexRow
+		next   int
+		done   bool
 	}
 	srcs := make([]*source, len(runs))
 	for i, r := range runs {
-		srcs[i] = &source{stmt: `SELECT subject, id FROM ` + x.runTable(r.id) + ` WHERE (subject, id) > (?, ?) ORDER BY subject, id LIMIT 4096`}
+		if r.packed {
+			srcs[i] = &source{packed: true, stmt: `SELECT subject, ids FROM ` + x.runTable(r.id) + ` WHERE subject > ? ORDER BY subject LIMIT 1024`}
+		} else {
+			srcs[i] = &source{stmt: `SELECT subject, id FROM ` + x.runTable(r.id) + ` WHERE (subject, id) > (?, ?) ORDER BY subject, id LIMIT 4096`}
+		}
 	}
 	// fill reads the source's next rows after its last (its first, the
-	// first time).
+	// first time); a packed run's rows a subject at a time, each id a row.
+	var blob []byte
+	var ids []int64
 	fill := func(src *source) error {
 		after := indexRow{id: -1}
 		if len(src.rows) > 0 {
@@ -754,9 +850,24 @@ func (x *subjectIndex) mergeRuns(ctx context.Context, s *Store, duty int, runs [
 			}
 			defer stmt.Finalize() // #nosec G104 -- each's error is the one to report
 			stmt.BindText(1, after.subject)
-			stmt.BindInt64(2, after.id)
+			if !src.packed {
+				stmt.BindInt64(2, after.id)
+			}
 			err = each(stmt, func(stmt *sqlite3.Stmt) error {
-				src.rows = append(src.rows, indexRow{stmt.ColumnText(0), stmt.ColumnInt64(1)})
+				if !src.packed {
+					src.rows = append(src.rows, indexRow{stmt.ColumnText(0), stmt.ColumnInt64(1)})
+					return nil
+				}
+				subject := stmt.ColumnText(0)
+				blob = slices.Grow(blob[:0], stmt.ColumnLen(1))[:stmt.ColumnLen(1)]
+				stmt.ColumnBytes(1, blob)
+				var err error
+				if ids, err = unpackIDs(ids[:0], blob); err != nil {
+					return err
+				}
+				for _, id := range ids {
+					src.rows = append(src.rows, indexRow{subject, id})
+				}
 				return nil
 			})
 			src.done = err == nil && len(src.rows) == 0

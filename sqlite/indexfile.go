@@ -23,7 +23,7 @@ func indexPath(path string) string {
 // index_owner.
 const indexSchema = `
 CREATE TABLE IF NOT EXISTS marks (tbl TEXT PRIMARY KEY, merged INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS runs (tbl TEXT NOT NULL, run INTEGER NOT NULL, rows INTEGER NOT NULL, PRIMARY KEY (tbl, run)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (tbl TEXT NOT NULL, run INTEGER NOT NULL, rows INTEGER NOT NULL, packed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tbl, run)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS owner (value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS records_by_subject (subject TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (subject, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checks_by_subject (subject TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (subject, id)) WITHOUT ROWID;
@@ -52,6 +52,17 @@ func (s *Store) openIndex(ctx context.Context) error {
 	}
 	if err := sqlitex.ExecuteScript(xw, indexSchema, nil); err != nil {
 		return fmt.Errorf("sqlite: index file: %w", err)
+	}
+	// An index file of a build before packed runs (indexRun) lists its
+	// runs without saying so: all hold a row per id.
+	packed, err := sqlitex.ResultBool(xw.Prep(`SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'packed'`))
+	if err != nil {
+		return fmt.Errorf("sqlite: index file: %w", err)
+	}
+	if !packed {
+		if err := sqlitex.ExecuteTransient(xw, `ALTER TABLE runs ADD COLUMN packed INTEGER NOT NULL DEFAULT 0`, nil); err != nil {
+			return fmt.Errorf("sqlite: index file: %w", err)
+		}
 	}
 	owner, err := sqlitex.ResultInt64(s.w.Prep(`SELECT value FROM meta WHERE key = 'index_owner'`))
 	if err != nil {

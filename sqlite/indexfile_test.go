@@ -343,9 +343,10 @@ func indexIDs(t testing.TB, s *Store, x *subjectIndex, subject string) []int64 {
 	return out
 }
 
-// indexRows counts the rows of every table of table's subject index in the
+// indexRows counts the ids of every table of table's subject index in the
 // index file (schema "" on its own connection, "idx." where attached),
-// runs listed or being written.
+// runs listed or being written: a row each in a run of rows, and those
+// its rows' blobs hold in a packed one.
 func indexRows(t testing.TB, conn *sqlite3.Conn, table, schema string) int {
 	t.Helper()
 	var names []string
@@ -359,7 +360,20 @@ func indexRows(t testing.TB, conn *sqlite3.Conn, table, schema string) int {
 	}
 	n := 0
 	for _, name := range names {
-		n += count(t, conn, `SELECT COUNT(*) FROM `+schema+name)
+		if count(t, conn, `SELECT COUNT(*) FROM `+schema+`pragma_table_info('`+name+`') WHERE name = 'ids'`) == 0 {
+			n += count(t, conn, `SELECT COUNT(*) FROM `+schema+name)
+			continue
+		}
+		err := each(conn.Prep(`SELECT ids FROM `+schema+name), func(stmt *sqlite3.Stmt) error {
+			blob := make([]byte, stmt.ColumnLen(0))
+			stmt.ColumnBytes(0, blob)
+			ids, err := unpackIDs(nil, blob)
+			n += len(ids)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	return n
 }
@@ -546,9 +560,11 @@ func TestMergeCompactsRuns(t *testing.T) {
 				return err
 			}
 			for _, run := range x.dropped {
-				if stmt, err := conn.Prepare(x.runQuery(run)); err == nil {
-					stmt.Finalize()
-					t.Errorf("the statement of run %d, dropped, is still cached", run)
+				for _, packed := range []bool{true, false} {
+					if stmt, err := conn.Prepare(x.runQuery(indexRun{id: run, packed: packed})); err == nil {
+						stmt.Finalize()
+						t.Errorf("the statement of run %d, dropped, is still cached", run)
+					}
 				}
 			}
 			return nil
@@ -662,4 +678,116 @@ func TestReadSeesTheRunsOfItsSnapshot(t *testing.T) {
 	if got, want := indexIDs(t, s, x, "c"), []int64{99}; !slices.Equal(got, want) {
 		t.Errorf("c after the compaction: %v, want %v", got, want)
 	}
+}
+
+// unpackRuns rewrites every run of x's index as the builds before packed
+// runs wrote them, a row an id, in an index file as they left it: its
+// table runs without the column packed. The store is closed.
+func unpackRuns(t *testing.T, path string, x *subjectIndex) {
+	t.Helper()
+	conn, err := sqlite3.OpenConn(indexPath(path), sqlite3.OpenReadWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var runs []int64
+	stmt := conn.Prep(`SELECT run FROM runs WHERE tbl = ? AND packed <> 0`)
+	stmt.BindText(1, x.table)
+	if err := each(stmt, func(stmt *sqlite3.Stmt) error { runs = append(runs, stmt.ColumnInt64(0)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range runs {
+		name := x.runTable(run)
+		var rows []indexRow
+		err := each(conn.Prep(`SELECT subject, ids FROM `+name), func(stmt *sqlite3.Stmt) error {
+			blob := make([]byte, stmt.ColumnLen(1))
+			stmt.ColumnBytes(1, blob)
+			ids, err := unpackIDs(nil, blob)
+			for _, id := range ids {
+				rows = append(rows, indexRow{stmt.ColumnText(0), id})
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := `DROP TABLE ` + name + `; CREATE TABLE ` + name + ` (subject TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (subject, id)) WITHOUT ROWID;`
+		if err := sqlitex.ExecuteScript(conn, script, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			stmt := conn.Prep(`INSERT INTO ` + name + ` (subject, id) VALUES (?, ?)`)
+			stmt.BindText(1, r.subject)
+			stmt.BindInt64(2, r.id)
+			if err := exec(stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := sqlitex.ExecuteTransient(conn, `ALTER TABLE runs DROP COLUMN packed`, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Runs written a row an id, by the builds before packed runs, are read as
+// they are, and a compaction merges them with packed ones into a packed
+// run holding every id once, but the expired.
+func TestRunsOfRowsReadAndCompacted(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "socred.db")
+	s := openUnmergedAt(t, path)
+	want := map[string][]int64{}
+	next := int64(1)
+	add := func(n int) {
+		var subjects []string
+		var ids []int64
+		for range n {
+			subject := "s" + strconv.Itoa(int(next*7)%13)
+			subjects, ids = append(subjects, subject), append(ids, next)
+			want[subject] = append(want[subject], next)
+			next++
+		}
+		s.checks.add(subjects, ids)
+		if _, err := s.checks.merge(ctx, s, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		for subject, ids := range want {
+			if got := indexIDs(t, s, s.checks, subject); !slices.Equal(got, ids) {
+				t.Errorf("%s: %s: %v, want %v", when, subject, got, ids)
+			}
+		}
+	}
+	for range runFanIn - 1 {
+		add(100)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	unpackRuns(t, path, s.checks)
+	s = openUnmergedAt(t, path)
+	for _, r := range s.checks.runs {
+		if r.packed {
+			t.Fatalf("run %d packed after unpackRuns", r.id)
+		}
+	}
+	check("runs of rows")
+	// The checks up to 50 expire; the last run of the level, packed,
+	// makes the runs compactable.
+	s.checks.expire(50)
+	for subject, ids := range want {
+		want[subject] = slices.DeleteFunc(ids, func(id int64) bool { return id <= 50 })
+	}
+	add(100)
+	if len(s.checks.runs) != 1 || !s.checks.runs[0].packed || s.checks.runs[0].rows != 350 {
+		t.Fatalf("runs after the compaction: %+v, want one packed run of 350 ids", s.checks.runs)
+	}
+	check("compacted")
+	if got := indexRows(t, s.xw, "checks", ""); got != 350 {
+		t.Errorf("%d ids in the index's runs, want 350", got)
+	}
+	s = reopenUnmerged(t, s, path)
+	check("reopened")
 }
