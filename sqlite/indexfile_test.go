@@ -791,3 +791,21 @@ func TestRunsOfRowsReadAndCompacted(t *testing.T) {
 	s = reopenUnmerged(t, s, path)
 	check("reopened")
 }
+
+// A packed run's blob gives back the ids packed, and a blob that is not
+// one (a varint cut short; distances that add up past the largest id) is
+// an error, not ids.
+func TestPackIDs(t *testing.T) {
+	for _, ids := range [][]int64{{1}, {1, 2, 3}, {5, 300, 70_000, 1 << 40, 1<<63 - 1}} {
+		got, err := unpackIDs([]int64{-1}, packIDs(nil, ids))
+		if err != nil || !slices.Equal(got, append([]int64{-1}, ids...)) {
+			t.Errorf("%v read back as %v, %v", ids, got, err)
+		}
+	}
+	half := packIDs(nil, []int64{1 << 62})
+	for _, blob := range [][]byte{{0x80}, append(slices.Clone(half), half...)} {
+		if ids, err := unpackIDs(nil, blob); err == nil {
+			t.Errorf("blob %x read as %v, want an error", blob, ids)
+		}
+	}
+}
