@@ -18,24 +18,16 @@ import (
 // to a notice made alone, also when a subject's events are not side by
 // side. (A record's notice never claims the change several records made.)
 func TestAddNoticesMatchesOneEventAtATime(t *testing.T) {
-	p, probs, err := pack.Load(packs.Example)
-	if err != nil || p == nil {
-		t.Fatalf("example pack: %v %v", err, probs)
-	}
-	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	rec := func(id, subject, rule string) *socred.Record {
-		return &socred.Record{ID: id, Reporter: "rongcheng-credit-office", Subject: subject, Scheme: "rongcheng", Rule: rule,
-			Points: 5, OccurredAt: at, AcceptedAt: at}
-	}
+	p := examplePack(t)
 	score := func(subject string, from, to int64) socred.Event {
-		return socred.Event{Kind: socred.EventScoreChanged, Subject: subject, At: at, Scheme: "rongcheng", OldScore: from, NewScore: to}
+		return socred.Event{Kind: socred.EventScoreChanged, Subject: subject, At: noticeAt, Scheme: "rongcheng", OldScore: from, NewScore: to}
 	}
-	listed := socred.Event{Kind: socred.EventListed, Subject: "a", At: at,
-		Listing: &socred.Listing{List: "rongcheng-blacklist", Subject: "a", Since: at}}
+	listed := socred.Event{Kind: socred.EventListed, Subject: "a", At: noticeAt,
+		Listing: &socred.Listing{List: "rongcheng-blacklist", Subject: "a", Since: noticeAt}}
 	w := &socred.Write{
-		Records: []*socred.Record{rec("1", "a", "blood-donation"), rec("2", "b", "no-such-rule"), rec("3", "a", "blood-donation")},
+		Records: []*socred.Record{noticeRecord("1", "a", "blood-donation"), noticeRecord("2", "b", "no-such-rule"), noticeRecord("3", "a", "blood-donation")},
 		Events: []socred.Event{score("a", 1000, 1010), score("c", 990, 980), score("b", 1000, 1005), listed,
-			{Kind: socred.EventGradeChanged, Subject: "c", At: at, Scheme: "rongcheng", OldGrade: "A", NewGrade: "B"}},
+			{Kind: socred.EventGradeChanged, Subject: "c", At: noticeAt, Scheme: "rongcheng", OldGrade: "A", NewGrade: "B"}},
 	}
 	// The reference: notices made alone, each event added in turn.
 	var want []socred.Notice
@@ -86,22 +78,14 @@ func TestAddNoticesMatchesOneEventAtATime(t *testing.T) {
 // write names every lead its bodies name, once, also a lead an earlier
 // write named: the store keeps it in the transaction of whichever commits.
 func TestAddNoticesNamesLeads(t *testing.T) {
-	p, probs, err := pack.Load(packs.Example)
-	if err != nil || p == nil {
-		t.Fatalf("example pack: %v %v", err, probs)
-	}
-	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	rec := func(id, subject, rule string) *socred.Record {
-		return &socred.Record{ID: id, Reporter: "rongcheng-credit-office", Subject: subject, Scheme: "rongcheng", Rule: rule,
-			Points: 5, OccurredAt: at, AcceptedAt: at}
-	}
+	p := examplePack(t)
 	score := func(subject string) socred.Event {
-		return socred.Event{Kind: socred.EventScoreChanged, Subject: subject, At: at, Scheme: "rongcheng", OldScore: 1000, NewScore: 1005}
+		return socred.Event{Kind: socred.EventScoreChanged, Subject: subject, At: noticeAt, Scheme: "rongcheng", OldScore: 1000, NewScore: 1005}
 	}
 	s := &Service{pack: p, leads: socred.NewNoticeLeads()}
 	for round := range 2 {
 		w := &socred.Write{
-			Records: []*socred.Record{rec("1", "a", "blood-donation"), rec("2", "b", "blood-donation"), rec("3", "c", "charity-donation")},
+			Records: []*socred.Record{noticeRecord("1", "a", "blood-donation"), noticeRecord("2", "b", "blood-donation"), noticeRecord("3", "c", "charity-donation")},
 			Events:  []socred.Event{score("a"), score("b"), score("c")},
 		}
 		s.addNotices(w)
@@ -119,4 +103,24 @@ func TestAddNoticesNamesLeads(t *testing.T) {
 			}
 		}
 	}
+}
+
+// examplePack loads the example pack.
+func examplePack(t *testing.T) *socred.Pack {
+	t.Helper()
+	p, probs, err := pack.Load(packs.Example)
+	if err != nil || p == nil {
+		t.Fatalf("example pack: %v %v", err, probs)
+	}
+	return p
+}
+
+// noticeAt is the time of the notices tests' records and events.
+var noticeAt = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+// noticeRecord is a record of rongcheng-credit-office about subject under
+// rule, +5 points.
+func noticeRecord(id, subject, rule string) *socred.Record {
+	return &socred.Record{ID: id, Reporter: "rongcheng-credit-office", Subject: subject, Scheme: "rongcheng", Rule: rule,
+		Points: 5, OccurredAt: noticeAt, AcceptedAt: noticeAt}
 }
