@@ -19,10 +19,11 @@ func appendNoticeBody(b []byte, n *Notice, leads *NoticeLeads) ([]byte, NoticeLe
 	var named NoticeLead
 	switch lead, form := noticeBodyForm(n); form {
 	case formLead:
-		if text, ok := keptLead(n, lead); ok && leads != nil {
+		if text, on, ok := keptLead(n, lead); ok && leads != nil {
 			if ref, ok := leads.ref(text); ok {
 				named = NoticeLead{Ref: ref, Text: text}
 				b = appendJSONInt(b, `,"lead_ref":`, ref)
+				b = appendJSONField(b, `,"on":`, on)
 				break
 			}
 		}
@@ -60,7 +61,8 @@ func appendNoticeBody(b []byte, n *Notice, leads *NoticeLeads) ([]byte, NoticeLe
 //   - "lead": the message up to the sentences of its events, which follow
 //     it, each after a space: a record's notice (RecordNoticeWith), or
 //     any notice given events by WithEvents. A record's lead may instead
-//     be named by "lead_ref", where a store keeps it once (NoticeLeads).
+//     be named by "lead_ref" and its day "on", where a store keeps it
+//     once (NoticeLeads).
 //   - neither: the message is its events' sentences, joined by spaces: an
 //     event's notice (EventNotice).
 type bodyForm int

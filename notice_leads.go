@@ -15,18 +15,20 @@ import (
 // names its lead instead of spelling it out. A record's notice opens with
 // what the record says — "rongcheng-credit-office recorded \"Walking a dog
 // outdoors without a leash\" (-5 points in rongcheng) about you on
-// 2026-12-03 (record 1)." — and all but the record's number is the same
-// for every record one reporter makes under one rule on one day: about
-// 130 of the 300 bytes of a notice, and ingest writes a notice per record.
+// 2026-12-03 (record 1)." — and all but the day and the record's number is
+// the same for every record one reporter makes under one rule: about 110
+// of the 300 bytes of a notice, and ingest writes a notice per record.
 //
-// A lead is kept without its closing " (record <id>).", which the notice's
-// record makes again when it is read. Its reference is a hash of its text
+// What is kept is the lead up to " about you on <day> (record <id>).": the
+// body keeps the day ("on"), and the notice's record makes the rest again
+// when it is read. So the texts kept are a reporter's, a rule's, points
+// and a scheme, as many as the pairs of reporters and rules in use, and
+// not personal (a derived record's notice, which names the related
+// subject, keeps its lead in full). A text's reference is a hash of it
 // (FNV-1a, 32 bits, plus one: never 0, and ten digits at most in a body),
 // the same in every process, so that a store reopened finds the texts it
 // keeps under the references it knows; a text whose hash another text
-// already has is not kept here, and its notices spell their lead out. The texts are not personal: a reporter, a rule, points,
-// a scheme and a day (a derived record's notice, which names the related
-// subject, keeps its lead in full).
+// already has is not kept here, and its notices spell their lead out.
 //
 // The methods are safe for concurrent use.
 type NoticeLeads struct {
@@ -93,24 +95,41 @@ func (l *NoticeLeads) Text(ref int64) (string, bool) {
 	return t, ok
 }
 
-// recordSuffix is how a record's lead ends: " (record <id>).".
-func recordSuffix(b []byte, record string) []byte {
+// leadEnd is how a record's lead ends after the text NoticeLeads keep:
+// " about you on <day> (record <id>).". (Without a day, " (record
+// <id>).": the first bodies to name their leads kept the day in the
+// lead.)
+func leadEnd(b []byte, on, record string) []byte {
+	if on != "" {
+		b = append(b, " about you on "...)
+		b = append(b, on...)
+	}
 	b = append(b, " (record "...)
 	b = append(b, record...)
 	return append(b, ")."...)
 }
 
-// keptLead returns the part of n's lead that l keeps (the lead without its
-// record's suffix), if n is a record's notice whose lead it keeps.
-func keptLead(n *Notice, lead string) (string, bool) {
+// keptLead returns the part of n's lead that NoticeLeads keep and the day
+// it names, if n is a record's notice whose lead they keep: one that ends
+// as leadEnd says, with a day of the form 2006-01-02.
+func keptLead(n *Notice, lead string) (text, on string, ok bool) {
 	if n.Kind != NoticeRecordAccepted || n.Record == "" {
-		return "", false
+		return "", "", false
 	}
-	var buf [48]byte
-	suffix := recordSuffix(buf[:0], n.Record)
-	text, ok := strings.CutSuffix(lead, string(suffix))
+	rest, ok := strings.CutSuffix(lead, " (record "+n.Record+").")
+	const day = len("2006-01-02")
+	if !ok || len(rest) < day {
+		return "", "", false
+	}
+	rest, on = rest[:len(rest)-day], rest[len(rest)-day:]
+	for i := range day {
+		if c := on[i]; (i == 4 || i == 7) != (c == '-') || c != '-' && (c < '0' || c > '9') {
+			return "", "", false
+		}
+	}
+	text, ok = strings.CutSuffix(rest, " about you on ")
 	// Valid UTF-8, as the lead spelt out in JSON would read back the same.
-	return text, ok && text != "" && utf8.ValidString(text)
+	return text, on, ok && text != "" && utf8.ValidString(text)
 }
 
 // AppendNotice appends n's body as AppendNotice does, but for a record's
@@ -127,11 +146,12 @@ func (l *NoticeLeads) Decode(id int64, subject string, at time.Time, body []byte
 	return decodeNotice(id, subject, at, body, l)
 }
 
-// resolveLead makes the lead of a notice whose body names it by ref.
-func resolveLead(l *NoticeLeads, id, ref int64, record string) ([]byte, error) {
+// resolveLead makes the lead of a notice whose body names it by ref, and
+// the day on.
+func resolveLead(l *NoticeLeads, id, ref int64, on, record string) ([]byte, error) {
 	text, ok := l.Text(ref)
 	if !ok {
 		return nil, fmt.Errorf("notice %d: lead %s is not kept", id, strconv.FormatInt(ref, 10))
 	}
-	return recordSuffix([]byte(text), record), nil
+	return leadEnd([]byte(text), on, record), nil
 }

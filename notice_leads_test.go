@@ -24,11 +24,11 @@ func TestRecordNoticeNamesItsLead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const text = `rongcheng-credit-office recorded "Crossing or driving against a red light" (-5 points in rongcheng) about you on 2026-12-01`
+	const text = `rongcheng-credit-office recorded "Crossing or driving against a red light" (-5 points in rongcheng)`
 	if lead.Text != text || lead.Ref != leadRef(text) {
 		t.Fatalf("lead %+v, want %q under %d", lead, text, leadRef(text))
 	}
-	want := `{"kind":"record-accepted","lead_ref":` + itoa(lead.Ref) + `,"record":"13694","events":[{"kind":"score-changed","scheme":"rongcheng","old_score":997,"new_score":992}]}`
+	want := `{"kind":"record-accepted","lead_ref":` + itoa(lead.Ref) + `,"on":"2026-12-01","record":"13694","events":[{"kind":"score-changed","scheme":"rongcheng","old_score":997,"new_score":992}]}`
 	if string(body) != want {
 		t.Fatalf("body\n%s\nwant\n%s", body, want)
 	}
@@ -36,7 +36,7 @@ func TestRecordNoticeNamesItsLead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(body) > len(spelt)-len(text)+len(`,"lead_ref":4294967296`)-len(`,"lead":""`) {
+	if len(body) > len(spelt)-len(text)+len(`,"lead_ref":4294967296,"on":""`)-len(`,"lead":" about you on "`) {
 		t.Errorf("%d bytes, %d spelt out", len(body), len(spelt))
 	}
 	got, err := leads.Decode(9, r.Subject, at, body)
@@ -64,13 +64,13 @@ func TestRecordNoticeNamesItsLead(t *testing.T) {
 
 // A lead whose reference another text has is spelt out; so is a derived
 // record's, which names the related subject, and one that does not end
-// with its record.
+// with its day and record.
 func TestLeadsSpeltOut(t *testing.T) {
 	at := time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC)
 	r := &Record{ID: "7", Reporter: "court", Subject: "s1", Scheme: "rongcheng", Rule: "default", Points: -50, OccurredAt: at, AcceptedAt: at}
 	e := Event{Kind: EventScoreChanged, Subject: r.Subject, At: at, Scheme: "rongcheng", OldScore: 1000, NewScore: 950}
 	n := RecordNotice(r, "Judgment default").WithEvents(e)
-	text := `court recorded "Judgment default" (-50 points in rongcheng) about you on 2026-12-01`
+	text := `court recorded "Judgment default" (-50 points in rongcheng)`
 	taken := NewNoticeLeads(NoticeLead{Ref: leadRef(text), Text: "another lead"})
 
 	derived := *r
@@ -79,8 +79,10 @@ func TestLeadsSpeltOut(t *testing.T) {
 
 	other := n
 	other.Message = "a lead of its own. " + eventMessage(&e)
+	noDay := n
+	noDay.Message = `court recorded "Judgment default" about you on 2026-12-1x (record 7). ` + eventMessage(&e)
 
-	for name, n := range map[string]Notice{"reference taken": n, "derived": d, "not ending with its record": other} {
+	for name, n := range map[string]Notice{"reference taken": n, "derived": d, "not ending with its record": other, "not a day": noDay} {
 		leads := taken
 		if name != "reference taken" {
 			leads = NewNoticeLeads()
@@ -106,10 +108,11 @@ func TestNoticeLeadsReadBack(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		n := drawNotice(t)
 		if rapid.Bool().Draw(t, "record_lead") {
-			// A record's lead: ending with its record, before the events'
-			// sentences.
+			// A record's lead: ending with its day and record, before the
+			// events' sentences.
 			n.Kind = NoticeRecordAccepted
-			lead := text().Draw(t, "lead") + " (record " + n.Record + ")."
+			day := drawTime(t, "day").UTC().Format("2006-01-02")
+			lead := text().Draw(t, "lead") + " about you on " + day + " (record " + n.Record + ")."
 			sentences := []string{lead}
 			for i := range n.Events {
 				sentences = append(sentences, referenceEventMessage(&n.Events[i]))
@@ -149,3 +152,20 @@ func TestNoticeLeadsReadBack(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A body that names its lead without a day, as the first such bodies did
+// (their leads kept with the day), reads back with the lead kept whole.
+func TestLeadWithItsDay(t *testing.T) {
+	at := time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC)
+	text := `court recorded "Judgment default" (-50 points in rongcheng) about you on 2026-12-01`
+	ref := leadRef(text)
+	body := `{"kind":"record-accepted","lead_ref":` + itoa(ref) + `,"record":"7","events":[{"kind":"score-changed","scheme":"rongcheng","old_score":1000,"new_score":950}]}`
+	n, err := NewNoticeLeads(NoticeLead{Ref: ref, Text: text}).Decode(3, "s1", at, []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `court recorded "Judgment default" (-50 points in rongcheng) about you on 2026-12-01 (record 7). Your rongcheng score changed from 1000 to 950.`
+	if n.Message != want {
+		t.Fatalf("message\n%s\nwant\n%s", n.Message, want)
+	}
+}

@@ -93,10 +93,19 @@ func (s *Service) addNotices(w *socred.Write) {
 			return
 		}
 		w.NoticeBodies[i] = all[from:len(all):len(all)]
-		if n := len(w.NoticeLeads); lead.Ref != 0 && (n == 0 || w.NoticeLeads[n-1].Ref != lead.Ref) && !slices.ContainsFunc(w.NoticeLeads, func(l socred.NoticeLead) bool { return l.Ref == lead.Ref }) {
+		if lead.Ref != 0 && !namesLead(w, lead.Ref) {
 			w.NoticeLeads = append(w.NoticeLeads, lead)
 		}
 	}
+}
+
+// namesLead reports whether w names the lead ref already: most often the
+// last it named, as a batch's records come a reporter and rule at a time.
+func namesLead(w *socred.Write, ref int64) bool {
+	if n := len(w.NoticeLeads); n > 0 && w.NoticeLeads[n-1].Ref == ref {
+		return true
+	}
+	return slices.ContainsFunc(w.NoticeLeads, func(l socred.NoticeLead) bool { return l.Ref == ref })
 }
 
 // Channel delivers notices to their subjects: a webhook, e-mail.
