@@ -972,8 +972,19 @@ func (s *Store) mergeDue(ctx context.Context, threshold, idle int) int {
 	for _, x := range s.indexes() {
 		n := x.pending()
 		if n >= threshold || (n > 0 && idle >= 60) {
-			if _, err := x.merge(ctx, s, mergeDuty); err != nil && ctx.Err() == nil {
+			began := time.Now()
+			rows, err := x.merge(ctx, s, mergeDuty)
+			switch {
+			case err != nil && ctx.Err() == nil:
 				s.log.Error("index merge failed", "table", x.table, "err", err)
+			case err == nil:
+				// Paced (mergeDuty): it took about 1/mergeDuty of a core
+				// for this long, compactions included.
+				took := time.Since(began).Round(time.Millisecond)
+				s.mergeMu.Lock()
+				runs := len(x.runs)
+				s.mergeMu.Unlock()
+				s.log.Info("index merged", "table", x.table, "rows", rows, "runs", runs, "took", took)
 			}
 			idle = 0
 		}
