@@ -116,7 +116,15 @@ func keptLead(n *Notice, lead string) (text, on string, ok bool) {
 	if n.Kind != NoticeRecordAccepted || n.Record == "" {
 		return "", "", false
 	}
-	rest, ok := strings.CutSuffix(lead, " (record "+n.Record+").")
+	// " (record <id>)." cut off without building it: this runs for every
+	// record ingested.
+	rest, ok := strings.CutSuffix(lead, ").")
+	if ok {
+		rest, ok = strings.CutSuffix(rest, n.Record)
+	}
+	if ok {
+		rest, ok = strings.CutSuffix(rest, " (record ")
+	}
 	const day = len("2006-01-02")
 	if !ok || len(rest) < day {
 		return "", "", false

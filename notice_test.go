@@ -160,21 +160,28 @@ func drawNotice(t *rapid.T) Notice {
 		n.Events = append(n.Events, e)
 		sentences = append(sentences, referenceEventMessage(&e))
 	}
-	switch rapid.IntRange(0, 2).Draw(t, "message_form") {
+	switch rapid.IntRange(0, 3).Draw(t, "message_form") {
 	case 0:
 		n.Message = text().Draw(t, "message")
 	case 1:
 		n.Message = strings.Join(append([]string{text().Draw(t, "lead")}, sentences...), " ")
 	case 2:
 		n.Message = strings.Join(sentences, " ")
+	case 3: // a record's lead, ending with its day and record (NoticeLeads)
+		n.Kind = NoticeRecordAccepted
+		day := drawTime(t, "day").UTC().Format("2006-01-02")
+		lead := text().Draw(t, "lead") + " about you on " + day + " (record " + n.Record + ")."
+		n.Message = strings.Join(append([]string{lead}, sentences...), " ")
 	}
 	return n
 }
 
-// A notice's body, in whatever form EncodeNotice keeps it, reads back as
-// the body the builds before kept (encoding/json's, every field whole)
-// does: the same notice, from the id, subject and time a store keeps.
+// A notice's body, in whatever form EncodeNotice keeps it, and with its
+// lead named where NoticeLeads keep it, reads back as the body the builds
+// before kept (encoding/json's, every field whole) does: the same notice,
+// from the id, subject and time a store keeps, and the lead it names.
 func TestNoticeBodyReadsBackAsBefore(t *testing.T) {
+	leads := NewNoticeLeads()
 	rapid.Check(t, func(t *rapid.T) {
 		n := drawNotice(t)
 		at := time.UnixMicro(n.At.UnixMicro()).UTC()
@@ -193,15 +200,27 @@ func TestNoticeBodyReadsBackAsBefore(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the body before: %v", err)
 		}
-		got, err := DecodeNotice(n.ID, n.Subject, at, body)
+		named, lead, err := leads.AppendNotice(nil, &n)
 		if err != nil {
-			t.Fatalf("%v\n%s", err, body)
+			t.Fatalf("with leads: %v", err)
 		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("read back\n%+v\nthe body before reads back\n%+v\nbody %s", got, want, body)
+		// Read by leads that keep only the one the body names, as a store
+		// keeps it with the notice.
+		var kept *NoticeLeads
+		if lead.Ref != 0 {
+			kept = NewNoticeLeads(lead)
 		}
-		if len(body) > len(before) {
-			t.Fatalf("the body (%d bytes) is larger than before (%d)", len(body), len(before))
+		for _, b := range [][]byte{body, named} {
+			got, err := kept.Decode(n.ID, n.Subject, at, b)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, b)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("read back\n%+v\nthe body before reads back\n%+v\nbody %s", got, want, b)
+			}
+			if len(b) > len(before) {
+				t.Fatalf("the body (%d bytes) is larger than before (%d)", len(b), len(before))
+			}
 		}
 	})
 }
@@ -209,11 +228,7 @@ func TestNoticeBodyReadsBackAsBefore(t *testing.T) {
 // A record's notice keeps its lead and its events' figures, not their
 // sentences or times: a fifth smaller than the body before.
 func TestRecordNoticeBody(t *testing.T) {
-	at := time.Date(2026, 12, 1, 11, 27, 46, 469110000, time.UTC)
-	r := &Record{ID: "13694", Reporter: "rongcheng-credit-office", Subject: "s00004112", Scheme: "rongcheng", Rule: "red-light",
-		Points: -5, OccurredAt: at, AcceptedAt: at}
-	e := Event{Kind: EventScoreChanged, Subject: r.Subject, At: at, Scheme: "rongcheng", OldScore: 997, NewScore: 992}
-	n := RecordNotice(r, "Crossing or driving against a red light").WithEvents(e)
+	n, r, at := redLightNotice()
 	body, err := EncodeNotice(n)
 	if err != nil {
 		t.Fatal(err)
@@ -424,4 +439,15 @@ func BenchmarkAppendJSONString(b *testing.B) {
 	for b.Loop() {
 		buf = appendJSONString(buf[:0], lead)
 	}
+}
+
+// redLightNotice is the notice of a record of a red light crossed, with
+// the change in score it made, and the record and its time.
+func redLightNotice() (Notice, *Record, time.Time) {
+	at := time.Date(2026, 12, 1, 11, 27, 46, 469110000, time.UTC)
+	r := &Record{ID: "13694", Reporter: "rongcheng-credit-office", Subject: "s00004112", Scheme: "rongcheng", Rule: "red-light",
+		Points: -5, OccurredAt: at, AcceptedAt: at}
+	e := Event{Kind: EventScoreChanged, Subject: r.Subject, At: at, Scheme: "rongcheng", OldScore: 997, NewScore: 992}
+	n := RecordNotice(r, "Crossing or driving against a red light").WithEvents(e)
+	return n, r, at
 }

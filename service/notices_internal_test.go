@@ -2,6 +2,8 @@ package service
 
 import (
 	"bytes"
+	"context"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/socred/socred"
 	"github.com/socred/socred/pack"
 	"github.com/socred/socred/packs"
+	"github.com/socred/socred/sqlite"
 )
 
 // addNotices gives each record a notice, the notice of a subject's only
@@ -74,15 +77,27 @@ func TestAddNoticesMatchesOneEventAtATime(t *testing.T) {
 	}
 }
 
-// With a store that keeps records' leads once (socred.LeadKeeper), each
-// write names every lead its bodies name, once, also a lead an earlier
-// write named: the store keeps it in the transaction of whichever commits.
+// With a store that keeps records' leads once (socred.LeadKeeper, as
+// SQLite does), the service encodes with the store's leads, and each write
+// names every lead its bodies name, once, also a lead an earlier write
+// named: the store keeps it in the transaction of whichever commits.
 func TestAddNoticesNamesLeads(t *testing.T) {
 	p := examplePack(t)
 	score := func(subject string) socred.Event {
 		return socred.Event{Kind: socred.EventScoreChanged, Subject: subject, At: noticeAt, Scheme: "rongcheng", OldScore: 1000, NewScore: 1005}
 	}
-	s := &Service{pack: p, leads: socred.NewNoticeLeads()}
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "socred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	s, err := New(store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.leads == nil || s.leads != store.NoticeLeads() {
+		t.Fatal("the service does not encode with the SQLite store's leads")
+	}
 	for round := range 2 {
 		w := &socred.Write{
 			Records: []*socred.Record{noticeRecord("1", "a", "blood-donation"), noticeRecord("2", "b", "blood-donation"), noticeRecord("3", "c", "charity-donation")},
