@@ -180,6 +180,32 @@ func TestRecords(t *testing.T) {
 		got.Derived[0].Subject != "zhang" || got.Derived[0].Points != -45 {
 		t.Errorf("resubmitted k1: got %+v, want duplicate of %s with its derived record %+v", got, r0.ID, r0.Derived)
 	}
+
+	// A key twice in one batch for the same record: the second is a
+	// duplicate of the first, answered as a later batch would be, and
+	// stored once. With a key stored before, both are duplicates.
+	before := f.store.recordCount()
+	var twice struct{ Records []service.RecordResult }
+	f.must(200, "POST", "/v1/records", asAuthority, records(record("k4", "li", "loan-default"), record("k5", "li", "blood"), record("k4", "li", "loan-default"), record("k1", "li", "loan-default"), record("k1", "li", "loan-default"))).decode(&twice)
+	if len(twice.Records) != 5 {
+		t.Fatalf("got %d results, want 5", len(twice.Records))
+	}
+	first, again := twice.Records[0], twice.Records[2]
+	if first.Status != "accepted" || len(first.Derived) != 1 || again.Status != "duplicate" || again.Key != "k4" || again.ID != first.ID ||
+		len(again.Derived) != 1 || again.Derived[0].ID != first.Derived[0].ID || again.Derived[0].Points != -45 || *again.LogIndex != *first.LogIndex {
+		t.Errorf("k4 twice: got %+v and %+v, want accepted with a derived record, then a duplicate of it", first, again)
+	}
+	if twice.Records[1].Key != "k5" || twice.Records[1].Status != "accepted" {
+		t.Errorf("k5: got %+v, want accepted", twice.Records[1])
+	}
+	for _, got := range twice.Records[3:] {
+		if got.Status != "duplicate" || got.ID != r0.ID || len(got.Derived) != 1 || got.Derived[0].ID != r0.Derived[0].ID {
+			t.Errorf("k1 twice again: got %+v, want a duplicate of %s with its derived record", got, r0.ID)
+		}
+	}
+	if got, want := f.store.recordCount(), before+3; got != want { // k4, its derived record, k5
+		t.Errorf("after a batch repeating a key the store holds %d records, want %d", got, want)
+	}
 	stored := f.store.recordCount()
 
 	changed := record("k1", "li", "loan-default")
@@ -207,7 +233,8 @@ func TestRecords(t *testing.T) {
 		{"future", asAuthority, records(future), 400, "invalid", "records[0].occurred_at"},
 		{"not a time", asAuthority, records(record("ok", "li", "blood"), notTime), 400, "invalid", "records[1].occurred_at"},
 		{"unknown field", asAuthority, records(record("ok", "li", "blood"), extra), 400, "invalid", "records[1].colour"},
-		{"key in batch twice", asAuthority, records(record("d", "li", "blood"), record("d", "li", "blood")), 400, "invalid", "records[1].key"},
+		{"key in batch twice for different records", asAuthority, records(record("d", "li", "blood"), record("e", "li", "blood"), record("d", "zhang", "blood")), 409, "conflict", "records[2].key"},
+		{"key in batch twice for different records, then an unknown rule", asAuthority, records(record("d", "li", "blood"), record("d", "zhang", "blood"), record("c", "li", "red-lite")), 409, "conflict", "records[1].key"},
 		{"empty batch", asAuthority, records(), 400, "invalid", "records"},
 		{"no records field", asAuthority, map[string]any{}, 400, "invalid", "records"},
 		{"records not an array", asAuthority, map[string]any{"records": "k1"}, 400, "invalid", "records"},
@@ -220,7 +247,8 @@ func TestRecords(t *testing.T) {
 		{"unknown rule before an unknown field", asAuthority, records(record("r", "li", "red-lite"), extra), 400, "invalid", "records[0].rule"},
 		{"a bad time before an unknown subject", asAuthority, records(notTime, record("u", "nobody", "blood")), 400, "invalid", "records[0].occurred_at"},
 		{"a field named like a record", asAuthority, map[string]any{"records": []any{record("ok", "li", "blood")}, "records[-1]": 0}, 400, "invalid", "records[-1]"},
-		{"too many records, the last malformed", asAuthority, records(append(slices.Repeat([]map[string]any{record("r", "nobody", "blood")}, service.MaxBatch), notTime)...), 400, "invalid", "records"},
+		// Over 1 MiB, as 10,001 records are: not a batch a larger body may be.
+		{"too many records, the last malformed", asAuthority, records(append(slices.Repeat([]map[string]any{record("r", "nobody", "blood")}, service.MaxBatch), notTime)...), 413, "too_large", "records"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,8 +270,9 @@ func TestRecords(t *testing.T) {
 	}
 }
 
-// TestLargeBatch submits a batch of 3,000 records just under 1 MiB, which
-// is accepted, and one just over, which is refused whole.
+// TestLargeBatch submits record batches over 1 MiB: one over 4 MiB,
+// refused whole; bodies over 1 MiB that are not well-formed batches,
+// refused with 413; and 10,000 records between 1 and 4 MiB, accepted.
 func TestLargeBatch(t *testing.T) {
 	f := newFixture(t)
 	batch := func(n, evidence int) string {
@@ -266,6 +295,31 @@ func TestLargeBatch(t *testing.T) {
 	f.must(413, "POST", "/v1/records", asAuthority, over)
 	if n := f.store.recordCount(); n != 0 {
 		t.Fatalf("a refused batch stored %d records", n)
+	}
+	// A body over 1 MiB that is not a well-formed batch is refused with
+	// 413, as API.md has it; a well-formed one with a bad record gets the
+	// 400 that names it, as a smaller batch would.
+	big := batch(9000, 150)
+	if len(big) <= 1<<20 {
+		t.Fatalf("test batch is %d bytes, want over 1 MiB", len(big))
+	}
+	unknownField := strings.Replace(big, `"rule":"blood"`, `"rule":"blood","colour":"red"`, 2)
+	for _, tt := range []struct {
+		name, body, code, field string
+	}{
+		{"cut short", big[:len(big)-10], "too_large", ""},
+		{"not UTF-8", big[:len(big)-3] + "\xff]}", "too_large", ""},
+		{"an unknown field", unknownField, "too_large", "records[0].colour"},
+		{"an unknown rule", strings.Replace(big, `"rule":"blood"`, `"rule":"red-lite"`, 1), "invalid", "records[0].rule"},
+	} {
+		res := f.do("POST", "/v1/records", asAuthority, tt.body)
+		code, msg, field := res.apiError()
+		if code != tt.code || field != tt.field {
+			t.Errorf("%s: got %d %s at %q, want %s at %q: %s", tt.name, res.Code, code, field, tt.code, tt.field, msg)
+		}
+	}
+	if n := f.store.recordCount(); n != 0 {
+		t.Fatalf("refused batches stored %d records", n)
 	}
 	// 10,000 records with 150 bytes of evidence each: over 1 MiB, under 4.
 	under := batch(10000, 150)

@@ -124,7 +124,7 @@ func decode(r *http.Request, v any) error {
 }
 
 // body reads a request's JSON body: application/json, within the limit,
-// UTF-8.
+// UTF-8. A body that is not UTF-8 is returned with its error.
 func body(r *http.Request) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	if ct != "application/json" { // the common case, without parsing
@@ -142,7 +142,7 @@ func body(r *http.Request) ([]byte, error) {
 	}
 	// encoding/json would take bytes that are not UTF-8 as U+FFFD.
 	if !utf8.Valid(data) {
-		return nil, socred.Errorf(socred.EINVALID, "the request body is not UTF-8: a byte that is not at %s", position(data, int64(socred.InvalidUTF8(data))+1))
+		return data, socred.Errorf(socred.EINVALID, "the request body is not UTF-8: a byte that is not at %s", position(data, int64(socred.InvalidUTF8(data))+1))
 	}
 	return data, nil
 }

@@ -64,11 +64,30 @@ type recordsOutput struct {
 func (a *API) submitRecords(w http.ResponseWriter, r *http.Request, c *socred.Caller) error {
 	data, err := body(r)
 	if err != nil {
+		if len(data) > MaxBody {
+			return notABatch(err)
+		}
 		return err
 	}
 	var in recordsInput
 	if err := unmarshal(data, &in); err != nil {
+		if len(data) > MaxBody {
+			// Too many records is the first reason, as it is for a body
+			// within 1 MiB (firstBadRecord).
+			var raw struct{ Records []json.RawMessage }
+			if json.Unmarshal(data, &raw) == nil {
+				if berr := service.BatchSize(len(raw.Records)); berr != nil {
+					err = berr
+				}
+			}
+			return notABatch(err)
+		}
 		return a.firstBadRecord(r.Context(), c, data, err)
+	}
+	if len(data) > MaxBody {
+		if err := service.BatchSize(len(in.Records)); err != nil {
+			return notABatch(err)
+		}
 	}
 	results, err := a.svc.SubmitRecords(r.Context(), c, inputs(in.Records))
 	if err != nil {
@@ -80,6 +99,21 @@ func (a *API) submitRecords(w http.ResponseWriter, r *http.Request, c *socred.Ca
 	}
 	writeJSON(w, http.StatusOK, recordsOutput{Records: orEmpty(results)})
 	return nil
+}
+
+// notABatch is the answer to a body over 1 MiB, which API.md refuses with
+// 413 unless an endpoint says otherwise, that is not a well-formed batch of
+// at most MaxBatch records, the one thing a larger body of this endpoint
+// may be: err is why it is not.
+func notABatch(err error) error {
+	e := &socred.Error{Code: socred.ETOOLARGE, Message: err.Error()}
+	var se *socred.Error
+	if errors.As(err, &se) {
+		e.Field, e.Message = se.Field, se.Message
+	}
+	e.Message += " (a body over " + byteSize(MaxBody) + " is refused unless it is a well-formed batch of at most " +
+		strconv.Itoa(service.MaxBatch) + " records)"
+	return e
 }
 
 // firstBadRecord returns the error of the first bad record of a batch the

@@ -138,6 +138,8 @@ func TestBatchNamesItsFirstBadRecord(t *testing.T) {
 	defer closeAll(t, svc, store)
 	setup(t, svc)
 	ok := socred.RecordInput{Key: "ok", Subject: "wang", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}
+	okElsewhere := ok
+	okElsewhere.Evidence = "another street"
 	for _, tc := range []struct {
 		batch []socred.RecordInput
 		field string
@@ -145,7 +147,9 @@ func TestBatchNamesItsFirstBadRecord(t *testing.T) {
 		{[]socred.RecordInput{{Key: "a", Subject: "nobody", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}, {Subject: "wang", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}}, "records[0].subject"},
 		{[]socred.RecordInput{{Key: "a", Subject: "acme", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}, {Key: "b", Subject: "wang", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0.AddDate(1, 0, 0)}}, "records[0].subject"},
 		{[]socred.RecordInput{ok, {Key: "a", Subject: "nobody", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}, ok}, "records[1].subject"},
-		{[]socred.RecordInput{ok, ok}, "records[1].key"},
+		{[]socred.RecordInput{ok, okElsewhere}, "records[1].key"}, // a conflict
+		{[]socred.RecordInput{ok, okElsewhere, {Key: "a", Subject: "nobody", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}}, "records[1].key"},
+		{[]socred.RecordInput{ok, {Key: "a", Subject: "nobody", Scheme: "rongcheng", Rule: "littering", OccurredAt: t0}, okElsewhere}, "records[1].subject"},
 	} {
 		_, err := svc.SubmitRecords(ctx, admin, tc.batch)
 		if socred.ErrorField(err) != tc.field {

@@ -46,9 +46,12 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	if err := BatchSize(len(in)); err != nil {
 		return nil, err
 	}
-	recs, err := s.validateBatch(ctx, c, in)
+	recs, repeatOf, err := s.validateBatch(ctx, c, in)
 	if err != nil {
 		return nil, err
+	}
+	if repeatOf != nil {
+		recs = firsts(recs, repeatOf)
 	}
 
 	req := &ingest{recs: recs, done: make(chan struct{})}
@@ -77,7 +80,44 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	if err := s.replayDerived(ctx, recs, req.results); err != nil {
 		return nil, err
 	}
+	if repeatOf != nil {
+		return spread(req.results, repeatOf), nil
+	}
 	return req.results, nil
+}
+
+// firsts returns the records of a batch that repeat none before them.
+func firsts(recs []*socred.Record, repeatOf []int) []*socred.Record {
+	out := make([]*socred.Record, 0, len(recs))
+	for i, r := range recs {
+		if repeatOf[i] < 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// spread answers each record of a batch from the results of its firsts:
+// a record that repeats an earlier one is a duplicate of it, answered as a
+// later batch repeating it would be.
+func spread(results []RecordResult, repeatOf []int) []RecordResult {
+	out := make([]RecordResult, len(repeatOf))
+	at := make([]int, len(repeatOf)) // each record's index in results
+	k := 0
+	for i, j := range repeatOf {
+		if j < 0 {
+			at[i] = k
+			out[i] = results[k]
+			k++
+			continue
+		}
+		at[i] = at[j]
+		r := results[at[j]]
+		r.Status = "duplicate"
+		r.Derived = slices.Clone(r.Derived)
+		out[i] = r
+	}
+	return out
 }
 
 // BatchSize returns the error of a batch of n records, if n is not a size
@@ -99,39 +139,57 @@ func (s *Service) ValidateRecords(ctx context.Context, c *socred.Caller, in []so
 	if !c.Is(socred.RoleAuthority, socred.RoleAdmin) {
 		return forbidden("")
 	}
-	_, err := s.validateBatch(ctx, c, in)
+	_, _, err := s.validateBatch(ctx, c, in)
 	return err
 }
 
 // validateBatch validates a batch's records, each against the pack and the
 // caller's authority, their keys against each other's and their subjects
-// against the store; the error names the first bad record.
-func (s *Service) validateBatch(ctx context.Context, c *socred.Caller, in []socred.RecordInput) ([]*socred.Record, error) {
+// against the store; the error names the first bad record. A key that an
+// earlier record of the batch used for the same payload makes the record
+// a repeat of that one (repeatOf[i] is its index, -1 for a record that
+// repeats none; repeatOf is nil when none does); for another payload, a
+// conflict, as it would be in a later batch.
+func (s *Service) validateBatch(ctx context.Context, c *socred.Caller, in []socred.RecordInput) (recs []*socred.Record, repeatOf []int, err error) {
 	now := s.now()
-	recs := make([]*socred.Record, len(in))
+	recs = make([]*socred.Record, len(in))
 	inBatch := make(map[[2]string]int, len(in))
 	for i := range in {
 		r, err := s.validateRecord(c, &in[i], "records["+strconv.Itoa(i)+"]", now)
 		if err == nil {
 			if j, ok := inBatch[[2]string{r.Reporter, r.Key}]; ok {
-				err = socred.FieldErrorf("records["+strconv.Itoa(i)+"].key", "key %q is also used by records[%d] in this batch", r.Key, j)
+				if samePayload(recs[j], r) {
+					if repeatOf == nil {
+						repeatOf = make([]int, len(in))
+						for k := range repeatOf {
+							repeatOf[k] = -1
+						}
+					}
+					repeatOf[i] = j
+				} else {
+					field := "records[" + strconv.Itoa(i) + "].key"
+					err = &socred.Error{Code: socred.ECONFLICT, Field: field,
+						Message: field + ": key " + strconv.Quote(r.Key) + " is used by records[" + strconv.Itoa(j) + "] of this batch for a different record"}
+				}
 			}
 		}
 		if err != nil {
 			// The answer names the first bad record: one before this
 			// whose subject is unknown or out of scope comes first.
 			if serr := s.checkSubjectsFollowing(ctx, recs[:i]); serr != nil {
-				return nil, serr
+				return nil, nil, serr
 			}
-			return nil, err
+			return nil, nil, err
 		}
-		inBatch[[2]string{r.Reporter, r.Key}] = i
+		if repeatOf == nil || repeatOf[i] < 0 {
+			inBatch[[2]string{r.Reporter, r.Key}] = i
+		}
 		recs[i] = r
 	}
 	if err := s.checkSubjectsFollowing(ctx, recs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return recs, nil
+	return recs, repeatOf, nil
 }
 
 // replayDerived gives each duplicate in results the joint-liability records

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -133,11 +134,39 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestHelp asks every command that help lists, and the subcommands of
+// bench and audit, for its --help (or -h): each prints its usage and exits
+// 0 without doing anything else.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"--help"}, {"lint", "--help"}, {"version", "-h"}} {
-		stdout, _, code := socred(t, args...)
-		if code != 0 || !strings.Contains(stdout, "usage: socred") {
-			t.Errorf("socred %v: got exit %d, stdout %q; want 0 and the usage", args, code, stdout)
+	stdout, _, code := socred(t, "help")
+	_, list, ok := strings.Cut(stdout, "commands:\n")
+	if code != 0 || !ok {
+		t.Fatalf("socred help: got exit %d, stdout %q; want 0 and the list of commands", code, stdout)
+	}
+	list, _, _ = strings.Cut(list, "\n\n")
+	var commands []string
+	for line := range strings.Lines(list) {
+		if name, _, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			commands = append(commands, name)
+		}
+	}
+	for _, want := range []string{"serve", "demo", "lint", "version"} {
+		if !slices.Contains(commands, want) {
+			t.Errorf("socred help lists %v, without %s", commands, want)
+		}
+	}
+	argss := [][]string{{"--help"}, {"-h"}, {"bench", "ingest", "--help"}, {"bench", "checks", "--help"}, {"bench", "startup", "-h"}, {"audit", "verify", "--help"}}
+	for _, c := range commands {
+		argss = append(argss, []string{c, "--help"})
+	}
+	for _, args := range argss {
+		stdout, stderr, code := socred(t, args...)
+		want := "usage: socred"
+		if !strings.HasPrefix(args[0], "-") {
+			want += " " + args[0]
+		}
+		if code != 0 || !strings.HasPrefix(stdout, want) || stderr != "" {
+			t.Errorf("socred %v: got exit %d, stdout %q, stderr %q; want 0 and a usage starting %q", args, code, stdout, stderr, want)
 		}
 	}
 }
