@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -205,7 +206,8 @@ func batch(rs ...map[string]any) map[string]any { return map[string]any{"records
 // TestDemo runs "socred demo" with a small population and checks that it
 // serves what it seeded and prints a token for every role.
 func TestDemo(t *testing.T) {
-	cmd := exec.Command(binary, "demo", "--addr", "127.0.0.1:0", "--subjects", "200", "--days", "20")
+	// The defaults, as the README runs it: 10,000 subjects and a year.
+	cmd := exec.Command(binary, "demo", "--addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "SOCRED_ADMIN_TOKEN="+adminToken)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -226,9 +228,20 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	text := out.String()
-	for _, want := range []string{"seeded 200 subjects", "socred is serving http://127.0.0.1:", "admin ", "authority ", "provider ", "reviewer ", "subject ", "auditor "} {
+	for _, want := range []string{"seeded 10000 subjects", "socred is serving http://127.0.0.1:", "admin ", "authority ", "provider ", "reviewer ", "subject ", "auditor "} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q:\n%s\n%s", want, text, errOut.String())
+		}
+	}
+	// A year of records, relations, designations and checks, in numbers
+	// that make a population: at least one each a subject, a week or so.
+	seeded := regexp.MustCompile(`seeded (\d+) subjects, (\d+) relations, (\d+) records .*, (\d+) designations, (\d+) checks .* over (\d+) days`).FindStringSubmatch(text)
+	if seeded == nil {
+		t.Fatalf("no seeding summary in:\n%s", text)
+	}
+	for i, least := range []int{10000, 500, 10000, 50, 10000, 365} {
+		if n, _ := strconv.Atoi(seeded[i+1]); n < least {
+			t.Errorf("demo seeded %s where at least %d are wanted: %s", seeded[i+1], least, seeded[0])
 		}
 	}
 	m := regexp.MustCompile(`socred is serving (http://\S+)`).FindStringSubmatch(text)
