@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/socred/socred"
+	"github.com/socred/socred/audit"
 	"github.com/socred/socred/pack"
 	"github.com/socred/socred/packs"
 	"github.com/socred/socred/postgres"
@@ -318,5 +319,67 @@ func TestServersDeliverEachNoticeOnce(t *testing.T) {
 	}
 	if twice > 0 || len(ch.got) != all {
 		t.Errorf("%d notices written, %d delivered, %d of them more than once", all, len(ch.got), twice)
+	}
+}
+
+// Two servers that tick at the same moment apply what fell due once: the
+// checks and reads of files past their retention are deleted once, with
+// one expiry entry each in the audit log, not one a server, and the log
+// verifies.
+func TestServersExpireOnce(t *testing.T) {
+	db := postgrestest.Schema(t, postgrestest.Database(t, "the test of expiry across servers"))
+	c := &clock{t: t0}
+	a, store := openShared(t, db, c)
+	b, _ := openShared(t, db, c)
+	setup(t, a)
+	for i := range 3 {
+		if _, err := a.Check(ctx, provider, service.CheckInput{Subject: "wang", Action: "ride-high-speed-train", Purpose: fmt.Sprintf("ticket %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.File(ctx, admin, "wang", fmt.Sprintf("read %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Set(t0.AddDate(2, 0, 1))
+	var wg sync.WaitGroup
+	for _, svc := range []*service.Service{a, b} {
+		wg.Go(func() {
+			if _, err := svc.Tick(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	expiries := 0
+	blocks, err := store.AuditBlocks(ctx, 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bl := range blocks {
+		leaves, err := audit.ParseLeaves(bl.Leaves)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range leaves {
+			if l.Kind == audit.KindExpiry {
+				expiries++
+			}
+		}
+	}
+	if expiries != 2 {
+		t.Errorf("the audit log holds %d expiry entries, want 2 (one for the checks, one for the reads)", expiries)
+	}
+	rep, err := service.VerifyLog(ctx, store)
+	if err != nil || rep.Expired != 6 {
+		t.Errorf("verify after the expiry: %+v, %v; want 6 entries expired (3 checks, 3 reads)", rep, err)
+	}
+	for name, svc := range map[string]*service.Service{"A": a, "B": b} {
+		f, err := svc.File(ctx, &socred.Caller{Token: &socred.Token{ID: "wang", Role: socred.RoleSubject, Subject: "wang"}}, "wang", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Checks) != 0 || len(f.Accesses) != 0 {
+			t.Errorf("at %s, wang's file still lists %d checks and %d reads", name, len(f.Checks), len(f.Accesses))
+		}
 	}
 }
