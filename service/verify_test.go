@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,15 @@ type racing struct {
 	socred.Store
 	before  func()
 	receipt func(*int64) *int64
+	// blocks, if set, is called before each read of the log's blocks.
+	blocks func()
+}
+
+func (r racing) AuditBlocks(ctx context.Context, from int64, limit int) ([]socred.AuditBlock, error) {
+	if r.blocks != nil {
+		r.blocks()
+	}
+	return r.Store.AuditBlocks(ctx, from, limit)
 }
 
 func (r racing) AuditSources(ctx context.Context, fn func(*socred.Record, *socred.CheckEntry, *socred.Access) error) error {
@@ -63,8 +73,28 @@ func TestVerifyWhileWriting(t *testing.T) {
 	if next.Checks != rep.Checks+1 {
 		t.Errorf("checks hashed again: %d while writing, %d next; want the one left over counted only next", rep.Checks, next.Checks)
 	}
+	// A check logged after verify read the log's size and before it read
+	// the blocks: its block is verified with the others, and its row
+	// claims its entry.
+	var once sync.Once
+	rep, err = service.VerifyLog(ctx, racing{Store: store, before: func() {}, blocks: func() { once.Do(check) }})
+	if err != nil || rep.Later != 0 || rep.Entries != next.Entries+1 || rep.Checks != next.Checks+1 {
+		t.Fatalf("a check logged while verify read the blocks: %+v, %v; want it verified with the rest (after %+v)", rep, err, next)
+	}
+	// Blocks that the log's size does not cover are an error still.
+	if _, err := service.VerifyLog(ctx, shrunk{store}); err == nil || !strings.Contains(err.Error(), "its blocks hold") {
+		t.Errorf("blocks past the log's size: got %v", err)
+	}
 	far := func(*int64) *int64 { n := int64(1 << 40); return &n }
 	if _, err := service.VerifyLog(ctx, racing{Store: store, before: func() {}, receipt: far}); err == nil || !strings.Contains(err.Error(), "beyond the log's") {
 		t.Errorf("a receipt beyond the log: got %v", err)
 	}
+}
+
+// shrunk says the log holds one entry fewer than its blocks do.
+type shrunk struct{ socred.Store }
+
+func (s shrunk) AuditSize(ctx context.Context) (int64, error) {
+	n, err := s.Store.AuditSize(ctx)
+	return n - 1, err
 }
