@@ -16,6 +16,7 @@ import (
 	"github.com/socred/socred/postgres"
 	"github.com/socred/socred/postgres/postgrestest"
 	"github.com/socred/socred/service"
+	"github.com/socred/socred/storetest"
 )
 
 // openShared starts a service on the PostgreSQL database at db, which other
@@ -50,6 +51,24 @@ func openShared(t *testing.T, db string, c *clock, opts ...func(*service.Service
 	return svc, store
 }
 
+// servers is two services on one PostgreSQL database, sharing a clock.
+type servers struct {
+	a, b  *service.Service
+	store *postgres.Store // a's
+	c     *clock
+	db    string
+}
+
+// twoServers starts two services on one new PostgreSQL schema (what says
+// which test needs the database).
+func twoServers(t *testing.T, what string, opts ...func(*service.Service)) servers {
+	t.Helper()
+	s := servers{db: postgrestest.Schema(t, postgrestest.Database(t, what)), c: &clock{t: t0}}
+	s.a, s.store = openShared(t, s.db, s.c, opts...)
+	s.b, _ = openShared(t, s.db, s.c, opts...)
+	return s
+}
+
 // eventually waits up to a second for cond.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -67,10 +86,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // checks of the other within a second, idempotency keys hold across them,
 // and a term that ends while both run is applied once.
 func TestServersShareOneDatabase(t *testing.T) {
-	db := postgrestest.Schema(t, postgrestest.Database(t, "the test of servers sharing a database"))
-	c := &clock{t: t0}
-	a, store := openShared(t, db, c)
-	b, _ := openShared(t, db, c)
+	s := twoServers(t, "the test of servers sharing a database")
+	a, b, store, c := s.a, s.b, s.store, s.c
 
 	// Subjects created at A can be related and scored at B at once: B
 	// takes A's changes before it validates a write.
@@ -183,7 +200,7 @@ func TestServersShareOneDatabase(t *testing.T) {
 	if _, err := a.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "new judgment", Term: "30d"}); err != nil {
 		t.Fatal(err)
 	}
-	b, _ = openShared(t, db, c)
+	b, _ = openShared(t, s.db, c)
 	if allowed(t, b, "wang", "buy-flight-ticket") {
 		t.Error("B after its restart: wang may fly")
 	}
@@ -194,10 +211,8 @@ func TestServersShareOneDatabase(t *testing.T) {
 // check"), at once, not within a poll: the check, the file and the subject,
 // and a record for a subject just registered elsewhere.
 func TestServersReadTheirWrites(t *testing.T) {
-	db := postgrestest.Schema(t, postgrestest.Database(t, "the test of reads across servers"))
-	c := &clock{t: t0}
-	a, _ := openShared(t, db, c)
-	b, _ := openShared(t, db, c)
+	s := twoServers(t, "the test of reads across servers")
+	a, b := s.a, s.b
 	setup(t, a)
 	for i := range 20 {
 		if _, err := a.Designate(ctx, admin, "judgment-defaulters", service.DesignationInput{Subject: "acme", Reason: "unpaid judgment"}); err != nil {
@@ -228,10 +243,8 @@ func TestServersReadTheirWrites(t *testing.T) {
 // A token revoked at one server is refused at another within
 // TokenCacheTTL, though that server had it cached.
 func TestRevokedTokenAcrossServers(t *testing.T) {
-	db := postgrestest.Schema(t, postgrestest.Database(t, "the test of token revocation across servers"))
-	c := &clock{t: t0}
-	a, _ := openShared(t, db, c)
-	b, _ := openShared(t, db, c)
+	s := twoServers(t, "the test of token revocation across servers")
+	a, b := s.a, s.b
 	tok, err := a.CreateToken(ctx, admin, service.TokenInput{Role: socred.RoleProvider, Name: "railway"})
 	if err != nil {
 		t.Fatal(err)
@@ -269,12 +282,10 @@ func (c *tally) Deliver(ctx context.Context, n *socred.Notice) error {
 // claims the pending notices it delivers (a server delivered what another
 // was delivering before, 78 of 965 notices twice in a review's run).
 func TestServersDeliverEachNoticeOnce(t *testing.T) {
-	db := postgrestest.Schema(t, postgrestest.Database(t, "the test of notice delivery across servers"))
-	c := &clock{t: t0}
 	ch := &tally{got: map[string]int{}}
 	withTally := func(s *service.Service) { s.Channels = []service.Channel{ch} }
-	a, _ := openShared(t, db, c, withTally)
-	b, _ := openShared(t, db, c, withTally)
+	s := twoServers(t, "the test of notice delivery across servers", withTally)
+	a, b := s.a, s.b
 	setup(t, a)
 	// Both servers write at once, so that both deliverers wake at once.
 	var wg sync.WaitGroup
@@ -291,7 +302,7 @@ func TestServersDeliverEachNoticeOnce(t *testing.T) {
 	}
 	wg.Wait()
 	count := func(query string) int {
-		conn, err := pgx.Connect(ctx, db)
+		conn, err := pgx.Connect(ctx, s.db)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,10 +338,8 @@ func TestServersDeliverEachNoticeOnce(t *testing.T) {
 // one expiry entry each in the audit log, not one a server, and the log
 // verifies.
 func TestServersExpireOnce(t *testing.T) {
-	db := postgrestest.Schema(t, postgrestest.Database(t, "the test of expiry across servers"))
-	c := &clock{t: t0}
-	a, store := openShared(t, db, c)
-	b, _ := openShared(t, db, c)
+	s := twoServers(t, "the test of expiry across servers")
+	a, b, store, c := s.a, s.b, s.store, s.c
 	setup(t, a)
 	for i := range 3 {
 		if _, err := a.Check(ctx, provider, service.CheckInput{Subject: "wang", Action: "ride-high-speed-train", Purpose: fmt.Sprintf("ticket %d", i)}); err != nil {
@@ -351,19 +360,9 @@ func TestServersExpireOnce(t *testing.T) {
 	}
 	wg.Wait()
 	expiries := 0
-	blocks, err := store.AuditBlocks(ctx, 0, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, bl := range blocks {
-		leaves, err := audit.ParseLeaves(bl.Leaves)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range leaves {
-			if l.Kind == audit.KindExpiry {
-				expiries++
-			}
+	for _, l := range storetest.Leaves(t, store) {
+		if l.Kind == audit.KindExpiry {
+			expiries++
 		}
 	}
 	if expiries != 2 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/socred/socred"
 	"github.com/socred/socred/audit"
+	"github.com/socred/socred/storetest"
 )
 
 // slowDrains keeps the background drain from running during a test, and
@@ -419,18 +420,7 @@ func TestCheckLogUnderConcurrentWrites(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	var leaves []audit.Leaf
-	blocks, err := s.AuditBlocks(ctx, 0, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range blocks {
-		ls, err := audit.ParseLeaves(b.Leaves)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaves = append(leaves, ls...)
-	}
+	leaves := storetest.Leaves(t, s)
 	checks := 0
 	for sub := range 5 {
 		cs, err := s.Checks(ctx, "s"+strconv.Itoa(sub), socred.Page{Limit: 1 << 20})

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strconv"
 	"testing"
@@ -263,5 +264,34 @@ func testCheckpoints(t *testing.T, s socred.Store) {
 	}
 	if got, _ := s.Checkpoints(ctx, socred.Page{Limit: 1}); len(got) != 1 || got[0].Size != 10 {
 		t.Fatalf("limit 1: got %+v", got)
+	}
+}
+
+// Leaves returns every leaf of s's audit log, block by block in order; a
+// block that does not follow the one before fails t.
+func Leaves(t testing.TB, s socred.Store) []audit.Leaf {
+	t.Helper()
+	var leaves []audit.Leaf
+	for {
+		blocks, err := s.AuditBlocks(context.Background(), int64(len(leaves)), 1000)
+		if err != nil {
+			t.Fatalf("audit blocks from %d: %v", len(leaves), err)
+		}
+		if len(leaves) > 0 && len(blocks) > 0 && blocks[0].First < int64(len(leaves)) {
+			blocks = blocks[1:] // the last block read, again
+		}
+		if len(blocks) == 0 {
+			return leaves
+		}
+		for _, b := range blocks {
+			if b.First != int64(len(leaves)) {
+				t.Fatalf("audit block at %d follows %d leaves", b.First, len(leaves))
+			}
+			ls, err := audit.ParseLeaves(b.Leaves)
+			if err != nil {
+				t.Fatalf("audit block at %d: %v", b.First, err)
+			}
+			leaves = append(leaves, ls...)
+		}
 	}
 }
