@@ -43,6 +43,10 @@ type API struct {
 	mux     *http.ServeMux
 	routes  []route
 	metrics *metrics
+	// exact holds, for each route path without wildcards, the methods
+	// that have a route there (GET's with HEAD): serve hands such a
+	// request to the mux without asking it first whether a route matches.
+	exact map[string][]string
 }
 
 // Route is one entry of the route table, as Routes reports it.
@@ -118,11 +122,18 @@ func New(svc *service.Service, cfg Config) *API {
 		{Route: Route{"GET", "/healthz", nil}, handle: a.health},
 		{Route: Route{"GET", "/metrics", metricsReaders}, handle: a.serveMetrics},
 	}
+	a.exact = map[string][]string{}
 	for _, rt := range a.routes {
 		if rt.maxBody == 0 {
 			rt.maxBody = MaxBody
 		}
 		a.mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt))
+		if !strings.Contains(rt.Path, "{") {
+			a.exact[rt.Path] = append(a.exact[rt.Path], rt.Method)
+			if rt.Method == http.MethodGet {
+				a.exact[rt.Path] = append(a.exact[rt.Path], http.MethodHead)
+			}
+		}
 	}
 	return a
 }
@@ -147,6 +158,10 @@ func (a *API) Registry() *prometheus.Registry { return a.metrics.reg }
 // serve dispatches a request. Requests no route matches get a JSON 404 or
 // 405 instead of ServeMux's plain-text answers.
 func (a *API) serve(w http.ResponseWriter, r *http.Request) {
+	if slices.Contains(a.exact[r.URL.Path], r.Method) {
+		a.mux.ServeHTTP(w, r)
+		return
+	}
 	if _, pattern := a.mux.Handler(r); pattern != "" {
 		a.mux.ServeHTTP(w, r)
 		return

@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -230,17 +231,27 @@ func openServer(ctx context.Context, c *serverConfig, log *slog.Logger, p *socre
 	// The pages answer their own paths; the API everything else, with its
 	// JSON 404 for what neither knows.
 	mux := http.NewServeMux()
-	mux.Handle("/", a.Handler())
+	apiHandler := a.Handler()
+	mux.Handle("/", apiHandler)
 	for _, p := range web.Paths {
 		mux.Handle(p, pages.Handler())
 	}
+	// The API's own paths go to it without this mux's lookup (the API's
+	// mux looks them up again): no page lives under /v1/.
+	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; strings.HasPrefix(p, "/v1/") && path.Clean(p) == p {
+			apiHandler.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 
 	return &server{
 		log:   log,
 		store: store,
 		svc:   svc,
 		http: &http.Server{
-			Handler:           web.TrustProxies(mux, proxies),
+			Handler:           web.TrustProxies(root, proxies),
 			ReadHeaderTimeout: c.timeouts.header,
 			ReadTimeout:       c.timeouts.read,
 			WriteTimeout:      c.timeouts.write,

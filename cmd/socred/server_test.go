@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/socred/socred/web"
 )
 
 const adminToken = "sct_test-admin-token"
@@ -312,5 +314,57 @@ func TestDemoCutShort(t *testing.T) {
 	}
 	if _, err := os.Stat(busy + ".seeding"); err == nil {
 		t.Error("a demo on an address in use began seeding")
+	}
+}
+
+// TestRouting asks the real server for paths of the API and of the pages:
+// the API's own paths reach it without the outer mux, and every other
+// path (a page, one to clean) is routed as before.
+func TestRouting(t *testing.T) {
+	for _, p := range web.Paths {
+		if strings.HasPrefix(p, "/v1/") {
+			t.Errorf("page path %s is under /v1/, which the server hands to the API unseen by the pages", p)
+		}
+	}
+	s := startServer(t, filepath.Join(t.TempDir(), "socred.db"))
+	defer s.stop()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tt := range []struct {
+		method, path, token string
+		status              int
+		want                string // in the body, or the Location of a redirect
+	}{
+		{"GET", "/v1/schemes", adminToken, 200, `"schemes"`},
+		{"HEAD", "/healthz", "", 200, ""},
+		{"GET", "/healthz", "", 200, `"ok"`},
+		{"GET", "/v1/checks", adminToken, 405, `"method_not_allowed"`},
+		{"GET", "/v1/nowhere", adminToken, 404, `"not_found"`},
+		{"GET", "/v1/subjects/nobody", adminToken, 404, `"not_found"`},
+		{"GET", "/v1//schemes", adminToken, 307, "/v1/schemes"},
+		{"GET", "/v1/../board", "", 307, "/board"},
+		{"GET", "/board", "", 200, "<html"},
+		{"GET", "/nowhere", "", 404, `"not_found"`},
+	} {
+		req, err := http.NewRequest(tt.method, s.url+tt.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Opaque = tt.path // as sent, not cleaned by the client
+		if tt.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		got := string(body)
+		if res.StatusCode/100 == 3 {
+			got = res.Header.Get("Location")
+		}
+		if res.StatusCode != tt.status || !strings.Contains(got, tt.want) {
+			t.Errorf("%s %s: got %d %q, want %d with %q", tt.method, tt.path, res.StatusCode, got, tt.status, tt.want)
+		}
 	}
 }
