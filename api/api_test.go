@@ -227,6 +227,7 @@ func TestRecords(t *testing.T) {
 		field  string
 	}{
 		{"changed payload", asAuthority, records(changed), 409, "conflict", "records[0].key"},
+		{"changed payload after a record repeated", asAuthority, records(record("k9", "li", "blood"), record("k9", "li", "blood"), changed), 409, "conflict", "records[2].key"},
 		{"unknown rule", asAuthority, records(record("a", "li", "blood"), record("b", "li", "blood"), record("c", "li", "red-lite")), 400, "invalid", "records[2].rule"},
 		{"unknown scheme", asAuthority, records(foreign), 400, "invalid", "records[0].scheme"},
 		{"unknown subject", asAuthority, records(record("u", "nobody", "blood")), 400, "invalid", "records[0].subject"},

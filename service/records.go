@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,8 +51,9 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	if err != nil {
 		return nil, err
 	}
+	var at []int // each first's index in the batch, when the batch repeats a record
 	if repeatOf != nil {
-		recs = firsts(recs, repeatOf)
+		recs, at = firsts(recs, repeatOf)
 	}
 
 	req := &ingest{recs: recs, done: make(chan struct{})}
@@ -75,7 +77,7 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 		<-req.done
 	}
 	if req.err != nil {
-		return nil, req.err
+		return nil, renumber(req.err, at)
 	}
 	if err := s.replayDerived(ctx, recs, req.results); err != nil {
 		return nil, err
@@ -86,15 +88,45 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	return req.results, nil
 }
 
-// firsts returns the records of a batch that repeat none before them.
-func firsts(recs []*socred.Record, repeatOf []int) []*socred.Record {
+// firsts returns the records of a batch that repeat none before them, and
+// the index in the batch of each.
+func firsts(recs []*socred.Record, repeatOf []int) ([]*socred.Record, []int) {
 	out := make([]*socred.Record, 0, len(recs))
+	at := make([]int, 0, len(recs))
 	for i, r := range recs {
 		if repeatOf[i] < 0 {
 			out = append(out, r)
+			at = append(at, i)
 		}
 	}
-	return out
+	return out, at
+}
+
+// renumber returns err naming the record of the batch that the k-th of its
+// firsts (at) is, where err names records[k]; err itself if at is nil or
+// err names no record.
+func renumber(err error, at []int) error {
+	var e *socred.Error
+	if at == nil || !errors.As(err, &e) {
+		return err
+	}
+	rest, ok := strings.CutPrefix(e.Field, "records[")
+	end := strings.IndexByte(rest, ']')
+	if !ok || end < 0 {
+		return err
+	}
+	k, perr := strconv.Atoi(rest[:end])
+	if perr != nil || k < 0 || k >= len(at) {
+		return err
+	}
+	old := "records[" + rest[:end] + "]"
+	renamed := "records[" + strconv.Itoa(at[k]) + "]"
+	out := *e
+	out.Field = renamed + rest[end+1:]
+	if m, ok := strings.CutPrefix(e.Message, old); ok {
+		out.Message = renamed + m
+	}
+	return &out
 }
 
 // spread answers each record of a batch from the results of its firsts:
