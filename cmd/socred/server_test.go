@@ -341,6 +341,8 @@ func TestRouting(t *testing.T) {
 		{"GET", "/v1/nowhere", adminToken, 404, `"not_found"`},
 		{"GET", "/v1/subjects/nobody", adminToken, 404, `"not_found"`},
 		{"GET", "/v1//schemes", adminToken, 307, "/v1/schemes"},
+		{"GET", "/v1/schem%65s", adminToken, 200, `"schemes"`},
+		{"GET", "/v1/check%73", adminToken, 405, `"method_not_allowed"`},
 		{"GET", "/v1/../board", "", 307, "/board"},
 		{"GET", "/board", "", 200, "<html"},
 		{"GET", "/nowhere", "", 404, `"not_found"`},
