@@ -74,9 +74,8 @@ func (a *API) submitRecords(w http.ResponseWriter, r *http.Request, c *socred.Ca
 		if len(data) > MaxBody {
 			// Too many records is the first reason, as it is for a body
 			// within 1 MiB (firstBadRecord).
-			var raw struct{ Records []json.RawMessage }
-			if json.Unmarshal(data, &raw) == nil {
-				if berr := service.BatchSize(len(raw.Records)); berr != nil {
+			if raw, ok := rawRecords(data); ok {
+				if berr := service.BatchSize(len(raw)); berr != nil {
 					err = berr
 				}
 			}
@@ -134,16 +133,16 @@ func (a *API) firstBadRecord(ctx context.Context, c *socred.Caller, data []byte,
 	if perr != nil || k <= 0 {
 		return err
 	}
-	var raw struct{ Records []json.RawMessage }
-	if json.Unmarshal(data, &raw) != nil || len(raw.Records) <= k {
+	raw, ok := rawRecords(data)
+	if !ok || len(raw) <= k {
 		return err
 	}
-	if berr := service.BatchSize(len(raw.Records)); berr != nil {
+	if berr := service.BatchSize(len(raw)); berr != nil {
 		return berr
 	}
 	earlier := make([]recordInput, k)
 	for i := range earlier {
-		if unmarshal(raw.Records[i], &earlier[i]) != nil {
+		if unmarshal(raw[i], &earlier[i]) != nil {
 			return err
 		}
 	}
@@ -151,6 +150,16 @@ func (a *API) firstBadRecord(ctx context.Context, c *socred.Caller, data []byte,
 		return verr
 	}
 	return err
+}
+
+// rawRecords returns the records of a batch the decoder refused, each
+// undecoded, if the body is an object whose records are an array.
+func rawRecords(data []byte) ([]json.RawMessage, bool) {
+	var raw struct{ Records []json.RawMessage }
+	if json.Unmarshal(data, &raw) != nil {
+		return nil, false
+	}
+	return raw.Records, true
 }
 
 // check handles POST /v1/checks.

@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -51,12 +50,10 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 	if err != nil {
 		return nil, err
 	}
-	var at []int // each first's index in the batch, when the batch repeats a record
-	if repeatOf != nil {
-		recs, at = firsts(recs, repeatOf)
-	}
-
 	req := &ingest{recs: recs, done: make(chan struct{})}
+	if repeatOf != nil {
+		req.recs, req.at = firsts(recs, repeatOf)
+	}
 	s.ingestMu.Lock()
 	s.ingestQueue = append(s.ingestQueue, req)
 	s.ingestMu.Unlock()
@@ -77,9 +74,9 @@ func (s *Service) SubmitRecords(ctx context.Context, c *socred.Caller, in []socr
 		<-req.done
 	}
 	if req.err != nil {
-		return nil, renumber(req.err, at)
+		return nil, req.err
 	}
-	if err := s.replayDerived(ctx, recs, req.results); err != nil {
+	if err := s.replayDerived(ctx, req.recs, req.results); err != nil {
 		return nil, err
 	}
 	if repeatOf != nil {
@@ -102,31 +99,11 @@ func firsts(recs []*socred.Record, repeatOf []int) ([]*socred.Record, []int) {
 	return out, at
 }
 
-// renumber returns err naming the record of the batch that the k-th of its
-// firsts (at) is, where err names records[k]; err itself if at is nil or
-// err names no record.
-func renumber(err error, at []int) error {
-	var e *socred.Error
-	if at == nil || !errors.As(err, &e) {
-		return err
-	}
-	rest, ok := strings.CutPrefix(e.Field, "records[")
-	end := strings.IndexByte(rest, ']')
-	if !ok || end < 0 {
-		return err
-	}
-	k, perr := strconv.Atoi(rest[:end])
-	if perr != nil || k < 0 || k >= len(at) {
-		return err
-	}
-	old := "records[" + rest[:end] + "]"
-	renamed := "records[" + strconv.Itoa(at[k]) + "]"
-	out := *e
-	out.Field = renamed + rest[end+1:]
-	if m, ok := strings.CutPrefix(e.Message, old); ok {
-		out.Message = renamed + m
-	}
-	return &out
+// keyConflict is the error of the batch's i-th record, whose key names
+// another record: what says which.
+func keyConflict(i int, key, what string) error {
+	field := "records[" + strconv.Itoa(i) + "].key"
+	return &socred.Error{Code: socred.ECONFLICT, Field: field, Message: field + ": key " + strconv.Quote(key) + " " + what}
 }
 
 // spread answers each record of a batch from the results of its firsts:
@@ -199,9 +176,7 @@ func (s *Service) validateBatch(ctx context.Context, c *socred.Caller, in []socr
 					}
 					repeatOf[i] = j
 				} else {
-					field := "records[" + strconv.Itoa(i) + "].key"
-					err = &socred.Error{Code: socred.ECONFLICT, Field: field,
-						Message: field + ": key " + strconv.Quote(r.Key) + " is used by records[" + strconv.Itoa(j) + "] of this batch for a different record"}
+					err = keyConflict(i, r.Key, "is used by records["+strconv.Itoa(j)+"] of this batch for a different record")
 				}
 			}
 		}
@@ -259,6 +234,7 @@ type ingest struct {
 	// changed the world first.
 	stale   int
 	recs    []*socred.Record
+	at      []int            // each record's index in the batch as sent, when not its index in recs (a batch that repeats a record)
 	fresh   []*socred.Record // the records not stored before
 	results []RecordResult
 	err     error
@@ -722,8 +698,10 @@ func (s *Service) resolve(req *ingest, existing map[[2]string]*socred.Record, st
 				if stored[old] {
 					by = "record " + old.ID
 				}
-				return &socred.Error{Code: socred.ECONFLICT, Field: "records[" + strconv.Itoa(i) + "].key",
-					Message: "records[" + strconv.Itoa(i) + "].key: key " + strconv.Quote(r.Key) + " was already used for a different record (" + by + ")"}
+				if req.at != nil {
+					i = req.at[i]
+				}
+				return keyConflict(i, r.Key, "was already used for a different record ("+by+")")
 			}
 			req.results[i] = RecordResult{Key: r.Key, ID: old.ID, Status: "duplicate", Derived: []DerivedResult{}, LogIndex: old.LogIndex}
 			continue

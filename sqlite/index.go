@@ -104,6 +104,15 @@ func unpackIDs(dst []int64, blob []byte) ([]int64, error) {
 	return dst, nil
 }
 
+// columnIDs appends the ids of a packed run's blob in column col of the
+// row to dst, reading the blob into *blob.
+func columnIDs(stmt *sqlite3.Stmt, col int, blob *[]byte, dst []int64) ([]int64, error) {
+	n := stmt.ColumnLen(col)
+	*blob = slices.Grow((*blob)[:0], n)[:n]
+	stmt.ColumnBytes(col, *blob)
+	return unpackIDs(dst, *blob)
+}
+
 // tail holds ids in memory by subject, compactly: each id is an entry of
 // 16 bytes naming the subject's entry before it, and each subject a slot
 // naming its newest entry. (A map of slices took 66 bytes a row at 2
@@ -427,10 +436,8 @@ func (x *subjectIndex) runIDs(conn *sqlite3.Conn, run indexRun, subject string, 
 			dst = append(dst, stmt.ColumnInt64(0))
 			return nil
 		}
-		blob = slices.Grow(blob[:0], stmt.ColumnLen(0))[:stmt.ColumnLen(0)]
-		stmt.ColumnBytes(0, blob)
 		var err error
-		dst, err = unpackIDs(dst, blob)
+		dst, err = columnIDs(stmt, 0, &blob, dst)
 		return err
 	})
 	return dst, err
@@ -861,10 +868,8 @@ func (x *subjectIndex) mergeRuns(ctx context.Context, s *Store, duty int, runs [
 					return nil
 				}
 				subject := stmt.ColumnText(0)
-				blob = slices.Grow(blob[:0], stmt.ColumnLen(1))[:stmt.ColumnLen(1)]
-				stmt.ColumnBytes(1, blob)
 				var err error
-				if ids, err = unpackIDs(ids[:0], blob); err != nil {
+				if ids, err = columnIDs(stmt, 1, &blob, ids[:0]); err != nil {
 					return err
 				}
 				for _, id := range ids {

@@ -629,9 +629,15 @@ func (s *Store) MarkDelivered(ctx context.Context, ids []int64) error {
 }
 
 func (s *Store) scanNotice(stmt *sqlite3.Stmt) (socred.Notice, error) {
+	return scanNotice(stmt, s.leads)
+}
+
+// scanNotice reads a notice of a row (id, subject, at, body), its body
+// decoded with leads.
+func scanNotice(stmt *sqlite3.Stmt, leads *socred.NoticeLeads) (socred.Notice, error) {
 	body := make([]byte, stmt.ColumnLen(3))
 	stmt.ColumnBytes(3, body)
-	return s.leads.Decode(stmt.ColumnInt64(0), stmt.ColumnText(1), fromMicros(stmt.ColumnInt64(2)), body)
+	return leads.Decode(stmt.ColumnInt64(0), stmt.ColumnText(1), fromMicros(stmt.ColumnInt64(2)), body)
 }
 
 // Contact returns the subject's contact.

@@ -749,9 +749,7 @@ func redactNotices(conn *sqlite3.Conn, leads *socred.NoticeLeads, d string) erro
 	stmt := conn.Prep(`SELECT n.id, n.subject, n.at, n.body FROM notice_designations x JOIN notices n ON n.id = x.notice WHERE x.designation = ?`)
 	stmt.BindText(1, d)
 	err := each(stmt, func(stmt *sqlite3.Stmt) error {
-		body := make([]byte, stmt.ColumnLen(3))
-		stmt.ColumnBytes(3, body)
-		n, err := leads.Decode(stmt.ColumnInt64(0), stmt.ColumnText(1), fromMicros(stmt.ColumnInt64(2)), body)
+		n, err := scanNotice(stmt, leads)
 		ns = append(ns, n)
 		return err
 	})
