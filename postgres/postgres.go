@@ -144,13 +144,35 @@ func (s *Store) Close() error {
 	s.stopRunning()
 	<-s.runningDone
 	if s.running != nil {
+		pid := s.running.PgConn().PID()
 		_ = s.running.Close(ctx) // the session's end releases the running lock, whatever Close says
+		s.awaitSessionEnd(ctx, pid)
 	}
 	s.pool.Close()
 	if err != nil {
 		return fmt.Errorf("release notices: %w", err)
 	}
 	return nil
+}
+
+// awaitSessionEnd waits, until ctx ends, for the server to end the session
+// of backend pid, which held the running lock: closing a connection only
+// tells the server, which ends the session and its locks a moment later,
+// and a server of the next build started just after Close returns would
+// otherwise still find this one running and refuse to migrate.
+func (s *Store) awaitSessionEnd(ctx context.Context, pid uint32) {
+	for {
+		var held bool
+		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND locktype = 'advisory')`, pid).Scan(&held)
+		if err != nil || !held {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // Ping checks that the database answers.
