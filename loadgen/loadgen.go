@@ -62,6 +62,9 @@ type Result struct {
 	// LoadCPU is the part of CPU a load generator in a process of its own
 	// used (zero when it ran in the measured process or was not measured).
 	LoadCPU time.Duration
+	// Machine is how the machine's cores spent the measured span, zero
+	// where it is not measured.
+	Machine Machine
 }
 
 // Combine is the result of loads run one after another, as one: their
@@ -75,6 +78,7 @@ func Combine(rs ...Result) Result {
 		c.CPU += r.CPU
 		c.CPUSystem += r.CPUSystem
 		c.LoadCPU += r.LoadCPU
+		c.Machine = c.Machine.add(r.Machine)
 		c.Latencies = append(c.Latencies, r.Latencies...)
 	}
 	slices.Sort(c.Latencies)
@@ -105,7 +109,21 @@ func (r Result) String() string {
 		}
 		s += fmt.Sprintf("), %.1f µs a request", float64(r.CPU.Microseconds())/float64(r.Requests))
 	}
+	if m := r.MachineCores(); m != "" {
+		s += "; " + m
+	}
 	return s
+}
+
+// MachineCores describes how the machine's cores spent the measured span,
+// in cores, or is empty where that was not measured.
+func (r Result) MachineCores() string {
+	m := r.Machine
+	if m.Busy <= 0 || r.Elapsed <= 0 {
+		return ""
+	}
+	cores := func(d time.Duration) float64 { return d.Seconds() / r.Elapsed.Seconds() }
+	return fmt.Sprintf("machine %.2f cores busy (%.2f in interrupts), %.2f idle, %.2f stolen", cores(m.Busy), cores(m.Interrupts), cores(m.Idle), cores(m.Steal))
 }
 
 // Run sends the load and returns what it measured. Each connection is a
@@ -138,12 +156,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	start := time.Now()
 	measureFrom := start.Add(cfg.Warmup)
 	end := measureFrom.Add(cfg.Duration)
-	// The process's CPU time over the measured span, from a timer at its
-	// start to the end of the load.
-	cpu0 := make(chan [2]time.Duration, 1)
+	// The process's and the machine's CPU time over the measured span,
+	// from a timer at its start to the end of the load.
+	type times struct {
+		all, sys time.Duration
+		machine  Machine
+		measured bool // the machine's
+	}
+	now := func() times {
+		var t times
+		t.all, t.sys = ProcessCPU()
+		t.machine, t.measured = MachineCPU()
+		return t
+	}
+	cpu0 := make(chan times, 1)
 	cpuTimer := time.AfterFunc(cfg.Warmup, func() {
-		all, sys := ProcessCPU()
-		cpu0 <- [2]time.Duration{all, sys}
+		cpu0 <- now()
 		if cfg.Measuring != nil {
 			cfg.Measuring()
 		}
@@ -193,11 +221,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}()
 	}
 	wg.Wait()
-	var cpu, cpuSys time.Duration
+	var (
+		cpu, cpuSys time.Duration
+		machine     Machine
+	)
 	select {
-	case c0 := <-cpu0:
-		all, sys := ProcessCPU()
-		cpu, cpuSys = all-c0[0], sys-c0[1]
+	case t0 := <-cpu0:
+		t1 := now()
+		cpu, cpuSys = t1.all-t0.all, t1.sys-t0.sys
+		if t0.measured && t1.measured {
+			machine = t1.machine.sub(t0.machine)
+		}
 	default: // the load ended before measuring began
 	}
 	elapsed := time.Since(measureFrom)
@@ -205,7 +239,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		elapsed = cfg.Duration
 	}
 	slices.Sort(lat)
-	r := Result{Requests: requests, Errors: errs, Elapsed: elapsed, Latencies: lat, CPU: cpu, CPUSystem: cpuSys}
+	r := Result{Requests: requests, Errors: errs, Elapsed: elapsed, Latencies: lat, CPU: cpu, CPUSystem: cpuSys, Machine: machine}
 	r.quantiles()
 	if errs > 0 && errs == requests {
 		return r, fmt.Errorf("every request failed; first: %w", firstErr)

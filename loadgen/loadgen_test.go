@@ -164,6 +164,17 @@ func TestRunMeasuresCPU(t *testing.T) {
 	if !strings.Contains(res.String(), "; ") || !strings.Contains(res.String(), " in the load's process)") {
 		t.Errorf("result %q does not report the load process's part of the CPU", res.String())
 	}
+	if runtime.GOOS == "linux" {
+		// The machine's cores were measured too, this process's work
+		// among theirs.
+		m := res.Machine
+		if m.Busy <= 0 || m.Idle < 0 || m.Interrupts < 0 || m.Interrupts > m.Busy || m.Steal < 0 {
+			t.Errorf("machine %+v: want busy time, and the rest none negative", m)
+		}
+		if !strings.Contains(res.String(), "; machine ") {
+			t.Errorf("result %q does not report the machine's cores", res.String())
+		}
+	}
 	if c := loadgen.Combine(res, res); c.CPU != 2*res.CPU || c.CPUSystem != 2*res.CPUSystem || c.LoadCPU != 2*res.LoadCPU {
 		t.Errorf("combined CPU %s (%s in the kernel, %s the load's), want twice %s (%s, %s)", c.CPU, c.CPUSystem, c.LoadCPU, res.CPU, res.CPUSystem, res.LoadCPU)
 	}

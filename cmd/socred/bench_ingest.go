@@ -245,6 +245,9 @@ func ingestRun(ctx context.Context, envs []*benchEnv, clients int, token string,
 		// The whole process: server, load generator and background work.
 		cpu = fmt.Sprintf("; CPU %.2f cores, %.1f µs a record", res.CPU.Seconds()/res.Elapsed.Seconds(), float64(res.CPU.Nanoseconds())/1e3/float64(n))
 	}
+	if m := res.MachineCores(); m != "" {
+		cpu += "; " + m
+	}
 	fmt.Fprintf(stdout, "  %-44s %9.0f records/s (%d batches in %s; batch latency p50 %s, p99 %s%s)\n", what, rate, len(bodies),
 		res.Elapsed.Round(time.Millisecond), res.P50.Round(time.Millisecond), res.P99.Round(time.Millisecond), cpu)
 	fmt.Fprintf(stdout, "  %-44s %9.2f\n", "socred / raw append", rate/rawRate)
