@@ -65,6 +65,11 @@ type Result struct {
 	// Machine is how the machine's cores spent the measured span, zero
 	// where it is not measured.
 	Machine Machine
+	// VoluntarySwitches and InvoluntarySwitches count the context switches
+	// of the process that ran the servers over the measured span (with
+	// the load generator, when it ran there too; zero where they are not
+	// counted).
+	VoluntarySwitches, InvoluntarySwitches int64
 }
 
 // Combine is the result of loads run one after another, as one: their
@@ -79,6 +84,8 @@ func Combine(rs ...Result) Result {
 		c.CPUSystem += r.CPUSystem
 		c.LoadCPU += r.LoadCPU
 		c.Machine = c.Machine.add(r.Machine)
+		c.VoluntarySwitches += r.VoluntarySwitches
+		c.InvoluntarySwitches += r.InvoluntarySwitches
 		c.Latencies = append(c.Latencies, r.Latencies...)
 	}
 	slices.Sort(c.Latencies)
@@ -108,6 +115,9 @@ func (r Result) String() string {
 			s += fmt.Sprintf("; %.2f in the load's process", r.LoadCPU.Seconds()/r.Elapsed.Seconds())
 		}
 		s += fmt.Sprintf("), %.1f µs a request", float64(r.CPU.Microseconds())/float64(r.Requests))
+	}
+	if sw := r.VoluntarySwitches + r.InvoluntarySwitches; sw > 0 && r.Requests > 0 {
+		s += fmt.Sprintf("; %.2f context switches a request (%.2f voluntary)", float64(sw)/float64(r.Requests), float64(r.VoluntarySwitches)/float64(r.Requests))
 	}
 	if m := r.MachineCores(); m != "" {
 		s += "; " + m
@@ -159,13 +169,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	// The process's and the machine's CPU time over the measured span,
 	// from a timer at its start to the end of the load.
 	type times struct {
-		all, sys time.Duration
-		machine  Machine
-		measured bool // the machine's
+		all, sys   time.Duration
+		vol, invol int64
+		machine    Machine
+		measured   bool // the machine's
 	}
 	now := func() times {
 		var t times
 		t.all, t.sys = ProcessCPU()
+		t.vol, t.invol = ProcessSwitches()
 		t.machine, t.measured = MachineCPU()
 		return t
 	}
@@ -223,12 +235,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	wg.Wait()
 	var (
 		cpu, cpuSys time.Duration
+		vol, invol  int64
 		machine     Machine
 	)
 	select {
 	case t0 := <-cpu0:
 		t1 := now()
 		cpu, cpuSys = t1.all-t0.all, t1.sys-t0.sys
+		vol, invol = t1.vol-t0.vol, t1.invol-t0.invol
 		if t0.measured && t1.measured {
 			machine = t1.machine.sub(t0.machine)
 		}
@@ -239,7 +253,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		elapsed = cfg.Duration
 	}
 	slices.Sort(lat)
-	r := Result{Requests: requests, Errors: errs, Elapsed: elapsed, Latencies: lat, CPU: cpu, CPUSystem: cpuSys, Machine: machine}
+	r := Result{Requests: requests, Errors: errs, Elapsed: elapsed, Latencies: lat, CPU: cpu, CPUSystem: cpuSys, Machine: machine,
+		VoluntarySwitches: vol, InvoluntarySwitches: invol}
 	r.quantiles()
 	if errs > 0 && errs == requests {
 		return r, fmt.Errorf("every request failed; first: %w", firstErr)

@@ -175,6 +175,17 @@ func TestRunMeasuresCPU(t *testing.T) {
 			t.Errorf("result %q does not report the machine's cores", res.String())
 		}
 	}
+	// Two connections and a server in this process block and wake many
+	// times in 200 ms: the context switches are counted too.
+	if res.VoluntarySwitches+res.InvoluntarySwitches <= 0 || res.VoluntarySwitches < 0 || res.InvoluntarySwitches < 0 {
+		t.Errorf("context switches %d voluntary, %d involuntary: want some, none negative", res.VoluntarySwitches, res.InvoluntarySwitches)
+	}
+	if !strings.Contains(res.String(), " context switches a request (") {
+		t.Errorf("result %q does not report the context switches a request", res.String())
+	}
+	if c := loadgen.Combine(res, res); c.VoluntarySwitches != 2*res.VoluntarySwitches || c.InvoluntarySwitches != 2*res.InvoluntarySwitches {
+		t.Errorf("combined switches %d, %d; want twice %d, %d", c.VoluntarySwitches, c.InvoluntarySwitches, res.VoluntarySwitches, res.InvoluntarySwitches)
+	}
 	if c := loadgen.Combine(res, res); c.CPU != 2*res.CPU || c.CPUSystem != 2*res.CPUSystem || c.LoadCPU != 2*res.LoadCPU {
 		t.Errorf("combined CPU %s (%s in the kernel, %s the load's), want twice %s (%s, %s)", c.CPU, c.CPUSystem, c.LoadCPU, res.CPU, res.CPUSystem, res.LoadCPU)
 	}

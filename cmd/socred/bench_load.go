@@ -65,7 +65,8 @@ const loadMeasuring = "measuring"
 // runProcess sends the load from a process of its own (this executable's
 // "bench load"), as a server's clients would, and returns its result with
 // CPU the load process's and this process's together over the measured
-// span: the servers measured run in this one. In one process the load
+// span, and the context switches this process's alone: the servers
+// measured run in this one. In one process the load
 // generator's goroutines would share the servers' scheduler: a thread
 // blocked in a sync would hold up clients too, and the collector's work on
 // a server's heap would tax them.
@@ -90,6 +91,7 @@ func (l checkLoad) runProcess(ctx context.Context, urls []string, token string) 
 	var (
 		res        loadgen.Result
 		cpu0, cpu1 [2]time.Duration
+		sw0, sw1   [2]int64
 		measured   bool
 		gotResult  bool
 		readErr    error
@@ -101,9 +103,11 @@ func (l checkLoad) runProcess(ctx context.Context, urls []string, token string) 
 		switch {
 		case string(line) == loadMeasuring:
 			cpu0[0], cpu0[1] = loadgen.ProcessCPU()
+			sw0[0], sw0[1] = loadgen.ProcessSwitches()
 			measured = true
 		case !gotResult:
 			cpu1[0], cpu1[1] = loadgen.ProcessCPU()
+			sw1[0], sw1[1] = loadgen.ProcessSwitches()
 			if err := json.Unmarshal(line, &res); err != nil {
 				readErr = fmt.Errorf("load process: its result: %w", err)
 			}
@@ -126,6 +130,10 @@ func (l checkLoad) runProcess(ctx context.Context, urls []string, token string) 
 		res.LoadCPU = res.CPU
 		res.CPU += cpu1[0] - cpu0[0]
 		res.CPUSystem += cpu1[1] - cpu0[1]
+		// The servers' context switches, not the load process's.
+		res.VoluntarySwitches, res.InvoluntarySwitches = sw1[0]-sw0[0], sw1[1]-sw0[1]
+	} else {
+		res.VoluntarySwitches, res.InvoluntarySwitches = 0, 0
 	}
 	return res, nil
 }

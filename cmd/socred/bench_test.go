@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,6 +42,14 @@ func TestBenchChecks(t *testing.T) {
 			}
 			if !strings.Contains(stdout, want) {
 				t.Errorf("the report does not say %q:\n%s", want, stdout)
+			}
+			// Every rate says how often the servers' process switched
+			// context, and, on Linux, how the machine's cores spent the span.
+			if n := strings.Count(stdout, " context switches a request ("); n != 6 {
+				t.Errorf("%d rates with the context switches, want 6:\n%s", n, stdout)
+			}
+			if n := strings.Count(stdout, "; machine "); runtime.GOOS == "linux" && n != 6 {
+				t.Errorf("%d rates with the machine's cores, want 6:\n%s", n, stdout)
 			}
 			// From a process of its own, the load's CPU is added to the
 			// servers' and reported as part of it.
