@@ -141,12 +141,24 @@ func TestRunMeasuresCPU(t *testing.T) {
 		w.Write([]byte(strconv.Itoa(sum)))
 	}))
 	defer srv.Close()
+	// The counts since the process (or the machine) started, around the
+	// load: what it reports is a part of their growth, not the counts.
+	vol0, invol0 := loadgen.ProcessSwitches()
+	machine0, _ := loadgen.MachineCPU()
 	res, err := loadgen.Run(context.Background(), loadgen.Config{
 		URL: srv.URL, Connections: 2, Warmup: 20 * time.Millisecond, Duration: 200 * time.Millisecond,
 		Next: func(c, i int) loadgen.Request { return loadgen.Request{Method: "GET", Path: "/"} },
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	vol1, invol1 := loadgen.ProcessSwitches()
+	machine1, _ := loadgen.MachineCPU()
+	if grew := vol1 - vol0 + invol1 - invol0; res.VoluntarySwitches+res.InvoluntarySwitches > grew {
+		t.Errorf("%d context switches reported, more than the process made while the load ran (%d)", res.VoluntarySwitches+res.InvoluntarySwitches, grew)
+	}
+	if grew := machine1.Busy - machine0.Busy; res.Machine.Busy > grew {
+		t.Errorf("the machine's cores busy %s, more than they were while the load ran (%s)", res.Machine.Busy, grew)
 	}
 	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" || runtime.GOOS == "js" {
 		t.Skip("CPU time is measured on Unix only")
